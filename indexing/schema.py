@@ -24,6 +24,7 @@ class SourceMeta(BaseModel):
     publication_types: list[str] = Field(default_factory=list)  # e.g. PubMed publication types
     mesh_terms: list[str] = Field(default_factory=list)
     abstract: str | None = None
+    keywords: list[str] = Field(default_factory=list)  # free-text topics (e.g. a registry's), not MeSH
 
 
 class Page(BaseModel):
@@ -41,6 +42,9 @@ class Document(BaseModel):
     pages: list[Page]
     meta: SourceMeta = Field(default_factory=SourceMeta)
     grade: DocumentGrade | None = None
+    # What the reader could not take in but did not stop it, e.g. "page 3: no text layer; OCR
+    # not available". Reported to the user beside the indexed document.
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Chunk(BaseModel):
