@@ -42,6 +42,13 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = Field(default=8, ge=1, le=100)
+    # Below this cosine similarity a passage only counts as relevant if the lexical index also
+    # matched it; with nothing relevant the answer says the evidence is insufficient.
+    min_dense_score: float = Field(default=0.25, ge=-1.0, le=1.0)
+
+    # Requests
+    max_question_chars: int = Field(default=2000, ge=10)
+    upload_max_mb: int = Field(default=100, ge=1)
 
     # Generation
     generator: Literal["extractive", "local", "openai"] = "extractive"
@@ -60,6 +67,7 @@ class Settings(BaseSettings):
     server_api_key: str | None = None
     server_timeout_s: float = Field(default=120.0, gt=0)
     server_retries: int = Field(default=2, ge=0)
+    server_stream: bool = True  # ask the server to stream (SSE); a plain JSON answer also works
 
     # Web UI
     ui_host: str = "127.0.0.1"
@@ -72,6 +80,11 @@ class Settings(BaseSettings):
     @property
     def resolved_models_dir(self) -> Path:
         return Path(self.models_dir or self.data_dir / "models").expanduser()
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where the web UI saves uploaded files before indexing them (they are only read)."""
+        return Path(self.data_dir).expanduser() / "uploads"
 
     @classmethod
     def settings_customise_sources(

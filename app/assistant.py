@@ -1,0 +1,467 @@
+"""`Assistant`: the Python API behind the CLI and the web UI.
+
+One assistant serves many threads: the embedder and any local model are loaded once per process,
+the index store is shared (and refreshed after each index batch), and every request keeps its
+own evidence list, so an answer's citations always point into the evidence it was given.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from app.generators import GENERATOR_NAMES, AnswerGenerator, GenerationRequest, make_generator
+from app.schema import AssistantInfo, GeneratorStatus, IndexSummary
+from app.settings import Settings, load_settings
+from evidence.schema import Answer, AnswerWarning, Conflict, Evidence, SearchFilters
+
+Mode = Literal["evidence", "plain"]
+
+INSUFFICIENT_TEXT = (
+    "The indexed evidence is insufficient to answer this question: no passage in the index is "
+    "relevant to it{filtered}. No answer was generated. Index guidelines or papers that cover "
+    "this topic{loosen}, then ask again."
+)
+DEMO_WARNING = (
+    "Written by {label}. It is a small demo model that proves the runtime works offline; it is "
+    "not a clinical model and its answers are not medical advice. Check every claim against the "
+    "cited evidence."
+)
+PLAIN_WARNING = (
+    "Plain mode: the model answered from its own training, not from the indexed evidence. "
+    "Nothing in this answer is cited or checked."
+)
+
+
+class AssistantError(ValueError):
+    """A request the assistant cannot serve (empty question, unknown document, bad mode)."""
+
+
+class Assistant:
+    """Ask, search and index over one evidence index, with the generator chosen in settings."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        if settings is None:
+            settings = load_settings(**overrides)
+        elif overrides:
+            settings = load_settings(**{**settings.model_dump(exclude_unset=True), **overrides})
+        self.settings = settings
+        self._lock = threading.RLock()  # lazy opening of the store / retriever / generators
+        self._write_lock = threading.Lock()  # one writer (index batch or removal) at a time
+        self._store: Any = None
+        self._retriever: Any = None
+        self._generators: dict[str, AnswerGenerator] = {}
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.resolved_index_dir
+
+    @property
+    def embedder(self) -> Any:
+        from indexing.embedding import load_embedder
+
+        return load_embedder(self.settings.embedding_model)
+
+    def _index_exists(self) -> bool:
+        return self.index_dir.is_dir() and any(self.index_dir.iterdir())
+
+    def _open(self) -> Any:
+        """The shared store, opened on first use; None while no index exists yet."""
+        with self._lock:
+            if self._store is None:
+                if not self._index_exists():
+                    return None
+                from evidence.retrieval import Retriever
+                from indexing.store import IndexStore
+
+                store = IndexStore.open(self.index_dir)
+                self._retriever = Retriever(store, self.embedder)
+                self._store = store
+            return self._store
+
+    def refresh(self) -> None:
+        """Pick up what another process (or an index batch) committed."""
+        store = self._open()
+        if store is not None:
+            store.refresh()
+
+    def generator(self, name: str | None = None) -> AnswerGenerator:
+        name = name or self.settings.generator
+        if name not in GENERATOR_NAMES:
+            raise AssistantError(f"unknown generator {name!r}: choose one of {', '.join(GENERATOR_NAMES)}")
+        with self._lock:
+            gen = self._generators.get(name)
+            if gen is None:
+                gen = self._generators[name] = make_generator(name, self.settings)
+            return gen
+
+    def _check_question(self, question: str) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise AssistantError("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise AssistantError(f"the question is {len(question)} characters long; the limit is {limit} (max_question_chars)")
+        return question
+
+    # ------------------------------------------------------------------ indexing
+    def _pipeline(self) -> Any:
+        from evidence.annotator import EvidenceAnnotator
+        from indexing.pipeline import IndexPipeline
+
+        s = self.settings
+        return IndexPipeline(
+            self.index_dir,
+            embedder=self.embedder,
+            annotator=EvidenceAnnotator(),
+            chunk_tokens=s.chunk_tokens,
+            chunk_overlap=s.chunk_overlap,
+            workers=s.index_workers,
+        )
+
+    def index(self, paths: Iterable[str | Path], progress: Callable[[Any], None] | None = None) -> Any:
+        """Index files or folders (unchanged files are skipped); returns the pipeline's IndexReport."""
+        paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise AssistantError(f"no such file or folder: {', '.join(missing)}")
+        with self._write_lock:
+            report = self._pipeline().run(paths, progress=progress)
+        self.refresh()
+        return report
+
+    def index_demo(self, progress: Callable[[Any], None] | None = None) -> Any:
+        """Index the bundled demo corpus (open-medicine guideline summaries and sample PDFs)."""
+        with self._write_lock:
+            report = self._pipeline().run_demo(progress=progress)
+        self.refresh()
+        return report
+
+    def documents(self) -> list[Any]:
+        """Every indexed document (`DocumentRecord`), as the store lists them."""
+        store = self._open()
+        if store is None:
+            return []
+        store.refresh()
+        return list(store.documents())
+
+    def resolve_document_id(self, document_id: str) -> str:
+        """A full document id from an id or a unique prefix of at least 6 characters."""
+        document_id = (document_id or "").strip().lower()
+        matches = [d.document_id for d in self.documents() if d.document_id == document_id]
+        if not matches and len(document_id) >= 6:
+            matches = [d.document_id for d in self.documents() if d.document_id.startswith(document_id)]
+        if not matches:
+            raise AssistantError(f"no indexed document has the id {document_id!r}")
+        if len(matches) > 1:
+            raise AssistantError(f"the id prefix {document_id!r} matches {len(matches)} documents; give more characters")
+        return matches[0]
+
+    def remove(self, document_id: str) -> Any:
+        """Remove a document (id or unique prefix) from the index; returns its record.
+
+        A file the web UI uploaded is deleted too (it is our copy); other files are never touched.
+        """
+        full_id = self.resolve_document_id(document_id)
+        store = self._open()
+        record = store.document(full_id)
+        with self._write_lock:
+            store.remove_document(full_id)
+        self.refresh()
+        uploads = self.settings.uploads_dir.resolve()
+        if record is not None and record.path:
+            path = Path(record.path).resolve()
+            if path.is_file() and uploads in path.parents:
+                path.unlink(missing_ok=True)
+                for sidecar in path.parent.glob(path.name + ".meta.*"):
+                    sidecar.unlink(missing_ok=True)
+        return record
+
+    # ------------------------------------------------------------------ asking
+    def search(self, question: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Evidence]:
+        """Graded evidence for a question, strongest first within relevance; ids E1, E2, ..."""
+        question = self._check_question(question)
+        store = self._open()
+        if store is None:
+            return []
+        store.refresh()
+        evidence = self._retriever.search(question, k=k or self.settings.top_k, filters=filters)
+        return _numbered(evidence)
+
+    def is_relevant(self, item: Evidence) -> bool:
+        """A passage counts when the lexical index matched it or its meaning is close enough."""
+        scores = item.scores
+        if scores is None:
+            return True
+        if scores.lexical is not None and scores.lexical > 0:
+            return True
+        return scores.dense is not None and scores.dense >= self.settings.min_dense_score
+
+    def ask(
+        self,
+        question: str,
+        mode: Mode = "evidence",
+        generator: str | None = None,
+        filters: SearchFilters | None = None,
+        cancel: threading.Event | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        answer: Answer | None = None
+        for item in self.stream(question, mode=mode, generator=generator, filters=filters, cancel=cancel, k=k):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        mode: Mode = "evidence",
+        generator: str | None = None,
+        filters: SearchFilters | None = None,
+        cancel: threading.Event | None = None,
+        k: int | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text pieces as they are written, then the checked `Answer`."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        question = self._check_question(question)
+        if mode not in ("evidence", "plain"):
+            raise AssistantError(f"unknown mode {mode!r}: choose 'evidence' or 'plain'")
+        gen = self.generator(generator)
+        if mode == "plain" and not gen.uses_prompt:
+            raise AssistantError("plain mode needs a language model: choose the local or openai generator")
+
+        t = time.perf_counter()
+        retrieved = self.search(question, k=k, filters=filters)
+        relevant = [e for e in retrieved if self.is_relevant(e)]
+        timings["retrieval"] = time.perf_counter() - t
+
+        if mode == "evidence" and not relevant:
+            answer = self._insufficient(question, gen, filters)
+            answer.timings = {**timings, "total": time.perf_counter() - started}
+            yield answer.text
+            yield answer
+            return
+
+        warnings: list[AnswerWarning] = []
+        t = time.perf_counter()
+        request = GenerationRequest(
+            question=question,
+            mode=mode,
+            evidence=relevant,
+            max_new_tokens=self.settings.max_new_tokens,
+            temperature=self.settings.temperature,
+            top_p=self.settings.top_p,
+        )
+        used = relevant
+        if gen.uses_prompt:
+            from evidence.prompt import build_prompt
+
+            plan = build_prompt(
+                question,
+                relevant if mode == "evidence" else [],
+                mode=mode,
+                count_tokens=gen.count_tokens,
+                render_chat=gen.render_chat,
+                context_tokens=gen.context_tokens,
+                reserve_tokens=self.settings.max_new_tokens,
+            )
+            request.messages = list(plan.messages)
+            if mode == "evidence":
+                used = _numbered(list(plan.evidence_used))
+            warnings.extend(_as_warnings(plan.warnings))
+            if plan.dropped and not any(w.code == "context_truncated" for w in warnings):
+                warnings.append(
+                    AnswerWarning(
+                        code="context_truncated",
+                        message=f"{len(plan.dropped)} retrieved passage(s) did not fit in the model's context and were left out.",
+                    )
+                )
+        conflicts: list[Conflict] = []
+        if mode == "evidence":
+            from evidence.conflicts import find_conflicts
+
+            conflicts = list(find_conflicts(used))
+        request.evidence, request.conflicts = used, conflicts
+        timings["prompt"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        pieces: list[str] = []
+        insufficient = False
+        if gen.uses_prompt:
+            for piece in gen.stream(request, cancel):
+                pieces.append(piece)
+                yield piece
+        else:
+            digest = gen.digest(request)  # type: ignore[attr-defined]
+            insufficient = digest.insufficient_evidence
+            for piece in _pieces(digest.text):
+                if cancel is not None and cancel.is_set():
+                    break
+                pieces.append(piece)
+                yield piece
+        timings["generation"] = time.perf_counter() - t
+        text = "".join(pieces).strip()
+        cancelled = cancel is not None and cancel.is_set()
+
+        t = time.perf_counter()
+        answer = Answer(
+            question=question,
+            mode=mode,
+            generator=gen.name,
+            model_label=gen.label,
+            text=text,
+            evidence=used if mode == "evidence" else retrieved,
+            conflicts=conflicts,
+            insufficient_evidence=insufficient,
+        )
+        if gen.is_demo:
+            warnings.insert(0, AnswerWarning(code="demo_model", message=DEMO_WARNING.format(label=gen.label)))
+        if mode == "plain":
+            warnings.append(AnswerWarning(code="plain_mode", message=PLAIN_WARNING))
+        if cancelled:
+            warnings.append(AnswerWarning(code="generation_cancelled", message="Generation was stopped before the answer was complete."))
+        if insufficient:
+            warnings.append(AnswerWarning(code="insufficient_evidence", message="The retrieved passages do not answer this question."))
+        if mode == "evidence" and text:
+            from evidence.citations import check_citations
+
+            report = check_citations(text, used, embedder=self.embedder)
+            answer.checks = report
+            answer.citations = list(report.citations)
+            warnings.extend(_check_warnings(report))
+        elif mode == "evidence" and not text and not cancelled:
+            warnings.append(AnswerWarning(code="other", message="The generator returned an empty answer."))
+        if conflicts:
+            warnings.append(
+                AnswerWarning(
+                    code="conflicting_evidence",
+                    message="The evidence disagrees: "
+                    + "; ".join(
+                        f"{c.topic}: {', '.join(c.for_ids)} for, {', '.join(c.against_ids)} against" for c in conflicts
+                    ),
+                )
+            )
+        answer.warnings = warnings
+        timings["checks"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+        answer.timings = timings
+        yield answer
+
+    def _insufficient(self, question: str, gen: AnswerGenerator, filters: SearchFilters | None) -> Answer:
+        filtered = filters is not None and any(v for v in filters.model_dump().values())
+        text = INSUFFICIENT_TEXT.format(
+            filtered=" under the chosen filters" if filtered else "",
+            loosen=" or loosen the filters" if filtered else "",
+        )
+        return Answer(
+            question=question,
+            mode="evidence",
+            generator=gen.name,
+            model_label="no generator was called",
+            text=text,
+            insufficient_evidence=True,
+            warnings=[AnswerWarning(code="insufficient_evidence", message="No relevant evidence was found in the index.")],
+        )
+
+    # ------------------------------------------------------------------ status
+    def index_summary(self) -> IndexSummary:
+        summary = IndexSummary(index_dir=str(self.index_dir), exists=False)
+        store = self._open()
+        if store is None:
+            return summary
+        docs = self.documents()
+        summary.exists = True
+        summary.documents = len(docs)
+        summary.chunks = sum(int(d.n_chunks or 0) for d in docs)
+        summary.pages = sum(int(d.n_pages or 0) for d in docs)
+        for d in docs:
+            if d.grade is None:
+                summary.ungraded += 1
+                continue
+            st = d.grade.source_type.value
+            summary.by_source_type[st] = summary.by_source_type.get(st, 0) + 1
+            lvl = int(d.grade.level)
+            summary.by_level[lvl] = summary.by_level.get(lvl, 0) + 1
+        summary.embedder = getattr(store, "embedder_name", None)
+        summary.dim = getattr(store, "dim", None)
+        return summary
+
+    def generator_status(self, name: str | None = None) -> GeneratorStatus:
+        """Describe a generator without loading a model or calling a server."""
+        name = name or self.settings.generator
+        if name == "local":
+            from app.generators.local import describe_local
+
+            return describe_local(self.settings)
+        gen = self.generator(name)
+        detail = getattr(gen, "url", "")
+        return GeneratorStatus(name=name, label=gen.label, is_demo=False, loaded=True, detail=detail)
+
+    def info(self) -> AssistantInfo:
+        status = self.generator_status()
+        s = self.settings
+        return AssistantInfo(
+            index=self.index_summary(),
+            generator=status,
+            generators=list(GENERATOR_NAMES),
+            demo_model=status.is_demo,
+            top_k=s.top_k,
+            data_dir=str(Path(s.data_dir).expanduser()),
+            models_dir=str(s.resolved_models_dir),
+        )
+
+
+def _numbered(evidence: list[Evidence]) -> list[Evidence]:
+    """Give evidence without an id the next `E<n>`; ids already set (by the retriever) are kept."""
+    if all(e.evidence_id for e in evidence) and len({e.evidence_id for e in evidence}) == len(evidence):
+        return evidence
+    return [e.model_copy(update={"evidence_id": f"E{i}"}) for i, e in enumerate(evidence, 1)]
+
+
+def _pieces(text: str) -> Iterator[str]:
+    for piece in re.split(r"(\s+)", text):
+        if piece:
+            yield piece
+
+
+def _as_warnings(items: Iterable[Any]) -> list[AnswerWarning]:
+    out = []
+    for item in items or []:
+        if isinstance(item, AnswerWarning):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(AnswerWarning(code="other", message=item))
+    return out
+
+
+def _check_warnings(report: Any) -> list[AnswerWarning]:
+    out = []
+    if report.unknown_ids:
+        out.append(
+            AnswerWarning(
+                code="unknown_citations",
+                message=f"The answer cites evidence that was not given to the model: {', '.join(report.unknown_ids)}.",
+            )
+        )
+    if report.unsupported_sentences:
+        out.append(
+            AnswerWarning(
+                code="unsupported_claims",
+                message=f"{len(report.unsupported_sentences)} cited sentence(s) are not supported by the passage they cite.",
+            )
+        )
+    if report.uncited_claims:
+        out.append(
+            AnswerWarning(
+                code="uncited_claims",
+                message=f"{len(report.uncited_claims)} sentence(s) make a claim without citing any evidence.",
+            )
+        )
+    return out

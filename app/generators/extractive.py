@@ -1,0 +1,37 @@
+"""The extractive digest: no language model, every sentence taken from the evidence and cited."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+from app.generators.base import AnswerGenerator, GenerationRequest
+from evidence.schema import Answer
+
+
+class ExtractiveGenerator(AnswerGenerator):
+    name = "extractive"
+    uses_prompt = False
+
+    @property
+    def label(self) -> str:
+        return "extractive digest (sentences quoted from the evidence, no language model)"
+
+    @property
+    def context_tokens(self) -> int:
+        return 1_000_000  # no prompt: every retrieved passage can be used
+
+    def digest(self, request: GenerationRequest) -> Answer:
+        """The whole digest at once, with the digest's own insufficient-evidence verdict."""
+        from evidence.digest import extractive_answer
+
+        return extractive_answer(request.question, request.evidence, request.conflicts or None)
+
+    def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[str]:
+        # Sentence by sentence, so it streams like the other generators.
+        for piece in re.split(r"(?<=[.!?。！？\]])(\s+)", self.digest(request).text):
+            if cancel is not None and cancel.is_set():
+                return
+            if piece:
+                yield piece
