@@ -1,0 +1,116 @@
+"""Tokens for the one lexical (BM25) index that holds English and Chinese text.
+
+English words are lowercased, stop words dropped and the rest Snowball-stemmed; tokens that
+carry digits (HbA1c, CHA2DS2-VASc, 2.5 mg) are kept whole because stemming or splitting them
+loses the clinical meaning. Chinese runs are segmented by jieba and also cut into character
+bigrams, so a match does not depend on the segmenter agreeing between passage and query.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD_CHAR = rf"[^\W_{_CJK}]"
+# Units that turn a number into a dose or measurement ("2.5 mg", "140 mmhg", "7%").
+_UNITS = (
+    r"mg/kg|mg/dl|mg/l|mmol/l|mmol/mol|ng/ml|µg/kg|mcg/kg|ml/min|mg|mcg|µg|μg|ug|ng|kg|g|ml|dl|l|"
+    r"mmol|mmhg|meq|iu|units?|%|bpm|mm|cm|hours?|hrs?|h|days?|weeks?|months?|years?|min"
+)
+_TOKEN = re.compile(
+    rf"(?P<num>\d+(?:\.\d+)?)\s?(?P<unit>{_UNITS})(?!{_WORD_CHAR})"
+    rf"|(?P<word>{_WORD_CHAR}+(?:(?:-|(?<=\d)\.(?=\d)){_WORD_CHAR}+)*)"
+    rf"|(?P<cjk>[{_CJK}]+)"
+)
+_DIGIT = re.compile(r"\d")
+
+# Deliberately short, and without negations: "not recommended" must not match "recommended"
+# any better than it has to, but "no"/"not"/"against" carry meaning in clinical text.
+ENGLISH_STOP_WORDS = frozenset(
+    """a an and are as at be been being but by can could did do does for from had has have he her
+    his how i if in into is it its itself may me might must my of on or our shall she should so
+    such than that the their them then there these they this those through to too us was we were
+    what when where which while who whom why will with would you your also et al""".split()
+)
+CHINESE_STOP_WORDS = frozenset("的 了 和 是 在 与 及 或 等 对 为 中 也 就 都 而 被 把 这 那 有 之 其 以 于 并 且 但".split())
+_PARTICLES = frozenset("的了和与及或之其")
+
+_jieba_lock = threading.Lock()
+_jieba = None
+
+
+def _segmenter():
+    """jieba, imported and initialised once per process, with its chatter silenced."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                logging.getLogger("jieba").setLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba = jieba
+    return _jieba
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def _plain_word(word: str, out: list[str]) -> None:
+    if word in ENGLISH_STOP_WORDS:
+        return
+    out.append(word if _DIGIT.search(word) else _stem(word))
+
+
+def _chinese_run(run: str, out: list[str]) -> None:
+    if len(run) == 1:
+        if run not in CHINESE_STOP_WORDS:
+            out.append(run)
+        return
+    for word in _segmenter().lcut(run, HMM=True):
+        # two-character words are exactly the bigrams below; add only the other lengths
+        if len(word) >= 3:
+            out.append(word)
+    for i in range(len(run) - 1):
+        pair = run[i : i + 2]
+        if pair[0] in _PARTICLES or pair[1] in _PARTICLES:
+            continue
+        out.append(pair)
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """The index terms of `text`; the same function tokenises passages and queries."""
+    if not text:
+        return []
+    text = unicodedata.normalize("NFKC", text).casefold()
+    out: list[str] = []
+    for match in _TOKEN.finditer(text):
+        if match.group("num") is not None:
+            out.append(f"{match.group('num')} {match.group('unit')}")
+        elif match.group("word") is not None:
+            word = match.group("word")
+            if "-" in word:
+                parts = [p for p in word.split("-") if p]
+                if _DIGIT.search(word):  # a clinical compound: CHA2DS2-VASc, COVID-19
+                    out.append(word)
+                for part in parts:
+                    _plain_word(part, out)
+            else:
+                _plain_word(word, out)
+        else:
+            _chinese_run(match.group("cjk"), out)
+    return out
