@@ -1,0 +1,145 @@
+"""Does each cited claim stand on its cited passage? Unknown ids, unsupported and uncited claims.
+
+A claim is supported by a passage when most of its content words (stemmed English words, Chinese
+character bigrams) occur in the passage and every number it states occurs there too: a dose that
+is not in the passage is never "supported". With an embedder, a paraphrase with high semantic
+similarity and some lexical overlap also counts. The check is conservative on purpose: a flagged
+sentence asks the clinician to look, it does not claim the sentence is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from evidence.schema import Citation, CitationReport, Evidence
+from evidence.sentences import cited_ids, content_terms, has_cjk, numbers, split_sentences, strip_markup
+
+LEXICAL_SUPPORT = 0.5  # share of a claim's content terms found in the passage
+SEMANTIC_SUPPORT = 0.6  # cosine between claim and passage (all-MiniLM-L6-v2 scale)
+SEMANTIC_MIN_LEXICAL = 0.25  # a paraphrase must still share some words with the passage
+MIN_CLAIM_TERMS = 3  # fewer content terms than this in an uncited line is not a claim
+
+_NON_CLAIM = re.compile(
+    r"insufficient evidence|not enough evidence|no (?:relevant |direct )?evidence|evidence (?:is|was) "
+    r"(?:insufficient|lacking|limited|unavailable)|do(?:es)? not (?:answer|address|cover)|cannot (?:be )?answer"
+    r"|not (?:a substitute for|medical advice)|consult (?:a|your|the)|clinical judge?ment|for information only"
+    r"|not based on indexed evidence|extractive (?:digest|summary)|quoted (?:verbatim )?from"
+    r"|证据不足|没有(?:找到)?(?:相关)?证据|无(?:相关)?证据|仅供参考|请咨询|不能替代",
+    re.I,
+)
+
+
+class Embeds(Protocol):
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass
+class _Passage:
+    evidence: Evidence
+    terms: set[str]
+    numbers: set[str]
+
+
+def is_claim(sentence: str) -> bool:
+    """False for headings, questions, 'insufficient evidence' statements and disclaimers."""
+    raw = sentence.strip()
+    text = strip_markup(raw)
+    if not text:
+        return False
+    if raw.lstrip().startswith("#") or (raw.startswith("**") and raw.rstrip(".:：").endswith("**")):
+        return False
+    if text.endswith((":", "：")) and not cited_ids(raw):
+        return False
+    if text.endswith(("?", "？")) or _NON_CLAIM.search(text):
+        return False
+    return True
+
+
+def _support_text(e: Evidence) -> str:
+    """What a claim may draw on: the passage plus its own title, section, organisation, year, pages."""
+    extra = [e.title, " ".join(e.heading_path), e.organization or "", str(e.year or ""), str(e.page_start), str(e.page_end)]
+    return e.text + "\n" + "\n".join(extra)
+
+
+def _coverage(claim_terms: set[str], passage_terms: set[str]) -> float:
+    if not claim_terms:
+        return 1.0
+    return len(claim_terms & passage_terms) / len(claim_terms)
+
+
+def check_citations(answer_text: str, evidence: Sequence[Evidence], embedder: Embeds | None = None) -> CitationReport:
+    """Check every `[En]` in an answer against the evidence it names."""
+    passages = {
+        e.evidence_id: _Passage(e, content_terms(_support_text(e)), numbers(_support_text(e)))
+        for e in evidence
+        if e.evidence_id
+    }
+    report = CitationReport()
+    claims = 0
+    pending: list[tuple[int, str, str]] = []  # (citation index, claim, evidence id) for semantic check
+
+    for sentence in split_sentences(answer_text or ""):
+        ids = cited_ids(sentence)
+        claim = strip_markup(sentence)
+        if not is_claim(sentence):
+            continue
+        terms = content_terms(claim)
+        if not ids:
+            min_terms = MIN_CLAIM_TERMS + 1 if has_cjk(claim) else MIN_CLAIM_TERMS
+            if len(terms) >= min_terms:
+                claims += 1
+                report.uncited_claims.append(claim)
+            continue
+        claims += 1
+        claim_numbers = numbers(claim)
+        known = [i for i in ids if i in passages]
+        for i in ids:
+            if i not in passages and i not in report.unknown_ids:
+                report.unknown_ids.append(i)
+        union_terms = set().union(*(passages[i].terms for i in known)) if known else set()
+        union_numbers = set().union(*(passages[i].numbers for i in known)) if known else set()
+        union_ok = bool(known) and claim_numbers <= union_numbers and _coverage(terms, union_terms) >= LEXICAL_SUPPORT
+        sentence_ok = union_ok
+        for i in ids:
+            if i not in passages:
+                report.citations.append(Citation(evidence_id=i, sentence=claim, known=False, supported=False))
+                continue
+            p = passages[i]
+            cov = _coverage(terms, p.terms)
+            numbers_ok = claim_numbers <= p.numbers
+            ok = numbers_ok and (cov >= LEXICAL_SUPPORT or (union_ok and cov >= SEMANTIC_MIN_LEXICAL))
+            sentence_ok = sentence_ok or ok
+            report.citations.append(Citation(evidence_id=i, sentence=claim, known=True, supported=ok, support_score=round(cov, 3)))
+            if not ok and embedder is not None and numbers_ok and cov >= SEMANTIC_MIN_LEXICAL:
+                pending.append((len(report.citations) - 1, claim, i))
+        if not sentence_ok:
+            report.unsupported_sentences.append(claim)
+
+    if embedder is not None and pending:
+        _semantic_pass(report, pending, passages, embedder)
+    supported_claims = claims - len(report.unsupported_sentences) - len(report.uncited_claims)
+    report.support_ratio = round(supported_claims / claims, 4) if claims else 1.0
+    return report
+
+
+def _semantic_pass(report: CitationReport, pending: list[tuple[int, str, str]], passages: dict[str, _Passage], embedder: Embeds) -> None:
+    """Paraphrases: a citation that failed the word test passes on high embedding similarity."""
+    claims = sorted({c for _, c, _ in pending})
+    ids = sorted({i for _, _, i in pending})
+    q = np.asarray(embedder.embed_queries(claims), dtype=np.float32)
+    p = np.asarray(embedder.embed_passages([passages[i].evidence.text for i in ids]), dtype=np.float32)
+    sims = q @ p.T
+    for index, claim, eid in pending:
+        cos = float(sims[claims.index(claim), ids.index(eid)])
+        citation = report.citations[index]
+        if cos >= SEMANTIC_SUPPORT:
+            report.citations[index] = citation.model_copy(update={"supported": True, "support_score": round(max(cos, citation.support_score), 3)})
+            if claim in report.unsupported_sentences:
+                report.unsupported_sentences.remove(claim)

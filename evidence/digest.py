@@ -1,0 +1,235 @@
+"""The extractive digest: an answer made only of the evidence's own sentences, every one cited.
+
+No language model. For each passage, strongest evidence first, the sentences that share the most
+meaning-bearing words with the question are quoted (whitespace cleaned up, nothing else changed),
+grouped under the section they come from, each followed by `[En]` and the stated grade printed with
+it. Short on purpose: a clinician should take it in within about twenty seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from evidence.citations import check_citations, is_claim
+from evidence.prompt import number_evidence, strongest_first
+from evidence.schema import Answer, AnswerWarning, Conflict, Evidence
+from evidence.sentences import (
+    CITATION,
+    content_terms,
+    has_cjk,
+    looks_like_injection,
+    split_sentences,
+    strip_markup,
+)
+
+MAX_SENTENCES = 6
+MAX_PER_PASSAGE = 2
+MAX_GROUPS = 4
+MAX_SENTENCE_CHARS = 400  # longer "sentences" are tables or run-ons, not quotable claims
+RELATIVE_FLOOR = 0.35  # a sentence must score this share of the best sentence's score
+_RECOMMENDATION_CUES = ("recommend", "should", "suggest", "prefer", "indicated", "推荐", "建议", "应", "首选")
+
+INSUFFICIENT_EN = "Insufficient evidence: no passage in the indexed documents answers this question."
+INSUFFICIENT_ZH = "证据不足：已索引的文献中没有能回答该问题的段落。"
+
+
+@dataclass
+class _Sentence:
+    evidence: Evidence
+    text: str
+    terms: set[str]
+    score: float = 0.0
+    grade_quote: str = ""
+
+
+@dataclass
+class _Group:
+    heading: str
+    lines: list[str] = field(default_factory=list)
+
+
+def _candidates(evidence: Evidence) -> list[_Sentence]:
+    out: list[_Sentence] = []
+    for s in split_sentences(evidence.text):
+        text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
+        if (
+            not text
+            or len(text) > MAX_SENTENCE_CHARS
+            or not is_claim(s)
+            or looks_like_injection(s)
+            or CITATION.search(s)  # a passage must never inject citation ids into the answer
+            or text.endswith((":", "："))
+        ):
+            continue
+        terms = content_terms(text)
+        if len(terms) >= 2:
+            out.append(_Sentence(evidence, text, terms))
+    return out
+
+
+def _grade_for(sentence: _Sentence) -> str:
+    """The stated grade printed with this sentence's recommendation, if not already in the text."""
+    for g in sentence.evidence.stated_grades:
+        if not g.quote:
+            continue
+        linked = g.quote in sentence.text
+        if not linked and g.recommendation:
+            rec = content_terms(g.recommendation)
+            linked = bool(rec) and len(rec & sentence.terms) / len(rec) >= 0.6
+        if linked:
+            return "" if g.quote in sentence.text else g.quote
+    return ""
+
+
+def _score(sentences: list[_Sentence], question_terms: set[str]) -> None:
+    """Question-term overlap weighted by rarity across the candidate sentences, plus a recommendation bonus."""
+    n = len(sentences)
+    df: dict[str, int] = {}
+    for s in sentences:
+        for t in s.terms & question_terms:
+            df[t] = df.get(t, 0) + 1
+    for s in sentences:
+        hits = s.terms & question_terms
+        if not hits:
+            continue
+        idf = sum(math.log(1 + n / df[t]) for t in hits)
+        lowered = s.text.lower()
+        bonus = 1.15 if any(c in lowered for c in _RECOMMENDATION_CUES) else 1.0
+        s.score = idf * bonus / math.sqrt(max(len(s.terms), 4) / 4)
+
+
+def _heading(e: Evidence) -> str:
+    section = e.heading_path[-1] if e.heading_path else e.title
+    who = " ".join(x for x in (e.organization or "", str(e.year or "")) if x).strip()
+    grade = f"{e.grade.source_type.label}, level {int(e.grade.level)}" if e.grade else "not graded"
+    parts = f"{section} — {who}" if who and who not in section else section
+    return f"**{strip_markup(parts)} ({grade}; p. {e.pages})**"
+
+
+def _insufficient(question: str, evidence: list[Evidence], conflicts: list[Conflict], started: float, why: str) -> Answer:
+    text = INSUFFICIENT_ZH if has_cjk(question) else INSUFFICIENT_EN
+    return Answer(
+        question=question,
+        generator="extractive",
+        model_label="extractive digest",
+        text=text,
+        evidence=evidence,
+        checks=check_citations(text, evidence),
+        conflicts=conflicts,
+        insufficient_evidence=True,
+        warnings=[AnswerWarning(code="insufficient_evidence", message=why)],
+        timings={"generation": time.perf_counter() - started},
+    )
+
+
+def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chosen: dict[str, str], question_terms: set[str]) -> list[str]:
+    lines: list[str] = []
+    for c in conflicts:
+        sides: list[str] = []
+        for label, ids, direction in (("For", c.for_ids, "for"), ("Against", c.against_ids, "against")):
+            for eid in ids:
+                e = by_id.get(eid)
+                if e is None:
+                    continue
+                sentence = next(
+                    (g.recommendation for g in e.stated_grades if g.direction == direction and g.recommendation and g.recommendation in e.text),
+                    "",
+                ) or chosen.get(eid, "")
+                if not sentence:
+                    topic_terms = content_terms(c.topic) | question_terms
+                    pool = _candidates(e)
+                    pool.sort(key=lambda s: len(s.terms & topic_terms), reverse=True)
+                    sentence = pool[0].text if pool else ""
+                if sentence:
+                    sides.append(f"- {label}: {sentence} [{eid}]")
+        if sides:
+            lines.append(f"**Conflicting recommendations: {strip_markup(c.topic)}**")
+            lines.extend(sides)
+    return lines
+
+
+def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Answer:
+    """Quote, cite and grade the evidence sentences that answer the question; never invent."""
+    started = time.perf_counter()
+    if not question or not question.strip():
+        raise ValueError("question is empty")
+    if evidence and all(e.evidence_id for e in evidence):
+        ranked = strongest_first(evidence)
+    else:
+        ranked = number_evidence(evidence)
+    conflicts = list(conflicts or [])
+    if not ranked:
+        return _insufficient(question, ranked, conflicts, started, "No relevant passage was retrieved for this question.")
+
+    question_terms = content_terms(question)
+    per_passage = {e.evidence_id: _candidates(e) for e in ranked}
+    everything = [s for group in per_passage.values() for s in group]
+    _score(everything, question_terms)
+    best = max((s.score for s in everything), default=0.0)
+    if best <= 0.0:
+        return _insufficient(
+            question, ranked, conflicts, started,
+            "The retrieved passages share no meaningful words with the question; none of them answers it.",
+        )
+
+    floor = best * RELATIVE_FLOOR
+    groups: dict[str, _Group] = {}
+    chosen: dict[str, str] = {}
+    total = 0
+    for e in ranked:  # strongest evidence first
+        picks = sorted((s for s in per_passage[e.evidence_id] if s.score >= floor), key=lambda s: -s.score)[:MAX_PER_PASSAGE]
+        if not picks:
+            continue
+        heading = _heading(e)
+        if heading not in groups and len(groups) >= MAX_GROUPS:
+            continue
+        picks.sort(key=lambda s: e.text.find(s.text[:40]))  # keep the passage's own order
+        group = groups.setdefault(heading, _Group(heading))
+        for s in picks:
+            if total >= MAX_SENTENCES:
+                break
+            grade = _grade_for(s)
+            group.lines.append(f"- {s.text} [{e.evidence_id}]" + (f" ({grade})" if grade else ""))
+            chosen.setdefault(e.evidence_id, s.text)
+            total += 1
+        if total >= MAX_SENTENCES:
+            break
+
+    intro = "证据摘要（原文引用，证据最强者在前）：" if has_cjk(question) else "Evidence digest (quoted from the sources, strongest evidence first):"
+    parts = [intro]
+    for g in groups.values():
+        if g.lines:
+            parts.append(g.heading + "\n" + "\n".join(g.lines))
+    by_id = {e.evidence_id: e for e in ranked}
+    conflict_lines = _conflict_lines(conflicts, by_id, chosen, question_terms)
+    if conflict_lines:
+        parts.append("\n".join(conflict_lines))
+    text = "\n\n".join(parts)
+
+    report = check_citations(text, ranked)
+    warnings: list[AnswerWarning] = []
+    for c in conflicts:
+        warnings.append(AnswerWarning(
+            code="conflicting_evidence",
+            message=f"Conflicting recommendations on {c.topic}: for {', '.join(c.for_ids)}; against {', '.join(c.against_ids)}."
+            + (f" {c.note}" if c.note else ""),
+        ))
+    if report.unknown_ids:
+        warnings.append(AnswerWarning(code="unknown_citations", message="Unknown evidence ids: " + ", ".join(report.unknown_ids)))
+    if report.unsupported_sentences:
+        warnings.append(AnswerWarning(code="unsupported_claims", message=f"{len(report.unsupported_sentences)} quoted sentences failed the support check."))
+    return Answer(
+        question=question,
+        generator="extractive",
+        model_label="extractive digest",
+        text=text,
+        citations=report.citations,
+        evidence=ranked,
+        checks=report,
+        conflicts=conflicts,
+        warnings=warnings,
+        timings={"generation": time.perf_counter() - started},
+    )
