@@ -1,0 +1,334 @@
+"""Per-sequence decoding state for the M1 network, and the per-call plan all layers share.
+
+Layout (one entry per layer, batch first so that `select` is one index per tensor):
+- global layers: K (post-conv, post-RoPE) and V (post-conv) in `[B, n_kv, max_tokens, hd]`,
+  slot = the token's position in its own sequence;
+- SWA layers: a ring of `min(window, max_tokens)` slots, slot = position % ring size, so memory
+  stays flat however long the text;
+- conv state: the raw (pre-conv) K and V of each sequence's last real token, `[B, T=1, n_kv, hd]`.
+Pads (attention_mask 0) are never written, never attended and never feed the convolution;
+positions count real tokens only. Lengths are mirrored on the host so that the common cases
+(one sequence, or equal lengths and no pads) take mask-free paths without device syncs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .config import M1Config
+
+
+class CacheFullError(ValueError):
+    """More tokens were fed than the cache was allocated for."""
+
+
+@dataclass
+class AttendPlan:
+    """How one kind of layer (global, or SWA) attends in this call."""
+
+    mask: Tensor | None  # bool [B, 1, T, S]: True = may attend; None = no mask needed
+    causal: bool  # use SDPA's own causal mask (only when keys == queries, no offset)
+    n_keys: int  # cache slots to read (global and SWA-decode), or ring slots to prepend (SWA prefill)
+
+
+@dataclass
+class Step:
+    """Everything about one forward call that every layer shares; built once, read by all layers."""
+
+    batch: int
+    T: int
+    positions: Tensor  # long [B, T]; pads get the position of the next real token (harmless)
+    uniform: bool  # every sequence has the same length and there are no pads in this chunk
+    real: Tensor | None  # bool [B, T]; None when every token is real
+    prev_index: Tensor | None  # long [B, T] index into cat(state, chunk) of each token's predecessor
+    last_index: Tensor | None  # long [B] index into cat(state, chunk) of the new conv state
+    start: int  # host length of every sequence before this call (valid when uniform)
+    global_plan: AttendPlan | None = None
+    swa_plan: AttendPlan | None = None
+    # Scatter targets for the non-uniform path: batch and time index of each real token.
+    write_b: Tensor | None = None
+    write_t: Tensor | None = None
+    write_pos: Tensor | None = None
+
+
+def _window_mask(qpos: Tensor, kpos: Tensor, kvalid: Tensor, window: int | None) -> Tensor:
+    """bool [B, T, S]: key is valid, not in the future, and inside the window (keys incl. itself)."""
+    diff = qpos[:, :, None] - kpos[:, None, :]
+    ok = kvalid[:, None, :] & (diff >= 0)
+    if window is not None:
+        ok &= diff < window
+    return ok
+
+
+def plan_step(
+    config: M1Config,
+    batch: int,
+    T: int,
+    device: torch.device,
+    attention_mask: Tensor | None,
+    cache: "Cache | None",
+) -> Step:
+    """Positions, conv predecessor indices, write slots and attention masks for one call."""
+    window = config.sliding_window if config.sliding_window_layers else None
+    has_global = len(config.sliding_window_layers) < config.num_hidden_layers
+    has_swa = bool(config.sliding_window_layers)
+    real = None
+    if attention_mask is not None:
+        if attention_mask.shape != (batch, T):
+            raise ValueError(
+                f"attention_mask has shape {tuple(attention_mask.shape)}; expected {(batch, T)} "
+                "(one entry per new token: 1 real, 0 pad)"
+            )
+        real = attention_mask.to(device=device, dtype=torch.bool)
+        if bool(real.all()):
+            real = None
+
+    host = cache.host_lengths if cache is not None else [0] * batch
+    uniform = real is None and all(h == host[0] for h in host)
+    start = host[0] if uniform else 0
+    arange = torch.arange(T, device=device)
+    if uniform:
+        positions = (arange + start).expand(batch, T)
+        prev_index = last_index = None
+        new_lengths = None
+    else:
+        base = cache.lengths.to(device) if cache is not None else torch.zeros(batch, dtype=torch.long, device=device)
+        r = real if real is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
+        n_before = torch.cumsum(r.long(), dim=1) - r.long()  # real tokens before t in this chunk
+        positions = base[:, None] + n_before
+        # Predecessor of each token in cat(state, chunk): the last real token before it, else state (0).
+        idx_real = torch.where(r, arange[None, :] + 1, torch.zeros_like(positions))
+        run_max = torch.cummax(idx_real, dim=1).values
+        prev_index = torch.cat([torch.zeros_like(run_max[:, :1]), run_max[:, :-1]], dim=1)
+        last_index = run_max[:, -1]
+        new_lengths = base + r.long().sum(1)
+    step = Step(batch, T, positions, uniform, real, prev_index, last_index, start)
+
+    if not uniform and cache is not None:
+        r = real if real is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
+        step.write_b, step.write_t = torch.nonzero(r, as_tuple=True)
+        step.write_pos = positions[step.write_b, step.write_t]
+
+    kreal = real if real is not None else None
+    # A pad query must attend to something finite: itself (no cache) or slot 0 (cache).
+    if cache is None:
+        for kind, win, present in (("global", None, has_global), ("swa", window, has_swa)):
+            if not present:
+                continue
+            if uniform and (win is None or T <= win):
+                plan = AttendPlan(None, T > 1, T)
+            else:
+                kvalid = kreal if kreal is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
+                m = _window_mask(positions, positions, kvalid, win)
+                if kreal is not None:
+                    m |= torch.eye(T, dtype=torch.bool, device=device)[None] & ~kreal[:, :, None]
+                plan = AttendPlan(m[:, None], False, T)
+            setattr(step, f"{kind}_plan", plan)
+        return step
+
+    total = [h + T for h in host] if uniform else None
+    max_after = max(total) if uniform else int(new_lengths.max())
+    if max_after > cache.max_tokens:
+        raise CacheFullError(
+            f"cache holds {cache.max_tokens} tokens per sequence; this call would need {max_after}"
+        )
+    # Global layers: write first (slot = position), then attend over slots [0, n_keys).
+    if has_global:
+        n_keys = max(max_after, 1)  # slot 0 is finite (zeros) even before any real token
+        if uniform and T == 1:
+            step.global_plan = AttendPlan(None, False, n_keys)
+        elif uniform and start == 0:
+            step.global_plan = AttendPlan(None, True, n_keys)
+        else:
+            kpos = torch.arange(n_keys, device=device).expand(batch, n_keys)
+            lens = (torch.full((batch,), max_after, device=device) if uniform else new_lengths)
+            kvalid = kpos < lens[:, None]
+            m = _window_mask(positions, kpos, kvalid, None)
+            if real is not None:
+                m[:, :, 0] |= ~real
+            step.global_plan = AttendPlan(m[:, None], False, n_keys)
+    if has_swa:
+        R = cache.ring_size
+        if T == 1:
+            # Write first: the overwritten slot held position p - R, already outside the window.
+            n_keys = max(min(max_after, R), 1)
+            if uniform:
+                step.swa_plan = AttendPlan(None, False, n_keys)
+            else:
+                s = torch.arange(n_keys, device=device)
+                L = new_lengths[:, None]
+                kpos = (L - 1) - ((L - 1) - s[None]) % R
+                m = _window_mask(positions, kpos, kpos >= 0, window)
+                if real is not None:
+                    m[:, :, 0] |= ~real
+                step.swa_plan = AttendPlan(m[:, None], False, n_keys)
+        else:
+            # Attend over [ring as it was, chunk], then write the chunk's last R real tokens.
+            n_ring = min(max(host), R)
+            if uniform and n_ring == 0 and T <= window:
+                step.swa_plan = AttendPlan(None, True, 0)
+                return step
+            old = torch.tensor(host, device=device) if uniform else cache.lengths.to(device)
+            s = torch.arange(n_ring, device=device)
+            L = old[:, None]
+            ring_pos = (L - 1) - ((L - 1) - s[None]) % R
+            kpos = torch.cat([ring_pos, positions], dim=1)
+            chunk_valid = real if real is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
+            kvalid = torch.cat([ring_pos >= 0, chunk_valid], dim=1)
+            m = _window_mask(positions, kpos, kvalid, window)
+            if real is not None:
+                m[:, :, n_ring:] |= torch.eye(T, dtype=torch.bool, device=device)[None] & ~real[:, :, None]
+            step.swa_plan = AttendPlan(m[:, None], False, n_ring)
+    return step
+
+
+class Cache:
+    """Decoding state for a batch of sequences; create with `M1Model.new_cache`."""
+
+    def __init__(
+        self,
+        config: M1Config,
+        batch_size: int,
+        max_tokens: int,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        self.config = config
+        self.max_tokens = max_tokens
+        self.dtype = dtype
+        self.device = torch.device(device)
+        self.ring_size = min(config.sliding_window, max_tokens) if config.sliding_window_layers else 0
+        self.k: list[Tensor] = []
+        self.v: list[Tensor] = []
+        self.conv_k: list[Tensor] = []
+        self.conv_v: list[Tensor] = []
+        for i in range(config.num_hidden_layers):
+            g = config.layer_geometry(i)
+            slots = self.ring_size if g.window is not None else max_tokens
+            self.k.append(torch.zeros(batch_size, g.n_kv_heads, slots, g.head_dim, dtype=dtype, device=self.device))
+            self.v.append(torch.zeros_like(self.k[-1]))
+            self.conv_k.append(torch.zeros(batch_size, 1, g.n_kv_heads, g.head_dim, dtype=dtype, device=self.device))
+            self.conv_v.append(torch.zeros_like(self.conv_k[-1]))
+        self.lengths = torch.zeros(batch_size, dtype=torch.long, device=self.device)
+        self.host_lengths: list[int] = [0] * batch_size
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.host_lengths)
+
+    def nbytes(self) -> int:
+        tensors = self.k + self.v + self.conv_k + self.conv_v + [self.lengths]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def select(self, indices: Tensor | list[int]) -> "Cache":
+        """Keep only the given sequences (in that order), e.g. to drop finished ones. In place."""
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        if idx.ndim != 1 or idx.numel() == 0:
+            raise ValueError("select needs a non-empty 1-D list of sequence indices")
+        if int(idx.min()) < 0 or int(idx.max()) >= self.batch_size:
+            raise IndexError(f"select indices {idx.tolist()} outside 0..{self.batch_size - 1}")
+        dev_idx = idx.to(self.device)
+        for store in (self.k, self.v, self.conv_k, self.conv_v):
+            for i, t in enumerate(store):
+                store[i] = t.index_select(0, dev_idx)
+        self.lengths = self.lengths.index_select(0, dev_idx)
+        self.host_lengths = [self.host_lengths[j] for j in idx.tolist()]
+        return self
+
+    # ------------------------------------------------------------------ per-layer updates
+    def convolve(self, layer: int, raw_k: Tensor, raw_v: Tensor, taps_k: Tensor, taps_v: Tensor,
+                 step: Step) -> tuple[Tensor, Tensor]:
+        """2-tap causal conv of raw K/V [B, T, n_kv, hd] seeded with the cached last token; updates state."""
+        out_k, self.conv_k[layer] = short_conv(raw_k, taps_k, self.conv_k[layer], step)
+        out_v, self.conv_v[layer] = short_conv(raw_v, taps_v, self.conv_v[layer], step)
+        return out_k, out_v
+
+    def update(self, layer: int, k: Tensor, v: Tensor, step: Step) -> tuple[Tensor, Tensor]:
+        """Store this call's K/V [B, n_kv, T, hd]; return the keys/values the layer attends over."""
+        ck, cv = self.k[layer], self.v[layer]
+        is_swa = self.config.is_swa(layer)
+        T = step.T
+        if not is_swa:
+            if step.uniform:
+                ck[:, :, step.start:step.start + T] = k
+                cv[:, :, step.start:step.start + T] = v
+            else:
+                _scatter(ck, k, step.write_b, step.write_t, step.write_pos)
+                _scatter(cv, v, step.write_b, step.write_t, step.write_pos)
+            n = step.global_plan.n_keys
+            return ck[:, :, :n], cv[:, :, :n]
+        R = self.ring_size
+        if T == 1:
+            if step.uniform:
+                slot = step.start % R
+                ck[:, :, slot:slot + 1] = k
+                cv[:, :, slot:slot + 1] = v
+            else:
+                _scatter(ck, k, step.write_b, step.write_t, step.write_pos % R)
+                _scatter(cv, v, step.write_b, step.write_t, step.write_pos % R)
+            n = step.swa_plan.n_keys
+            return ck[:, :, :n], cv[:, :, :n]
+        n_ring = step.swa_plan.n_keys
+        keys = torch.cat([ck[:, :, :n_ring], k], dim=2) if n_ring else k
+        values = torch.cat([cv[:, :, :n_ring], v], dim=2) if n_ring else v
+        if step.uniform:
+            first = max(0, T - R)  # only the last R tokens survive in the ring
+            slots = torch.arange(step.start + first, step.start + T, device=ck.device) % R
+            ck.index_copy_(2, slots, k[:, :, first:])
+            cv.index_copy_(2, slots, v[:, :, first:])
+        else:
+            # Among the real tokens, keep those within R of the sequence's new end.
+            end = self.lengths.to(ck.device)[step.write_b] + _count_real(step)[step.write_b]
+            keep = step.write_pos >= end - R
+            b, t, p = step.write_b[keep], step.write_t[keep], step.write_pos[keep]
+            _scatter(ck, k, b, t, p % R)
+            _scatter(cv, v, b, t, p % R)
+        return keys, values
+
+    def advance(self, step: Step) -> None:
+        """Count this call's real tokens; called once after all layers ran."""
+        if step.uniform:
+            self.lengths += step.T
+            self.host_lengths = [h + step.T for h in self.host_lengths]
+        else:
+            self.lengths = self.lengths + _count_real(step).to(self.lengths.device)
+            self.host_lengths = self.lengths.tolist()
+
+
+def _count_real(step: Step) -> Tensor:
+    if step.real is None:
+        return torch.full((step.batch,), step.T, dtype=torch.long, device=step.positions.device)
+    return step.real.long().sum(1)
+
+
+def _scatter(store: Tensor, new: Tensor, b: Tensor, t: Tensor, slot: Tensor) -> None:
+    """store[b, :, slot] = new[b, :, t] for each listed token."""
+    store[b, :, slot] = new[b, :, t]
+
+
+def short_conv(raw: Tensor, taps: Tensor, state: Tensor | None, step: Step) -> tuple[Tensor, Tensor | None]:
+    """out_t = w0 * u_prev + w1 * u_t per KV head; u_prev is the previous real token (or the state).
+
+    raw: [B, T, n_kv, hd]; taps: [1, 1, n_kv, 1, 2] as stored; state: [B, 1, n_kv, hd] or None (zeros).
+    Two products then one sum, in the run dtype, as the official code does.
+    """
+    w0 = taps[0, 0, :, :, 0]  # [n_kv, 1]
+    w1 = taps[0, 0, :, :, 1]
+    B, T = raw.shape[:2]
+    if state is None:
+        state = raw.new_zeros(B, 1, *raw.shape[2:])
+    if step.prev_index is None:
+        prev = torch.cat([state, raw[:, :-1]], dim=1) if T > 1 else state
+        new_state = raw[:, -1:]
+    else:
+        seq = torch.cat([state, raw], dim=1)
+        prev = torch.gather(seq, 1, step.prev_index[:, :, None, None].expand(-1, -1, *raw.shape[2:]))
+        new_state = torch.gather(seq, 1, step.last_index[:, None, None, None].expand(-1, 1, *raw.shape[2:]))
+    return prev * w0 + raw * w1, new_state

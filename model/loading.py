@@ -1,0 +1,150 @@
+"""Load an M1-layout checkpoint (config.json + safetensors, one file or shards with an index).
+
+The module is built on the meta device and each tensor is read (memory-mapped), cast and put
+in place one at a time, so a checkpoint never needs two copies in memory. The head is
+L2-normalised here, once, in the run dtype.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from torch import nn
+
+from .config import M1Config
+from .network import M1Model
+
+INDEX_FILE = "model.safetensors.index.json"
+SINGLE_FILE = "model.safetensors"
+IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+class CheckpointError(ValueError):
+    """The checkpoint directory does not hold what config.json says; the message names the file/tensor."""
+
+
+def resolve_dtype(dtype: torch.dtype | str) -> tuple[torch.dtype, bool]:
+    """(compute dtype, int8 weights?)"""
+    if isinstance(dtype, torch.dtype):
+        if dtype not in DTYPES.values():
+            raise ValueError(f"unsupported dtype {dtype}; use float32, bfloat16, float16 or 'int8'")
+        return dtype, False
+    name = str(dtype).lower().removeprefix("torch.")
+    if name == "int8":
+        return torch.float32, True
+    if name not in DTYPES:
+        raise ValueError(f"unsupported dtype {dtype!r}; use float32, bfloat16, float16 or 'int8'")
+    return DTYPES[name], False
+
+
+def weight_files(path: Path) -> dict[str, Path]:
+    """tensor name -> file, from the index's weight_map (never guessed) or the single file."""
+    index = path / INDEX_FILE
+    if index.is_file():
+        try:
+            data = json.loads(index.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{index} is not valid JSON: {e}") from None
+        wmap = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(wmap, dict) or not wmap or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in wmap.items()
+        ):
+            raise CheckpointError(f"{index} has no usable 'weight_map' (tensor name -> shard file)")
+        files = {}
+        for name, shard in wmap.items():
+            f = path / shard
+            if Path(shard).is_absolute() or ".." in Path(shard).parts:
+                raise CheckpointError(f"{index}: shard name {shard!r} for '{name}' leaves the checkpoint directory")
+            if not f.is_file():
+                raise CheckpointError(f"{index}: shard {shard!r} (holding '{name}') is missing from {path}")
+            files[name] = f
+        return files
+    single = path / SINGLE_FILE
+    if single.is_file():
+        with safe_open(single, framework="pt") as fh:
+            return {name: single for name in fh.keys()}
+    raise CheckpointError(f"{path} has neither {INDEX_FILE} nor {SINGLE_FILE}")
+
+
+def _set_tensor(module: nn.Module, name: str, value: torch.Tensor) -> None:
+    parent_name, _, attr = name.rpartition(".")
+    parent = module.get_submodule(parent_name) if parent_name else module
+    setattr(parent, attr, nn.Parameter(value, requires_grad=False))
+
+
+def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, device: str | torch.device = "cpu") -> M1Model:
+    """Read config.json and the weights; return the network in eval mode on `device`.
+
+    dtype: float32 / bfloat16 / float16, or "int8" for weight-only int8 linear layers
+    (activations in float32 on CPU, bfloat16 on CUDA).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint directory {path} does not exist")
+    config = M1Config.from_dir(path)
+    compute_dtype, int8 = resolve_dtype(dtype)
+    device = torch.device(device)
+    if int8 and device.type == "cuda":
+        compute_dtype = torch.bfloat16
+    files = weight_files(path)
+
+    with torch.device("meta"):
+        model = M1Model(config)
+    expected = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    tied = config.tie_word_embeddings and "lm_head.weight" not in files
+    if tied:
+        expected.pop("lm_head.weight")
+    names = [n for n in files if not n.endswith(IGNORED_SUFFIXES)]
+    unexpected = sorted(set(names) - set(expected))
+    if unexpected:
+        raise CheckpointError(
+            f"{path}: unexpected tensor '{unexpected[0]}' in {files[unexpected[0]].name}"
+            + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
+            + " - not part of the M1 network described by config.json"
+        )
+    missing = sorted(set(expected) - set(names))
+    if missing:
+        hint = " (config says tie_word_embeddings=false)" if missing[0] == "lm_head.weight" else ""
+        raise CheckpointError(
+            f"{path}: tensor '{missing[0]}' is missing{hint}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+
+    by_file: dict[Path, list[str]] = {}
+    for n in names:
+        by_file.setdefault(files[n], []).append(n)
+    for file, tensor_names in by_file.items():
+        try:
+            handle = safe_open(file, framework="pt", device="cpu")
+        except Exception as e:  # safetensors raises its own error types
+            raise CheckpointError(f"cannot read {file}: {e}") from None
+        with handle as fh:
+            present = set(fh.keys())
+            for n in tensor_names:
+                if n not in present:
+                    raise CheckpointError(f"tensor '{n}' is listed in the index for {file.name} but is not in that file")
+                shape = tuple(fh.get_slice(n).get_shape())
+                if shape != expected[n]:
+                    raise CheckpointError(
+                        f"tensor '{n}' in {file.name} has shape {list(shape)}; config.json implies {list(expected[n])}"
+                    )
+                t = fh.get_tensor(n).to(device=device, dtype=compute_dtype)
+                _set_tensor(model, n, t)
+                del t
+
+    head = model.model.embed_tokens.weight if tied else model.lm_head.weight
+    if config.lm_head_normalized:
+        head = F.normalize(head, p=2.0, dim=-1, eps=1e-12)  # a fresh tensor: the embedding stays raw
+    model.lm_head.weight = nn.Parameter(head, requires_grad=False)
+    if int8:
+        from .quant import quantize_linears
+
+        quantize_linears(model)
+    model.eval()
+    return model

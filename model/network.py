@@ -1,0 +1,208 @@
+"""The Baichuan-M1 network, top to bottom (see M1-ARCHITECTURE.md).
+
+Embedding -> N x [x += attn(norm(x)); x += mlp(norm(x))] -> norm -> head.
+Attention: fused W_pack [Q|K|V] -> 2-tap causal conv on raw K and V per KV head -> RoPE
+(rotate-half, fp32) -> causal SDPA with GQA; sliding-window layers have their own head geometry.
+All state lives in a `Cache`; the module itself is stateless between calls.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .cache import Cache, Step, plan_step, short_conv
+from .config import M1Config
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * xf.to(self.weight.dtype)
+
+
+class RotaryTable:
+    """cos/sin of rotate-half RoPE in fp32 for one head dim, grown on demand; never a parameter."""
+
+    def __init__(self, head_dim: int, theta: float) -> None:
+        self.head_dim = head_dim
+        self.theta = theta
+        self.cos: Tensor | None = None
+        self.sin: Tensor | None = None
+
+    def lookup(self, positions: Tensor) -> tuple[Tensor, Tensor]:
+        """cos, sin as [B, 1, T, hd] fp32 for positions [B, T]."""
+        need = int(positions.max()) + 1 if positions.numel() else 1
+        if self.cos is None or self.cos.shape[0] < need or self.cos.device != positions.device:
+            size = max(need, 2 * (self.cos.shape[0] if self.cos is not None else 1024))
+            dev = positions.device
+            inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, device=dev).float() / self.head_dim))
+            freqs = torch.outer(torch.arange(size, device=dev, dtype=torch.float32), inv_freq)
+            emb = torch.cat([freqs, freqs], dim=-1)
+            self.cos, self.sin = emb.cos(), emb.sin()
+        return self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """x [B, h, T, hd] in any dtype; math in fp32, result cast back."""
+    xf = x.float()
+    half = xf.shape[-1] // 2
+    rotated = torch.cat([-xf[..., half:], xf[..., :half]], dim=-1)
+    return (xf * cos + rotated * sin).to(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: M1Config, layer: int) -> None:
+        super().__init__()
+        g = config.layer_geometry(layer)
+        self.layer = layer
+        self.n_heads, self.n_kv_heads, self.head_dim, self.window = g
+        self.q_size = self.n_heads * self.head_dim
+        self.kv_size = self.n_kv_heads * self.head_dim
+        self.W_pack = nn.Linear(config.hidden_size, self.q_size + 2 * self.kv_size, bias=False)
+        self.o_proj = nn.Linear(self.q_size, config.hidden_size, bias=False)
+        self.conv_k = nn.Parameter(torch.zeros(1, 1, self.n_kv_heads, 1, config.conv_window))
+        self.conv_v = nn.Parameter(torch.zeros(1, 1, self.n_kv_heads, 1, config.conv_window))
+
+    def forward(self, x: Tensor, step: Step, rope: tuple[Tensor, Tensor], cache: Cache | None) -> Tensor:
+        B, T, _ = x.shape
+        qkv = self.W_pack(x)
+        q = qkv[..., : self.q_size].view(B, T, self.n_heads, self.head_dim)
+        k = qkv[..., self.q_size : self.q_size + self.kv_size].view(B, T, self.n_kv_heads, self.head_dim)
+        v = qkv[..., self.q_size + self.kv_size :].view(B, T, self.n_kv_heads, self.head_dim)
+        if cache is None:
+            k, _ = short_conv(k, self.conv_k, None, step)
+            v, _ = short_conv(v, self.conv_v, None, step)
+        else:
+            k, v = cache.convolve(self.layer, k, v, self.conv_k, self.conv_v, step)
+        cos, sin = rope
+        q = apply_rope(q.transpose(1, 2), cos, sin)
+        k = apply_rope(k.transpose(1, 2), cos, sin)
+        v = v.transpose(1, 2)
+        plan = step.swa_plan if self.window is not None else step.global_plan
+        if cache is not None:
+            k, v = cache.update(self.layer, k, v, step)
+        out = attend(q, k, v, plan.mask, plan.causal, self.head_dim)
+        return self.o_proj(out.transpose(1, 2).reshape(B, T, self.q_size))
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, head_dim: int) -> Tensor:
+    """SDPA with contiguous GQA groups. q [B, nh, T, hd], k/v [B, nkv, S, hd] -> [B, nh, T, hd].
+
+    On CPU, bf16/fp16 attention runs in fp32 and casts back: that is what the official code
+    computes there (the reference vectors match bit for bit), and CPU SDPA gains nothing from bf16.
+    """
+    if q.dtype != torch.float32 and q.device.type == "cpu":
+        return attend(q.float(), k.float(), v.float(), mask, causal, head_dim).to(q.dtype)
+    B, nh, T, hd = q.shape
+    nkv = k.shape[1]
+    group = nh // nkv
+    scale = head_dim ** -0.5
+    if T == 1 and group > 1:
+        # Decode: fold each group's query heads into rows of one KV head; no K/V expansion.
+        out = F.scaled_dot_product_attention(q.reshape(B, nkv, group, hd), k, v, attn_mask=mask, scale=scale)
+        return out.view(B, nh, 1, hd)
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale, enable_gqa=group > 1
+    )
+
+
+class MLP(nn.Module):
+    def __init__(self, config: M1Config) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: M1Config, layer: int) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.self_attn = Attention(config, layer)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.mlp = MLP(config)
+
+    def forward(self, x: Tensor, step: Step, rope: tuple[Tensor, Tensor], cache: Cache | None) -> Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), step, rope, cache)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Backbone(nn.Module):
+    """Named `model` inside M1Model so that parameter names match the released state dict."""
+
+    def __init__(self, config: M1Config) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+
+class M1Model(nn.Module):
+    """Baichuan-M1 causal LM. `lm_head.weight` holds the head as applied (already L2-normalised
+    when `config.lm_head_normalized`; `load_model` does that once)."""
+
+    def __init__(self, config: M1Config) -> None:
+        super().__init__()
+        self.config = config
+        self.model = Backbone(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        dims = sorted({config.layer_geometry(i).head_dim for i in range(config.num_hidden_layers)})
+        self._rope = {hd: RotaryTable(hd, config.rope_theta) for hd in dims}
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.norm.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.norm.weight.device
+
+    def new_cache(self, batch_size: int, max_tokens: int, dtype: torch.dtype | None = None,
+                  device: torch.device | str | None = None) -> Cache:
+        return Cache(self.config, batch_size, max_tokens,
+                     dtype=dtype or self.model.layers[0].input_layernorm.weight.dtype,
+                     device=device or self.device)
+
+    @torch.inference_mode()
+    def forward(self, input_ids: Tensor, cache: Cache | None = None, attention_mask: Tensor | None = None,
+                last_only: bool = False) -> Tensor:
+        """Logits [B, T, V] (fp32) for the T new tokens; with a cache, appends them to it.
+
+        `last_only=True` returns only the last position's logits [B, 1, V] (prefill for generation).
+        """
+        if input_ids.ndim != 2:
+            raise ValueError(f"input_ids must be [batch, tokens], got shape {tuple(input_ids.shape)}")
+        B, T = input_ids.shape
+        if T == 0:
+            raise ValueError("input_ids has no tokens")
+        V = self.config.vocab_size
+        if cache is not None and cache.batch_size != B:
+            raise ValueError(f"cache holds {cache.batch_size} sequences but input_ids has {B}")
+        device = self.device
+        ids = input_ids.to(device)
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi > V:
+            raise ValueError(f"token id out of range 0..{V}: got {lo if lo < 0 else hi}")
+        ids = torch.where(ids == V, 0, ids)  # the official code maps id == vocab_size to 0
+
+        step = plan_step(self.config, B, T, device, attention_mask, cache)
+        ropes = {hd: table.lookup(step.positions) for hd, table in self._rope.items()}
+        x = self.model.embed_tokens(ids)
+        for layer in self.model.layers:
+            x = layer(x, step, ropes[layer.self_attn.head_dim], cache)
+        if cache is not None:
+            cache.advance(step)
+        if last_only:
+            x = x[:, -1:]
+        return self.lm_head(self.model.norm(x)).float()
