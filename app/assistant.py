@@ -26,6 +26,11 @@ INSUFFICIENT_TEXT = (
     "relevant to it{filtered}. No answer was generated. Index guidelines or papers that cover "
     "this topic{loosen}, then ask again."
 )
+EMPTY_INDEX_TEXT = (
+    "The indexed evidence is insufficient to answer this question: nothing is indexed yet. "
+    "No answer was generated. Index guidelines or papers first (`m1e index PATH`, or the "
+    "Library page of the web UI), then ask again."
+)
 DEMO_WARNING = (
     "Written by {label}. It is a small demo model that proves the runtime works offline; it is "
     "not a clinical model and its answers are not medical advice. Check every claim against the "
@@ -193,15 +198,6 @@ class Assistant:
         evidence = self._retriever.search(question, k=k or self.settings.top_k, filters=filters)
         return _numbered(evidence)
 
-    def is_relevant(self, item: Evidence) -> bool:
-        """A passage counts when the lexical index matched it or its meaning is close enough."""
-        scores = item.scores
-        if scores is None:
-            return True
-        if scores.lexical is not None and scores.lexical > 0:
-            return True
-        return scores.dense is not None and scores.dense >= self.settings.min_dense_score
-
     def ask(
         self,
         question: str,
@@ -238,8 +234,9 @@ class Assistant:
             raise AssistantError("plain mode needs a language model: choose the local or openai generator")
 
         t = time.perf_counter()
+        # The retriever already cuts passages that are off topic (evidence.retrieval).
         retrieved = self.search(question, k=k, filters=filters)
-        relevant = [e for e in retrieved if self.is_relevant(e)]
+        relevant = retrieved
         timings["retrieval"] = time.perf_counter() - t
 
         if mode == "evidence" and not relevant:
@@ -259,7 +256,9 @@ class Assistant:
             temperature=self.settings.temperature,
             top_p=self.settings.top_p,
         )
-        used = relevant
+        from evidence.prompt import number_evidence
+
+        used = number_evidence(relevant)  # E1 = strongest, as every generator presents them
         if gen.uses_prompt:
             from evidence.prompt import build_prompt
 
@@ -309,6 +308,8 @@ class Assistant:
         timings["generation"] = time.perf_counter() - t
         text = "".join(pieces).strip()
         cancelled = cancel is not None and cancel.is_set()
+        if mode == "evidence" and _says_insufficient(text):
+            insufficient = True
 
         t = time.perf_counter()
         answer = Answer(
@@ -324,10 +325,11 @@ class Assistant:
         if gen.is_demo:
             warnings.insert(0, AnswerWarning(code="demo_model", message=DEMO_WARNING.format(label=gen.label)))
         if mode == "plain":
+            warnings = [w for w in warnings if w.code != "plain_mode"]
             warnings.append(AnswerWarning(code="plain_mode", message=PLAIN_WARNING))
         if cancelled:
             warnings.append(AnswerWarning(code="generation_cancelled", message="Generation was stopped before the answer was complete."))
-        if insufficient:
+        if insufficient and not any(w.code == "insufficient_evidence" for w in warnings):
             warnings.append(AnswerWarning(code="insufficient_evidence", message="The retrieved passages do not answer this question."))
         if mode == "evidence" and text:
             from evidence.citations import check_citations
@@ -348,7 +350,7 @@ class Assistant:
                     ),
                 )
             )
-        answer.warnings = warnings
+        answer.warnings = _dedupe(warnings)
         timings["checks"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         answer.timings = timings
@@ -356,10 +358,13 @@ class Assistant:
 
     def _insufficient(self, question: str, gen: AnswerGenerator, filters: SearchFilters | None) -> Answer:
         filtered = filters is not None and any(v for v in filters.model_dump().values())
-        text = INSUFFICIENT_TEXT.format(
-            filtered=" under the chosen filters" if filtered else "",
-            loosen=" or loosen the filters" if filtered else "",
-        )
+        if self._open() is None:
+            text = EMPTY_INDEX_TEXT
+        else:
+            text = INSUFFICIENT_TEXT.format(
+                filtered=" under the chosen filters" if filtered else "",
+                loosen=" or loosen the filters" if filtered else "",
+            )
         return Answer(
             question=question,
             mode="evidence",
@@ -423,6 +428,21 @@ def _numbered(evidence: list[Evidence]) -> list[Evidence]:
     if all(e.evidence_id for e in evidence) and len({e.evidence_id for e in evidence}) == len(evidence):
         return evidence
     return [e.model_copy(update={"evidence_id": f"E{i}"}) for i, e in enumerate(evidence, 1)]
+
+
+def _says_insufficient(text: str) -> bool:
+    head = text.lstrip(" *_#>").lower()
+    return head.startswith("insufficient evidence") or head.startswith("证据不足")
+
+
+def _dedupe(warnings: list[AnswerWarning]) -> list[AnswerWarning]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for w in warnings:
+        if (w.code, w.message) not in seen:
+            seen.add((w.code, w.message))
+            out.append(w)
+    return out
 
 
 def _pieces(text: str) -> Iterator[str]:

@@ -42,9 +42,6 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = Field(default=8, ge=1, le=100)
-    # Below this cosine similarity a passage only counts as relevant if the lexical index also
-    # matched it; with nothing relevant the answer says the evidence is insufficient.
-    min_dense_score: float = Field(default=0.25, ge=-1.0, le=1.0)
 
     # Requests
     max_question_chars: int = Field(default=2000, ge=10)

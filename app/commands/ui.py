@@ -1,0 +1,68 @@
+"""`m1e ui`: start the Streamlit web UI on the configured host and port."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from app.commands._common import open_assistant
+
+
+def streamlit_script() -> Path:
+    """streamlit_app.py beside the package (source tree / editable install), else the packaged copy."""
+    root_script = Path(__file__).resolve().parents[2] / "streamlit_app.py"
+    if root_script.is_file():
+        return root_script
+    return Path(__file__).resolve().parents[1] / "ui" / "entry.py"
+
+
+def streamlit_command(script: Path, host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.maxUploadSize",
+        str(open_assistant().settings.upload_max_mb),
+    ]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ui",
+        help="start the web UI",
+        description="Start the Streamlit web UI (host and port from the ui_host / ui_port settings). On first start "
+        "with an empty index it indexes the bundled demo guidelines.",
+    )
+    parser.add_argument("--host", help="address to listen on (default: ui_host setting, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: ui_port setting, 8501)")
+    parser.add_argument("--print-command", action="store_true", help="print the streamlit command instead of running it")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = open_assistant().settings
+    host = args.host or settings.ui_host
+    port = args.port or settings.ui_port
+    command = streamlit_command(streamlit_script(), host, port)
+    if args.print_command:
+        print(" ".join(command))
+        return 0
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    print(f"m1e ui: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
