@@ -1,0 +1,317 @@
+"""`IndexWriter`: stage documents, then commit them as one new generation.
+
+A commit is one SQLite transaction (rows, vectors, tokens, file hashes, generation number);
+after it the FAISS and BM25 files for that generation are written beside the old ones and the
+CURRENT pointer is swapped. A crash before the transaction commits leaves the previous
+generation untouched; a crash after it leaves the database one generation ahead of CURRENT,
+which readers ignore (they stay on CURRENT) and the next writer repairs on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from indexing.labels import StatedGrade
+from indexing.lexical import lexical_tokens
+from indexing.schema import Chunk, Document
+from indexing.store.database import TOKEN_SEP, connect, database_generation, visible
+from indexing.store.files import WriterLock, read_current
+from indexing.store.generations import build_snapshot, generation_dir, load_snapshot, publish, remove_stale
+from indexing.store.records import IndexLockedError, IndexStoreError
+
+
+@dataclass(frozen=True)
+class FileState:
+    """One file name and the content it held when indexed."""
+
+    path: str
+    document_id: str
+    content_hash: str
+    size: int
+    mtime: float
+
+
+@dataclass
+class _StagedDocument:
+    document: Document
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    lexical: list[list[str]]
+
+
+def _stated_json(grades: list[StatedGrade]) -> str:
+    return json.dumps([g.model_dump(mode="json") for g in grades], ensure_ascii=False)
+
+
+class IndexWriter:
+    def __init__(self, store):
+        self.store = store
+        self.root: Path = store.path
+        self._lock = WriterLock(self.root)
+        self._conn: sqlite3.Connection | None = None
+        self._adds: dict[str, _StagedDocument] = {}
+        self._links: dict[str, FileState] = {}
+        self._removals: set[str] = set()
+        self._forget: set[str] = set()
+
+    # ---- lifetime ------------------------------------------------------------------------------
+
+    def __enter__(self) -> "IndexWriter":
+        if not self.store._writer_active.acquire(blocking=False):
+            raise IndexLockedError(f"index at {self.root} already has a writer in this process")
+        try:
+            self._lock.acquire()
+            self._conn = connect(self.root)
+            self._recover()
+        except BaseException:
+            self._close()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None and self.pending:
+                self.commit()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self.discard()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._lock.release()
+        if self.store._writer_active.locked():
+            self.store._writer_active.release()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise IndexStoreError(f"writer for {self.root} is not open; use `with store.writer() as w:`")
+        return self._conn
+
+    def _recover(self) -> None:
+        """Bring the derived files up to the database's generation after an interrupted commit."""
+        conn = self._db()
+        latest = database_generation(conn)
+        current = read_current(self.root)
+        snapshot = self.store._snapshot
+        healthy = current == latest and generation_dir(self.root, latest).is_dir()
+        if healthy and snapshot is not None and snapshot.generation == latest:
+            remove_stale(self.root, keep={latest})
+            return
+        try:
+            if not healthy:
+                raise FileNotFoundError
+            snapshot = load_snapshot(self.root, conn, latest, self.store.dense_options.ef_search)
+        except Exception:  # noqa: BLE001 - rebuild whatever is missing or inconsistent
+            snapshot = build_snapshot(conn, latest, self.store.dim, self.store.dense_options)
+            publish(self.root, snapshot, self.store.embedder_name, self.store.dim)
+        self.store._use(snapshot)
+        remove_stale(self.root, keep={latest})
+
+    # ---- what is already there -------------------------------------------------------------------
+
+    def known_files(self) -> dict[str, FileState]:
+        """Every file name the index knows, with the content hash it had (committed state)."""
+        rows = self._db().execute("SELECT path, document_id, content_hash, size, mtime FROM files")
+        return {r[0]: FileState(*r) for r in rows}
+
+    def has_document(self, document_id: str) -> bool:
+        if document_id in self._adds:
+            return True
+        if document_id in self._removals:
+            return False
+        row = self._db().execute(
+            "SELECT 1 FROM documents WHERE document_id = ? AND gen_removed IS NULL", (document_id,)
+        ).fetchone()
+        return row is not None
+
+    # ---- staging ---------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return len(self._adds) + len(self._links) + len(self._removals) + len(self._forget)
+
+    def add_document(
+        self,
+        document: Document,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        files: list[FileState] = (),
+        lexical: list[list[str]] | None = None,
+    ) -> None:
+        """Stage a document (replacing any live one with the same id) and the files holding it."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape != (len(chunks), self.store.dim):
+            raise IndexStoreError(
+                f"{document.path}: {len(chunks)} chunks need vectors of shape ({len(chunks)}, {self.store.dim}), "
+                f"got {tuple(vectors.shape)}"
+            )
+        if not np.isfinite(vectors).all():
+            raise IndexStoreError(f"{document.path}: embedding produced non-finite values")
+        for chunk in chunks:
+            if chunk.document_id != document.document_id:
+                raise IndexStoreError(f"chunk {chunk.chunk_id} does not belong to document {document.document_id}")
+        if lexical is None:
+            lexical = [lexical_tokens(c.text) for c in chunks]
+        self._removals.discard(document.document_id)
+        self._adds[document.document_id] = _StagedDocument(document, list(chunks), vectors, lexical)
+        for state in files:
+            self.link_file(state)
+
+    def link_file(self, state: FileState) -> None:
+        """Record that `state.path` holds the content of document `state.document_id`."""
+        self._forget.discard(state.path)
+        self._links[state.path] = state
+
+    def remove_document(self, document_id: str) -> None:
+        self._adds.pop(document_id, None)
+        for path in [p for p, s in self._links.items() if s.document_id == document_id]:
+            del self._links[path]
+        self._removals.add(document_id)
+
+    def prune(self) -> list[str]:
+        """Stage the removal of documents none of whose files exist any more."""
+        by_document: dict[str, list[str]] = {}
+        for path, state in self.known_files().items():
+            by_document.setdefault(state.document_id, []).append(path)
+        removed = []
+        for document_id, paths in sorted(by_document.items()):
+            gone = [p for p in paths if not Path(p).exists()]
+            self._forget.update(gone)
+            if len(gone) == len(paths) and document_id not in self._adds:
+                self.remove_document(document_id)
+                removed.append(document_id)
+        return removed
+
+    def discard(self) -> None:
+        self._adds.clear()
+        self._links.clear()
+        self._removals.clear()
+        self._forget.clear()
+
+    # ---- commit ------------------------------------------------------------------------------------
+
+    def commit(self) -> int:
+        """Make everything staged durable as one new generation; returns its number."""
+        conn = self._db()
+        if not self.pending:
+            return database_generation(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            generation = database_generation(conn) + 1
+            self._apply(conn, generation)
+            conn.execute("UPDATE manifest SET value = ? WHERE key = 'generation'", (str(generation),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.discard()
+        previous = self.store._snapshot
+        snapshot = build_snapshot(conn, generation, self.store.dim, self.store.dense_options, previous)
+        publish(self.root, snapshot, self.store.embedder_name, self.store.dim)
+        self.store._use(snapshot)
+        self._collect_garbage(conn, generation, keep={generation, previous.generation if previous else generation})
+        return generation
+
+    def _mark_removed(self, conn: sqlite3.Connection, document_id: str, generation: int) -> None:
+        args = {"doc": document_id, "gen": generation}
+        conn.execute("UPDATE documents SET gen_removed = :gen WHERE document_id = :doc AND gen_removed IS NULL", args)
+        conn.execute("UPDATE chunks SET gen_removed = :gen WHERE document_id = :doc AND gen_removed IS NULL", args)
+
+    def _apply(self, conn: sqlite3.Connection, generation: int) -> None:
+        now = datetime.now().astimezone().isoformat(timespec="seconds")
+        for document_id in self._removals:
+            self._mark_removed(conn, document_id, generation)
+            conn.execute("DELETE FROM files WHERE document_id = ?", (document_id,))
+        for path in self._forget:
+            conn.execute("DELETE FROM files WHERE path = ?", (path,))
+        for document_id, staged in self._adds.items():
+            self._mark_removed(conn, document_id, generation)  # a replacement (e.g. new sidecar)
+            self._insert(conn, staged, generation, now)
+        orphans: set[str] = set()
+        for state in self._links.values():
+            old = conn.execute("SELECT document_id FROM files WHERE path = ?", (state.path,)).fetchone()
+            if old and old[0] != state.document_id:
+                orphans.add(old[0])
+            conn.execute(
+                "INSERT OR REPLACE INTO files (path, document_id, content_hash, size, mtime) VALUES (?, ?, ?, ?, ?)",
+                (state.path, state.document_id, state.content_hash, state.size, state.mtime),
+            )
+        # A changed file now holds new content; its old document goes unless another file holds it.
+        for document_id in orphans - set(self._adds):
+            still_held = conn.execute("SELECT 1 FROM files WHERE document_id = ?", (document_id,)).fetchone()
+            if not still_held:
+                self._mark_removed(conn, document_id, generation)
+
+    def _insert(self, conn: sqlite3.Connection, staged: _StagedDocument, generation: int, now: str) -> None:
+        doc = staged.document
+        grade = doc.grade
+        source_type = grade.source_type.value if grade else (doc.meta.source_type.value if doc.meta.source_type else None)
+        level = int(grade.level) if grade else doc.meta.evidence_level
+        size = 0
+        try:
+            size = Path(doc.path).stat().st_size
+        except OSError:
+            pass
+        conn.execute(
+            "INSERT INTO documents (document_id, path, title, format, meta_json, grade_json, source_type, level, "
+            "year, n_pages, n_chunks, file_size, indexed_at, gen_added) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.document_id,
+                doc.path,
+                doc.title,
+                doc.format,
+                doc.meta.model_dump_json(),
+                grade.model_dump_json() if grade else None,
+                source_type,
+                level,
+                doc.meta.year,
+                len(doc.pages),
+                len(staged.chunks),
+                size,
+                now,
+                generation,
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO chunks (chunk_id, document_id, ordinal, text, page_start, page_end, heading_json, "
+            "n_tokens, stated_json, lexical, vector, gen_added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    c.chunk_id,
+                    c.document_id,
+                    c.ordinal,
+                    c.text,
+                    c.page_start,
+                    c.page_end,
+                    json.dumps(c.heading_path, ensure_ascii=False),
+                    c.n_tokens,
+                    _stated_json(c.stated_grades),
+                    TOKEN_SEP.join(tokens),
+                    vector.tobytes(),
+                    generation,
+                )
+                for c, tokens, vector in zip(staged.chunks, staged.lexical, staged.vectors)
+            ],
+        )
+
+    def _collect_garbage(self, conn: sqlite3.Connection, generation: int, keep: set[int]) -> None:
+        """Drop rows no kept generation can see, and generation directories no one points at."""
+        oldest = min(keep)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM chunks WHERE gen_removed IS NOT NULL AND gen_removed <= ?", (oldest,))
+            conn.execute("DELETE FROM documents WHERE gen_removed IS NOT NULL AND gen_removed <= ?", (oldest,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        remove_stale(self.root, keep=keep)
