@@ -51,7 +51,7 @@ def new_index(dim: int, kind: DenseKind, options: DenseOptions):
 
 
 def index_kind(index) -> DenseKind:
-    return "hnsw" if hasattr(_faiss().downcast_index(index), "hnsw") else "flat"
+    return "hnsw" if hasattr(index, "hnsw") else "flat"
 
 
 def build_index(vectors: np.ndarray, options: DenseOptions = DenseOptions()):
@@ -69,7 +69,9 @@ def write_index(index, path) -> None:
 
 def read_index(path, ef_search: int = HNSW_EF_SEARCH):
     faiss = _faiss()
-    index = faiss.downcast_index(faiss.read_index(str(path)))
+    # read_index already returns the concrete class; wrapping it again with downcast_index
+    # would leave two owners of one C++ object.
+    index = faiss.read_index(str(path))
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = ef_search
     return index
