@@ -1,0 +1,403 @@
+"""Clean pages to retrievable chunks that keep their section, pages and recommendations whole.
+
+Rules, in order of priority:
+- A chunk never crosses a section boundary; its `heading_path` is the section's headings and its
+  text starts with the section heading the first time the section appears.
+- A list item (a numbered or bulleted recommendation, "Recommendation 3", "3.2.1 ...") that fits
+  is never split, and a lead-in ending in ":" goes with the item after it.
+- Prose is packed by sentence (English . ! ?, Chinese 。！？；) up to `max_tokens` tokens of the
+  embedding model; consecutive chunks of a section overlap by up to `overlap` tokens of prose.
+  Items are not repeated as overlap (they are whole in their own chunk, and repeating a
+  recommendation fragment would attach its grade to a half sentence).
+- `page_start`/`page_end` cover every piece of text in the chunk, overlap included.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from indexing.cleaning import display_width, heading_level, is_cjk, is_list_item, join_lines
+from indexing.schema import Chunk, Document
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    def count(self, text: str) -> int: ...
+
+
+@dataclass
+class _Block:
+    kind: str  # "heading" | "item" | "subitem" | "para" | "table"
+    text: str
+    page: int
+    level: int = 0
+    numbered: bool = True
+
+
+@dataclass
+class _Unit:
+    text: str
+    page_start: int
+    page_end: int
+    tokens: int
+    kind: str  # "heading" | "item" | "prose" | "table" | "part" (piece of an over-long item)
+    glue: str  # joins it to the unit before: "\n" between blocks, " " or "" inside a paragraph
+    overlap: bool = False  # repeated from the previous chunk
+
+
+@dataclass
+class _Section:
+    path: list[str]
+    headings: list[_Block]  # headings to print at the start of the section's first chunk
+    body: list[_Block]
+
+
+def chunk_document(doc: Document, counter: TokenCounter, max_tokens: int = 200, overlap: int = 40) -> list[Chunk]:
+    """Section-aware chunks of a cleaned document (see the module docstring for the rules)."""
+    if max_tokens < 16:
+        raise ValueError(f"max_tokens must be at least 16, got {max_tokens}")
+    overlap = max(0, min(overlap, max_tokens // 2))
+    sizer = _Sizer(counter)
+    chunks: list[Chunk] = []
+    for section in _sections(_blocks(doc)):
+        for units in _pack(section, sizer, max_tokens, overlap):
+            text = _render(units)
+            if not text.strip():
+                continue
+            ordinal = len(chunks)
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{doc.document_id[:16]}:{ordinal}",
+                    document_id=doc.document_id,
+                    ordinal=ordinal,
+                    text=text,
+                    page_start=min(u.page_start for u in units),
+                    page_end=max(u.page_end for u in units),
+                    heading_path=list(section.path),
+                    n_tokens=counter.count(text),
+                )
+            )
+    return chunks
+
+
+class _Sizer:
+    """Token counts without the special tokens a counter may add to every text."""
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+        self.overhead = max(0, counter.count(""))
+
+    def __call__(self, text: str) -> int:
+        return max(0, self.counter.count(text) - self.overhead)
+
+
+# ----------------------------------------------------------------------------- blocks
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+)$")
+_MD_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+\S")
+
+
+def _blocks(doc: Document) -> list[_Block]:
+    blocks: list[_Block] = []
+    for page in doc.pages:
+        for raw in page.text.split("\n"):
+            line = raw.strip()
+            if not line:
+                continue
+            block = _classify(line, page.number, doc.format)
+            if block.kind == "item" and raw.startswith("  "):
+                block.kind = "subitem"  # a nested bullet: belongs with the item above it
+            blocks.append(block)
+    return blocks
+
+
+def _classify(line: str, page: int, fmt: str) -> _Block:
+    if fmt == "markdown":
+        m = _MD_HEADING.match(line)
+        if m:
+            return _Block("heading", m.group(2).strip(), page, level=len(m.group(1)))
+        if _MD_ITEM.match(line) or is_list_item(line):
+            return _Block("item", line, page)
+        if " | " in line:
+            return _Block("table", line, page)
+        return _Block("para", line, page)
+    level = heading_level(line)
+    if level is not None:
+        return _Block("heading", line, page, level=level[0], numbered=level[1])
+    if is_list_item(line):
+        return _Block("item", line, page)
+    return _Block("para", line, page)
+
+
+def _sections(blocks: list[_Block]) -> list[_Section]:
+    """Group blocks under their heading path. Unnumbered PDF headings sit one level below the
+    nearest numbered heading; a heading with no text before the next heading is printed with
+    its first descendant section (or dropped if the next heading is not below it)."""
+    sections: list[_Section] = []
+    stack: list[tuple[int, _Block]] = []
+    pending: list[tuple[int, _Block]] = []
+    body: list[_Block] = []
+
+    def close() -> None:
+        nonlocal body
+        if body:
+            sections.append(_Section([b.text for _, b in stack], [b for _, b in pending], body))
+            pending.clear()
+            body = []
+
+    for block in blocks:
+        if block.kind != "heading":
+            body.append(block)
+            continue
+        close()
+        level = block.level
+        if not block.numbered:
+            numbered_levels = [lvl for lvl, b in stack if b.numbered]
+            level = (numbered_levels[-1] + 1) if numbered_levels else 1
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, block))
+        # keep only pending headings that are still ancestors of this one
+        pending[:] = [(lvl, b) for lvl, b in pending if any(b is s for _, s in stack)]
+        pending.append((level, block))
+    close()
+    return sections
+
+
+# ----------------------------------------------------------------------------- units
+
+_ABBREVIATIONS = {
+    "e.g", "i.e", "al", "vs", "fig", "figs", "dr", "no", "nos", "approx", "cf", "incl", "ref",
+    "refs", "vol", "mr", "mrs", "ms", "st", "jr", "sr", "inc", "ltd", "co", "resp", "ca", "eq",
+    "ed", "eds", "p", "pp", "ch", "sec", "viz", "etc", "min", "max", "tab", "suppl",
+}
+_EN_BOUNDARY = re.compile(r"(?<=[.!?])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff])")
+_ZH_BOUNDARY = re.compile(r"(?<=[。！？；!?])([”’」』）)]*)")
+_PARENTHETICAL = re.compile(r"^[（(][^（()）]{1,60}[）)][。.；;]?$")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of one paragraph; a trailing parenthetical ("(Class I, LOE A)",
+    "（I级推荐，A级证据）") stays with the sentence before it."""
+    pieces: list[str] = []
+    for part in _split_zh(text):
+        pieces.extend(_split_en(part))
+    merged: list[str] = []
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        if merged and _PARENTHETICAL.match(piece):
+            merged[-1] = join_lines(merged[-1], piece)
+        else:
+            merged.append(piece)
+    return merged
+
+
+def _split_zh(text: str) -> list[str]:
+    out, start = [], 0
+    for m in _ZH_BOUNDARY.finditer(text):
+        end = m.end()
+        if end >= len(text):
+            break
+        out.append(text[start:end])
+        start = end
+    out.append(text[start:])
+    return out
+
+
+def _split_en(text: str) -> list[str]:
+    out, start = [], 0
+    for m in _EN_BOUNDARY.finditer(text):
+        before = text[start : m.start()]
+        word = re.search(r"(\S+)[.!?]$", before)
+        if word:
+            token = word.group(1).lower().rstrip(".")
+            if token in _ABBREVIATIONS or re.fullmatch(r"[a-z]", token) or re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
+                continue  # "et al. Smith", "J. Smith", "e.g. Aspirin"
+        out.append(text[start : m.start() + len(m.group(1))])
+        start = m.end()
+    out.append(text[start:])
+    return out
+
+
+def _units(section: _Section, sizer: _Sizer, limit: int) -> list[_Unit]:
+    units: list[_Unit] = []
+    prev: _Block | None = None
+    for block in section.body:
+        continues = (
+            prev is not None
+            and block.kind == "para"
+            and prev.kind == "para"
+            and block.page != prev.page
+            and not prev.text.endswith((".", "!", "?", "。", "！", "？", "；", ":", "："))
+        )
+        first_glue = _glue(prev.text, block.text) if continues else "\n"
+        prev = block
+        if block.kind == "subitem":
+            tokens = sizer(block.text)
+            if units and units[-1].kind == "item" and units[-1].tokens + tokens + 1 <= limit:
+                parent = units[-1]
+                parent.text += "\n" + block.text
+                parent.tokens += tokens + 1
+                parent.page_end = max(parent.page_end, block.page)
+                continue
+            block = _Block("item", block.text, block.page)
+        if block.kind == "item":
+            tokens = sizer(block.text)
+            if tokens <= limit:
+                units.append(_Unit(block.text, block.page, block.page, tokens, "item", first_glue))
+                continue
+            kind = "part"
+        elif block.kind == "table":
+            units.extend(_fit(block.text, block.page, "table", first_glue, sizer, limit))
+            continue
+        else:
+            kind = "prose"
+        glue = first_glue
+        previous_sentence = ""
+        for sentence in split_sentences(block.text):
+            if previous_sentence:
+                glue = _glue(previous_sentence, sentence)
+            units.extend(_fit(sentence, block.page, kind, glue, sizer, limit))
+            previous_sentence = sentence
+    return units
+
+
+def _glue(left: str, right: str) -> str:
+    return "" if left and right and is_cjk(left[-1]) and is_cjk(right[0]) else " "
+
+
+def _fit(text: str, page: int, kind: str, glue: str, sizer: _Sizer, limit: int) -> list[_Unit]:
+    """One unit, or several if the text alone is over the limit (split at clauses, then words,
+    then characters)."""
+    tokens = sizer(text)
+    if tokens <= limit:
+        return [_Unit(text, page, page, tokens, kind, glue)]
+    pieces = [p for p in re.split(r"(?<=[，,、：:;；])", text) if p]
+    fine: list[str] = []
+    for piece in pieces:
+        if sizer(piece) <= limit:
+            fine.append(piece)
+        else:
+            fine.extend(re.findall(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+\s*|\s+", piece))
+    out: list[_Unit] = []
+    current = ""
+    for piece in fine:
+        candidate = current + piece
+        if current and sizer(candidate) > limit:
+            out.append(_Unit(current.strip(), page, page, sizer(current.strip()), kind, glue if not out else _glue(out[-1].text, current.strip())))
+            current = piece
+        else:
+            current = candidate
+    if current.strip():
+        out.append(_Unit(current.strip(), page, page, sizer(current.strip()), kind, glue if not out else _glue(out[-1].text, current.strip())))
+    return out
+
+
+# ----------------------------------------------------------------------------- packing
+
+
+def _pack(section: _Section, sizer: _Sizer, max_tokens: int, overlap: int) -> list[list[_Unit]]:
+    heads = [_Unit(h.text, h.page, h.page, sizer(h.text), "heading", "\n") for h in section.headings]
+    head_tokens = sum(u.tokens for u in heads)
+    if head_tokens > max_tokens // 3:  # absurdly long headings: keep the deepest only
+        heads = heads[-1:]
+        head_tokens = heads[0].tokens if heads else 0
+        if head_tokens > max_tokens // 3:
+            heads = []
+            head_tokens = 0
+    units = _units(section, sizer, max_tokens - head_tokens)
+    if not units:
+        return []
+    chunks: list[list[_Unit]] = []
+    current: list[_Unit] = list(heads)
+    i = 0
+    while i < len(units):
+        unit = units[i]
+        body = [u for u in current if u.kind != "heading"]
+        fresh = [u for u in body if not u.overlap]
+        if fresh and _total(current) + unit.tokens > max_tokens:
+            carried: list[_Unit] = []
+            # a lead-in ("... as follows:") belongs with the items after it
+            if (
+                unit.kind == "item"
+                and len(fresh) >= 2
+                and current[-1].kind == "prose"
+                and current[-1].text.endswith((":", "："))
+                and current[-1].tokens + unit.tokens <= max_tokens
+            ):
+                carried = [current.pop()]
+            chunks.append(current)
+            current = carried or _overlap_tail(current, sizer, overlap, max_tokens - unit.tokens)
+            continue
+        if not fresh and current and _total(current) + unit.tokens > max_tokens:
+            # overlap (and headings) leave no room for this unit: drop the overlap first
+            current = [u for u in current if not u.overlap]
+            while current and _total(current) + unit.tokens > max_tokens:
+                current.pop(0)
+        current.append(unit)
+        i += 1
+    if any(u.kind != "heading" and not u.overlap for u in current):
+        chunks.append(current)
+    return chunks
+
+
+def _total(units: list[_Unit]) -> int:
+    return sum(u.tokens for u in units) + max(0, len(units) - 1) // 4  # glue can add a token now and then
+
+
+def _overlap_tail(units: list[_Unit], sizer: _Sizer, overlap: int, room: int) -> list[_Unit]:
+    """The last prose sentences of a chunk (whole, else the tail words of the last one)."""
+    budget = min(overlap, room)
+    if budget <= 0:
+        return []
+    tail: list[_Unit] = []
+    used = 0
+    for unit in reversed(units):
+        if unit.kind != "prose":
+            break
+        if used + unit.tokens > budget:
+            if not tail:
+                piece = _tail_words(unit.text, sizer, budget)
+                if piece:
+                    tail.append(_Unit(piece, unit.page_start, unit.page_end, sizer(piece), "prose", unit.glue))
+            break
+        tail.append(_Unit(unit.text, unit.page_start, unit.page_end, unit.tokens, "prose", unit.glue))
+        used += unit.tokens
+    tail.reverse()
+    for unit in tail:
+        unit.overlap = True
+    return tail
+
+
+def _tail_words(text: str, sizer: _Sizer, budget: int) -> str:
+    words = re.findall(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+\s*|\s+", text)
+    lo, hi = 0, len(words)  # find the longest suffix within budget
+    best = ""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        candidate = "".join(words[mid:]).strip()
+        if sizer(candidate) <= budget:
+            best = candidate
+            hi = mid
+        else:
+            lo = mid + 1
+    return best if best != text.strip() else best
+
+
+def _render(units: list[_Unit]) -> str:
+    text = ""
+    for unit in units:
+        if not text:
+            text = unit.text
+        elif unit.glue == "\n":
+            text += "\n" + unit.text
+        else:
+            text += unit.glue + unit.text
+    return text.strip()
+
+
+__all__ = ["TokenCounter", "chunk_document", "split_sentences", "display_width"]

@@ -1,0 +1,33 @@
+"""How much a reader is willing to take from one file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env_mb(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Guards against files that would stall or exhaust the indexer.
+
+    `max_file_bytes` defaults to $M1E_MAX_FILE_MB (256 MB when unset).
+    """
+
+    max_file_bytes: int = field(default_factory=lambda: int(_env_mb("M1E_MAX_FILE_MB", 256) * 1024 * 1024))
+    max_pages: int = 20_000
+    max_page_chars: int = 2_000_000  # a real page holds ~10k; more is a runaway extraction
+    max_seconds: float = 900.0  # wall clock for one document
+
+
+DEFAULT_LIMITS = ReadLimits()

@@ -1,0 +1,337 @@
+"""PDF text per physical page with pypdf, guarded against the files pypdf struggles with.
+
+Reading order: pypdf's plain mode follows the content stream, which is column by column for most
+producers. Pages whose stream runs row by row across two columns come out interleaved, so every
+page is also laid out (pypdf's layout mode) and, where a clear gutter splits the page into two
+columns, the layout text is read left column then right column instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+from indexing.errors import ReadError
+from indexing.readers.limits import ReadLimits
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly about harmless quirks
+
+NO_TEXT_LAYER = "no text layer; OCR not available"
+
+
+@dataclass
+class PdfContent:
+    pages: list[tuple[int, str]]  # (1-based physical page number, raw text)
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    doi: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_pdf(path, handle: IO[bytes], limits: ReadLimits) -> PdfContent:
+    """Text of every page of an open PDF; raises ReadError with one reason when it cannot."""
+    import pypdf
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = pypdf.PdfReader(handle, strict=False)
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, AssertionError) as exc:
+        raise ReadError(path, f"corrupt PDF ({_short(exc)})") from None
+    except RecursionError:
+        raise ReadError(path, "corrupt PDF (object structure nests too deeply)") from None
+    except MemoryError:
+        raise ReadError(path, "corrupt PDF (ran out of memory parsing it)") from None
+    except Exception as exc:  # pypdf raises many types on hostile input; all mean "cannot parse"
+        raise ReadError(path, f"corrupt PDF ({type(exc).__name__}: {_short(exc)})") from None
+
+    if _is_encrypted(reader):
+        try:
+            opened = reader.decrypt("")
+        except DependencyError:
+            raise ReadError(path, "encrypted PDF (needs the 'cryptography' package to decrypt)") from None
+        except Exception as exc:
+            raise ReadError(path, f"encrypted PDF (cannot decrypt: {_short(exc)})") from None
+        if not opened:
+            raise ReadError(path, "encrypted PDF (password required)")
+
+    try:
+        n_pages = len(reader.pages)
+    except FileNotDecryptedError:
+        raise ReadError(path, "encrypted PDF (password required)") from None
+    except RecursionError:
+        raise ReadError(path, "corrupt PDF (page tree nests too deeply)") from None
+    except Exception as exc:
+        raise ReadError(path, f"corrupt PDF (page tree unreadable: {_short(exc)})") from None
+    if n_pages == 0:
+        raise ReadError(path, "PDF has no pages")
+    if n_pages > limits.max_pages:
+        raise ReadError(path, f"PDF has {n_pages} pages, more than the limit of {limits.max_pages}")
+
+    content = PdfContent(pages=[])
+    _read_info(reader, content)
+
+    started = time.monotonic()
+    scanned: list[int] = []
+    unreadable: list[int] = []
+    failed: list[int] = []
+    for index in range(n_pages):
+        number = index + 1
+        if time.monotonic() - started > limits.max_seconds:
+            raise ReadError(
+                path, f"PDF took longer than {limits.max_seconds:.0f} s to read (stopped at page {number} of {n_pages})"
+            )
+        try:
+            page = reader.pages[index]
+            text = _page_text(page)
+        except (RecursionError, MemoryError):
+            failed.append(number)
+            content.pages.append((number, ""))
+            continue
+        except Exception:  # one broken page must not lose the rest of the document
+            failed.append(number)
+            content.pages.append((number, ""))
+            continue
+        if len(text) > limits.max_page_chars:
+            content.warnings.append(f"page {number}: text cut to {limits.max_page_chars} characters")
+            text = text[: limits.max_page_chars]
+        if not text.strip():
+            if _has_images(page):
+                scanned.append(number)
+        elif _is_garbled(text):
+            unreadable.append(number)
+            text = ""
+        content.pages.append((number, text))
+
+    if not any(t.strip() for _, t in content.pages):
+        if failed and not scanned:
+            raise ReadError(path, "corrupt PDF (no page could be read)")
+        if unreadable and not scanned:
+            raise ReadError(path, "text layer unreadable (fonts without a Unicode mapping); OCR not available")
+        raise ReadError(path, NO_TEXT_LAYER)
+    if scanned:
+        content.warnings.append(f"{_pages_phrase(scanned)}: {NO_TEXT_LAYER} (scanned image), not indexed")
+    if unreadable:
+        content.warnings.append(
+            f"{_pages_phrase(unreadable)}: text layer unreadable (fonts without a Unicode mapping), not indexed"
+        )
+    if failed:
+        content.warnings.append(f"{_pages_phrase(failed)}: could not be parsed, not indexed")
+    return content
+
+
+def _is_encrypted(reader) -> bool:
+    try:
+        return bool(reader.is_encrypted)
+    except Exception:
+        return False
+
+
+def _page_text(page) -> str:
+    plain = page.extract_text() or ""
+    if not plain.strip():
+        return ""
+    try:
+        layout = page.extract_text(extraction_mode="layout") or ""
+    except Exception:
+        return plain
+    columns = two_column_text(layout)
+    return columns if columns is not None else plain
+
+
+# ----------------------------------------------------------------------------- two columns
+
+_MIN_SIDE_CHARS = 15  # a text column, not a table cell
+
+
+def two_column_text(layout: str) -> str | None:
+    """Reading-order text of a laid-out page with two text columns, or None if it has one."""
+    lines = [ln.rstrip() for ln in layout.splitlines()]
+    text_lines = [ln for ln in lines if ln.strip()]
+    if len(text_lines) < 8:
+        return None
+    width = max(len(ln) for ln in text_lines)
+    if width < 40:
+        return None
+    gutter = _find_gutter(text_lines, width)
+    if gutter is None:
+        return None
+    lo, hi = gutter
+    out: list[str] = []
+    left: list[str] = []
+    right: list[str] = []
+
+    def flush() -> None:
+        out.extend(left)
+        out.extend(right)
+        left.clear()
+        right.clear()
+
+    for ln in lines:
+        if not ln.strip():
+            if left and left[-1] != "":
+                left.append("")
+            if right and right[-1] != "":
+                right.append("")
+            continue
+        if ln[lo:hi].strip():  # text crosses the gutter: a full-width line (title, wide table)
+            flush()
+            out.append(_squash(ln))
+            continue
+        lpart, rpart = _squash(ln[:lo]), _squash(ln[hi:])
+        if lpart:
+            left.append(lpart)
+        if rpart:
+            right.append(rpart)
+    flush()
+    text = "\n".join(out)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+def _find_gutter(lines: list[str], width: int) -> tuple[int, int] | None:
+    """A vertical band of >= 2 blank columns in the middle third that splits many long lines."""
+    best: tuple[int, int, int] | None = None  # (score, lo, hi)
+    start, stop = int(width * 0.3), int(width * 0.7)
+    for lo in range(start, stop):
+        hi = lo + 2
+        split = 0
+        crossing = 0
+        for ln in lines:
+            band = ln[lo:hi]
+            if band.strip():
+                crossing += 1
+                continue
+            if len(ln[:lo].strip()) >= _MIN_SIDE_CHARS and len(ln[hi:].strip()) >= _MIN_SIDE_CHARS:
+                split += 1
+        if split >= max(5, 0.4 * len(lines)) and crossing <= 0.35 * len(lines):
+            if best is None or split > best[0]:
+                best = (split, lo, hi)
+    if best is None:
+        return None
+    return best[1], best[2]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+# ----------------------------------------------------------------------------- page checks
+
+def _has_images(page) -> bool:
+    try:
+        resources = page.get("/Resources")
+        resources = resources.get_object() if resources is not None else None
+        return _resources_have_images(resources, depth=0)
+    except Exception:
+        return False
+
+
+def _resources_have_images(resources, depth: int) -> bool:
+    if resources is None or depth > 4:
+        return False
+    xobjects = resources.get("/XObject")
+    if xobjects is None:
+        return False
+    xobjects = xobjects.get_object()
+    for ref in list(xobjects.values())[:200]:
+        obj = ref.get_object()
+        subtype = obj.get("/Subtype")
+        if subtype == "/Image":
+            return True
+        if subtype == "/Form":
+            inner = obj.get("/Resources")
+            if inner is not None and _resources_have_images(inner.get_object(), depth + 1):
+                return True
+    return False
+
+
+def _is_garbled(text: str) -> bool:
+    """Text from fonts without a Unicode map: mostly control, private-use or replacement chars."""
+    chars = [c for c in text if not c.isspace()]
+    if not chars:
+        return False
+    bad = sum(1 for c in chars if c == "\ufffd" or unicodedata.category(c) in ("Cc", "Co", "Cn"))
+    return bad / len(chars) > 0.3
+
+
+def _pages_phrase(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"page {numbers[0]}"
+    return "pages " + ", ".join(str(n) for n in numbers)
+
+
+# ----------------------------------------------------------------------------- metadata
+
+_BAD_TITLES = re.compile(
+    r"^\(?(untitled|anonymous|unknown|unspecified|none|title|document\d*|microsoft word|"
+    r"powerpoint presentation|slide \d+|layout \d+)\)?$",
+    re.I,
+)
+_BAD_AUTHORS = re.compile(r"^\(?(anonymous|unknown|unspecified|none|admin|user|author)\)?$", re.I)
+
+
+def _read_info(reader, content: PdfContent) -> None:
+    try:
+        info = reader.metadata
+    except Exception:
+        info = None
+    if not info:
+        return
+    try:
+        title = _clean_title(str(info.get("/Title") or ""))
+        if title:
+            content.title = title
+        author = str(info.get("/Author") or "").strip()
+        if author and not _BAD_AUTHORS.match(author):
+            content.authors = split_authors(author)
+        for key in ("/CreationDate", "/ModDate"):
+            year = _pdf_year(str(info.get(key) or ""))
+            if year:
+                content.year = year
+                break
+        for key in ("/doi", "/DOI", "/prism:doi"):
+            doi = str(info.get(key) or "").strip()
+            if re.fullmatch(r"10\.\d{4,9}/\S+", doi):
+                content.doi = doi
+                break
+    except Exception:
+        return
+
+
+def _clean_title(raw: str) -> str | None:
+    title = " ".join(raw.replace("\x00", "").split())
+    title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", title)
+    if re.search(r"\.(pdf|docx?|tex|dvi|indd|pptx?|rtf|odt)$", title, re.I):
+        return None
+    if len(title) < 4 or _BAD_TITLES.match(title) or not re.search(r"[^\W\d_]", title):
+        return None
+    return title[:300]
+
+
+def _pdf_year(value: str) -> int | None:
+    m = re.match(r"^(?:D:)?(\d{4})", value.strip())
+    if not m:
+        return None
+    year = int(m.group(1))
+    return year if 1900 <= year <= datetime.now().year + 1 else None
+
+
+def split_authors(value: str) -> list[str]:
+    """'A; B' or 'A, B, C' into names; a single 'Surname, Given' stays whole."""
+    if ";" in value:
+        parts = value.split(";")
+    elif value.count(",") >= 2 or " and " in value:
+        parts = re.split(r",|\band\b", value)
+    else:
+        parts = [value]
+    return [p.strip() for p in parts if p.strip()][:100]
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:160]
