@@ -102,6 +102,7 @@ _MD_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+\S")
 def _blocks(doc: Document) -> list[_Block]:
     blocks: list[_Block] = []
     for page in doc.pages:
+        first_on_page = len(blocks)
         for raw in page.text.split("\n"):
             line = raw.strip()
             if not line:
@@ -110,7 +111,32 @@ def _blocks(doc: Document) -> list[_Block]:
             if block.kind == "item" and raw.startswith("  "):
                 block.kind = "subitem"  # a nested bullet: belongs with the item above it
             blocks.append(block)
+        if doc.format != "markdown":
+            _promote_headings(blocks, first_on_page)
     return blocks
+
+
+_ENDS_CLAUSE = (".", "!", "?", ";", ",", ":", "。", "！", "？", "；", "，", "：", "、")
+
+
+def _promote_headings(blocks: list[_Block], start: int) -> None:
+    """A short unpunctuated line standing alone before a paragraph is a heading even in
+    sentence case ("Treatment of hypertension"): the line-level rules cannot see that context."""
+    for i in range(start, len(blocks) - 1):
+        block, nxt = blocks[i], blocks[i + 1]
+        if block.kind != "para" or nxt.kind not in ("para", "item"):
+            continue
+        text = block.text
+        if text.endswith(_ENDS_CLAUSE) or not (text[0].isupper() or is_cjk(text[0])):
+            continue
+        width = display_width(text)
+        if len(text.split()) > 10 or width > 60 or width < 4 or display_width(nxt.text) < 2 * width:
+            continue
+        if sum(c.isdigit() for c in text) > len(text) // 3:
+            continue
+        before = blocks[i - 1] if i > start else None
+        if before is None or before.kind == "heading" or before.text.endswith(_ENDS_CLAUSE):
+            block.kind, block.level, block.numbered = "heading", 1, False
 
 
 def _classify(line: str, page: int, fmt: str) -> _Block:

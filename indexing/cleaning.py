@@ -172,7 +172,7 @@ def heading_level(line: str) -> tuple[int, bool] | None:
         return 1, False
     if line.endswith(_TERMINAL) or display_width(bare) > 90:
         return None  # sentences, clauses and lead-ins are text
-    if _CAPTION.match(bare):
+    if _CAPTION.match(bare) or _PAGE_NUMBER.match(bare):
         return None
     if _ZH_CHAPTER.match(bare):
         return 1, True
@@ -388,10 +388,10 @@ def _breaks(prev: _Line, line: _Line, typical: int) -> bool:
         return True
     width = display_width(prev.text)
     ends_sentence = prev.text.endswith((".", "!", "?", "。", "！", "？", ":", "：", "；", ";"))
-    if ends_sentence and width < 0.75 * typical:
+    if ends_sentence and width < 0.8 * typical:
         return True  # short last line of a paragraph
-    if not ends_sentence and width < 0.5 * typical and display_width(line.text) < 0.5 * typical:
-        return True  # table rows, labels, addresses: short lines stay lines
+    if width < 0.6 * typical:
+        return True  # a line that stops well short of the margin ends its block (labels, rows, headings)
     return False
 
 
