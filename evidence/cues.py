@@ -1,0 +1,234 @@
+"""The phrases that name a study design or a kind of document, in English and Chinese.
+
+Each cue names what it is evidence *for* and how telling it is on its own (1.0 names the design
+outright, "a randomised controlled trial"; 0.3 only hints at it, "followed up"). Where a phrase
+appears decides how much it counts; that weighing lives in `grading.py`, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from indexing.labels import SourceType
+
+# Kinds that are not source types but change the decision.
+PROTOCOL = "protocol"  # a study protocol: reports no results
+PRECLINICAL = "preclinical"  # animal / in-vitro / mechanism work
+POST_HOC = "post_hoc"  # secondary analysis of trial data
+CueKind = SourceType | str
+
+
+@dataclass(frozen=True)
+class Cue:
+    kind: CueKind
+    name: str  # how reasons name it
+    pattern: re.Pattern[str]
+    weight: float
+
+
+def _cue(kind: CueKind, name: str, pattern: str, weight: float) -> Cue:
+    return Cue(kind, name, re.compile(pattern, re.IGNORECASE), weight)
+
+
+S = SourceType
+CUES: list[Cue] = [
+    # ---- systematic reviews and meta-analyses
+    _cue(S.SYSTEMATIC_REVIEW, "systematic review", r"(?<!non-)(?<!non)\bsystematic(?:al)?\s+(?:literature\s+)?reviews?\b", 1.0),
+    _cue(S.SYSTEMATIC_REVIEW, "meta-analysis", r"\b(?:network\s+)?meta-?\s?analy[sz](?:is|es|ed)\b|\bmetaanaly", 1.0),
+    _cue(S.SYSTEMATIC_REVIEW, "PRISMA", r"\bPRISMA\b", 0.8),
+    _cue(S.SYSTEMATIC_REVIEW, "umbrella review", r"\bumbrella\s+review|overview\s+of\s+(?:systematic\s+)?reviews", 0.9),
+    _cue(S.SYSTEMATIC_REVIEW, "database search",
+         r"\b(?:we\s+)?search(?:ed)?\s+(?:\w+\s+){0,4}(?:MEDLINE|PubMed|Embase|Cochrane|Web\s+of\s+Science|CINAHL|Scopus)", 0.8),
+    _cue(S.SYSTEMATIC_REVIEW, "pooled estimate",
+         r"\brandom[- ]effects?\s+model|\bfixed[- ]effects?\s+model|\bpooled\s+(?:risk|odds|hazard|relative|mean|estimate|analysis)|\bforest\s+plot", 0.6),
+    _cue(S.SYSTEMATIC_REVIEW, "系统评价", r"系统评价|系统综述|系统性综述|系统回顾", 1.0),
+    _cue(S.SYSTEMATIC_REVIEW, "Meta分析", r"荟萃分析|Meta\s*分析|网状\s*Meta|汇总分析", 1.0),
+    _cue(S.SYSTEMATIC_REVIEW, "文献检索", r"检索(?:了)?.{0,30}(?:PubMed|Embase|Cochrane|中国知网|CNKI|万方|维普|CBM)", 0.8),
+    # ---- randomised controlled trials
+    _cue(S.RCT, "randomised controlled trial",
+         r"\brandomi[sz]ed(?:[\s,-]+(?:\w+[\s,-]+){0,4}?)(?:controlled\s+)?(?:clinical\s+)?trials?\b", 1.0),
+    _cue(S.RCT, "RCT", r"\bRCT\b", 0.8),
+    _cue(S.RCT, "random allocation",
+         r"\brandomly\s+(?:assigned|allocated|divided)|\b(?:were|was|been)\s+randomi[sz]ed|\brandomi[sz]ation\b|\brandomi[sz]ed\s+(?:\d|in\s+a|to\b|1:1|2:1)", 0.9),
+    _cue(S.RCT, "blinding", r"\b(?:double|triple|single)[- ]blind(?:ed)?\b|\bplacebo[- ]controlled\b|\bmasked\s+trial", 0.7),
+    _cue(S.RCT, "allocation concealment", r"\ballocation\s+concealment|\bCONSORT\b", 0.6),
+    _cue(S.RCT, "随机对照试验", r"随机对照(?:试验|研究|临床试验)|随机、?(?:双盲|单盲|开放)", 1.0),
+    _cue(S.RCT, "随机分组", r"随机(?:分为|分成|分配|分组|数字表|化分组|入组)", 0.9),
+    _cue(S.RCT, "双盲", r"双盲|三盲|安慰剂对照", 0.7),
+    # ---- cohort and other non-randomised controlled designs
+    _cue(S.COHORT, "cohort study", r"\bcohort\s+stud(?:y|ies)|\b(?:prospective|retrospective|population-based|longitudinal|birth|historical|inception)\s+cohort", 1.0),
+    _cue(S.COHORT, "cohort", r"\bcohorts?\b", 0.4),
+    _cue(S.COHORT, "non-randomised controlled design",
+         r"\bnon-?\s?randomi[sz]ed|\bquasi-?\s?(?:experimental|randomi[sz]ed)|\bcontrolled\s+before[- ]and[- ]after|\binterrupted\s+time[- ]series", 0.9),
+    _cue(S.COHORT, "prospective/longitudinal follow-up",
+         r"\bprospectively\s+(?:followed|enrolled|collected)|\bfollowed\s+(?:up\s+)?for\s+(?:a\s+)?(?:median|mean|\d)|\blongitudinal\s+(?:study|analysis)", 0.6),
+    _cue(S.COHORT, "registry/database study", r"\bregistry(?:-based)?\s+(?:study|data|analysis)|\b(?:claims|administrative|electronic\s+health\s+record)s?\s+(?:database|data)", 0.5),
+    _cue(S.COHORT, "retrospective study", r"\bretrospective(?:ly)?\s+(?:study|analysis|review|analy[sz]ed)", 0.4),
+    _cue(S.COHORT, "队列研究", r"队列研究|前瞻性队列|回顾性队列|出生队列|队列", 1.0),
+    _cue(S.COHORT, "非随机对照", r"非随机(?:对照|分组|化)?|类实验|准实验", 0.9),
+    _cue(S.COHORT, "前瞻性研究", r"前瞻性(?:研究|观察|随访)|随访\s*\d|中位随访", 0.6),
+    _cue(S.COHORT, "回顾性分析", r"回顾性(?:研究|分析)", 0.4),
+    # ---- case-control
+    _cue(S.CASE_CONTROL, "case-control", r"\bcase[- ]control(?:led)?\b|\bcase[- ]referent", 1.0),
+    _cue(S.CASE_CONTROL, "matched controls", r"\bmatched\s+(?:healthy\s+)?controls|\bcontrols\s+(?:were\s+)?matched", 0.6),
+    _cue(S.CASE_CONTROL, "病例对照", r"病例[-—]?对照", 1.0),
+    # ---- cross-sectional
+    _cue(S.CROSS_SECTIONAL, "cross-sectional", r"\bcross[- ]?sectional\b", 1.0),
+    _cue(S.CROSS_SECTIONAL, "survey",
+         r"\b(?:prevalence|questionnaire|online|web-based|national|telephone)\s+(?:study|survey)|\bwe\s+surveyed|\bsurvey\s+(?:of|among)\b", 0.7),
+    _cue(S.CROSS_SECTIONAL, "横断面", r"横断面|现况调查|现况研究", 1.0),
+    _cue(S.CROSS_SECTIONAL, "问卷调查", r"问卷调查|流行病学调查|抽样调查", 0.7),
+    # ---- case reports and series
+    _cue(S.CASE_SERIES, "case report/series", r"\bcase\s+(?:reports?|series|study\s+of\s+a)\b", 1.0),
+    _cue(S.CASE_SERIES, "single patient described",
+         r"\bwe\s+(?:report|describe|present)\s+(?:a|an|the\s+case|two|three|four|five|\d+)\b(?:\s+\w+){0,4}\s+(?:case|patient|\d+-year-old)", 1.0),
+    _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
+    _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报告\s*\d+\s*例|附\s*\d+\s*例", 1.0),
+    _cue(S.CASE_SERIES, "患者简介", r"患者[，,]\s*[男女][，,]\s*\d+\s*岁", 0.6),
+    # ---- guidelines
+    _cue(S.GUIDELINE, "guideline", r"\b(?:clinical\s+)?(?:practice\s+)?guidelines?\b", 1.0),
+    _cue(S.GUIDELINE, "recommendations for practice",
+         r"\bpractice\s+parameters?\b|\brecommendations\s+(?:for|on)\s+the\s+(?:diagnosis|management|treatment|prevention|evaluation|care)", 0.7),
+    _cue(S.GUIDELINE, "guideline panel", r"\bguideline\s+(?:panel|development\s+group|committee|writing\s+committee)|\bthe\s+panel\s+(?:recommends|suggests)", 1.0),
+    _cue(S.GUIDELINE, "指南", r"指南", 1.0),
+    _cue(S.GUIDELINE, "诊疗规范", r"诊疗规范|诊疗方案|临床路径|技术规范", 0.7),
+    # ---- consensus and position statements
+    _cue(S.CONSENSUS, "consensus statement",
+         r"\bconsensus\s+(?:statement|document|report|conference|recommendations?|guidelines?|paper|panel)|\bexpert\s+consensus|\binternational\s+consensus", 1.0),
+    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b", 0.5),
+    _cue(S.CONSENSUS, "position/scientific statement",
+         r"\bposition\s+(?:statement|paper|stand)|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
+    _cue(S.CONSENSUS, "Delphi", r"\bDelphi\b|德尔菲", 0.8),
+    _cue(S.CONSENSUS, "专家共识", r"专家共识|共识声明|共识意见|中国共识|共识", 1.0),
+    _cue(S.CONSENSUS, "立场声明", r"立场声明|专家建议|专家推荐意见", 0.8),
+    # ---- narrative reviews
+    _cue(S.NARRATIVE_REVIEW, "narrative review",
+         r"\b(?:narrative|literature|clinical|state[- ]of[- ]the[- ]art|comprehensive|critical|mini[- ]?|scoping|historical)\s+review|\breview\s+article|\bthis\s+review|\bwe\s+review|\bhere,?\s+we\s+(?:review|summari[sz]e|discuss)|\brecent\s+advances|\ban?\s+(?:update|overview)\b", 0.9),
+    _cue(S.NARRATIVE_REVIEW, "review", r"(?<!systematic\s)(?<!umbrella\s)\breview\b", 0.5),
+    _cue(S.NARRATIVE_REVIEW, "综述", r"综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
+    # ---- expert opinion / editorial
+    _cue(S.EXPERT_OPINION, "editorial/commentary",
+         r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\bperspective\b|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
+    _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),
+    # ---- textbooks and reference works
+    _cue(S.TEXTBOOK, "textbook chapter",
+         r"\bchapter\s+\d+|\bin\s+this\s+chapter|\btextbook\b|\bhandbook\b|\blearning\s+objectives\b|\bencyclop(?:a)?edia\b|\bmanual\s+of\b", 0.9),
+    _cue(S.TEXTBOOK, "chapter", r"\bchapter\b|\bedition\b", 0.4),
+    _cue(S.TEXTBOOK, "教材", r"第[一二三四五六七八九十百\d]+章|本章|教材|教科书|学习目标|手册", 0.9),
+    # ---- not evidence about patients yet
+    _cue(PROTOCOL, "study protocol",
+         r"\b(?:study|trial|review)\s+protocol\b|\bprotocol\s+(?:for|of)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,4}(?:trial|study|review|meta-analysis)\b|\b(?:design\s+and\s+rationale|rationale\s+and\s+design)\b|\bwill\s+be\s+(?:randomi[sz]ed|recruited|enrolled|assigned)", 0.9),
+    _cue(PROTOCOL, "研究方案", r"研究方案|试验方案|将被随机|将纳入", 0.9),
+    _cue(PRECLINICAL, "animal / in-vitro study",
+         r"\bin\s+(?:mice|rats|mouse|rat|zebrafish|vitro)\b|\bmurine\b|\bcell\s+lines?\b|\bknock-?out\s+mice|\banimal\s+models?|\bxenograft|\brodent", 0.9),
+    _cue(PRECLINICAL, "动物/细胞实验", r"小鼠|大鼠|细胞系|体外实验|动物模型|细胞实验", 0.9),
+    _cue(POST_HOC, "post-hoc / secondary analysis",
+         r"\bpost[- ]?hoc\b|\bsecondary\s+analysis|\bexploratory\s+analysis|\bsubgroup\s+analysis\s+of|\bancillary\s+(?:study|analysis)", 0.9),
+    _cue(POST_HOC, "事后分析", r"事后分析|二次分析|亚组分析", 0.9),
+]
+
+# Designs a systematic review may pool; decides its level (CEBM: the review is as strong as what it pools).
+POOLED_TRIALS = re.compile(r"\brandomi[sz]ed|\bRCTs?\b|\btrials?\b|随机", re.IGNORECASE)
+POOLED_COHORT = re.compile(r"\bobservational|\bcohort|\bnon-?\s?randomi[sz]ed|\bregistry|观察性|队列|非随机", re.IGNORECASE)
+POOLED_WEAKER = re.compile(r"\bcase[- ]control|\bcross[- ]sectional|\bcase\s+(?:series|reports?)|病例对照|横断面|病例报告", re.IGNORECASE)
+POOL_CONTEXT = re.compile(
+    r"\binclud|\beligib|\bpooled|\bsearch|\bidentif|\bretriev|\bselected|\bmeta-?\s?analy|\bsystematic\s+review"
+    r"|\bof\s+\d+\s+(?:studies|trials)|\b\d+\s+(?:studies|trials|RCTs)|纳入|检索|合并|荟萃|Meta\s*分析|系统评价",
+    re.IGNORECASE,
+)
+
+# Where a phrase sits: a sentence describing this work vs. one reporting others' work.
+SELF_DESCRIPTION = re.compile(
+    r"\b(?:we|our|this|the\s+present|the\s+current|herein|here|in\s+this)\b.{0,60}?"
+    r"\b(?:stud(?:y|ied)|trial|analy[sz]\w*|review\w*|guideline|statement|report\w*|paper|article|document|survey\w*"
+    r"|chapter|conduct\w*|perform\w*|did|undert\w*|carried\s+out|design\w*|describ\w*|present\w*|search\w*"
+    r"|enrol\w*|recruit\w*|includ\w*|randomi[sz]\w*|assign\w*|follow\w*|compar\w*|investigat\w*|examin\w*"
+    r"|evaluat\w*|assess\w*|summari[sz]\w*|provid\w*|recommend\w*|aim\w*)\b"
+    r"|^\s*\**(?:design|methods?|study\s+design|setting|data\s+sources?|participants|objective|purpose|aims?)\**\s*[:：]"
+    r"|本(?:研究|文|指南|共识|试验|综述|章|调查)|我们|采用|方法[:：]|目的[:：]",
+    re.IGNORECASE,
+)
+BACKGROUND = re.compile(
+    r"\b(?:previous(?:ly)?|prior|earlier|recent(?:ly)?|several|many|numerous|few|existing|other|published|past)\b"
+    r"[^.。]{0,50}\b(?:stud|trial|meta|review|report|guideline|evidence|RCT|analys)"
+    r"|\b(?:ha(?:ve|s)|had)\s+(?:been\s+)?(?:shown|suggested|reported|demonstrated|found|established|recommended)"
+    r"|\b(?:showed|demonstrated|suggested|reported|found)\s+that\b|\baccording\s+to\b|\bin\s+line\s+with\b"
+    r"|\bconsistent\s+with\b|\bas\s+recommended\s+by\b|\bcurrent\s+guidelines?\b|\(\s*\d+(?:[,–-]\s*\d+)*\s*\)|\[\d+(?:[,–-]\s*\d+)*\]"
+    r"|以往|既往|此前|先前|研究(?:表明|显示|发现|证实)|有研究|文献报道|根据.{0,12}(?:指南|共识)|参照.{0,12}(?:指南|共识)",
+    re.IGNORECASE,
+)
+
+# A guideline that shows its grading method even where no graded recommendation is in view.
+GRADING_METHOD = re.compile(
+    r"\bGRADE\s+(?:approach|methodology|method|system|framework|criteria)|\bgrading\s+of\s+recommendations"
+    r"|\bstrength\s+of\s+(?:the\s+)?recommendations?|\blevels?\s+of\s+evidence|\bclass(?:es)?\s+of\s+recommendation"
+    r"|\bcertainty\s+of\s+(?:the\s+)?evidence|\bquality\s+of\s+(?:the\s+)?evidence\s+was\s+(?:rated|graded|assessed)"
+    r"|推荐(?:意见)?(?:强度|等级|分级)|证据(?:质量|等级|级别)(?:分级)?|GRADE\s*(?:方法|系统|分级)",
+    re.IGNORECASE,
+)
+SR_BASIS = re.compile(
+    r"\bsystematic(?:al)?\s+(?:literature\s+)?(?:review|search)|\bevidence[- ]based\b|\bmeta-?\s?analy|系统(?:评价|检索|综述)|循证",
+    re.IGNORECASE,
+)
+
+# Negations that turn a design word around: "non-randomised" is no RCT, "non-systematic" no SR.
+NEGATED_RANDOMISED = re.compile(
+    r"\bnon-?\s?randomi[sz]ed|\bnot\s+(?:been\s+)?randomi[sz]ed|\bwithout\s+randomi[sz]ation|\bquasi-?\s?randomi[sz]ed"
+    r"|\bno\s+randomi[sz]ation|非随机|未随机",
+    re.IGNORECASE,
+)
+NEGATED_SYSTEMATIC = re.compile(r"\bnon-?\s?systematic|\bnot\s+(?:a\s+)?systematic", re.IGNORECASE)
+
+# PubMed publication types and MeSH terms that name a design. "... as Topic" headings name a
+# subject, not the design of the paper, and are ignored.
+PUBLICATION_TYPES: dict[str, tuple[CueKind, float]] = {
+    "meta-analysis": (S.SYSTEMATIC_REVIEW, 6.0),
+    "network meta-analysis": (S.SYSTEMATIC_REVIEW, 6.0),
+    "systematic review": (S.SYSTEMATIC_REVIEW, 6.0),
+    "randomized controlled trial": (S.RCT, 6.0),
+    "randomized controlled trial, veterinary": (PRECLINICAL, 6.0),
+    "equivalence trial": (S.RCT, 3.0),
+    "pragmatic clinical trial": (S.RCT, 3.0),
+    "controlled clinical trial": (S.RCT, 2.0),
+    "clinical trial": (S.RCT, 1.5),
+    "clinical trial, phase i": (S.RCT, 1.0),
+    "clinical trial, phase ii": (S.RCT, 1.5),
+    "clinical trial, phase iii": (S.RCT, 2.0),
+    "clinical trial, phase iv": (S.RCT, 1.5),
+    "practice guideline": (S.GUIDELINE, 6.0),
+    "guideline": (S.GUIDELINE, 6.0),
+    "consensus development conference": (S.CONSENSUS, 6.0),
+    "consensus development conference, nih": (S.CONSENSUS, 6.0),
+    "consensus statement": (S.CONSENSUS, 6.0),
+    "review": (S.NARRATIVE_REVIEW, 2.0),
+    "scoping review": (S.NARRATIVE_REVIEW, 4.0),
+    "case reports": (S.CASE_SERIES, 6.0),
+    "observational study": (S.COHORT, 1.5),
+    "editorial": (S.EXPERT_OPINION, 6.0),
+    "comment": (S.EXPERT_OPINION, 4.0),
+    "letter": (S.EXPERT_OPINION, 4.0),
+    "clinical trial protocol": (PROTOCOL, 6.0),
+    "twin study": (S.COHORT, 3.0),
+    "textbooks": (S.TEXTBOOK, 6.0),
+    "textbook": (S.TEXTBOOK, 6.0),
+}
+IGNORED_PUBLICATION_TYPES = {
+    "comparative study", "multicenter study", "journal article", "research support, non-u.s. gov't",
+    "research support, n.i.h., extramural", "research support, u.s. gov't, non-p.h.s.", "validation study",
+    "evaluation study", "english abstract",
+}
+MESH_TERMS: dict[str, tuple[CueKind, float]] = {
+    "cohort studies": (S.COHORT, 3.0),
+    "prospective studies": (S.COHORT, 3.0),
+    "retrospective studies": (S.COHORT, 2.0),
+    "longitudinal studies": (S.COHORT, 3.0),
+    "follow-up studies": (S.COHORT, 2.0),
+    "case-control studies": (S.CASE_CONTROL, 4.0),
+    "cross-sectional studies": (S.CROSS_SECTIONAL, 4.0),
+    "random allocation": (S.RCT, 2.0),
+    "double-blind method": (S.RCT, 2.0),
+    "single-blind method": (S.RCT, 1.5),
+    "surveys and questionnaires": (S.CROSS_SECTIONAL, 1.5),
+    "animals": (PRECLINICAL, 1.5),
+}

@@ -1,0 +1,375 @@
+"""Source type and evidence level of a document, with the reasons that decided them.
+
+How it decides, in order:
+1. A sidecar that states `source_type` / `evidence_level` wins (origin "override").
+2. Every cue (see `cues.py`) and every PubMed publication type / MeSH term found is scored by
+   where it sits: the title and metadata count most, then sentences that describe this work
+   ("we randomly assigned", "this guideline", "本研究"), then the rest of the opening text; a
+   sentence reporting others' work ("previous RCTs showed") counts little, and negations
+   ("non-randomised") are read as what they are. Repeats add with diminishing returns, so one
+   telling phrase beats many passing mentions.
+3. Documents that review or cite designs (guideline, consensus, systematic review) win over the
+   designs they mention once they describe themselves as such; among them, the head noun of the
+   title decides ("systematic review of guidelines" is a review; "基于系统评价的指南" a guideline).
+4. The level follows from the type (Oxford CEBM 2011): a systematic review is as strong as the
+   designs it pools; a guideline is level 1 only when it shows graded recommendations, otherwise
+   it is consensus-like (level 5); a post-hoc analysis of a trial is observational (level 3);
+   protocols and animal / in-vitro work report no clinical evidence (other, level 5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from evidence import cues as C
+from evidence.stated_grades import extract_stated_grades
+from indexing.labels import DocumentGrade, EvidenceLevel, SourceType, StatedGrade
+from indexing.schema import SourceMeta
+
+S = SourceType
+
+# How much a phrase counts by where it sits.
+ZONE_WEIGHT = {"metadata": 1.0, "title": 3.0, "self": 2.0, "opening": 1.0, "body": 0.5, "background": 0.15}
+STRONG_ZONES = ("metadata", "title", "self")
+OPENING_CHARS = 1500  # roughly an abstract
+READ_CHARS = 20000  # cues past this point say little about the document's own design
+
+# Documents about other documents: they win over the designs they cite once they say what they are.
+CONTAINERS = (S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW)
+PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
+TIE_ORDER = [S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW, S.RCT, S.COHORT, S.CASE_CONTROL,
+             S.CROSS_SECTIONAL, S.CASE_SERIES, S.TEXTBOOK, S.EXPERT_OPINION, S.NARRATIVE_REVIEW, S.OTHER]
+BASE_LEVEL = {
+    S.SYSTEMATIC_REVIEW: EvidenceLevel.SYSTEMATIC,
+    S.GUIDELINE: EvidenceLevel.SYSTEMATIC,
+    S.RCT: EvidenceLevel.RANDOMISED,
+    S.COHORT: EvidenceLevel.COHORT,
+    S.CASE_CONTROL: EvidenceLevel.OBSERVATIONAL,
+    S.CROSS_SECTIONAL: EvidenceLevel.OBSERVATIONAL,
+    S.CASE_SERIES: EvidenceLevel.OBSERVATIONAL,
+    S.CONSENSUS: EvidenceLevel.OPINION,
+    S.NARRATIVE_REVIEW: EvidenceLevel.OPINION,
+    S.EXPERT_OPINION: EvidenceLevel.OPINION,
+    S.TEXTBOOK: EvidenceLevel.OPINION,
+    S.OTHER: EvidenceLevel.OPINION,
+}
+
+
+@dataclass
+class _Hit:
+    kind: C.CueKind
+    name: str
+    zone: str
+    quote: str
+    score: float
+    position: int = 0  # in the title, for the head-noun rule
+
+
+@dataclass
+class _Evidence:
+    hits: list[_Hit] = field(default_factory=list)
+
+    def of(self, kind: C.CueKind) -> list[_Hit]:
+        return sorted((h for h in self.hits if h.kind == kind), key=lambda h: -h.score)
+
+    def score(self, kind: C.CueKind, zones: Sequence[str] | None = None) -> float:
+        """Sum with diminishing returns: the best hit counts fully, the next half, and so on."""
+        scores = [h.score for h in self.of(kind) if zones is None or h.zone in zones]
+        return sum(s * 0.5**i for i, s in enumerate(scores))
+
+    def strong(self, kind: C.CueKind) -> float:
+        return self.score(kind, STRONG_ZONES)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the text
+# --------------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[(\"“0-9])|(?<=[。！？；])|\n+")
+
+
+def _sentences(text: str) -> list[tuple[int, str]]:
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if text[start : m.start()].strip():
+            out.append((start, text[start : m.start()]))
+        start = m.end()
+    if text[start:].strip():
+        out.append((start, text[start:]))
+    return out
+
+
+def _mask(text: str, pattern: re.Pattern[str]) -> str:
+    return pattern.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def _scan(text: str, zone: str, evidence: _Evidence, title: bool = False) -> None:
+    """Record every cue in `text`; negated design words become what they mean."""
+    for m in C.NEGATED_RANDOMISED.finditer(text):
+        evidence.hits.append(_Hit(S.COHORT, "non-randomised design", zone, m.group(0),
+                                  0.9 * ZONE_WEIGHT[zone], m.start()))
+    for m in C.NEGATED_SYSTEMATIC.finditer(text):
+        evidence.hits.append(_Hit(S.NARRATIVE_REVIEW, "non-systematic review", zone, m.group(0),
+                                  0.9 * ZONE_WEIGHT[zone], m.start()))
+    masked = _mask(_mask(text, C.NEGATED_RANDOMISED), C.NEGATED_SYSTEMATIC)
+    taken: list[tuple[int, int]] = []
+    for cue in C.CUES:
+        for m in cue.pattern.finditer(masked):
+            if cue.kind == S.COHORT and cue.name == "non-randomised controlled design":
+                continue  # read from the unmasked text above
+            # A weaker phrase inside a stronger one of the same kind counts once.
+            if any(a <= m.start() and m.end() <= b and k == cue.kind for a, b, k in taken):
+                continue
+            taken.append((m.start(), m.end(), cue.kind))  # type: ignore[arg-type]
+            evidence.hits.append(_Hit(cue.kind, cue.name, zone, m.group(0).strip(),
+                                      cue.weight * ZONE_WEIGHT[zone], m.start()))
+
+
+_CLAUSE_END = re.compile(r"[,;，；]\s*|\s+(?:but|whereas|while|although|however)\s+")
+
+
+def _clauses(sentence: str) -> list[str]:
+    out, start = [], 0
+    for m in _CLAUSE_END.finditer(sentence):
+        out.append(sentence[start : m.end()])
+        start = m.end()
+    out.append(sentence[start:])
+    return [c for c in out if c.strip()]
+
+
+def _zone_of(sentence: str, clause: str, offset: int) -> str:
+    """Self-description beats background for the sentence, but a clause that reports others'
+    work ("..., previous RCTs showed ...") is background even inside a self-describing sentence."""
+    if C.BACKGROUND.search(clause) and not C.SELF_DESCRIPTION.search(clause):
+        return "background"
+    if C.SELF_DESCRIPTION.search(sentence):
+        return "self"
+    if C.BACKGROUND.search(sentence):
+        return "background"
+    return "opening" if offset < OPENING_CHARS else "body"
+
+
+def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, list[str]]:
+    evidence = _Evidence()
+    notes: list[str] = []
+    if title.strip():
+        _scan(title, "title", evidence, title=True)
+    for offset, sentence in _sentences(text[:READ_CHARS]):
+        if title.strip() and sentence.strip() == title.strip():
+            continue
+        for clause in _clauses(sentence):
+            _scan(clause, _zone_of(sentence, clause, offset), evidence)
+    if meta is not None:
+        for raw in meta.publication_types:
+            key = raw.strip().lower()
+            if key in C.PUBLICATION_TYPES:
+                kind, weight = C.PUBLICATION_TYPES[key]
+                evidence.hits.append(_Hit(kind, f"publication type: {raw}", "metadata", raw, weight))
+            elif key in C.IGNORED_PUBLICATION_TYPES:
+                notes.append(f"publication type {raw!r} names no design: ignored")
+        for raw in meta.mesh_terms:
+            key = raw.strip().lower()
+            if key.endswith("as topic"):
+                continue  # a subject heading, not this paper's design
+            if key in C.MESH_TERMS:
+                kind, weight = C.MESH_TERMS[key]
+                evidence.hits.append(_Hit(kind, f"MeSH: {raw}", "metadata", raw, weight))
+    return evidence, notes
+
+
+# --------------------------------------------------------------------------------------------
+# Deciding
+# --------------------------------------------------------------------------------------------
+
+
+def _is_cjk(text: str) -> bool:
+    return bool(re.search(r"[\u4e00-\u9fff]", text))
+
+
+def _title_head(evidence: _Evidence, title: str, kinds: Sequence[SourceType]) -> SourceType | None:
+    """The kind the title is about: English puts the head noun first, Chinese last."""
+    hits = [h for h in evidence.hits if h.zone == "title" and h.kind in kinds]
+    if not hits:
+        return None
+    pick = max if _is_cjk(title) else min
+    return pick(hits, key=lambda h: h.position).kind  # type: ignore[return-value]
+
+
+def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]]:
+    why: list[str] = []
+    scores = {t: evidence.score(t) for t in SourceType if t != S.OTHER}
+    strong_containers = {t: evidence.strong(t) for t in CONTAINERS if evidence.strong(t) > 0}
+    if strong_containers:
+        head = _title_head(evidence, title, CONTAINERS)
+        if head is not None and evidence.score(head, ("metadata",)) == 0:
+            metadata_kinds = [t for t in CONTAINERS if evidence.score(t, ("metadata",)) > 0]
+            chosen = metadata_kinds[0] if metadata_kinds else head
+        else:
+            chosen = max(strong_containers, key=lambda t: (strong_containers[t], -TIE_ORDER.index(t)))
+        others = [t for t in strong_containers if t != chosen]
+        if others:
+            why.append(f"also describes itself as {', '.join(t.label for t in others)}; "
+                       f"{chosen.label} {'heads the title' if head == chosen else 'is named most strongly'}")
+        cited = [t for t in PRIMARY if scores[t] > 0]
+        if cited:
+            why.append(f"designs it cites ({', '.join(t.label for t in cited)}) do not make it one of them")
+        return chosen, why
+    best = max(scores, key=lambda t: (scores[t], -TIE_ORDER.index(t)))
+    if scores[best] <= 0:
+        return S.OTHER, ["no design or document-type cue found"]
+    return best, why
+
+
+def _reason(h: _Hit) -> str:
+    if h.zone == "metadata":
+        return h.name
+    where = {"title": "title", "self": "design sentence", "opening": "abstract",
+             "body": "text", "background": "background mention"}[h.zone]
+    return f'{where}: "{h.quote}"'
+
+
+def _pooled_level(title: str, text: str) -> tuple[EvidenceLevel | None, str]:
+    """The designs a systematic review pools, read from its title and inclusion sentences."""
+    context = [title] + [s for _, s in _sentences(text[:READ_CHARS]) if C.POOL_CONTEXT.search(s)]
+    joined = " ".join(context)
+    trials = len(C.POOLED_TRIALS.findall(_mask(joined, C.NEGATED_RANDOMISED)))
+    cohort = len(C.POOLED_COHORT.findall(joined))
+    weaker = len(C.POOLED_WEAKER.findall(joined))
+    observational = cohort + weaker
+    if trials and trials >= 2 * observational:
+        return EvidenceLevel.SYSTEMATIC, "pools randomised trials (CEBM level 1)"
+    if observational and observational >= 2 * trials:
+        if cohort >= weaker:
+            return EvidenceLevel.COHORT, "pools observational / cohort studies: per CEBM a review is as strong as the designs it pools (level 3)"
+        return EvidenceLevel.OBSERVATIONAL, "pools case-control / cross-sectional studies: per CEBM the level follows the pooled design (level 4)"
+    if trials and observational:
+        return EvidenceLevel.RANDOMISED, "pools randomised and observational studies together: graded below a review of trials only (level 2)"
+    return None, "pooled designs not stated in the text read: assumed trials (level 1), lower confidence"
+
+
+def _graded(grades: Sequence[StatedGrade], text: str) -> tuple[bool, str]:
+    printed = [g for g in grades if g.scheme != "nice" and (g.strength or g.certainty)]
+    nice = [g for g in grades if g.scheme == "nice"]
+    method = C.GRADING_METHOD.search(text)
+    if len(printed) >= 2 or (printed and method):
+        examples = ", ".join(dict.fromkeys(g.quote for g in printed[:3]))
+        return True, f"graded recommendations found: {examples} ({len(printed)} in the text read)"
+    if len(nice) >= 3:
+        return True, f"recommendations worded by NICE's strength convention ({len(nice)} found: offer / consider / do not offer)"
+    if method:
+        return True, f'grading method stated: "{method.group(0)}"'
+    return False, "no graded recommendations found"
+
+
+def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
+                   stated_grades: Sequence[StatedGrade] | None = None) -> DocumentGrade:
+    """Grade one document from its title, opening text (abstract, methods) and metadata.
+
+    `stated_grades`, when the caller has already extracted them from the whole document, decide
+    whether a guideline's recommendations are graded; otherwise they are read from `text`.
+    """
+    title = (title or "").strip()
+    text = text or ""
+    evidence, notes = _read(title, text, meta)
+    source_type, why = _choose_type(evidence, title)
+    reasons: list[str] = []
+    top = evidence.of(source_type)
+    reasons.extend(_reason(h) for h in top[:3])
+    reasons.extend(why)
+
+    # Kinds that change the verdict: protocols and preclinical work are no clinical evidence.
+    protocol = evidence.strong(C.PROTOCOL)
+    preclinical = evidence.strong(C.PRECLINICAL)
+    primary_best = max((evidence.score(t) for t in PRIMARY), default=0.0)
+    if protocol > 0 and source_type not in (S.GUIDELINE, S.CONSENSUS):
+        reasons = [_reason(h) for h in evidence.of(C.PROTOCOL)[:2]] + reasons
+        studied = source_type.label if source_type != S.OTHER else "study"
+        reasons.append(f"a protocol (of a {studied}) reports no results: other, level 5")
+        source_type = S.OTHER
+    elif preclinical > 0 and preclinical >= primary_best and source_type not in CONTAINERS:
+        reasons = [_reason(h) for h in evidence.of(C.PRECLINICAL)[:2]] + reasons
+        reasons.append("animal / in-vitro (mechanistic) work: other, level 5")
+        source_type = S.OTHER
+
+    origin, confidence = _origin_and_confidence(evidence, source_type, top)
+    if meta is not None and meta.source_type is not None:
+        if meta.source_type != source_type:
+            reasons.insert(0, f"the cues suggested {source_type.label}")
+        source_type = meta.source_type
+    level, level_reasons, cap = _decide_level(source_type, evidence, title, text, stated_grades, top)
+    reasons.extend(level_reasons)
+    reasons.extend(notes)
+    if meta is not None and (meta.source_type is not None or meta.evidence_level is not None):
+        said = []
+        if meta.source_type is not None:
+            said.append(f"source type set by sidecar: {meta.source_type.label}")
+        if meta.evidence_level is not None:
+            said.append(f"evidence level set by sidecar: {meta.evidence_level}")
+            level = EvidenceLevel(meta.evidence_level)
+        return DocumentGrade(source_type=source_type, level=level, reasons=_dedupe(said + reasons),
+                             confidence=1.0, origin="override")
+    return DocumentGrade(source_type=source_type, level=level, reasons=_dedupe(reasons),
+                         confidence=round(min(confidence, cap), 2), origin=origin)
+
+
+def _decide_level(source_type: SourceType, evidence: _Evidence, title: str, text: str,
+                  stated_grades: Sequence[StatedGrade] | None, top: list[_Hit]
+                  ) -> tuple[EvidenceLevel, list[str], float]:
+    """The level a source type earns here, the reasons, and a cap on the confidence."""
+    level, reasons, cap = BASE_LEVEL[source_type], [], 0.9
+    if source_type == S.RCT and evidence.strong(C.POST_HOC) > 0:
+        reasons.append(f"{_reason(evidence.of(C.POST_HOC)[0])}: comparisons outside the randomisation are "
+                       "observational (level 3)")
+        level = EvidenceLevel.COHORT
+    elif source_type == S.SYSTEMATIC_REVIEW:
+        pooled, why_pooled = _pooled_level(title, text)
+        reasons.append(why_pooled)
+        if pooled is None:
+            cap = 0.6
+        else:
+            level = pooled
+    elif source_type in (S.GUIDELINE, S.CONSENSUS):
+        grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(text)
+        graded, why_graded = _graded(grades, text)
+        sr_basis = C.SR_BASIS.search(text)
+        if source_type == S.GUIDELINE:
+            reasons.append(why_graded)
+            if graded:
+                level = EvidenceLevel.SYSTEMATIC
+            else:
+                level = EvidenceLevel.OPINION
+                reasons.append("a guideline without graded recommendations is consensus-like: level 5")
+                cap = 0.65
+        elif graded and sr_basis:
+            level = EvidenceLevel.SYSTEMATIC
+            reasons.append(f'{why_graded}; built on "{sr_basis.group(0)}": evidence-based consensus, level 1')
+        else:
+            reasons.append("consensus without a systematic review of the evidence: level 5")
+    elif source_type == S.COHORT and any(h.name == "non-randomised design" for h in top):
+        reasons.append("non-randomised controlled comparison: level 3")
+    elif source_type == S.OTHER and level == EvidenceLevel.OPINION and not top:
+        reasons.append("level 5 by default: nothing shows a stronger design")
+    return level, reasons, cap
+
+
+def _origin_and_confidence(evidence: _Evidence, source_type: SourceType, top: list[_Hit]) -> tuple[str, float]:
+    if source_type == S.OTHER and not top:
+        return "cues", 0.2
+    if top and top[0].zone == "metadata":
+        return "metadata", 0.9
+    totals = defaultdict(float)
+    for t in SourceType:
+        totals[t] = evidence.score(t)
+    mine = totals[source_type]
+    rival = max((v for t, v in totals.items() if t != source_type and not (
+        source_type in CONTAINERS and t in PRIMARY)), default=0.0)
+    strength = 1.0 - 0.5 ** max(mine, 0.0)  # 1 hit in a title (3.0) -> 0.88, 1 in the body (0.5) -> 0.29
+    margin = (mine - rival) / mine if mine > 0 else 0.0
+    return "cues", max(0.2, min(0.9, 0.3 + 0.6 * strength * (0.5 + 0.5 * max(margin, 0.0))))
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
