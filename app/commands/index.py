@@ -1,0 +1,135 @@
+"""`m1e index`: build or update the index from files and folders (or the bundled demo corpus)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "index",
+        help="index guideline PDFs, markdown and text files (or the demo corpus)",
+        description=(
+            "Read, chunk, grade and embed documents into the index. Unchanged files are skipped, "
+            "changed ones replaced; every file that cannot be read is reported with its reason. "
+            "Exit status 1 if any file failed."
+        ),
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files and folders to index")
+    parser.add_argument("--demo", action="store_true", help="index the bundled demo corpus")
+    parser.add_argument("--index", metavar="DIR", help="index directory (default: index_dir setting)")
+    parser.add_argument(
+        "--recursive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="descend into subfolders (default: yes)",
+    )
+    parser.add_argument("--workers", type=int, metavar="N", help="reader threads (default: index_workers setting)")
+    parser.add_argument("--json-report", metavar="FILE", help="also write the full report as JSON to FILE")
+    parser.add_argument("--prune", action="store_true", help="remove documents whose files no longer exist")
+    parser.set_defaults(func=run)
+
+
+def _annotator():
+    """The evidence grader, if this install has it (indexing itself never imports evidence/)."""
+    try:
+        from evidence.annotator import EvidenceAnnotator
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("evidence.annotator", "evidence"):
+            raise
+        print("m1e index: warning: evidence grader not available; documents are stored without grades", file=sys.stderr)
+        return None
+    return EvidenceAnnotator()
+
+
+class _ProgressBar:
+    """tqdm on stderr: files done of total, with pages and chunks so far."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=0, unit="file", file=sys.stderr, dynamic_ncols=True, mininterval=0.3, leave=False)
+
+    def __call__(self, event) -> None:
+        if self._bar.total != event.files_total:
+            self._bar.total = event.files_total
+        self._bar.n = event.files_done
+        self._bar.set_postfix_str(f"{event.pages} pages, {event.chunks} chunks, {event.stage}", refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def summary_lines(report) -> list[str]:
+    t = report.totals
+    lines = [
+        f"indexed {t.indexed} file(s) ({t.pages} pages, {t.chunks} chunks); "
+        f"unchanged {t.unchanged}; failed {t.failed}" + (f"; removed {t.removed}" if t.removed else ""),
+    ]
+    for outcome in report.unchanged:
+        if outcome.reason:
+            lines.append(f"  unchanged {outcome.path}: {outcome.reason}")
+    for outcome in report.failed:
+        lines.append(f"  FAILED {outcome.path}: {outcome.reason}")
+    for outcome in report.removed:
+        lines.append(f"  removed {outcome.path or outcome.document_id}")
+    lines.append(
+        f"index {report.index_dir}: {t.documents_in_index} documents, {t.chunks_in_index} chunks "
+        f"(generation {report.generation}, {report.embedder}) in {report.seconds:.1f} s"
+    )
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.cli import CommandError
+    from app.settings import load_settings
+    from indexing.embedding import load_embedder
+    from indexing.pipeline import IndexPipeline
+
+    if not args.paths and not args.demo:
+        raise CommandError("name at least one file or folder to index, or use --demo")
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"--workers must be at least 1, got {args.workers}")
+    settings = load_settings(index_dir=args.index, index_workers=args.workers)
+    embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+    pipeline = IndexPipeline(
+        settings.resolved_index_dir,
+        embedder=embedder,
+        annotator=_annotator(),
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+        workers=settings.index_workers,
+    )
+    bar = _ProgressBar()
+    try:
+        if args.demo:
+            report = pipeline.run_demo(progress=bar)
+            if args.paths:
+                more = pipeline.run(args.paths, recursive=args.recursive, progress=bar, prune=args.prune)
+                report = _merge(report, more)
+        else:
+            report = pipeline.run(args.paths, recursive=args.recursive, progress=bar, prune=args.prune)
+    finally:
+        bar.close()
+    if args.json_report:
+        path = Path(args.json_report).expanduser()
+        try:
+            path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot write JSON report {path}: {exc.strerror or exc}") from None
+    print("\n".join(summary_lines(report)))
+    return 1 if report.failed else 0
+
+
+def _merge(first, second):
+    merged = second.model_copy(deep=True)
+    for name in ("indexed", "unchanged", "failed", "removed"):
+        getattr(merged, name)[:0] = getattr(first, name)
+    t, f = merged.totals, first.totals
+    for name in ("files", "indexed", "unchanged", "failed", "removed", "pages", "chunks"):
+        setattr(t, name, getattr(t, name) + getattr(f, name))
+    merged.seconds += first.seconds
+    return merged
