@@ -1,0 +1,286 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) ranks fused, filtered, deduplicated, graded.
+
+Reciprocal-rank fusion needs no score calibration between the two retrievers, so it works the
+same for English and Chinese questions (the English embedding model is weak on Chinese; BM25 on
+jieba words and character bigrams is not). Filters restrict both candidate pools *before*
+ranking, so a narrow filter never leaves the top k empty while matching passages exist. A
+relevance cut keeps passages that are plainly off topic out of the evidence: with nothing left,
+the answer says "insufficient evidence" instead of citing noise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from evidence.schema import Evidence, RetrievalScores, SearchFilters
+from indexing.lexical import lexical_tokens
+from indexing.schema import Chunk
+
+RRF_K = 60  # the usual constant (Cormack et al. 2009): flattens rank differences deep in a pool
+MIN_POOL = 50
+POOL_FACTOR = 5
+# Relevance cut, calibrated on the demo corpus (see bench/retrieval_quality.py --calibrate):
+# a passage is relevant when the embedding says so, or when it holds most of the question's
+# index terms and the embedding does not contradict it. Chinese questions (the English
+# embedding model cannot judge them) rely on term coverage.
+MIN_DENSE = 0.42  # cosine alone enough
+MIN_DENSE_WITH_TERMS = 0.22  # cosine needed together with MIN_COVERAGE
+MIN_COVERAGE = 0.5  # share of the question's distinct index terms present in the passage
+MIN_COVERAGE_CJK = 0.45  # Chinese questions: term (bigram) coverage alone
+NEAR_DUPLICATE = 0.8  # shingle Jaccard (or containment) above which two passages are one
+SHINGLE = 5
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+class StoreReader(Protocol):
+    """The part of `indexing.store.IndexStore` retrieval reads."""
+
+    def search_dense(self, query_vector: np.ndarray, k: int, chunk_filter: set[str] | None = None) -> list[tuple[str, float]]: ...
+
+    def search_lexical(self, query: str, k: int, chunk_filter: set[str] | None = None) -> list[tuple[str, float]]: ...
+
+    def chunks(self, chunk_ids: list[str]) -> list[Chunk]: ...
+
+    def document(self, document_id: str): ...  # -> DocumentRecord | None
+
+    def chunk_ids_where(self, source_types=None, year_min=None, year_max=None, max_level=None, document_ids=None) -> set[str]: ...
+
+
+class QueryEmbedder(Protocol):
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass
+class Candidate:
+    chunk_id: str
+    fused: float = 0.0
+    dense: float | None = None
+    lexical: float | None = None
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    coverage: float = 0.0
+    chunk: Chunk | None = None
+    shingles: set[str] = field(default_factory=set)
+    merged: list[str] = field(default_factory=list)
+
+
+def _is_cjk(text: str) -> bool:
+    return len(_CJK.findall(text)) >= 2
+
+
+def _shingles(text: str) -> set[str]:
+    """Word 5-grams (character 5-grams for Chinese) of normalised text."""
+    t = re.sub(r"\s+", " ", text.lower()).strip()
+    if _is_cjk(t):
+        t = t.replace(" ", "")
+        return {t[i : i + SHINGLE] for i in range(max(1, len(t) - SHINGLE + 1))}
+    words = re.findall(r"\w+", t)
+    return {" ".join(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
+
+
+def near_duplicates(a: set[str], b: set[str]) -> bool:
+    """High Jaccard, or one passage (nearly) contained in the other."""
+    if not a or not b:
+        return False
+    inter = len(a & b)
+    return inter / len(a | b) >= NEAR_DUPLICATE or inter / min(len(a), len(b)) >= 0.9
+
+
+def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal-rank fusion: sum over rankings of 1 / (k + rank), ranks from 1."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, 1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+class Retriever:
+    """Question in, graded and cited evidence out."""
+
+    def __init__(
+        self,
+        store: StoreReader,
+        embedder: QueryEmbedder,
+        *,
+        rrf_k: int = RRF_K,
+        min_dense: float = MIN_DENSE,
+        min_dense_with_terms: float = MIN_DENSE_WITH_TERMS,
+        min_coverage: float = MIN_COVERAGE,
+        min_coverage_cjk: float = MIN_COVERAGE_CJK,
+    ):
+        self.store = store
+        self.embedder = embedder
+        self.rrf_k = rrf_k
+        self.min_dense = min_dense
+        self.min_dense_with_terms = min_dense_with_terms
+        self.min_coverage = min_coverage
+        self.min_coverage_cjk = min_coverage_cjk
+
+    # -- public -----------------------------------------------------------------------------
+
+    def search(self, question: str, k: int = 8, filters: SearchFilters | None = None, *, relevance_cut: bool = True) -> list[Evidence]:
+        """Top-k relevant passages by fused rank, near-duplicates merged, grouped by document."""
+        question = self._check(question, k)
+        allowed = self._allowed(filters)
+        if allowed is not None and not allowed:
+            return []
+        pool = max(MIN_POOL, POOL_FACTOR * k)
+        dense = self._dense(question, pool, allowed)
+        lexical = self.store.search_lexical(question, pool, chunk_filter=allowed)
+        candidates = self._fuse(dense, lexical)
+        self._load(candidates)
+        if not relevance_cut:
+            return self._finish(candidates, k)
+        terms = set(lexical_tokens(question))
+        return self._finish(candidates, k, keep=lambda c: self._relevant(question, terms, c))
+
+    def search_dense(self, question: str, k: int = 8, filters: SearchFilters | None = None) -> list[Evidence]:
+        """Dense ranking alone (for evaluation): no fusion, no relevance cut."""
+        question = self._check(question, k)
+        allowed = self._allowed(filters)
+        if allowed is not None and not allowed:
+            return []
+        hits = self._dense(question, max(MIN_POOL, POOL_FACTOR * k), allowed)
+        candidates = self._fuse(hits, [])
+        self._load(candidates)
+        return self._finish(candidates, k, group=False)
+
+    def search_lexical(self, question: str, k: int = 8, filters: SearchFilters | None = None) -> list[Evidence]:
+        """Lexical (BM25) ranking alone (for evaluation): no fusion, no relevance cut."""
+        question = self._check(question, k)
+        allowed = self._allowed(filters)
+        if allowed is not None and not allowed:
+            return []
+        hits = self.store.search_lexical(question, max(MIN_POOL, POOL_FACTOR * k), chunk_filter=allowed)
+        candidates = self._fuse([], hits)
+        self._load(candidates)
+        return self._finish(candidates, k, group=False)
+
+    def is_relevant(self, question: str, c: Candidate) -> bool:
+        """The relevance cut (see the constants above)."""
+        if c.dense is not None and c.dense >= self.min_dense:
+            return True
+        if _is_cjk(question):
+            return c.coverage >= self.min_coverage_cjk
+        return c.coverage >= self.min_coverage and (c.dense is None or c.dense >= self.min_dense_with_terms)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check(question: str, k: int) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question is empty")
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        return question.strip()
+
+    def _allowed(self, filters: SearchFilters | None) -> set[str] | None:
+        """Chunk ids the filters allow, or None when nothing is filtered."""
+        if filters is None:
+            return None
+        f = filters
+        if f.year_min is not None and f.year_max is not None and f.year_min > f.year_max:
+            raise ValueError(f"filters: year_min {f.year_min} is after year_max {f.year_max}")
+        if not (f.source_types or f.year_min is not None or f.year_max is not None or f.min_level is not None or f.document_ids):
+            return None
+        return set(
+            self.store.chunk_ids_where(
+                source_types=f.source_types or None,
+                year_min=f.year_min,
+                year_max=f.year_max,
+                max_level=f.min_level,
+                document_ids=f.document_ids or None,
+            )
+        )
+
+    def _dense(self, question: str, pool: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        vector = np.asarray(self.embedder.embed_queries([question]), dtype=np.float32)[0]
+        return self.store.search_dense(vector, pool, chunk_filter=allowed)
+
+    def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]) -> list[Candidate]:
+        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k)
+        by_id = {cid: Candidate(cid, fused=score) for cid, score in fused.items()}
+        for rank, (cid, score) in enumerate(dense, 1):
+            by_id[cid].dense, by_id[cid].dense_rank = float(score), rank
+        for rank, (cid, score) in enumerate(lexical, 1):
+            by_id[cid].lexical, by_id[cid].lexical_rank = float(score), rank
+        return sorted(by_id.values(), key=lambda c: (-c.fused, c.dense_rank or 10**9, c.lexical_rank or 10**9))
+
+    def _load(self, candidates: list[Candidate]) -> None:
+        ids = [c.chunk_id for c in candidates]
+        found = {chunk.chunk_id: chunk for chunk in (self.store.chunks(ids) if ids else []) if chunk is not None}
+        for c in candidates:
+            c.chunk = found.get(c.chunk_id)
+
+    def _relevant(self, question: str, terms: set[str], c: Candidate) -> bool:
+        """Coverage is computed only for candidates that reach the cut (lazily, in rank order)."""
+        if c.chunk is not None and terms:
+            text = c.chunk.text + "\n" + " ".join(c.chunk.heading_path)
+            c.coverage = len(terms & set(lexical_tokens(text))) / len(terms)
+        return self.is_relevant(question, c)
+
+    def _finish(self, candidates: list[Candidate], k: int, group: bool = True, keep=None) -> list[Evidence]:
+        kept: list[Candidate] = []
+        for c in candidates:
+            if c.chunk is None:  # removed from the store between search and load
+                continue
+            if keep is not None and not keep(c):
+                continue
+            c.shingles = _shingles(c.chunk.text)
+            twin = next((p for p in kept if near_duplicates(p.shingles, c.shingles)), None)
+            if twin is not None:
+                twin.merged.append(c.chunk_id)
+                continue
+            kept.append(c)
+            if len(kept) == k:
+                break
+        evidence = self._evidence(kept)
+        return group_by_document(evidence) if group else evidence
+
+    def _evidence(self, kept: list[Candidate]) -> list[Evidence]:
+        records: dict[str, object] = {}
+        out: list[Evidence] = []
+        for c in kept:
+            chunk = c.chunk
+            assert chunk is not None
+            if chunk.document_id not in records:
+                records[chunk.document_id] = self.store.document(chunk.document_id)
+            record = records[chunk.document_id]
+            meta = getattr(record, "meta", None)
+            out.append(
+                Evidence(
+                    chunk_id=chunk.chunk_id,
+                    document_id=chunk.document_id,
+                    text=chunk.text,
+                    page_start=chunk.page_start,
+                    page_end=chunk.page_end,
+                    heading_path=list(chunk.heading_path),
+                    title=getattr(record, "title", None) or (meta.title if meta and meta.title else "untitled"),
+                    path=getattr(record, "path", "") or "",
+                    year=meta.year if meta else None,
+                    organization=meta.organization if meta else None,
+                    doi=meta.doi if meta else None,
+                    grade=getattr(record, "grade", None),
+                    stated_grades=list(chunk.stated_grades),
+                    scores=RetrievalScores(
+                        fused=c.fused, dense=c.dense, lexical=c.lexical, dense_rank=c.dense_rank, lexical_rank=c.lexical_rank
+                    ),
+                    merged_chunk_ids=list(c.merged),
+                )
+            )
+        return out
+
+
+def group_by_document(evidence: list[Evidence]) -> list[Evidence]:
+    """Documents in order of their best passage; passages within a document in rank order."""
+    order: dict[str, list[Evidence]] = {}
+    for e in evidence:
+        order.setdefault(e.document_id, []).append(e)
+    return [e for group in order.values() for e in group]

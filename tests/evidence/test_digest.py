@@ -1,0 +1,147 @@
+"""The extractive digest: quoted, cited, graded, strongest first, short, honest when empty."""
+
+from __future__ import annotations
+
+import re
+
+from evidence.citations import check_citations
+from evidence.digest import INSUFFICIENT_EN, INSUFFICIENT_ZH, MAX_SENTENCES, extractive_answer
+from evidence.schema import Conflict, Evidence, RetrievalScores
+from evidence.sentences import split_sentences, strip_markup
+from indexing.labels import DocumentGrade, EvidenceLevel, SourceType, StatedGrade
+
+GUIDELINE = """## Choice of Anticoagulant
+- Direct oral anticoagulants (DOACs: apixaban, dabigatran, edoxaban, rivaroxaban) are recommended over warfarin in DOAC-eligible patients with AF (Class I).
+- Warfarin is recommended only when DOACs are contraindicated (e.g., moderate-to-severe mitral stenosis, mechanical heart valves).
+- When warfarin is used, target INR is 2.0–3.0 with time in therapeutic range (TTR) ≥ 70%.
+The net clinical benefit of OAC generally favors treatment even in patients at elevated
+bleeding risk."""
+OPINION = "In my experience aspirin is a reasonable alternative to anticoagulation in frail patients with AF. Stroke prevention in AF is often neglected."
+GOUT = "Allopurinol is the preferred first-line urate-lowering therapy for gout."
+ZH = "对于非瓣膜性房颤患者，推荐使用新型口服抗凝药预防卒中（I级推荐，A级证据）。不推荐单独使用阿司匹林预防房颤患者卒中。"
+
+
+def grade(level: int, source: SourceType) -> DocumentGrade:
+    return DocumentGrade(source_type=source, level=EvidenceLevel(level), confidence=0.9)
+
+
+def corpus() -> list[Evidence]:
+    rec = "Direct oral anticoagulants (DOACs: apixaban, dabigatran, edoxaban, rivaroxaban) are recommended over warfarin in DOAC-eligible patients with AF (Class I)."
+    return [
+        Evidence(chunk_id="op:0", document_id="op", text=OPINION, page_start=1, page_end=1, title="Editorial on AF",
+                 year=2019, grade=grade(5, SourceType.EXPERT_OPINION), scores=RetrievalScores(fused=0.033)),
+        Evidence(chunk_id="af:3", document_id="af", text=GUIDELINE, page_start=4, page_end=5, title="2023 ACC/AHA AF Guideline",
+                 organization="ACC/AHA", year=2023, heading_path=["Anticoagulation", "Choice of Anticoagulant"],
+                 grade=grade(1, SourceType.GUIDELINE), scores=RetrievalScores(fused=0.02),
+                 stated_grades=[StatedGrade(scheme="acc_aha", quote="Class I", strength="I", recommendation=rec, page=4)]),
+        Evidence(chunk_id="gout:0", document_id="gout", text=GOUT, page_start=1, page_end=1, title="ACR Gout",
+                 grade=grade(1, SourceType.GUIDELINE), scores=RetrievalScores(fused=0.01)),
+    ]
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", strip_markup(text)).strip()
+
+
+def bullets(answer_text: str) -> list[str]:
+    return [line for line in answer_text.splitlines() if line.startswith("- ")]
+
+
+def test_every_sentence_is_quoted_verbatim_and_cited_and_passes_the_citation_check():
+    answer = extractive_answer("Should I use a DOAC or warfarin for stroke prevention in atrial fibrillation (AF)?", corpus())
+    assert answer.generator == "extractive" and not answer.insufficient_evidence
+    by_id = {e.evidence_id: e for e in answer.evidence}
+    assert set(by_id) == {"E1", "E2", "E3"}
+    lines = bullets(answer.text)
+    assert 1 <= len(lines) <= MAX_SENTENCES
+    for line in lines:
+        ids = re.findall(r"\[(E\d+)\]", line)
+        assert len(ids) == 1 and ids[0] in by_id
+        quoted = line[2: line.index(f"[{ids[0]}]")].strip()
+        assert flat(quoted) in flat(by_id[ids[0]].text), line
+    report = check_citations(answer.text, answer.evidence)
+    assert report.unknown_ids == [] and report.unsupported_sentences == [] and report.uncited_claims == []
+    assert report.support_ratio == 1.0 and answer.checks == report
+    assert [c.evidence_id for c in answer.citations] == [re.findall(r"\[(E\d+)\]", l)[0] for l in lines]
+    assert "Allopurinol" not in answer.text  # the off-topic passage says nothing about the question
+
+
+def test_strongest_evidence_comes_first_and_grades_are_shown():
+    answer = extractive_answer("Should I use a DOAC or warfarin for stroke prevention in atrial fibrillation (AF)?", corpus())
+    text = answer.text
+    guideline_at = text.index("Direct oral anticoagulants")
+    assert "aspirin" not in text.lower() or guideline_at < text.lower().index("aspirin")
+    assert "(guideline, level 1; p. 4-5)" in text and "ACC/AHA 2023" in text
+    assert "(Class I)" in text  # the stated grade is printed with its recommendation
+    words = len(re.sub(r"\[E\d+\]", "", text).split())
+    assert words <= 180, words  # readable in about twenty seconds
+
+
+def test_stated_grade_is_appended_when_the_sentence_does_not_print_it():
+    items = corpus()
+    items[1] = items[1].model_copy(update={"stated_grades": [StatedGrade(
+        scheme="acc_aha", quote="Class I, LOE B-R", strength="I", certainty="B-R",
+        recommendation="Warfarin is recommended only when DOACs are contraindicated.")]})
+    answer = extractive_answer("When is warfarin still recommended over a DOAC in AF with mitral stenosis?", items)
+    line = next(l for l in bullets(answer.text) if "Warfarin is recommended only" in l)
+    assert line.endswith("(Class I, LOE B-R)")
+    assert check_citations(answer.text, answer.evidence).unsupported_sentences == []
+
+
+def test_conflicts_are_listed_with_both_citations():
+    items = corpus()
+    conflict = Conflict(topic="aspirin for stroke prevention in AF", for_ids=["E3"], against_ids=["E1"], note="guideline vs editorial")
+    from evidence.prompt import number_evidence
+
+    numbered = number_evidence(items + [Evidence(chunk_id="zh:0", document_id="zh", text="Aspirin alone is not recommended for stroke prevention in AF (Class III: Harm).",
+                                                  page_start=2, page_end=2, title="Other guideline", grade=grade(1, SourceType.GUIDELINE),
+                                                  stated_grades=[StatedGrade(scheme="acc_aha", quote="Class III: Harm", strength="III", direction="against",
+                                                                             recommendation="Aspirin alone is not recommended for stroke prevention in AF (Class III: Harm).")])])
+    aspirin_for = next(e.evidence_id for e in numbered if e.document_id == "op")
+    aspirin_against = next(e.evidence_id for e in numbered if e.document_id == "zh")
+    conflict = Conflict(topic="aspirin for stroke prevention in AF", for_ids=[aspirin_for], against_ids=[aspirin_against])
+    answer = extractive_answer("Is aspirin enough for stroke prevention in AF?", numbered, conflicts=[conflict])
+    assert "**Conflicting recommendations: aspirin for stroke prevention in AF**" in answer.text
+    assert f"- For: In my experience aspirin is a reasonable alternative to anticoagulation in frail patients with AF. [{aspirin_for}]" in answer.text
+    assert f"- Against: Aspirin alone is not recommended for stroke prevention in AF (Class III: Harm). [{aspirin_against}]" in answer.text
+    assert answer.conflicts == [conflict]
+    assert any(w.code == "conflicting_evidence" for w in answer.warnings)
+    assert check_citations(answer.text, answer.evidence).unsupported_sentences == []
+
+
+def test_nothing_retrieved_gives_an_explicit_insufficient_evidence_answer():
+    answer = extractive_answer("How do I bake sourdough bread?", [])
+    assert answer.insufficient_evidence and answer.text == INSUFFICIENT_EN
+    assert [w.code for w in answer.warnings] == ["insufficient_evidence"] and answer.citations == []
+    zh = extractive_answer("如何烤面包？", [])
+    assert zh.insufficient_evidence and zh.text == INSUFFICIENT_ZH
+
+
+def test_passages_that_do_not_answer_the_question_give_insufficient_evidence():
+    answer = extractive_answer("How do I bake sourdough bread?", corpus())
+    assert answer.insufficient_evidence and "Insufficient evidence" in answer.text
+    assert answer.citations == [] and len(answer.evidence) == 3
+
+
+def test_chinese_question_is_answered_from_chinese_evidence():
+    zh = Evidence(chunk_id="zh:0", document_id="zh", text=ZH, page_start=3, page_end=3, title="房颤抗凝中国专家共识",
+                  grade=grade(1, SourceType.GUIDELINE), stated_grades=[StatedGrade(scheme="chinese", quote="I级推荐，A级证据", strength="I")])
+    answer = extractive_answer("房颤患者预防卒中应该用什么抗凝药？", [zh] + corpus())
+    assert answer.text.startswith("证据摘要")
+    zh_id = next(e.evidence_id for e in answer.evidence if e.document_id == "zh")
+    assert f"对于非瓣膜性房颤患者，推荐使用新型口服抗凝药预防卒中（I级推荐，A级证据）。 [{zh_id}]" in answer.text
+    assert check_citations(answer.text, answer.evidence).support_ratio == 1.0
+
+
+def test_existing_evidence_ids_are_kept():
+    items = [e.model_copy(update={"evidence_id": f"E{9 - i}"}) for i, e in enumerate(corpus())]
+    answer = extractive_answer("DOAC or warfarin in AF?", items)
+    assert {e.evidence_id for e in answer.evidence} == {"E9", "E8", "E7"}
+    assert set(re.findall(r"\[(E\d+)\]", answer.text)) <= {"E9", "E8", "E7"}
+
+
+def test_sentence_splitting_handles_abbreviations_bullets_wraps_and_chinese():
+    text = "## Heading\nTarget INR is 2.0–3.0 (e.g. in AF). Next sentence\nwraps here.\n- Bullet one.\n对于房颤，推荐抗凝。不推荐阿司匹林。"
+    assert split_sentences(text) == [
+        "## Heading", "Target INR is 2.0–3.0 (e.g. in AF).", "Next sentence wraps here.", "- Bullet one.", "对于房颤，推荐抗凝。", "不推荐阿司匹林。",
+    ]
