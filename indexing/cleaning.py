@@ -234,7 +234,10 @@ def clean_document(doc: Document) -> Document:
             page_lines = remove_running_lines(page_lines)
         else:
             page_lines = [_drop_page_number_lines(lines) for lines in page_lines]
-        cleaned = [reflow_lines(dehyphenate(lines, _vocabulary(texts))) for lines in page_lines]
+        vocab = _vocabulary(texts)
+        page_lines = [dehyphenate(lines, vocab) for lines in page_lines]
+        typical = typical_width([ln for lines in page_lines for ln in lines])
+        cleaned = [reflow_lines(lines, typical) for lines in page_lines]
     pages = [Page(number=p.number, text=t) for p, t in zip(doc.pages, cleaned)]
     return doc.model_copy(update={"pages": pages})
 
@@ -247,6 +250,7 @@ _PAGE_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _ZONE = 3  # lines at the top and at the bottom of a page where running lines live
+_MAX_STRIP = 2  # running lines removed per page edge, at most (never a whole short page)
 
 
 def _running_key(line: str) -> str:
@@ -270,13 +274,13 @@ def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
     for lines in nonblank:
         keep = list(lines)
         # strip from the top while the first lines are running lines or page numbers
-        for _ in range(_ZONE + 1):
-            if keep and (_running_key(keep[0]) in repeated_top or _PAGE_NUMBER.match(keep[0].strip())):
+        for _ in range(_MAX_STRIP):
+            if len(keep) > 1 and (_running_key(keep[0]) in repeated_top or _PAGE_NUMBER.match(keep[0].strip())):
                 keep.pop(0)
             else:
                 break
-        for _ in range(_ZONE + 1):
-            if keep and (_running_key(keep[-1]) in repeated_bottom or _PAGE_NUMBER.match(keep[-1].strip())):
+        for _ in range(_MAX_STRIP):
+            if len(keep) > 1 and (_running_key(keep[-1]) in repeated_bottom or _PAGE_NUMBER.match(keep[-1].strip())):
                 keep.pop()
             else:
                 break
@@ -296,12 +300,13 @@ def _drop_page_number_lines(lines: list[str]) -> list[str]:
 # ----------------------------------------------------------------------------- hyphenation
 
 # Prefixes whose hyphen is part of the word even at a line end ("beta-\nblocker").
+# (Not "anti", "pre", "post", "intra", "multi": medical English closes those up:
+# "antihypertensive", "postoperative", "intravenous", "multicentre".)
 _HYPHEN_PREFIXES = {
-    "alpha", "beta", "gamma", "delta", "kappa", "self", "non", "anti", "pre", "post", "co",
-    "ex", "all", "well", "low", "high", "long", "short", "first", "second", "third", "dose",
-    "age", "sex", "time", "risk", "evidence", "placebo", "x", "t", "b", "n", "p", "l", "d",
-    "s", "e", "c", "k", "h", "i", "ii", "iii", "iv", "mid", "multi", "half", "semi", "intra",
-    "inter", "over", "under", "double", "single", "triple", "open", "follow", "end", "meta",
+    "alpha", "beta", "gamma", "delta", "kappa", "self", "non", "ex", "all", "well", "low",
+    "high", "long", "short", "first", "second", "third", "dose", "age", "sex", "time", "risk",
+    "evidence", "placebo", "x", "t", "b", "n", "p", "l", "d", "s", "e", "c", "k", "h", "i",
+    "ii", "iii", "iv", "half", "double", "single", "triple", "open", "follow", "end",
 }
 _WORD_RE = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
 
@@ -358,14 +363,20 @@ class _Line:
     item: bool
 
 
-def reflow_lines(lines: list[str]) -> str:
+def typical_width(lines: list[str]) -> int:
+    """The width of a full line of running text (80th percentile), from the whole document so
+    a page holding only a table is not measured against itself."""
+    widths = sorted(display_width(ln) for ln in lines if ln.strip())
+    return widths[int(0.8 * (len(widths) - 1))] if widths else 0
+
+
+def reflow_lines(lines: list[str], typical: int | None = None) -> str:
     """Visual lines to blocks: a paragraph's lines joined; headings, list items and short
     table-like lines kept on their own lines."""
     rows = [ln for ln in lines if ln.strip()]
     if not rows:
         return ""
-    widths = sorted(display_width(r) for r in rows)
-    typical = widths[int(0.8 * (len(widths) - 1))]
+    typical = typical or typical_width(rows)
     infos = [_Line(r, heading_level(r) is not None, is_list_item(r)) for r in rows]
     blocks: list[str] = []
     current = ""
@@ -386,6 +397,8 @@ def reflow_lines(lines: list[str]) -> str:
 def _breaks(prev: _Line, line: _Line, typical: int) -> bool:
     if prev.heading or line.heading or line.item:
         return True
+    if " | " in prev.text or " | " in line.text:
+        return True  # table rows
     width = display_width(prev.text)
     ends_sentence = prev.text.endswith((".", "!", "?", "。", "！", "？", ":", "：", "；", ";"))
     if ends_sentence and width < 0.8 * typical:

@@ -133,6 +133,8 @@ def _is_encrypted(reader) -> bool:
 
 
 def _page_text(page) -> str:
+    """Plain (content-stream) text, which keeps superscripts in place ("10⁹/L"), corrected with
+    the laid-out page where the stream order is wrong: interleaved columns, table cells."""
     plain = page.extract_text() or ""
     if not plain.strip():
         return ""
@@ -140,8 +142,37 @@ def _page_text(page) -> str:
         layout = page.extract_text(extraction_mode="layout") or ""
     except Exception:
         return plain
-    columns = two_column_text(layout)
-    return columns if columns is not None else plain
+    columns = two_column_text(layout, plain)
+    if columns is not None:
+        return columns
+    return merge_table_rows(plain, layout)
+
+
+def merge_table_rows(plain: str, layout: str) -> str:
+    """Where the stream gives one line per table cell, put each row back on one line
+    ("Amlodipine | 5 mg | once daily"), using the rows the layout shows. Only exact runs of
+    cells are merged, so prose is never touched."""
+    rows: dict[str, list[list[str]]] = {}
+    for line in layout.splitlines():
+        cells = [c.strip() for c in re.split(r"\s{3,}", line.strip()) if c.strip()]
+        if len(cells) >= 2:
+            rows.setdefault(cells[0], []).append(cells)
+    if not rows:
+        return plain
+    lines = plain.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        for cells in rows.get(lines[i].strip(), ()):
+            n = len(cells)
+            if [ln.strip() for ln in lines[i : i + n]] == cells:
+                out.append(" | ".join(cells))
+                i += n
+                break
+        else:
+            out.append(lines[i])
+            i += 1
+    return "\n".join(out)
 
 
 # ----------------------------------------------------------------------------- two columns
@@ -149,8 +180,10 @@ def _page_text(page) -> str:
 _MIN_SIDE_CHARS = 15  # a text column, not a table cell
 
 
-def two_column_text(layout: str) -> str | None:
-    """Reading-order text of a laid-out page with two text columns, or None if it has one."""
+def two_column_text(layout: str, plain: str | None = None) -> str | None:
+    """Reading-order text of a laid-out page with two text columns whose content stream runs
+    across them; None for one column, or when `plain` (the stream order) already reads column
+    by column (then the stream text is better: it keeps superscripts in line)."""
     lines = [ln.rstrip() for ln in layout.splitlines()]
     text_lines = [ln for ln in lines if ln.strip()]
     if len(text_lines) < 8:
@@ -162,6 +195,8 @@ def two_column_text(layout: str) -> str | None:
     if gutter is None:
         return None
     lo, hi = gutter
+    if plain is not None and not _interleaved(lines, lo, hi, plain):
+        return None
     out: list[str] = []
     left: list[str] = []
     right: list[str] = []
@@ -191,6 +226,25 @@ def two_column_text(layout: str) -> str | None:
     flush()
     text = "\n".join(out)
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+def _interleaved(lines: list[str], lo: int, hi: int, plain: str) -> bool:
+    """Whether the stream text alternates between the columns instead of reading one then the other."""
+    flat = re.sub(r"\s+", "", plain)
+
+    def position(part: str) -> int:
+        key = re.sub(r"\s+", "", part)[:24]
+        return flat.find(key) if len(key) >= 8 else -1
+
+    left = [position(ln[:lo]) for ln in lines if ln[lo:hi].strip() == "" and ln[:lo].strip()]
+    right = [position(ln[hi:]) for ln in lines if ln[lo:hi].strip() == "" and ln[hi:].strip()]
+    left = [p for p in left if p >= 0]
+    right = [p for p in right if p >= 0]
+    if not left or not right:
+        return False
+    # in column order, most right-column lines come after the last left-column line they follow
+    before = sum(1 for r in right if r < max(left))
+    return before > 0.3 * len(right)
 
 
 def _find_gutter(lines: list[str], width: int) -> tuple[int, int] | None:
