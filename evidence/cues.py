@@ -39,9 +39,12 @@ CUES: list[Cue] = [
     _cue(S.SYSTEMATIC_REVIEW, "PRISMA", r"\bPRISMA\b", 0.8),
     _cue(S.SYSTEMATIC_REVIEW, "umbrella review", r"\bumbrella\s+review|overview\s+of\s+(?:systematic\s+)?reviews", 0.9),
     _cue(S.SYSTEMATIC_REVIEW, "database search",
-         r"\b(?:we\s+)?search(?:ed)?\s+(?:\w+\s+){0,4}(?:MEDLINE|PubMed|Embase|Cochrane|Web\s+of\s+Science|CINAHL|Scopus)", 0.8),
+         r"\b(?:we\s+)?search(?:ed)?\s+(?:[\w,()]+\s+){0,5}(?:MEDLINE|PubMed|Embase|Cochrane|Web\s+of\s+Science|CINAHL|Scopus)", 0.8),
     _cue(S.SYSTEMATIC_REVIEW, "pooled estimate",
          r"\brandom[- ]effects?\s+model|\bfixed[- ]effects?\s+model|\bpooled\s+(?:risk|odds|hazard|relative|mean|estimate|analysis)|\bforest\s+plot", 0.6),
+    _cue(S.SYSTEMATIC_REVIEW, "review methods headings",
+         r"^\W*(?:search\s+(?:methods|strategy)|selection\s+criteria|eligibility\s+criteria|data\s+(?:collection\s+and\s+analysis|extraction|synthesis))\s*[:：]", 0.8),
+    _cue(S.SYSTEMATIC_REVIEW, "studies included", r"\b(?:we\s+)?included\s+\d+\s+(?:\w+\s+){0,2}(?:trials|studies|RCTs)\b", 0.6),
     _cue(S.SYSTEMATIC_REVIEW, "系统评价", r"系统评价|系统综述|系统性综述|系统回顾", 1.0),
     _cue(S.SYSTEMATIC_REVIEW, "Meta分析", r"荟萃分析|Meta\s*分析|网状\s*Meta|汇总分析", 1.0),
     _cue(S.SYSTEMATIC_REVIEW, "文献检索", r"检索(?:了)?.{0,30}(?:PubMed|Embase|Cochrane|中国知网|CNKI|万方|维普|CBM)", 0.8),
@@ -53,6 +56,9 @@ CUES: list[Cue] = [
          r"\brandomly\s+(?:assigned|allocated|divided)|\b(?:were|was|been)\s+randomi[sz]ed|\brandomi[sz]ation\b|\brandomi[sz]ed\s+(?:\d|in\s+a|to\b|1:1|2:1)", 0.9),
     _cue(S.RCT, "blinding", r"\b(?:double|triple|single)[- ]blind(?:ed)?\b|\bplacebo[- ]controlled\b|\bmasked\s+trial", 0.7),
     _cue(S.RCT, "allocation concealment", r"\ballocation\s+concealment|\bCONSORT\b", 0.6),
+    _cue(S.RCT, "assigned to arms",
+         r"\b(?:were|was)\s+(?:\w+\s+)?(?:assigned|allocated)\s+to\s+(?:receive\s+)?(?:either|one\s+of|\w+\s+or)", 0.6),
+    _cue(S.RCT, "trial", r"\btrials?\b", 0.3),
     _cue(S.RCT, "随机对照试验", r"随机对照(?:试验|研究|临床试验)|随机、?(?:双盲|单盲|开放)", 1.0),
     _cue(S.RCT, "随机分组", r"随机(?:分为|分成|分配|分组|数字表|化分组|入组)", 0.9),
     _cue(S.RCT, "双盲", r"双盲|三盲|安慰剂对照", 0.7),
@@ -65,6 +71,10 @@ CUES: list[Cue] = [
          r"\bprospectively\s+(?:followed|enrolled|collected)|\bfollowed\s+(?:up\s+)?for\s+(?:a\s+)?(?:median|mean|\d)|\blongitudinal\s+(?:study|analysis)", 0.6),
     _cue(S.COHORT, "registry/database study", r"\bregistry(?:-based)?\s+(?:study|data|analysis)|\b(?:claims|administrative|electronic\s+health\s+record)s?\s+(?:database|data)", 0.5),
     _cue(S.COHORT, "retrospective study", r"\bretrospective(?:ly)?\s+(?:study|analysis|review|analy[sz]ed)", 0.4),
+    _cue(S.COHORT, "follow-up of a population",
+         r"\b\d+\s+years?\s+of\s+follow-?up|\bduring\s+(?:a\s+)?(?:median\s+|mean\s+)?(?:\d+|\w+)[\s-]+(?:years?|months?)\s+of\s+follow-?up"
+         r"|\bfollowed\s+(?:them|participants|all|up)\b|\bbiobank\b|\bnationwide\s+registers?|\bincident\s+\w+", 0.6),
+    _cue(S.COHORT, "time-to-event analysis", r"\bCox\s+(?:proportional[- ]hazards?\s+)?(?:regression|models?)|\bhazard\s+ratios?\b|\bat\s+baseline\b", 0.4),
     _cue(S.COHORT, "队列研究", r"队列研究|前瞻性队列|回顾性队列|出生队列|队列", 1.0),
     _cue(S.COHORT, "非随机对照", r"非随机(?:对照|分组|化)?|类实验|准实验", 0.9),
     _cue(S.COHORT, "前瞻性研究", r"前瞻性(?:研究|观察|随访)|随访\s*\d|中位随访", 0.6),
@@ -77,20 +87,26 @@ CUES: list[Cue] = [
     _cue(S.CROSS_SECTIONAL, "cross-sectional", r"\bcross[- ]?sectional\b", 1.0),
     _cue(S.CROSS_SECTIONAL, "survey",
          r"\b(?:prevalence|questionnaire|online|web-based|national|telephone)\s+(?:study|survey)|\bwe\s+surveyed|\bsurvey\s+(?:of|among)\b", 0.7),
+    _cue(S.CROSS_SECTIONAL, "single-occasion measurement",
+         r"\b(?:on|at|during)\s+a\s+single\s+(?:visit|occasion|day|time[- ]point)|\bcompleted\s+(?:a|an)\s+(?:\w+\s+)?questionnaire|\bprevalence\b", 0.5),
     _cue(S.CROSS_SECTIONAL, "横断面", r"横断面|现况调查|现况研究", 1.0),
-    _cue(S.CROSS_SECTIONAL, "问卷调查", r"问卷调查|流行病学调查|抽样调查", 0.7),
+    _cue(S.CROSS_SECTIONAL, "问卷调查", r"问卷调查|流行病学调查|抽样调查|患病率(?:调查)?|(?:分层|整群|多阶段)\S{0,6}抽样", 0.7),
     # ---- case reports and series
     _cue(S.CASE_SERIES, "case report/series", r"\bcase\s+(?:reports?|series|study\s+of\s+a)\b", 1.0),
     _cue(S.CASE_SERIES, "single patient described",
          r"\bwe\s+(?:report|describe|present)\s+(?:a|an|the\s+case|two|three|four|five|\d+)\b(?:\s+\w+){0,4}\s+(?:case|patient|\d+-year-old)", 1.0),
+    _cue(S.CASE_SERIES, "patients described",
+         r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
-    _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报告\s*\d+\s*例|附\s*\d+\s*例", 1.0),
+    _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报[告道]\s*\d+\s*例|附\s*\d+\s*例|[\d一二三四五六七八九十]+\s*例\s*$", 1.0),
     _cue(S.CASE_SERIES, "患者简介", r"患者[，,]\s*[男女][，,]\s*\d+\s*岁", 0.6),
     # ---- guidelines
     _cue(S.GUIDELINE, "guideline", r"\b(?:clinical\s+)?(?:practice\s+)?guidelines?\b", 1.0),
     _cue(S.GUIDELINE, "recommendations for practice",
          r"\bpractice\s+parameters?\b|\brecommendations\s+(?:for|on)\s+the\s+(?:diagnosis|management|treatment|prevention|evaluation|care)", 0.7),
     _cue(S.GUIDELINE, "guideline panel", r"\bguideline\s+(?:panel|development\s+group|committee|writing\s+committee)|\bthe\s+panel\s+(?:recommends|suggests)", 1.0),
+    _cue(S.GUIDELINE, "recommendation statement",
+         r"\brecommendation\s+statement|\b(?:the\s+)?(?:USPSTF|task\s+force|society|college|association)\s+recommends\b", 0.8),
     _cue(S.GUIDELINE, "指南", r"指南", 1.0),
     _cue(S.GUIDELINE, "诊疗规范", r"诊疗规范|诊疗方案|临床路径|技术规范", 0.7),
     # ---- consensus and position statements
@@ -105,11 +121,15 @@ CUES: list[Cue] = [
     # ---- narrative reviews
     _cue(S.NARRATIVE_REVIEW, "narrative review",
          r"\b(?:narrative|literature|clinical|state[- ]of[- ]the[- ]art|comprehensive|critical|mini[- ]?|scoping|historical)\s+review|\breview\s+article|\bthis\s+review|\bwe\s+review|\bhere,?\s+we\s+(?:review|summari[sz]e|discuss)|\brecent\s+advances|\ban?\s+(?:update|overview)\b", 0.9),
+    _cue(S.NARRATIVE_REVIEW, "overview", r"\boverview\b|\bwe\s+(?:outline|summari[sz]e|discuss)\s+(?:the|current|recent|what)", 0.7),
     _cue(S.NARRATIVE_REVIEW, "review", r"(?<!systematic\s)(?<!umbrella\s)\breview\b", 0.5),
     _cue(S.NARRATIVE_REVIEW, "综述", r"综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
     # ---- expert opinion / editorial
     _cue(S.EXPERT_OPINION, "editorial/commentary",
          r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\bperspective\b|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
+    _cue(S.EXPERT_OPINION, "first-person argument",
+         r"\bI\s+(?:believe|argue|think|propose|contend)\b|^\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
+    _cue(S.EXPERT_OPINION, "笔者观点", r"笔者|看法|思考|谈谈", 0.7),
     _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),
     # ---- textbooks and reference works
     _cue(S.TEXTBOOK, "textbook chapter",
@@ -124,19 +144,31 @@ CUES: list[Cue] = [
          r"\bin\s+(?:mice|rats|mouse|rat|zebrafish|vitro)\b|\bmurine\b|\bcell\s+lines?\b|\bknock-?out\s+mice|\banimal\s+models?|\bxenograft|\brodent", 0.9),
     _cue(PRECLINICAL, "动物/细胞实验", r"小鼠|大鼠|细胞系|体外实验|动物模型|细胞实验", 0.9),
     _cue(POST_HOC, "post-hoc / secondary analysis",
-         r"\bpost[- ]?hoc\b|\bsecondary\s+analysis|\bexploratory\s+analysis|\bsubgroup\s+analysis\s+of|\bancillary\s+(?:study|analysis)", 0.9),
+         r"\bpost-?trial\s+follow-?up|\bafter\s+the\s+randomi[sz]ed\s+(?:phase|period)|\bobservational\s+follow-?up"
+         r"|\blong-?term\s+follow-?up\s+of\s+(?:participants\s+in\s+)?(?:a|the)\s+(?:\w+\s+)?trial|\bpost[- ]?hoc\b|\bsecondary\s+analysis|\bexploratory\s+analysis|\bsubgroup\s+analysis\s+of|\bancillary\s+(?:study|analysis)", 0.9),
     _cue(POST_HOC, "事后分析", r"事后分析|二次分析|亚组分析", 0.9),
 ]
 
 # Designs a systematic review may pool; decides its level (CEBM: the review is as strong as what it pools).
-POOLED_TRIALS = re.compile(r"\brandomi[sz]ed|\bRCTs?\b|\btrials?\b|随机", re.IGNORECASE)
-POOLED_COHORT = re.compile(r"\bobservational|\bcohort|\bnon-?\s?randomi[sz]ed|\bregistry|观察性|队列|非随机", re.IGNORECASE)
+# One count per phrase: "randomised controlled trials" is one mention, not two.
+POOLED_TRIALS = re.compile(
+    r"\brandomi[sz]ed(?:[\s,-]+\w+){0,3}?[\s,-]+trials?\b|\brandomi[sz]ed|\bRCTs?\b|\btrials?\b|随机对照试验|随机",
+    re.IGNORECASE,
+)
+POOLED_COHORT = re.compile(
+    r"\bobservational\s+(?:studies|study|data)|\bobservational|\bcohort\s+stud(?:y|ies)|\bcohorts?"
+    r"|\bnon-?\s?randomi[sz]ed(?:\s+\w+){0,2}\s+stud(?:y|ies)|\bnon-?\s?randomi[sz]ed|\bregistry|观察性研究|观察性|队列研究|队列|非随机",
+    re.IGNORECASE,
+)
 POOLED_WEAKER = re.compile(r"\bcase[- ]control|\bcross[- ]sectional|\bcase\s+(?:series|reports?)|病例对照|横断面|病例报告", re.IGNORECASE)
 POOL_CONTEXT = re.compile(
-    r"\binclud|\beligib|\bpooled|\bsearch|\bidentif|\bretriev|\bselected|\bmeta-?\s?analy|\bsystematic\s+review"
+    r"\binclu(?:d|sion)|\beligib|\bpooled|\bsearch|\bidentif|\bretriev|\bselected|\bmeta-?\s?analy|\bsystematic\s+review"
     r"|\bof\s+\d+\s+(?:studies|trials)|\b\d+\s+(?:studies|trials|RCTs)|纳入|检索|合并|荟萃|Meta\s*分析|系统评价",
     re.IGNORECASE,
 )
+
+# A work named inside quotes or 《》 in a title is the subject, not this document ("《指南》解读").
+QUOTED_WORK = re.compile(r"《[^》]{2,80}》|“[^”]{2,80}”|\"[^\"]{2,80}\"")
 
 # Where a phrase sits: a sentence describing this work vs. one reporting others' work.
 SELF_DESCRIPTION = re.compile(

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evidence import cues as C
-from evidence.stated_grades import extract_stated_grades
+from evidence.stated_grades import extract_stated_grades, scheme_hint_for
 from indexing.labels import DocumentGrade, EvidenceLevel, SourceType, StatedGrade
 from indexing.schema import SourceMeta
 
@@ -39,6 +39,8 @@ READ_CHARS = 20000  # cues past this point say little about the document's own d
 
 # Documents about other documents: they win over the designs they cite once they say what they are.
 CONTAINERS = (S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW)
+DOCUMENT_KINDS = CONTAINERS + (S.NARRATIVE_REVIEW, S.EXPERT_OPINION, S.TEXTBOOK)
+FIRM_METADATA = 4.0  # a publication type that names the kind outright ("Review" alone does not)
 PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
 TIE_ORDER = [S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW, S.RCT, S.COHORT, S.CASE_CONTROL,
              S.CROSS_SECTIONAL, S.CASE_SERIES, S.TEXTBOOK, S.EXPERT_OPINION, S.NARRATIVE_REVIEW, S.OTHER]
@@ -156,7 +158,7 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
     evidence = _Evidence()
     notes: list[str] = []
     if title.strip():
-        _scan(title, "title", evidence, title=True)
+        _scan(_mask(title, C.QUOTED_WORK), "title", evidence, title=True)
     for offset, sentence in _sentences(text[:READ_CHARS]):
         if title.strip() and sentence.strip() == title.strip():
             continue
@@ -203,18 +205,24 @@ def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]
     scores = {t: evidence.score(t) for t in SourceType if t != S.OTHER}
     strong_containers = {t: evidence.strong(t) for t in CONTAINERS if evidence.strong(t) > 0}
     if strong_containers:
-        head = _title_head(evidence, title, CONTAINERS)
-        if head is not None and evidence.score(head, ("metadata",)) == 0:
-            metadata_kinds = [t for t in CONTAINERS if evidence.score(t, ("metadata",)) > 0]
-            chosen = metadata_kinds[0] if metadata_kinds else head
+        # A document about documents: what kind of document is it? Firm metadata first, then the
+        # title's head noun, then whichever kind it names itself most strongly.
+        firm = {t: evidence.score(t, ("metadata",)) for t in DOCUMENT_KINDS}
+        firm = {t: v for t, v in firm.items() if v >= FIRM_METADATA}
+        head = _title_head(evidence, title, DOCUMENT_KINDS)
+        candidates = {t: evidence.strong(t) for t in DOCUMENT_KINDS if evidence.strong(t) > 0}
+        if firm:
+            chosen = max(firm, key=lambda t: (firm[t], -TIE_ORDER.index(t)))
+        elif head is not None:
+            chosen = head
         else:
-            chosen = max(strong_containers, key=lambda t: (strong_containers[t], -TIE_ORDER.index(t)))
-        others = [t for t in strong_containers if t != chosen]
+            chosen = max(candidates, key=lambda t: (candidates[t], -TIE_ORDER.index(t)))
+        others = [t for t in candidates if t != chosen]
         if others:
-            why.append(f"also describes itself as {', '.join(t.label for t in others)}; "
-                       f"{chosen.label} {'heads the title' if head == chosen else 'is named most strongly'}")
+            how = "heads the title" if head == chosen and not firm else "is named most firmly"
+            why.append(f"also names {', '.join(t.label for t in others)}; {chosen.label} {how}")
         cited = [t for t in PRIMARY if scores[t] > 0]
-        if cited:
+        if cited and chosen in CONTAINERS:
             why.append(f"designs it cites ({', '.join(t.label for t in cited)}) do not make it one of them")
         return chosen, why
     best = max(scores, key=lambda t: (scores[t], -TIE_ORDER.index(t)))
@@ -254,7 +262,8 @@ def _graded(grades: Sequence[StatedGrade], text: str) -> tuple[bool, str]:
     printed = [g for g in grades if g.scheme != "nice" and (g.strength or g.certainty)]
     nice = [g for g in grades if g.scheme == "nice"]
     method = C.GRADING_METHOD.search(text)
-    if len(printed) >= 2 or (printed and method):
+    known = [g for g in printed if g.scheme not in ("other",) and g.strength]
+    if len(printed) >= 2 or (printed and method) or known:
         examples = ", ".join(dict.fromkeys(g.quote for g in printed[:3]))
         return True, f"graded recommendations found: {examples} ({len(printed)} in the text read)"
     if len(nice) >= 3:
@@ -299,7 +308,8 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
         if meta.source_type != source_type:
             reasons.insert(0, f"the cues suggested {source_type.label}")
         source_type = meta.source_type
-    level, level_reasons, cap = _decide_level(source_type, evidence, title, text, stated_grades, top)
+    hint = scheme_hint_for(meta.organization if meta else None, title)
+    level, level_reasons, cap = _decide_level(source_type, evidence, title, text, stated_grades, top, hint)
     reasons.extend(level_reasons)
     reasons.extend(notes)
     if meta is not None and (meta.source_type is not None or meta.evidence_level is not None):
@@ -316,7 +326,7 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
 
 
 def _decide_level(source_type: SourceType, evidence: _Evidence, title: str, text: str,
-                  stated_grades: Sequence[StatedGrade] | None, top: list[_Hit]
+                  stated_grades: Sequence[StatedGrade] | None, top: list[_Hit], scheme_hint: str | None
                   ) -> tuple[EvidenceLevel, list[str], float]:
     """The level a source type earns here, the reasons, and a cap on the confidence."""
     level, reasons, cap = BASE_LEVEL[source_type], [], 0.9
@@ -332,7 +342,8 @@ def _decide_level(source_type: SourceType, evidence: _Evidence, title: str, text
         else:
             level = pooled
     elif source_type in (S.GUIDELINE, S.CONSENSUS):
-        grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(text)
+        grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(
+            text, scheme_hint=scheme_hint)
         graded, why_graded = _graded(grades, text)
         sr_basis = C.SR_BASIS.search(text)
         if source_type == S.GUIDELINE:

@@ -378,7 +378,7 @@ def _level_hits(text: str) -> list[_Hit]:
 _HICPAC = re.compile(r"\bCategory\s+(?P<c>I[ABC]|II)\b(?![-–])")
 _ACIP = re.compile(
     r"\b(?:(?:ACIP\s+)?(?:recommendation\s+)?Category\s+(?P<c>[AB])\b(?P<rec>\s+recommendations?)?)"
-    r"(?:\s*[,;(]?\s*Evidence\s+type\s+(?P<t>[1-4])\)?)?"
+    r"(?:\s*[,;(]?\s*Evidence\s+type\s+(?P<t>[1-4]))?"
 )
 _EVIDENCE_TYPE = re.compile(r"(?<=[(（\[])\s*Evidence\s+type\s+(?P<t>[1-4])\b")
 
@@ -526,6 +526,15 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
         # The grade leads its sentence ("Class I, LOE A: aspirin is ..."): take what follows.
         nxt = [e for s2, e in spans if e > end]
         last = nxt[0] if nxt else line_end
+        if not text[end:last].strip(" *.)）]:;\t"):
+            # The grade stands alone after its recommendation ("... hands. Category IB").
+            prev = [s2 for s2, e in spans if e <= s]
+            if prev:
+                s = prev[-1]
+            elif line_start > 0:
+                prev_start = text.rfind("\n", 0, line_start - 1) + 1
+                if text[prev_start : line_start - 1].strip():
+                    s = prev_start
     return s, max(last, end)
 
 

@@ -1,0 +1,82 @@
+"""Document-grading quality on the labelled set: per-class precision/recall, level accuracy.
+
+Run: python bench/grading_quality.py [path.jsonl]   (default: tests/evidence/data/grading_set.jsonl)
+Prints a table and writes bench/results/grading_quality.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evidence.grading import grade_document  # noqa: E402
+from indexing.labels import SourceType  # noqa: E402
+from indexing.schema import SourceMeta  # noqa: E402
+
+DEFAULT_SET = ROOT / "tests" / "evidence" / "data" / "grading_set.jsonl"
+
+
+def evaluate(path: Path) -> dict:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    confusion: Counter[tuple[str, str]] = Counter()
+    level_hits = 0
+    misses = []
+    started = time.perf_counter()
+    for row in rows:
+        grade = grade_document(row["title"], row["text"], SourceMeta(**row.get("meta", {})))
+        got, want = grade.source_type.value, row["source_type"]
+        confusion[(want, got)] += 1
+        level_hits += int(grade.level) == row["level"]
+        if got != want or int(grade.level) != row["level"]:
+            misses.append({"id": row["id"], "want": [want, row["level"]], "got": [got, int(grade.level)],
+                           "reasons": grade.reasons})
+    seconds = time.perf_counter() - started
+    per_class = {}
+    for st in SourceType:
+        c = st.value
+        tp = confusion[(c, c)]
+        predicted = sum(v for (w, g), v in confusion.items() if g == c)
+        actual = sum(v for (w, g), v in confusion.items() if w == c)
+        p = tp / predicted if predicted else (1.0 if not actual else 0.0)
+        r = tp / actual if actual else 1.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        per_class[c] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f1, 3), "support": actual}
+    present = [v for v in per_class.values() if v["support"]]
+    return {
+        "rows": len(rows),
+        "type_accuracy": round(sum(confusion[(c, c)] for c in per_class) / len(rows), 3),
+        "macro_f1": round(sum(v["f1"] for v in present) / len(present), 3),
+        "level_accuracy": round(level_hits / len(rows), 3),
+        "per_class": per_class,
+        "confusion": {f"{w} -> {g}": v for (w, g), v in sorted(confusion.items()) if w != g},
+        "misses": misses,
+        "ms_per_document": round(1000 * seconds / len(rows), 2),
+    }
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SET
+    report = evaluate(path)
+    print(f"{'class':<22}{'precision':>10}{'recall':>8}{'f1':>7}{'n':>5}")
+    for c, v in report["per_class"].items():
+        print(f"{c:<22}{v['precision']:>10.2f}{v['recall']:>8.2f}{v['f1']:>7.2f}{v['support']:>5}")
+    print(f"rows {report['rows']}  type accuracy {report['type_accuracy']:.3f}  macro-F1 {report['macro_f1']:.3f}  "
+          f"level accuracy {report['level_accuracy']:.3f}  {report['ms_per_document']} ms/document")
+    for k, v in report["confusion"].items():
+        print(f"  confused {k}: {v}")
+    for m in report["misses"]:
+        print(f"  miss {m['id']}: want {m['want']} got {m['got']} :: {'; '.join(m['reasons'][:4])}")
+    out = ROOT / "bench" / "results" / "grading_quality.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
