@@ -36,6 +36,8 @@ CUES: list[Cue] = [
     # ---- systematic reviews and meta-analyses
     _cue(S.SYSTEMATIC_REVIEW, "systematic review", r"(?<!non-)(?<!non)\bsystematic(?:al)?\s+(?:literature\s+)?reviews?\b", 1.0),
     _cue(S.SYSTEMATIC_REVIEW, "meta-analysis", r"\b(?:network\s+)?meta-?\s?analy[sz](?:is|es|ed)\b|\bmetaanaly", 1.0),
+    _cue(S.SYSTEMATIC_REVIEW, "systematic search", r"\bsystematic(?:ally)?\s+(?:literature\s+)?search(?:ed|es)?\b|\bsystematically\s+reviewed", 0.9),
+    _cue(S.SYSTEMATIC_REVIEW, "pooled data", r"\bpooled\s+data\s+from\s+\d+|\bsummary\s+(?:relative\s+risks?|odds\s+ratios?|estimates?|effect)", 0.6),
     _cue(S.SYSTEMATIC_REVIEW, "PRISMA", r"\bPRISMA\b", 0.8),
     _cue(S.SYSTEMATIC_REVIEW, "umbrella review", r"\bumbrella\s+review|overview\s+of\s+(?:systematic\s+)?reviews", 0.9),
     _cue(S.SYSTEMATIC_REVIEW, "database search",
@@ -58,7 +60,7 @@ CUES: list[Cue] = [
     _cue(S.RCT, "allocation concealment", r"\ballocation\s+concealment|\bCONSORT\b", 0.6),
     _cue(S.RCT, "assigned to arms",
          r"\b(?:were|was)\s+(?:\w+\s+)?(?:assigned|allocated)\s+to\s+(?:receive\s+)?(?:either|one\s+of|\w+\s+or)", 0.6),
-    _cue(S.RCT, "trial", r"\btrials?\b", 0.3),
+    _cue(S.RCT, "trial", r"\btrial\b", 0.3),
     _cue(S.RCT, "随机对照试验", r"随机对照(?:试验|研究|临床试验)|随机、?(?:双盲|单盲|开放)", 1.0),
     _cue(S.RCT, "随机分组", r"随机(?:分为|分成|分配|分组|数字表|化分组|入组)", 0.9),
     _cue(S.RCT, "双盲", r"双盲|三盲|安慰剂对照", 0.7),
@@ -82,6 +84,8 @@ CUES: list[Cue] = [
     # ---- case-control
     _cue(S.CASE_CONTROL, "case-control", r"\bcase[- ]control(?:led)?\b|\bcase[- ]referent", 1.0),
     _cue(S.CASE_CONTROL, "matched controls", r"\bmatched\s+(?:healthy\s+)?controls|\bcontrols\s+(?:were\s+)?matched", 0.6),
+    _cue(S.CASE_CONTROL, "cases compared with controls",
+         r"\bcases\s+and\s+(?:\w+\s+)?controls\b|\bcontrol\s+(?:infants|subjects|individuals|children|women|men)\b|\bcompared\s+with\s+(?:\w+\s+){0,3}controls\b", 0.7),
     _cue(S.CASE_CONTROL, "病例对照", r"病例[-—]?对照", 1.0),
     # ---- cross-sectional
     _cue(S.CROSS_SECTIONAL, "cross-sectional", r"\bcross[- ]?sectional\b", 1.0),
@@ -89,6 +93,8 @@ CUES: list[Cue] = [
          r"\b(?:prevalence|questionnaire|online|web-based|national|telephone)\s+(?:study|survey)|\bwe\s+surveyed|\bsurvey\s+(?:of|among)\b", 0.7),
     _cue(S.CROSS_SECTIONAL, "single-occasion measurement",
          r"\b(?:on|at|during)\s+a\s+single\s+(?:visit|occasion|day|time[- ]point)|\bcompleted\s+(?:a|an)\s+(?:\w+\s+)?questionnaire|\bprevalence\b", 0.5),
+    _cue(S.CROSS_SECTIONAL, "survey", r"\bsurvey\b|\bself-administered\s+questionnaire", 0.5),
+    _cue(S.CROSS_SECTIONAL, "调查", r"一次性调查|调查", 0.5),
     _cue(S.CROSS_SECTIONAL, "横断面", r"横断面|现况调查|现况研究", 1.0),
     _cue(S.CROSS_SECTIONAL, "问卷调查", r"问卷调查|流行病学调查|抽样调查|患病率(?:调查)?|(?:分层|整群|多阶段)\S{0,6}抽样", 0.7),
     # ---- case reports and series
@@ -107,6 +113,7 @@ CUES: list[Cue] = [
     _cue(S.GUIDELINE, "guideline panel", r"\bguideline\s+(?:panel|development\s+group|committee|writing\s+committee)|\bthe\s+panel\s+(?:recommends|suggests)", 1.0),
     _cue(S.GUIDELINE, "recommendation statement",
          r"\brecommendation\s+statement|\b(?:the\s+)?(?:USPSTF|task\s+force|society|college|association)\s+recommends\b", 0.8),
+    _cue(S.GUIDELINE, "guidance", r"\bguidance\b", 0.7),
     _cue(S.GUIDELINE, "指南", r"指南", 1.0),
     _cue(S.GUIDELINE, "诊疗规范", r"诊疗规范|诊疗方案|临床路径|技术规范", 0.7),
     # ---- consensus and position statements
@@ -115,12 +122,16 @@ CUES: list[Cue] = [
     _cue(S.CONSENSUS, "consensus", r"\bconsensus\b", 0.5),
     _cue(S.CONSENSUS, "position/scientific statement",
          r"\bposition\s+(?:statement|paper|stand)|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
+    _cue(S.CONSENSUS, "expert panel agreement",
+         r"\bexpert\s+panel|\bnominal\s+group|\breached\s+(?:agreement|consensus)|\bpanel(?:lists)?\s+agreed|达成共识|多轮讨论", 0.8),
     _cue(S.CONSENSUS, "Delphi", r"\bDelphi\b|德尔菲", 0.8),
     _cue(S.CONSENSUS, "专家共识", r"专家共识|共识声明|共识意见|中国共识|共识", 1.0),
     _cue(S.CONSENSUS, "立场声明", r"立场声明|专家建议|专家推荐意见", 0.8),
     # ---- narrative reviews
     _cue(S.NARRATIVE_REVIEW, "narrative review",
          r"\b(?:narrative|literature|clinical|state[- ]of[- ]the[- ]art|comprehensive|critical|mini[- ]?|scoping|historical)\s+review|\breview\s+article|\bthis\s+review|\bwe\s+review|\bhere,?\s+we\s+(?:review|summari[sz]e|discuss)|\brecent\s+advances|\ban?\s+(?:update|overview)\b", 0.9),
+    _cue(S.NARRATIVE_REVIEW, "article discussing the field",
+         r"\bthis\s+(?:article|paper)\s+(?:discusses|reviews|summari[sz]es|describes|outlines)|\bfuture\s+directions|\bchallenges\s+and\s+(?:opportunities|perspectives)|\bcurrent\s+(?:evidence|concepts|status)\s+and", 0.8),
     _cue(S.NARRATIVE_REVIEW, "overview", r"\boverview\b|\bwe\s+(?:outline|summari[sz]e|discuss)\s+(?:the|current|recent|what)", 0.7),
     _cue(S.NARRATIVE_REVIEW, "review", r"(?<!systematic\s)(?<!umbrella\s)\breview\b", 0.5),
     _cue(S.NARRATIVE_REVIEW, "综述", r"综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
@@ -129,6 +140,7 @@ CUES: list[Cue] = [
          r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\bperspective\b|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
     _cue(S.EXPERT_OPINION, "first-person argument",
          r"\bI\s+(?:believe|argue|think|propose|contend)\b|^\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
+    _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+for)|\bthe\s+authors\s+(?:reflect|argue|call)", 0.8),
     _cue(S.EXPERT_OPINION, "笔者观点", r"笔者|看法|思考|谈谈", 0.7),
     _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),
     # ---- textbooks and reference works
@@ -152,7 +164,7 @@ CUES: list[Cue] = [
 # Designs a systematic review may pool; decides its level (CEBM: the review is as strong as what it pools).
 # One count per phrase: "randomised controlled trials" is one mention, not two.
 POOLED_TRIALS = re.compile(
-    r"\brandomi[sz]ed(?:[\s,-]+\w+){0,3}?[\s,-]+trials?\b|\brandomi[sz]ed|\bRCTs?\b|\btrials?\b|随机对照试验|随机",
+    r"\brandomi[sz]ed(?:[\s,-]+\w+){0,3}?[\s,-]+trials?\b|\brandomi[sz]ed|\bRCTs?\b|\btrials?\b|随机对照试验|随机对照|随机试验",
     re.IGNORECASE,
 )
 POOLED_COHORT = re.compile(
@@ -177,7 +189,7 @@ SELF_DESCRIPTION = re.compile(
     r"|chapter|conduct\w*|perform\w*|did|undert\w*|carried\s+out|design\w*|describ\w*|present\w*|search\w*"
     r"|enrol\w*|recruit\w*|includ\w*|randomi[sz]\w*|assign\w*|follow\w*|compar\w*|investigat\w*|examin\w*"
     r"|evaluat\w*|assess\w*|summari[sz]\w*|provid\w*|recommend\w*|aim\w*)\b"
-    r"|^\s*\**(?:design|methods?|study\s+design|setting|data\s+sources?|participants|objective|purpose|aims?)\**\s*[:：]"
+    r"|\bwe\s+(?:\w+ly\s+)?\w+(?:ed|ated)\b|^\s*\**(?:design|methods?|study\s+design|setting|data\s+sources?|participants|objective|purpose|aims?)\**\s*[:：]"
     r"|本(?:研究|文|指南|共识|试验|综述|章|调查)|我们|采用|方法[:：]|目的[:：]",
     re.IGNORECASE,
 )
@@ -196,7 +208,7 @@ GRADING_METHOD = re.compile(
     r"\bGRADE\s+(?:approach|methodology|method|system|framework|criteria)|\bgrading\s+of\s+recommendations"
     r"|\bstrength\s+of\s+(?:the\s+)?recommendations?|\blevels?\s+of\s+evidence|\bclass(?:es)?\s+of\s+recommendation"
     r"|\bcertainty\s+of\s+(?:the\s+)?evidence|\bquality\s+of\s+(?:the\s+)?evidence\s+was\s+(?:rated|graded|assessed)"
-    r"|推荐(?:意见)?(?:强度|等级|分级)|证据(?:质量|等级|级别)(?:分级)?|GRADE\s*(?:方法|系统|分级)",
+    r"|推荐(?:意见)?(?:强度|等级|分级|类别)|证据(?:质量|等级|级别|水平)(?:分级)?|GRADE\s*(?:方法|系统|分级)",
     re.IGNORECASE,
 )
 SR_BASIS = re.compile(

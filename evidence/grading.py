@@ -40,6 +40,7 @@ READ_CHARS = 20000  # cues past this point say little about the document's own d
 # Documents about other documents: they win over the designs they cite once they say what they are.
 CONTAINERS = (S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW)
 DOCUMENT_KINDS = CONTAINERS + (S.NARRATIVE_REVIEW, S.EXPERT_OPINION, S.TEXTBOOK)
+HEAD_MIN_WEIGHT = 0.8  # a generic word ("review") in a title does not decide the head noun
 FIRM_METADATA = 4.0  # a publication type that names the kind outright ("Review" alone does not)
 PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
 TIE_ORDER = [S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW, S.RCT, S.COHORT, S.CASE_CONTROL,
@@ -193,7 +194,8 @@ def _is_cjk(text: str) -> bool:
 
 def _title_head(evidence: _Evidence, title: str, kinds: Sequence[SourceType]) -> SourceType | None:
     """The kind the title is about: English puts the head noun first, Chinese last."""
-    hits = [h for h in evidence.hits if h.zone == "title" and h.kind in kinds]
+    hits = [h for h in evidence.hits if h.zone == "title" and h.kind in kinds
+            and h.score >= HEAD_MIN_WEIGHT * ZONE_WEIGHT["title"]]
     if not hits:
         return None
     pick = max if _is_cjk(title) else min

@@ -322,7 +322,9 @@ _LETTER_GRADE = re.compile(
     r"\bGrade\s*:?\s*(?P<g>[A-E])(?:\s*/\s*(?P<g2>[A-E]))?(?![A-Za-z0-9\-–])(?P<rec>\s+recommendations?)?"
 )
 _GRADE_I = re.compile(r"\bGrade\s*:?\s*I(?P<rec>\s+(?:statement|recommendation))\b")
-_LETTER_RECOMMENDATION = re.compile(r"\b(?:an?|the)\s+[\"“']?(?P<g>[ABCD])[\"”']?\s+(?P<rec>recommendation)\b")
+_LETTER_RECOMMENDATION = re.compile(
+    r"(?:\b(?:an?|the)\s+|(?<=[(（]))[\"“']?(?P<g>[ABCD])[\"”']?\s+(?P<rec>recommendation)\b"
+)
 _I_STATEMENT = re.compile(r"\bI\s+statement\b")
 _USPSTF_DIRECTION = {"A": "for", "B": "for", "C": "for", "D": "against", "I": "neutral"}
 
@@ -411,7 +413,7 @@ def _cdc_hits(text: str) -> list[_Hit]:
 
 _ZH_CLASS = r"(?:IIa|IIb|III|II|I|Ⅱa|Ⅱb|Ⅲ|Ⅱ|Ⅰ|[12]|[A-D])"
 _ZH_LEVEL = r"(?:极低|高|中等|中|低|[A-D]|[1-5][a-c]?|IV|III|II|I|Ⅳ|Ⅲ|Ⅱ|Ⅰ)"
-_ZH_INLINE_STRENGTH = re.compile(rf"(?P<v>{_ZH_CLASS})\s*级\s*推荐|(?P<w>强|弱|有条件)(?:烈)?推荐")
+_ZH_INLINE_STRENGTH = re.compile(rf"(?P<v>{_ZH_CLASS})\s*[级类]\s*推荐|(?P<w>强|弱|有条件)(?:烈)?推荐")
 _ZH_INLINE_EVIDENCE = re.compile(rf"(?P<v>{_ZH_LEVEL})\s*级\s*证据|(?P<w>极低|高|中等|中|低)质量证据")
 _ZH_KEY_STRENGTH = re.compile(
     rf"(?:推荐强度|推荐等级|推荐级别|推荐类别|推荐分级|推荐意见强度)\s*[:：为是]?\s*(?P<v>强|弱|有条件|{_ZH_CLASS})(?:\s*级)?"
