@@ -31,6 +31,11 @@ EMPTY_INDEX_TEXT = (
     "No answer was generated. Index guidelines or papers first (`m1e index PATH`, or the "
     "Library page of the web UI), then ask again."
 )
+NO_ROOM_TEXT = (
+    "No answer was generated: not even the strongest evidence passage fits in the model's context "
+    "({context} tokens, of which {reserve} are kept for the answer). Use a model with a longer "
+    "context or lower max_new_tokens."
+)
 DEMO_WARNING = (
     "Written by {label}. It is a small demo model that proves the runtime works offline; it is "
     "not a clinical model and its answers are not medical advice. Check every claim against the "
@@ -282,6 +287,20 @@ class Assistant:
                         message=f"{len(plan.dropped)} retrieved passage(s) did not fit in the model's context and were left out.",
                     )
                 )
+        if mode == "evidence" and not used:  # not even the strongest passage fits: do not guess
+            answer = Answer(
+                question=question,
+                mode=mode,
+                generator=gen.name,
+                model_label="no generator was called",
+                text=NO_ROOM_TEXT.format(context=gen.context_tokens, reserve=self.settings.max_new_tokens),
+                insufficient_evidence=True,
+                warnings=_dedupe(warnings),
+                timings={**timings, "total": time.perf_counter() - started},
+            )
+            yield answer.text
+            yield answer
+            return
         conflicts: list[Conflict] = []
         if mode == "evidence":
             from evidence.conflicts import find_conflicts

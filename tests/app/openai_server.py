@@ -1,0 +1,87 @@
+"""A tiny OpenAI-compatible chat server on 127.0.0.1 for the generator tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeChatServer:
+    """Answers /v1/chat/completions with `reply`, streamed as SSE or as one JSON object.
+
+    `fail_first` requests get HTTP 500 first; `delay_s` sleeps before answering (slow server).
+    Every request body is kept in `requests`.
+    """
+
+    def __init__(self, reply: str = "Metformin is first line [E1].", fail_first: int = 0, delay_s: float = 0.0, chunk_delay_s: float = 0.0):
+        self.reply = reply
+        self.fail_first = fail_first
+        self.delay_s = delay_s
+        self.chunk_delay_s = chunk_delay_s
+        self.requests: list[dict] = []
+        self.disconnected = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                if self.path != "/v1/chat/completions":
+                    self.send_error(404)
+                    return
+                if server.fail_first > 0:
+                    server.fail_first -= 1
+                    self.send_response(500)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "overloaded"}')
+                    return
+                if server.delay_s:
+                    time.sleep(server.delay_s)
+                if body.get("stream"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    try:
+                        self.wfile.write(b": keep-alive\n\n")
+                        first = {"choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+                        self.wfile.write(f"data: {json.dumps(first)}\n\n".encode())
+                        for word in server.reply.split(" "):
+                            chunk = {"choices": [{"index": 0, "delta": {"content": word + " "}}]}
+                            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                            self.wfile.flush()
+                            if server.chunk_delay_s:
+                                time.sleep(server.chunk_delay_s)
+                        self.wfile.write(b"data: [DONE]\n\n")
+                    except (BrokenPipeError, ConnectionResetError):
+                        server.disconnected.set()
+                else:
+                    payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": server.reply}, "finish_reason": "stop"}]}
+                    data = json.dumps(payload).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> "FakeChatServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
