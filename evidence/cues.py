@@ -28,7 +28,7 @@ class Cue:
 
 
 def _cue(kind: CueKind, name: str, pattern: str, weight: float) -> Cue:
-    return Cue(kind, name, re.compile(pattern, re.IGNORECASE), weight)
+    return Cue(kind, name, re.compile(pattern, re.IGNORECASE | re.MULTILINE), weight)
 
 
 S = SourceType
@@ -45,7 +45,7 @@ CUES: list[Cue] = [
     _cue(S.SYSTEMATIC_REVIEW, "pooled estimate",
          r"\brandom[- ]effects?\s+model|\bfixed[- ]effects?\s+model|\bpooled\s+(?:risk|odds|hazard|relative|mean|estimate|analysis)|\bforest\s+plot", 0.6),
     _cue(S.SYSTEMATIC_REVIEW, "review methods headings",
-         r"^\W*(?:search\s+(?:methods|strategy)|selection\s+criteria|eligibility\s+criteria|data\s+(?:collection\s+and\s+analysis|extraction|synthesis))\s*[:：]", 0.8),
+         r"(?:^|(?<=[.;:!?] ))\W*(?:search\s+(?:methods|strategy)|selection\s+criteria|eligibility\s+criteria|data\s+(?:collection\s+and\s+analysis|extraction|synthesis))\s*[:：]", 0.8),
     _cue(S.SYSTEMATIC_REVIEW, "studies included", r"\b(?:we\s+)?included\s+\d+\s+(?:\w+\s+){0,2}(?:trials|studies|RCTs)\b", 0.6),
     _cue(S.SYSTEMATIC_REVIEW, "系统评价", r"系统评价|系统综述|系统性综述|系统回顾", 1.0),
     _cue(S.SYSTEMATIC_REVIEW, "Meta分析", r"荟萃分析|Meta\s*分析|网状\s*Meta|汇总分析", 1.0),
@@ -114,6 +114,8 @@ CUES: list[Cue] = [
     _cue(S.GUIDELINE, "recommendation statement",
          r"\brecommendation\s+statement|\b(?:the\s+)?(?:USPSTF|task\s+force|society|college|association)\s+recommends\b", 0.8),
     _cue(S.GUIDELINE, "guidance", r"\bguidance\b", 0.7),
+    _cue(S.GUIDELINE, "standards of care / strategy report",
+         r"\bstandards?\s+of\s+(?:medical\s+)?care\b|\bglobal\s+strategy\s+for\b|\bnational\s+strategy\s+for\b", 0.9),
     _cue(S.GUIDELINE, "指南", r"指南", 1.0),
     _cue(S.GUIDELINE, "诊疗规范", r"诊疗规范|诊疗方案|临床路径|技术规范", 0.7),
     # ---- consensus and position statements
@@ -121,7 +123,7 @@ CUES: list[Cue] = [
          r"\bconsensus\s+(?:statement|document|report|conference|recommendations?|guidelines?|paper|panel)|\bexpert\s+consensus|\binternational\s+consensus", 1.0),
     _cue(S.CONSENSUS, "consensus", r"\bconsensus\b", 0.5),
     _cue(S.CONSENSUS, "position/scientific statement",
-         r"\bposition\s+(?:statement|paper|stand)|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
+         r"\bposition\s+(?:statement|paper|stand)|\bcommittee\s+opinion|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
     _cue(S.CONSENSUS, "expert panel agreement",
          r"\bexpert\s+panel|\bnominal\s+group|\breached\s+(?:agreement|consensus)|\bpanel(?:lists)?\s+agreed|达成共识|多轮讨论", 0.8),
     _cue(S.CONSENSUS, "Delphi", r"\bDelphi\b|德尔菲", 0.8),
@@ -139,7 +141,7 @@ CUES: list[Cue] = [
     _cue(S.EXPERT_OPINION, "editorial/commentary",
          r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\bperspective\b|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
     _cue(S.EXPERT_OPINION, "first-person argument",
-         r"\bI\s+(?:believe|argue|think|propose|contend)\b|^\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
+         r"\bI\s+(?:believe|argue|think|propose|contend)\b|(?:^|(?<=[.;:!?] ))\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
     _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+for)|\bthe\s+authors\s+(?:reflect|argue|call)", 0.8),
     _cue(S.EXPERT_OPINION, "笔者观点", r"笔者|看法|思考|谈谈", 0.7),
     _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),
@@ -212,7 +214,7 @@ GRADING_METHOD = re.compile(
     re.IGNORECASE,
 )
 SR_BASIS = re.compile(
-    r"\bsystematic(?:al)?\s+(?:literature\s+)?(?:review|search)|\bevidence[- ]based\b|\bmeta-?\s?analy|系统(?:评价|检索|综述)|循证",
+    r"\bsystematic(?:al)?\s+(?:literature\s+)?(?:review|search)|\bGRADE\s+(?:approach|methodology|method)|系统(?:评价|检索|综述)|GRADE\s*方法",
     re.IGNORECASE,
 )
 

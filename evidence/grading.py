@@ -20,6 +20,7 @@ How it decides, in order:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,16 +33,17 @@ from indexing.schema import SourceMeta
 S = SourceType
 
 # How much a phrase counts by where it sits.
-ZONE_WEIGHT = {"metadata": 1.0, "title": 3.0, "self": 2.0, "opening": 1.0, "body": 0.5, "background": 0.15}
+ZONE_WEIGHT = {"skip": 0.0, "metadata": 1.0, "title": 3.0, "self": 2.0, "opening": 1.0, "body": 0.5, "background": 0.15}
 STRONG_ZONES = ("metadata", "title", "self")
 OPENING_CHARS = 1500  # roughly an abstract
-READ_CHARS = 20000  # cues past this point say little about the document's own design
+READ_CHARS = 10000  # cues past this point say little about the document's own design
 
 # Documents about other documents: they win over the designs they cite once they say what they are.
 CONTAINERS = (S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW)
 DOCUMENT_KINDS = CONTAINERS + (S.NARRATIVE_REVIEW, S.EXPERT_OPINION, S.TEXTBOOK)
 HEAD_MIN_WEIGHT = 0.8  # a generic word ("review") in a title does not decide the head noun
-FIRM_METADATA = 4.0  # a publication type that names the kind outright ("Review" alone does not)
+FIRM_METADATA = 4.0
+GUIDELINE_LIKE_GRADES = 3  # graded recommendations that make an unnamed document guideline-like  # a publication type that names the kind outright ("Review" alone does not)
 PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
 TIE_ORDER = [S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW, S.RCT, S.COHORT, S.CASE_CONTROL,
              S.CROSS_SECTIONAL, S.CASE_SERIES, S.TEXTBOOK, S.EXPERT_OPINION, S.NARRATIVE_REVIEW, S.OTHER]
@@ -109,26 +111,36 @@ def _mask(text: str, pattern: re.Pattern[str]) -> str:
     return pattern.sub(lambda m: " " * len(m.group(0)), text)
 
 
-def _scan(text: str, zone: str, evidence: _Evidence, title: bool = False) -> None:
-    """Record every cue in `text`; negated design words become what they mean."""
+def _scan(text: str, zones: list[tuple[int, str]], evidence: _Evidence) -> None:
+    """Record every cue in `text`; `zones` gives (start offset, zone) of each clause in order.
+
+    Negated design words become what they mean: "non-randomised" is a non-randomised
+    comparison, not a trial; "non-systematic review" a narrative one.
+    """
+    starts = [start for start, _ in zones]
+
+    def zone_at(pos: int) -> str:
+        return zones[max(0, bisect_right(starts, pos) - 1)][1]
+
+    def add(kind: C.CueKind, name: str, weight: float, m: re.Match[str]) -> None:
+        zone = zone_at(m.start())
+        evidence.hits.append(_Hit(kind, name, zone, m.group(0).strip(), weight * ZONE_WEIGHT[zone], m.start()))
+
     for m in C.NEGATED_RANDOMISED.finditer(text):
-        evidence.hits.append(_Hit(S.COHORT, "non-randomised design", zone, m.group(0),
-                                  0.9 * ZONE_WEIGHT[zone], m.start()))
+        add(S.COHORT, "non-randomised design", 0.9, m)
     for m in C.NEGATED_SYSTEMATIC.finditer(text):
-        evidence.hits.append(_Hit(S.NARRATIVE_REVIEW, "non-systematic review", zone, m.group(0),
-                                  0.9 * ZONE_WEIGHT[zone], m.start()))
+        add(S.NARRATIVE_REVIEW, "non-systematic review", 0.9, m)
     masked = _mask(_mask(text, C.NEGATED_RANDOMISED), C.NEGATED_SYSTEMATIC)
-    taken: list[tuple[int, int]] = []
+    taken: dict[C.CueKind, list[tuple[int, int]]] = defaultdict(list)
     for cue in C.CUES:
+        if cue.kind == S.COHORT and cue.name == "non-randomised controlled design":
+            continue  # read from the unmasked text above
         for m in cue.pattern.finditer(masked):
-            if cue.kind == S.COHORT and cue.name == "non-randomised controlled design":
-                continue  # read from the unmasked text above
             # A weaker phrase inside a stronger one of the same kind counts once.
-            if any(a <= m.start() and m.end() <= b and k == cue.kind for a, b, k in taken):
+            if any(a <= m.start() and m.end() <= b for a, b in taken[cue.kind]):
                 continue
-            taken.append((m.start(), m.end(), cue.kind))  # type: ignore[arg-type]
-            evidence.hits.append(_Hit(cue.kind, cue.name, zone, m.group(0).strip(),
-                                      cue.weight * ZONE_WEIGHT[zone], m.start()))
+            taken[cue.kind].append((m.start(), m.end()))
+            add(cue.kind, cue.name, cue.weight, m)
 
 
 _CLAUSE_END = re.compile(r"[,;，；]\s*|\s+(?:but|whereas|while|although|however)\s+")
@@ -140,7 +152,7 @@ def _clauses(sentence: str) -> list[str]:
         out.append(sentence[start : m.end()])
         start = m.end()
     out.append(sentence[start:])
-    return [c for c in out if c.strip()]
+    return [c for c in out if c]
 
 
 def _zone_of(sentence: str, clause: str, offset: int) -> str:
@@ -159,12 +171,20 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
     evidence = _Evidence()
     notes: list[str] = []
     if title.strip():
-        _scan(_mask(title, C.QUOTED_WORK), "title", evidence, title=True)
-    for offset, sentence in _sentences(text[:READ_CHARS]):
+        _scan(_mask(title, C.QUOTED_WORK), [(0, "title")], evidence)
+    body = text[:READ_CHARS]
+    zones: list[tuple[int, str]] = []
+    for offset, sentence in _sentences(body):
         if title.strip() and sentence.strip() == title.strip():
+            zones.append((offset, "skip"))
             continue
+        pos = offset
         for clause in _clauses(sentence):
-            _scan(clause, _zone_of(sentence, clause, offset), evidence)
+            zones.append((pos, _zone_of(sentence, clause, offset)))
+            pos += len(clause)
+    if zones:
+        _scan(body, zones, evidence)
+        evidence.hits = [h for h in evidence.hits if h.zone != "skip"]
     if meta is not None:
         for raw in meta.publication_types:
             key = raw.strip().lower()
@@ -304,6 +324,20 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
         reasons = [_reason(h) for h in evidence.of(C.PRECLINICAL)[:2]] + reasons
         reasons.append("animal / in-vitro (mechanistic) work: other, level 5")
         source_type = S.OTHER
+
+    # A document that prints graded recommendations but names no kind is guideline-like.
+    grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(
+        text, scheme_hint=scheme_hint_for(meta.organization if meta else None, title))
+    named = any(evidence.strong(t) > 0 for t in SourceType)
+    printed = [g for g in grades if g.scheme not in ("other", "nice") and g.strength]
+    if not named and len(printed) >= GUIDELINE_LIKE_GRADES and source_type not in (S.OTHER,) + CONTAINERS + PRIMARY[:1] or (
+        source_type == S.OTHER and len(printed) >= GUIDELINE_LIKE_GRADES
+    ):
+        reasons = [f"prints {len(printed)} graded recommendations (e.g. {printed[0].quote!r}) and names no other "
+                   "kind of document: guideline-like"] + [r for r in reasons if "no design" not in r]
+        source_type = S.GUIDELINE
+        top = []
+        stated_grades = grades
 
     origin, confidence = _origin_and_confidence(evidence, source_type, top)
     if meta is not None and meta.source_type is not None:
