@@ -201,7 +201,8 @@ _ABBREVIATIONS = {
 }
 _EN_BOUNDARY = re.compile(r"(?<=[.!?])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff])")
 _ZH_BOUNDARY = re.compile(r"(?<=[。！？；!?])([”’」』）)]*)")
-_PARENTHETICAL = re.compile(r"^[（(][^（()）]{1,60}[）)][。.；;]?$")
+_PARENTHETICAL = re.compile(r"^([（(]([^（()）]{1,60})[）)][。.；;]?)\s*(.*)$", re.S)
+_ENUMERATOR = re.compile(r"^\s*(\d{1,2}|[一二三四五六七八九十]{1,3}|[ivxIVX]{1,4}|[a-zA-Z])\s*$")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -215,10 +216,13 @@ def split_sentences(text: str) -> list[str]:
         piece = piece.strip()
         if not piece:
             continue
-        if merged and _PARENTHETICAL.match(piece):
-            merged[-1] = join_lines(merged[-1], piece)
-        else:
-            merged.append(piece)
+        m = _PARENTHETICAL.match(piece)
+        if merged and m and not _ENUMERATOR.match(m.group(2)):
+            merged[-1] = join_lines(merged[-1], m.group(1))  # "(Class I, LOE A)" after its sentence
+            piece = m.group(3).strip()
+            if not piece:
+                continue
+        merged.append(piece)
     return merged
 
 
@@ -293,7 +297,7 @@ def _units(section: _Section, sizer: _Sizer, limit: int) -> list[_Unit]:
 
 
 def _glue(left: str, right: str) -> str:
-    return "" if left and right and is_cjk(left[-1]) and is_cjk(right[0]) else " "
+    return "" if left and right and (is_cjk(left[-1]) or is_cjk(right[0])) else " "
 
 
 def _fit(text: str, page: int, kind: str, glue: str, sizer: _Sizer, limit: int) -> list[_Unit]:

@@ -113,10 +113,8 @@ def join_lines(left: str, right: str) -> str:
         return right
     if not right:
         return left
-    if is_cjk(left[-1]) and is_cjk(right[0]):
-        return left + right
-    if is_cjk(left[-1]) and right[0] in ".,;:!?)]":
-        return left + right
+    if is_cjk(left[-1]) or is_cjk(right[0]):
+        return left + right  # Chinese runs Latin terms in without spaces: "使用ACEI", "β受体"
     return left + " " + right
 
 
@@ -124,10 +122,11 @@ def join_lines(left: str, right: str) -> str:
 
 _BULLET = re.compile(r"^([•●○◦▪▫■□◆◇‣∙·➢➤►▶✓✔\-–—*+])\s+\S")
 _NUMBERED_ITEM = re.compile(
-    r"^(?:\(?\d{1,3}[.)、．]|[（(]\d{1,3}[）)]|[a-zA-Z][.)]\s|\(?[ivxIVX]{1,5}\)|[①-⑳]|"
+    r"^(?:\(?\d{1,3}(?:[.．](?!\d)|[)、])|[（(]\d{1,3}[）)]|[a-zA-Z][.)]\s|\(?[ivxIVX]{1,5}\)|[①-⑳]|"
     r"(?:Recommendation|Rec\.|Statement|Key point)\s*\d+(?:\.\d+)*[.:)]?|推荐(?:意见)?\s*\d+(?:\.\d+)*[：:．.]?)\s*\S",
 )
-_MULTI_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){1,4})\.?\s+\S")
+_UNITS = r"(?:mg|g|kg|µg|μg|mcg|ml|mL|l|L|mmol|mol|mmHg|mm|cm|m|kPa|IU|U|units?|%|years?|yrs?|months?|weeks?|days?|hours?|h|min|s|times|fold|x|×|vs|to|and|or|-)\b"
+_MULTI_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){1,4})\.?\s+(?!" + _UNITS + r")\S")
 _SECTION_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(\S.*)$")
 _ZH_CHAPTER = re.compile(r"^第[一二三四五六七八九十百零〇\d]+[章部篇](?:\s|$|[：:、])")
 _ZH_SECTION = re.compile(r"^第[一二三四五六七八九十百零〇\d]+节(?:\s|$|[：:、])")
@@ -190,7 +189,8 @@ def heading_level(line: str) -> tuple[int, bool] | None:
         return None
     letters = [c for c in bare if c.isalpha() and c.isascii()]
     words = bare.split()
-    if len(letters) >= 4 and len(words) <= 10 and all(not c.islower() for c in letters):
+    has_cjk = any(is_cjk(c) for c in bare)
+    if not has_cjk and len(letters) >= 4 and len(words) <= 10 and all(not c.islower() for c in letters):
         return 1, False  # ALL CAPS line
     if _looks_like_title(bare) and len(words) <= 8 and bare[0].isupper() and not _RECOMMENDS.search(bare):
         significant = [w for w in words if w.lower() not in _SMALL_WORDS and w[0].isalpha()]
@@ -209,10 +209,17 @@ _RECOMMENDS = re.compile(
 )
 
 
+_TRAILING_FUNCTION_WORD = re.compile(
+    r"\b(and|or|of|the|a|an|to|in|for|with|by|on|at|from|as|than|that|which|who|nor|but|vs)$", re.I
+)
+
+
 def _looks_like_title(text: str) -> bool:
     text = text.strip()
     if not text or text.endswith(_TERMINAL) or len(text) > 120:
         return False
+    if _TRAILING_FUNCTION_WORD.search(text):
+        return False  # "... electrolyte abnormalities, and": a wrapped line, never a title
     if any(is_cjk(c) for c in text):
         return display_width(text) <= 60 and "。" not in text
     words = text.split()
@@ -395,6 +402,9 @@ def reflow_lines(lines: list[str], typical: int | None = None) -> str:
 
 
 def _breaks(prev: _Line, line: _Line, typical: int) -> bool:
+    if prev.heading and line.text[:1].islower():
+        prev.heading = False  # a "heading" continued in lower case was a wrapped line of text
+        return False
     if prev.heading or line.heading or line.item:
         return True
     if " | " in prev.text or " | " in line.text:
