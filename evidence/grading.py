@@ -291,7 +291,7 @@ def _graded(grades: Sequence[StatedGrade], text: str) -> tuple[bool, str]:
     if len(nice) >= 3:
         return True, f"recommendations worded by NICE's strength convention ({len(nice)} found: offer / consider / do not offer)"
     if method:
-        return True, f'grading method stated: "{method.group(0)}"'
+        return False, f'a grading method is mentioned ("{method.group(0)}") but no graded recommendation is printed'
     return False, "no graded recommendations found"
 
 

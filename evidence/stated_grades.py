@@ -423,6 +423,16 @@ _ZH_KEY_EVIDENCE = re.compile(
 )
 
 
+# "（Ⅰ类，C级）", "（Ⅰ，A）", "（IIa，B）": class and level of evidence in Chinese parentheses.
+_ZH_PAIR = re.compile(
+    r"(?<=[（(])\s*(?P<cls>IIa|IIb|III|II|I|Ⅱa|Ⅱb|Ⅲ|Ⅱ|Ⅰ)\s*类?(?:推荐)?\s*[，,、/]\s*(?P<loe>[A-C])\s*级?(?:证据)?\s*(?=[）)])"
+)
+# "（A1）", "（B2）": evidence letter then strength digit, as Chinese hepatology guidelines print them.
+_ZH_LETTER_DIGIT = re.compile(r"(?<=[（(])\s*(?P<q>[A-D])(?P<n>[12])\s*(?=[）)])")
+# "……二甲双胍（A）": a bare evidence letter closing a Chinese sentence.
+_ZH_BARE_LEVEL = re.compile(r"(?<=[\u4e00-\u9fff）)\w])（(?P<l>[A-D])）")
+
+
 def _zh_strength(v: str) -> str:
     if v in _ZH_STRENGTH:
         return _ZH_STRENGTH[v]
@@ -443,6 +453,17 @@ def _chinese_hits(text: str) -> list[_Hit]:
             strength = _zh_strength(v)
             hits.append(_Hit(m.start(), m.end(), "chinese", strength, None,
                              "against" if strength == "III" else None, kind="strength"))
+    for m in _ZH_PAIR.finditer(text):
+        cls = _zh_strength(m.group("cls"))
+        end = m.start("cls") + len(m.group(0).rstrip()) - (m.start("cls") - m.start())
+        hits.append(_Hit(m.start("cls"), end,
+                         "chinese", cls, m.group("loe"), "against" if cls == "III" else None))
+    for m in _ZH_LETTER_DIGIT.finditer(text):
+        if re.search(r"[\u4e00-\u9fff]", text[max(0, m.start() - 30) : m.start()]):
+            hits.append(_Hit(m.start("q"), m.end("n"), "chinese", _GRADE_DIGIT_STRENGTH[m.group("n")],
+                             _GRADE_LETTER_CERTAINTY[m.group("q")]))
+    for m in _ZH_BARE_LEVEL.finditer(text):
+        hits.append(_Hit(m.start("l"), m.end("l"), "chinese", None, m.group("l"), kind="certainty"))
     for rx in (_ZH_INLINE_EVIDENCE, _ZH_KEY_EVIDENCE):
         for m in rx.finditer(text):
             v = m.groupdict().get("v") or m.group("w")
