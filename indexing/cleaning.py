@@ -238,7 +238,7 @@ def clean_document(doc: Document) -> Document:
     else:
         page_lines = [[ln for ln in t.split("\n")] for t in texts]
         if sum(1 for lines in page_lines if any(lines)) >= 2:
-            page_lines = remove_running_lines(page_lines)
+            page_lines = remove_running_lines(page_lines, [p.number for p in doc.pages])
         else:
             page_lines = [_drop_page_number_lines(lines) for lines in page_lines]
         vocab = _vocabulary(texts)
@@ -264,9 +264,12 @@ def _running_key(line: str) -> str:
     return re.sub(r"\d+", "#", " ".join(line.lower().split()))
 
 
-def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
-    """Drop headers/footers repeated across pages (digits ignored, so "Page 3 of 10" matches
-    "Page 4 of 10") and bare page numbers, looking only at the top and bottom of each page."""
+def remove_running_lines(pages: list[list[str]], numbers: list[int] | None = None) -> list[list[str]]:
+    """Drop headers/footers from the top and bottom of each page: lines repeated across pages
+    (digits ignored, so "Page 3 of 10" matches "Page 4 of 10"), bare page numbers, and lines
+    carrying the printed page number ("Chapter 2: Methods 13") where that number keeps a steady
+    offset from the physical page across the document."""
+    numbers = numbers or list(range(1, len(pages) + 1))
     nonblank = [[ln for ln in lines if ln.strip()] for lines in pages]
     with_text = [lines for lines in nonblank if lines]
     top: Counter[str] = Counter()
@@ -274,25 +277,57 @@ def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
     for lines in with_text:
         top.update({_running_key(ln) for ln in lines[:_ZONE]})
         bottom.update({_running_key(ln) for ln in lines[-_ZONE:]})
-    needed = max(2, round(0.4 * len(with_text)))
+    # Verbatim (digits aside) at the top or bottom of 3 pages is a running line; in short
+    # documents 2 pages and 40% of them.
+    needed = 3 if len(with_text) > 4 else max(2, round(0.4 * len(with_text)))
     repeated_top = {k for k, n in top.items() if n >= needed and k}
     repeated_bottom = {k for k, n in bottom.items() if n >= needed and k}
+    offset = _page_number_offset(nonblank, numbers, needed)
+
+    def running(line: str, keys: set[str], number: int) -> bool:
+        if _running_key(line) in keys or _PAGE_NUMBER.match(line.strip()):
+            return True
+        return offset is not None and _edge_number(line) == number + offset
+
     out = []
-    for lines in nonblank:
+    for lines, number in zip(nonblank, numbers):
         keep = list(lines)
-        # strip from the top while the first lines are running lines or page numbers
         for _ in range(_MAX_STRIP):
-            if len(keep) > 1 and (_running_key(keep[0]) in repeated_top or _PAGE_NUMBER.match(keep[0].strip())):
+            if len(keep) > 1 and running(keep[0], repeated_top, number):
                 keep.pop(0)
             else:
                 break
         for _ in range(_MAX_STRIP):
-            if len(keep) > 1 and (_running_key(keep[-1]) in repeated_bottom or _PAGE_NUMBER.match(keep[-1].strip())):
+            if len(keep) > 1 and running(keep[-1], repeated_bottom, number):
                 keep.pop()
             else:
                 break
         out.append(keep)
     return out
+
+
+def _edge_number(line: str) -> int | None:
+    line = line.strip()
+    if len(line) > 120:
+        return None
+    m = re.match(r"^(\d{1,4})\s", line) or re.search(r"\s(\d{1,4})$", line)
+    return int(m.group(1)) if m else None
+
+
+def _page_number_offset(pages: list[list[str]], numbers: list[int], needed: int) -> int | None:
+    """The steady difference between printed and physical page numbers, if edge lines show one."""
+    offsets: Counter[int] = Counter()
+    for lines, number in zip(pages, numbers):
+        seen = set()
+        for line in lines[:2] + lines[-2:]:
+            printed = _edge_number(line)
+            if printed is not None:
+                seen.add(printed - number)
+        offsets.update(seen)
+    if not offsets:
+        return None
+    best, count = offsets.most_common(1)[0]
+    return best if count >= max(needed, 3) else None
 
 
 def _drop_page_number_lines(lines: list[str]) -> list[str]:

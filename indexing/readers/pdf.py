@@ -138,6 +138,8 @@ def _page_text(page) -> str:
     plain = page.extract_text() or ""
     if not plain.strip():
         return ""
+    if not _may_need_layout(plain):
+        return plain
     try:
         layout = page.extract_text(extraction_mode="layout") or ""
     except Exception:
@@ -146,6 +148,27 @@ def _page_text(page) -> str:
     if columns is not None:
         return columns
     return merge_table_rows(plain, layout)
+
+
+def _may_need_layout(plain: str) -> bool:
+    """Laying a page out costs more than reading it, so only pages that could hold side-by-side
+    columns (narrow lines) or table cells (runs of short lines) are laid out."""
+    lines = [ln.strip() for ln in plain.splitlines() if ln.strip()]
+    if len(lines) < 3:
+        return False
+    widths = sorted(_width(ln) for ln in lines)
+    if widths[int(0.8 * (len(widths) - 1))] <= 75:
+        return True  # no line reaches a full single-column measure
+    run = 0
+    for ln in lines:
+        run = run + 1 if _width(ln) <= 25 else 0
+        if run >= 3:
+            return True
+    return False
+
+
+def _width(text: str) -> int:
+    return sum(2 if "\u2e80" <= c <= "\uffef" else 1 for c in text)
 
 
 def merge_table_rows(plain: str, layout: str) -> str:
