@@ -1,0 +1,221 @@
+"""Document grading: quality on labelled passages, and the rules a user relies on."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from evidence.annotator import EvidenceAnnotator
+from evidence.grading import grade_document
+from indexing.labels import EvidenceLevel, SourceType
+from indexing.schema import Chunk, Document, Page, SourceMeta
+
+DATA = Path(__file__).parent / "data"
+S = SourceType
+
+
+def _rows() -> list[dict]:
+    rows = []
+    for path in sorted(DATA.glob("grading_*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows
+
+
+ROWS = _rows()
+
+
+def test_labelled_set_covers_every_source_type_in_both_languages():
+    assert len(ROWS) >= 60
+    by_type = Counter(r["source_type"] for r in ROWS)
+    assert set(by_type) == {t.value for t in SourceType}
+    assert min(by_type.values()) >= 4
+    for lang in ("en", "zh"):
+        assert {r["source_type"] for r in ROWS if r["lang"] == lang} == {t.value for t in SourceType}, lang
+    assert sum(r["lang"] == "zh" for r in ROWS) >= 25
+
+
+def test_quality_floors_on_labelled_passages():
+    confusion: Counter[tuple[str, str]] = Counter()
+    level_ok = 0
+    for row in ROWS:
+        g = grade_document(row["title"], row["text"], SourceMeta(**row.get("meta", {})))
+        confusion[(row["source_type"], g.source_type.value)] += 1
+        level_ok += int(g.level) == row["level"]
+        assert g.reasons, row["id"]
+        assert 0.0 <= g.confidence <= 1.0
+    f1s, table = [], []
+    for t in SourceType:
+        c = t.value
+        tp = confusion[(c, c)]
+        pred = sum(v for (_, got), v in confusion.items() if got == c)
+        actual = sum(v for (want, _), v in confusion.items() if want == c)
+        p = tp / pred if pred else 0.0
+        r = tp / actual if actual else 0.0
+        f1s.append(2 * p * r / (p + r) if p + r else 0.0)
+        table.append(f"{c:<20} P={p:.2f} R={r:.2f} n={actual}")
+        assert p >= 0.75 and r >= 0.75, f"{c}: precision {p:.2f} recall {r:.2f}"
+    print("\n".join(table))
+    print("confused:", {f"{w}->{g}": v for (w, g), v in confusion.items() if w != g})
+    macro_f1 = sum(f1s) / len(f1s)
+    level_accuracy = level_ok / len(ROWS)
+    print(f"macro-F1 {macro_f1:.3f} level accuracy {level_accuracy:.3f} over {len(ROWS)} passages")
+    assert macro_f1 >= 0.85
+    assert level_accuracy >= 0.85
+
+
+# ---- rules --------------------------------------------------------------------------------
+
+
+def test_rct_from_title_and_design_sentence_names_its_cues():
+    g = grade_document("Drug X for sepsis: a randomised, double-blind, placebo-controlled trial",
+                       "Methods: we randomly assigned 500 adults to drug X or placebo.")
+    assert (g.source_type, g.level, g.origin) == (S.RCT, EvidenceLevel.RANDOMISED, "cues")
+    assert any(r.startswith("title:") and "randomised" in r for r in g.reasons)
+    assert g.confidence >= 0.7
+
+
+def test_incidental_randomised_mention_does_not_make_a_cohort_an_rct():
+    g = grade_document("Outcomes after bariatric surgery",
+                       "Previous randomised trials were small. In this population-based cohort study we followed "
+                       "12,000 adults for a median of 8 years.")
+    assert g.source_type == S.COHORT and g.level == EvidenceLevel.COHORT
+
+
+def test_negated_randomisation_is_a_non_randomised_comparison():
+    g = grade_document("A non-randomised controlled study of nurse-led clinics", "Patients were not randomized.")
+    assert g.source_type == S.COHORT and g.level == EvidenceLevel.COHORT
+    assert any("non-randomised" in r for r in g.reasons)
+
+
+def test_systematic_review_level_follows_the_pooled_design():
+    of_trials = grade_document("Statins: a meta-analysis of randomised controlled trials",
+                               "We included 27 randomised trials.")
+    of_cohorts = grade_document("Shift work and diabetes: systematic review and meta-analysis",
+                                "We included 21 prospective cohort studies identified in four databases.")
+    assert of_trials.level == EvidenceLevel.SYSTEMATIC
+    assert of_cohorts.source_type == S.SYSTEMATIC_REVIEW and of_cohorts.level == EvidenceLevel.COHORT
+    assert any("CEBM" in r for r in of_cohorts.reasons)
+
+
+def test_guideline_is_level_1_only_with_graded_recommendations():
+    graded = grade_document("Guideline for the management of atrial fibrillation",
+                            "Anticoagulation is recommended (Class I, LOE A). Aspirin alone is not recommended "
+                            "(Class III: No Benefit, LOE B-R). Meta-analyses of trials support this.")
+    ungraded = grade_document("Ward guideline: management of hypokalaemia",
+                              "Check potassium daily. Give oral potassium below 3.5 mmol/L.")
+    assert (graded.source_type, graded.level) == (S.GUIDELINE, EvidenceLevel.SYSTEMATIC)
+    assert any("graded recommendations found" in r and "Class I, LOE A" in r for r in graded.reasons)
+    assert (ungraded.source_type, ungraded.level) == (S.GUIDELINE, EvidenceLevel.OPINION)
+    assert any("consensus-like" in r for r in ungraded.reasons)
+
+
+def test_chinese_consensus_versus_guideline():
+    consensus = grade_document("中国老年高血压管理专家共识", "本共识由专家组讨论形成。")
+    guideline = grade_document("中国急性缺血性脑卒中诊治指南", "推荐静脉溶栓治疗（I级推荐，A级证据）。不推荐常规使用神经保护剂（II级推荐，B级证据）。")
+    interpretation = grade_document("《急性胰腺炎诊治指南》解读", "本文对新版指南的更新内容进行解读。")
+    assert (consensus.source_type, consensus.level) == (S.CONSENSUS, EvidenceLevel.OPINION)
+    assert (guideline.source_type, guideline.level) == (S.GUIDELINE, EvidenceLevel.SYSTEMATIC)
+    assert interpretation.source_type == S.NARRATIVE_REVIEW
+
+
+def test_post_hoc_analysis_protocol_and_animal_work():
+    post_hoc = grade_document("Sex differences in the DAPA-HF trial: a post hoc analysis",
+                              "DAPA-HF was a randomised, placebo-controlled trial. In this post hoc analysis we compared sexes.")
+    protocol = grade_document("Study protocol for a randomised controlled trial of early mobilisation",
+                              "Participants will be randomised to early or usual mobilisation.")
+    animal = grade_document("Metformin reduces cardiac fibrosis in mice", "Mice were treated with metformin.")
+    assert (post_hoc.source_type, post_hoc.level) == (S.RCT, EvidenceLevel.COHORT)
+    assert (protocol.source_type, protocol.level) == (S.OTHER, EvidenceLevel.OPINION)
+    assert any("protocol" in r for r in protocol.reasons)
+    assert (animal.source_type, animal.level) == (S.OTHER, EvidenceLevel.OPINION)
+
+
+def test_nothing_to_go_on_is_other_level_5_with_low_confidence():
+    g = grade_document("", "")
+    assert (g.source_type, g.level) == (S.OTHER, EvidenceLevel.OPINION)
+    assert g.confidence <= 0.3 and g.reasons
+
+
+def test_publication_type_gives_metadata_origin_and_as_topic_mesh_is_ignored():
+    g = grade_document("Effects of drug X", "Adults were studied.",
+                       SourceMeta(publication_types=["Randomized Controlled Trial", "Comparative Study"]))
+    assert (g.source_type, g.origin) == (S.RCT, "metadata")
+    assert "publication type: Randomized Controlled Trial" in g.reasons
+    assert any("Comparative Study" in r and "ignored" in r for r in g.reasons)
+    topic_only = grade_document("Serum urate and kidney disease", "Adults were studied.",
+                                SourceMeta(mesh_terms=["Randomized Controlled Trials as Topic", "Cohort Studies"]))
+    assert topic_only.source_type == S.COHORT
+
+
+def test_sidecar_overrides_win_with_origin_override():
+    both = grade_document("A randomized trial of X", "We randomly assigned patients.",
+                          SourceMeta(source_type=S.COHORT, evidence_level=4))
+    assert (both.source_type, both.level, both.origin, both.confidence) == (S.COHORT, EvidenceLevel.OBSERVATIONAL, "override", 1.0)
+    assert both.reasons[0].startswith("source type set by sidecar")
+    only_level = grade_document("A randomized trial of X", "We randomly assigned patients.", SourceMeta(evidence_level=3))
+    assert (only_level.source_type, only_level.level, only_level.origin) == (S.RCT, EvidenceLevel.COHORT, "override")
+    only_type = grade_document("Notes", "Give aspirin (Class I, LOE A). Avoid NSAIDs (Class III: Harm, LOE B-R).",
+                               SourceMeta(source_type=S.GUIDELINE))
+    assert (only_type.source_type, only_type.level, only_type.origin) == (S.GUIDELINE, EvidenceLevel.SYSTEMATIC, "override")
+
+
+def test_unnamed_document_printing_graded_recommendations_is_guideline_like():
+    g = grade_document("Infective endocarditis in adults: diagnosis and management",
+                       "Blood cultures should be drawn (Class I; Level of Evidence A). Echocardiography is "
+                       "recommended (Class I, LOE B). Surgery is reasonable (Class IIa, LOE B).")
+    assert (g.source_type, g.level) == (S.GUIDELINE, EvidenceLevel.SYSTEMATIC)
+
+
+# ---- the annotator ----------------------------------------------------------------------------
+
+
+def _doc(pages: list[str], title: str, meta: SourceMeta | None = None) -> Document:
+    return Document(document_id="d" * 64, path="x.md", format="markdown", title=title,
+                    pages=[Page(number=i + 1, text=t) for i, t in enumerate(pages)], meta=meta or SourceMeta())
+
+
+def test_annotator_reads_grades_on_later_pages_for_the_guideline_level():
+    front = ["Writing committee members. Table of contents."] * 4
+    doc = _doc(front + ["Warfarin is recommended (Class I, LOE A). Aspirin is not recommended (Class III: Harm, LOE B-R)."],
+               "2023 Guideline for atrial fibrillation")
+    g = EvidenceAnnotator().grade_document(doc)
+    assert (g.source_type, g.level) == (S.GUIDELINE, EvidenceLevel.SYSTEMATIC)
+
+
+def test_annotator_uses_sidecar_meta_and_organisation_hint():
+    doc = _doc(["1.1.1 Offer statins. 1.1.2 Consider ezetimibe. 1.1.3 Do not offer fibrates."],
+               "Lipid modification", SourceMeta(organization="NICE", source_type=S.GUIDELINE))
+    g = EvidenceAnnotator().grade_document(doc)
+    assert g.origin == "override" and g.level == EvidenceLevel.SYSTEMATIC
+
+
+def test_annotator_grades_chunk_with_the_page_each_grade_sits_on():
+    pages = ["Aspirin is recommended after MI (Class I, LOE A).", "Routine nitrates are not recommended (Class III: No Benefit, LOE B-R)."]
+    doc = _doc(pages, "Guideline")
+    chunk = Chunk(chunk_id="c:0", document_id=doc.document_id, ordinal=0, text="\n".join(pages), page_start=1, page_end=2)
+    grades = EvidenceAnnotator().grade_chunk(chunk, doc)
+    assert [(g.quote, g.page) for g in grades] == [("Class I, LOE A", 1), ("Class III: No Benefit, LOE B-R", 2)]
+    single = Chunk(chunk_id="c:1", document_id=doc.document_id, ordinal=1, text=pages[1], page_start=2, page_end=2)
+    assert [g.page for g in EvidenceAnnotator().grade_chunk(single, doc)] == [2]
+
+
+def test_demo_corpus_guidelines_are_graded_as_guidelines():
+    from indexing.readers.demo import open_medicine_documents
+
+    annotator = EvidenceAnnotator()
+    grades = {d.title: annotator.grade_document(d) for d in open_medicine_documents()}
+    assert len(grades) >= 40
+    guideline_level_1 = sum(g.source_type == S.GUIDELINE and g.level == EvidenceLevel.SYSTEMATIC for g in grades.values())
+    assert guideline_level_1 >= 30
+    acc = next(g for t, g in grades.items() if "Atrial Fibrillation" in t)
+    assert (acc.source_type, acc.level) == (S.GUIDELINE, EvidenceLevel.SYSTEMATIC)
+    sepsis3 = next(g for t, g in grades.items() if "Sepsis-3" in t)
+    assert sepsis3.source_type == S.CONSENSUS
+
+
+@pytest.mark.parametrize("title", ["", "   "])
+def test_blank_title_is_accepted(title):
+    assert grade_document(title, "We conducted a case-control study.").source_type == S.CASE_CONTROL
