@@ -170,10 +170,10 @@ def test_heading_level(line: str, expected: tuple[int, bool] | None) -> None:
 def test_headers_carrying_the_printed_page_number_are_removed_even_when_their_text_changes() -> None:
     chapters = ["Chapter 1: Diagnosis", "Chapter 1: Diagnosis", "Chapter 2: Treatment", "Chapter 3: Follow-up",
                 "Chapter 3: Follow-up"]
-    pages = [[f"{chapter} {number + 10}", f"Body text of physical page {number} ends here."]
-             for number, chapter in enumerate(chapters, start=1)]
+    bodies = ["Measure twice.", "Confirm at home.", "Start a thiazide.", "Review in a month.", "Stop if dizzy."]
+    pages = [[f"{chapter} {number + 10}", body] for number, (chapter, body) in enumerate(zip(chapters, bodies), start=1)]
     out = remove_running_lines(pages, [1, 2, 3, 4, 5])
-    assert out == [[f"Body text of physical page {n} ends here."] for n in range(1, 6)]
+    assert out == [[body] for body in bodies]
     # a number at a line edge that does not follow the page numbering stays
     pages[2][0] = "Table 7"
-    assert remove_running_lines(pages, [1, 2, 3, 4, 5])[2] == ["Table 7", "Body text of physical page 3 ends here."]
+    assert remove_running_lines(pages, [1, 2, 3, 4, 5])[2] == ["Table 7", "Start a thiazide."]
