@@ -50,7 +50,7 @@ def _norm_strength_word(raw: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 _AGAINST = re.compile(
-    r"\b(?:not\s+(?:be\s+)?recommended|recommends?\s+against|suggests?\s+against|advises?\s+against"
+    r"\b(?:not\s+(?:be\s+)?recommended|(?:recommends?|suggests?|advises?)\s+not\b|recommends?\s+against|suggests?\s+against|advises?\s+against"
     r"|recommendation\s+against|should\s+not|must\s+not|shall\s+not|do\s+not|does\s+not\s+recommend"
     r"|don't|avoid(?:ed)?|(?:is|are)\s+not\s+(?:indicated|recommended|advised|useful|beneficial)"
     r"|not\s+be\s+(?:used|given|offered|started|administered|performed)|contraindicated|no\s+benefit|(?:is|are)\s+harmful|not\s+(?:routinely\s+)?(?:offer|use|give|start)"
@@ -129,6 +129,24 @@ def _table_cell_is(text: str, start: int, end: int) -> bool:
     return outside == ""
 
 
+def _table_column(text: str, pos: int) -> tuple[int, str]:
+    """(1-based column, header text) of the markdown table cell at `pos`; (0, "") outside tables."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    if not text[line_start:pos].lstrip().startswith("|"):
+        return 0, ""
+    column = text.count("|", line_start, pos)
+    start = line_start
+    header = text[line_start : text.find("\n", line_start) if "\n" in text[line_start:] else len(text)]
+    while start > 0:
+        prev_start = text.rfind("\n", 0, start - 1) + 1
+        prev = text[prev_start : start - 1]
+        if not prev.lstrip().startswith("|"):
+            break
+        header, start = prev, prev_start
+    cells = header.strip().strip("|").split("|")
+    return column, cells[column - 1].strip() if 0 < column <= len(cells) else ""
+
+
 def _line_of(text: str, pos: int) -> str:
     start = text.rfind("\n", 0, pos) + 1
     end = text.find("\n", pos)
@@ -185,6 +203,9 @@ def _acc_hits(text: str, hint: str | None) -> list[_Hit]:
             accepted = False  # "Class 2" alone is too ambiguous
         if not accepted or _context_excludes(text, m.start(), m.end()):
             continue
+        column, header = _table_column(text, m.start())
+        if column == 1 or _NOT_GRADE_BEFORE.search(header) or re.search(r"classification|stage", header, re.IGNORECASE):
+            continue  # a row key of a classification table (Killip class I-IV), not a grade
         cls = _norm_class(m.group("cls"))
         sub = m.group("sub")
         strength = f"{cls}: {'No Benefit' if sub.lower().startswith('no') else 'Harm'}" if sub else cls
@@ -479,6 +500,7 @@ _NICE_VERB = re.compile(
     re.IGNORECASE,
 )
 _NICE_REFERENCE = re.compile(r"\b(?:NICE|Recommendations?\s+\d+\.\d+\.\d+)")
+_NICE_NUMBERED = re.compile(r"^\s*\d+\.\d+\.\d+\s+\S")  # NICE numbers every recommendation "1.4.3"
 _LABEL_PREFIX = re.compile(r"^[^:]{1,80}:\s*")
 
 
@@ -486,7 +508,7 @@ def _nice_hits(text: str, hint: str | None) -> list[_Hit]:
     hits = []
     for start, end in _sentence_spans(text):
         sentence = text[start:end]
-        if hint != "nice" and not _NICE_REFERENCE.search(sentence):
+        if hint != "nice" and not _NICE_REFERENCE.search(sentence) and not _NICE_NUMBERED.match(sentence):
             continue
         offset = start
         body = sentence
@@ -582,7 +604,7 @@ def _recommendation(text: str, start: int, end: int) -> str:
         inside = [(a, b) for a, b in cells if a < end and b > start]
         outside = [_tidy(text[a:b]) for a, b in cells if (a, b) not in inside]
         outside = [c for c in outside if c]
-        residual = _tidy("".join(text[a:b] for a, b in inside).replace(text[start:end], ""))
+        residual = _tidy("".join(text[a : max(a, min(b, start))] + text[max(a, end) : b] for a, b in inside))
         if len(residual) <= 3:
             return " — ".join(outside)  # the grade fills its cells: the row is the recommendation
         label = outside[0] if outside and cells and (cells[0] not in inside) else ""
