@@ -10,6 +10,7 @@ it, the word "recommendation", a grade column of a table), never in "Class I obe
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from indexing.labels import GradeScheme, StatedGrade
@@ -560,10 +561,13 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_WINDOW = 600  # a sentence is looked for this far around its grade: long lines cost no more
+
+
 def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    line_start = text.rfind("\n", 0, start) + 1
+    line_start = max(text.rfind("\n", 0, start) + 1, start - _WINDOW)
     line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
+    line_end = min(len(text) if line_end < 0 else line_end, end + _WINDOW)
     spans = [(s + line_start, e + line_start) for s, e in _sentence_spans(text[line_start:line_end])]
     last = next((e for s, e in spans if s < end <= e), line_end)
     s = max((s for s, _ in spans if s <= start), default=line_start)
@@ -811,10 +815,16 @@ def _resolve_with_gaps(text: str, hits: list[_Hit]) -> list[_Hit]:
     """Longest non-overlapping hits; then a strength-only and a certainty-only hit side by side
     ("I级推荐，A级证据") become one grade."""
     hits.sort(key=lambda h: (-(h.end - h.start), h.start))
+    starts: list[int] = []  # chosen spans, kept sorted by start; they never overlap
+    ends: list[int] = []
     chosen: list[_Hit] = []
     for h in hits:
-        if all(h.end <= c.start or h.start >= c.end for c in chosen):
-            chosen.append(h)
+        i = bisect_left(starts, h.start)
+        if (i > 0 and ends[i - 1] > h.start) or (i < len(starts) and starts[i] < h.end):
+            continue
+        starts.insert(i, h.start)
+        ends.insert(i, h.end)
+        chosen.append(h)
     chosen.sort(key=lambda h: h.start)
     merged: list[_Hit] = []
     for h in chosen:
