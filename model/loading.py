@@ -17,6 +17,7 @@ from torch import nn
 
 from .config import M1Config
 from .network import M1Model
+from .quant import Int8Linear, quantize_linears
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
@@ -81,8 +82,8 @@ def _set_tensor(module: nn.Module, name: str, value: torch.Tensor) -> None:
 def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, device: str | torch.device = "cpu") -> M1Model:
     """Read config.json and the weights; return the network in eval mode on `device`.
 
-    dtype: float32 / bfloat16 / float16, or "int8" for weight-only int8 linear layers
-    (activations in float32 on CPU, bfloat16 on CUDA).
+    dtype: float32 / bfloat16 / float16, or "int8" for weight-only int8 linear layers and
+    embedding (the rest in float32 on CPU, bfloat16 on CUDA; see model/quant.py).
     """
     path = Path(path)
     if not path.is_dir():
@@ -116,6 +117,9 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
         )
 
+    # int8: quantize each linear weight as it arrives, so the float copy never accumulates.
+    linear_weights = {f"{n}.weight": n for n, m in model.named_modules()
+                      if isinstance(m, nn.Linear) and n != "lm_head"} if int8 else {}
     by_file: dict[Path, list[str]] = {}
     for n in names:
         by_file.setdefault(files[n], []).append(n)
@@ -135,7 +139,11 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
                         f"tensor '{n}' in {file.name} has shape {list(shape)}; config.json implies {list(expected[n])}"
                     )
                 t = fh.get_tensor(n).to(device=device, dtype=compute_dtype)
-                _set_tensor(model, n, t)
+                if n in linear_weights:
+                    parent, _, attr = linear_weights[n].rpartition(".")
+                    setattr(model.get_submodule(parent), attr, Int8Linear.from_float(t, compute_dtype))
+                else:
+                    _set_tensor(model, n, t)
                 del t
 
     head = model.model.embed_tokens.weight if tied else model.lm_head.weight
@@ -143,8 +151,6 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
         head = F.normalize(head, p=2.0, dim=-1, eps=1e-12)  # a fresh tensor: the embedding stays raw
     model.lm_head.weight = nn.Parameter(head, requires_grad=False)
     if int8:
-        from .quant import quantize_linears
-
-        quantize_linears(model)
+        quantize_linears(model, compute_dtype)  # the head and the embedding
     model.eval()
     return model
