@@ -76,6 +76,11 @@ CUES: list[Cue] = [
     _cue(S.COHORT, "follow-up of a population",
          r"\b\d+\s+years?\s+of\s+follow-?up|\bduring\s+(?:a\s+)?(?:median\s+|mean\s+)?(?:\d+|\w+)[\s-]+(?:years?|months?)\s+of\s+follow-?up"
          r"|\bfollowed\s+(?:them|participants|all|up)\b|\bbiobank\b|\bnationwide\s+registers?|\bincident\s+\w+", 0.6),
+    _cue(S.COHORT, "record linkage / each person followed",
+         r"\bfollowed\s+(?:each|every|all|the)?\s*(?:person|participant|patient|individual|child|woman|man|member)s?\b"
+         r"|\bfollowed\s+(?:from|until)\b|\brecord\s+linkage|\blinked\s+(?:\w+\s+){0,5}(?:records|registers|registrations|data)", 0.6),
+    _cue(S.COHORT, "observational comparison",
+         r"\bobservational\s+data|\bpropensity[- ]score|\binverse\s+probability\s+(?:of\s+treatment\s+)?weight\w*|\btarget\s+trial\s+emulation", 0.6),
     _cue(S.COHORT, "time-to-event analysis", r"\bCox\s+(?:proportional[- ]hazards?\s+)?(?:regression|models?)|\bhazard\s+ratios?\b|\bat\s+baseline\b", 0.4),
     _cue(S.COHORT, "队列研究", r"队列研究|前瞻性队列|回顾性队列|出生队列|队列", 1.0),
     _cue(S.COHORT, "非随机对照", r"非随机(?:对照|分组|化)?|类实验|准实验", 0.9),
@@ -86,6 +91,8 @@ CUES: list[Cue] = [
     _cue(S.CASE_CONTROL, "matched controls", r"\bmatched\s+(?:healthy\s+)?controls|\bcontrols\s+(?:were\s+)?matched", 0.6),
     _cue(S.CASE_CONTROL, "cases compared with controls",
          r"\bcases\s+and\s+(?:\w+\s+)?controls\b|\bcontrol\s+(?:infants|subjects|individuals|children|women|men)\b|\bcompared\s+with\s+(?:\w+\s+){0,3}controls\b", 0.7),
+    _cue(S.CASE_CONTROL, "matched comparison of exposures",
+         r"\bmatched\s+(?:\d:\d|in\s+a\s+\d:\d)|\b(?:prior|previous|past)\s+exposures?\s+(?:were\s+)?compared", 0.6),
     _cue(S.CASE_CONTROL, "病例对照", r"病例[-—]?对照", 1.0),
     # ---- cross-sectional
     _cue(S.CROSS_SECTIONAL, "cross-sectional", r"\bcross[- ]?sectional\b", 1.0),
@@ -95,6 +102,8 @@ CUES: list[Cue] = [
          r"\b(?:on|at|during)\s+a\s+single\s+(?:visit|occasion|day|time[- ]point)|\bcompleted\s+(?:a|an)\s+(?:\w+\s+)?questionnaire|\bprevalence\b", 0.5),
     _cue(S.CROSS_SECTIONAL, "survey", r"\bsurvey\b|\bself-administered\s+questionnaire", 0.5),
     _cue(S.CROSS_SECTIONAL, "调查", r"一次性调查|调查", 0.5),
+    _cue(S.CROSS_SECTIONAL, "diagnostic accuracy",
+         r"\bdiagnostic\s+accuracy|\baccuracy\s+of\b|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test", 0.8),
     _cue(S.CROSS_SECTIONAL, "横断面", r"横断面|现况调查|现况研究", 1.0),
     _cue(S.CROSS_SECTIONAL, "问卷调查", r"问卷调查|流行病学调查|抽样调查|患病率(?:调查)?|(?:分层|整群|多阶段)\S{0,6}抽样", 0.7),
     # ---- case reports and series
@@ -114,6 +123,7 @@ CUES: list[Cue] = [
     _cue(S.GUIDELINE, "recommendation statement",
          r"\brecommendation\s+statement|\b(?:the\s+)?(?:USPSTF|task\s+force|society|college|association)\s+recommends\b", 0.8),
     _cue(S.GUIDELINE, "guidance", r"\bguidance\b", 0.7),
+    _cue(S.GUIDELINE, "care pathway", r"\b(?:care|clinical|local|treatment)\s+pathway|\bthis\s+pathway|\bpathway\s+was\s+agreed", 0.8),
     _cue(S.GUIDELINE, "standards of care / strategy report",
          r"\bstandards?\s+of\s+(?:medical\s+)?care\b|\bglobal\s+strategy\s+for\b|\bnational\s+strategy\s+for\b", 0.9),
     _cue(S.GUIDELINE, "指南", r"指南", 1.0),
@@ -135,8 +145,10 @@ CUES: list[Cue] = [
     _cue(S.NARRATIVE_REVIEW, "article discussing the field",
          r"\bthis\s+(?:article|paper)\s+(?:discusses|reviews|summari[sz]es|describes|outlines)|\bfuture\s+directions|\bchallenges\s+and\s+(?:opportunities|perspectives)|\bcurrent\s+(?:evidence|concepts|status)\s+and", 0.8),
     _cue(S.NARRATIVE_REVIEW, "overview", r"\boverview\b|\bwe\s+(?:outline|summari[sz]e|discuss)\s+(?:the|current|recent|what)", 0.7),
-    _cue(S.NARRATIVE_REVIEW, "review", r"(?<!systematic\s)(?<!umbrella\s)\breview\b", 0.5),
-    _cue(S.NARRATIVE_REVIEW, "综述", r"综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
+    # "review" as a noun ("a review", "this review", "Review:"), not the verb ("review urate in 4 weeks")
+    _cue(S.NARRATIVE_REVIEW, "review",
+         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?:[\w-]+\s+)?review\b|^\W*review\b|\breview\W*$", 0.5),
+    _cue(S.NARRATIVE_REVIEW, "综述", r"(?<!系统)(?<!系统性)综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
     # ---- expert opinion / editorial
     _cue(S.EXPERT_OPINION, "editorial/commentary",
          r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\bperspective\b|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
@@ -170,7 +182,7 @@ POOLED_TRIALS = re.compile(
     re.IGNORECASE,
 )
 POOLED_COHORT = re.compile(
-    r"\bobservational\s+(?:studies|study|data)|\bobservational|\bcohort\s+stud(?:y|ies)|\bcohorts?"
+    r"\bobservational\s+(?:studies|study|data)|\bobservational|\bcohort\s+stud(?:y|ies)|\bcohorts?|\blongitudinal|\bprospective"
     r"|\bnon-?\s?randomi[sz]ed(?:\s+\w+){0,2}\s+stud(?:y|ies)|\bnon-?\s?randomi[sz]ed|\bregistry|观察性研究|观察性|队列研究|队列|非随机",
     re.IGNORECASE,
 )
@@ -220,7 +232,8 @@ SR_BASIS = re.compile(
 
 # Negations that turn a design word around: "non-randomised" is no RCT, "non-systematic" no SR.
 NEGATED_RANDOMISED = re.compile(
-    r"\bnon-?\s?randomi[sz]ed|\bnot\s+(?:been\s+)?randomi[sz]ed|\bwithout\s+randomi[sz]ation|\bquasi-?\s?randomi[sz]ed"
+    r"\bemulat\w*\s+(?:of\s+)?(?:a\s+)?(?:hypothetical\s+|target\s+)?(?:pragmatic\s+)?(?:randomi[sz]ed\s+)?(?:controlled\s+)?trial"
+    r"|\bhypothetical\s+(?:randomi[sz]ed\s+)?trial|\bnon-?\s?randomi[sz]ed|\bnot\s+(?:been\s+)?randomi[sz]ed|\bwithout\s+randomi[sz]ation|\bquasi-?\s?randomi[sz]ed"
     r"|\bno\s+randomi[sz]ation|非随机|未随机",
     re.IGNORECASE,
 )
