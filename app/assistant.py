@@ -75,22 +75,21 @@ class Assistant:
     def embedder(self) -> Any:
         from indexing.embedding import load_embedder
 
-        return load_embedder(self.settings.embedding_model)
-
-    def _index_exists(self) -> bool:
-        return self.index_dir.is_dir() and any(self.index_dir.iterdir())
+        return load_embedder(self.settings.embedding_model, batch_size=self.settings.embedding_batch_size)
 
     def _open(self) -> Any:
         """The shared store, opened on first use; None while no index exists yet."""
         with self._lock:
             if self._store is None:
-                if not self._index_exists():
-                    return None
                 from evidence.retrieval import Retriever
-                from indexing.store import IndexStore
+                from indexing.store import IndexNotFoundError, IndexStore
 
-                store = IndexStore.open(self.index_dir)
-                self._retriever = Retriever(store, self.embedder)
+                try:
+                    embedder = self.embedder
+                    store = IndexStore.open(self.index_dir, embedder_name=embedder.name, dim=embedder.dim)
+                except IndexNotFoundError:
+                    return None
+                self._retriever = Retriever(store, embedder)
                 self._store = store
             return self._store
 
@@ -134,14 +133,24 @@ class Assistant:
             workers=s.index_workers,
         )
 
-    def index(self, paths: Iterable[str | Path], progress: Callable[[Any], None] | None = None) -> Any:
-        """Index files or folders (unchanged files are skipped); returns the pipeline's IndexReport."""
+    def index(
+        self,
+        paths: Iterable[str | Path] | str | Path,
+        progress: Callable[[Any], None] | None = None,
+        recursive: bool = True,
+        prune: bool = False,
+    ) -> Any:
+        """Index files and folders; returns the pipeline's `IndexReport`.
+
+        Unchanged files are skipped, changed ones replaced; a file that cannot be read is reported
+        in `report.failed` with its reason and the batch goes on. `prune` also drops documents
+        whose files no longer exist.
+        """
         paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise AssistantError(f"no such file or folder: {', '.join(missing)}")
+        if not paths:
+            raise AssistantError("name at least one file or folder to index")
         with self._write_lock:
-            report = self._pipeline().run(paths, progress=progress)
+            report = self._pipeline().run(paths, recursive=recursive, progress=progress, prune=prune)
         self.refresh()
         return report
 
@@ -177,11 +186,16 @@ class Assistant:
 
         A file the web UI uploaded is deleted too (it is our copy); other files are never touched.
         """
+        from indexing.store import IndexLockedError
+
         full_id = self.resolve_document_id(document_id)
         store = self._open()
         record = store.document(full_id)
-        with self._write_lock:
-            store.remove_document(full_id)
+        try:
+            with self._write_lock:
+                store.remove_document(full_id)
+        except IndexLockedError as exc:
+            raise AssistantError(f"cannot remove {full_id[:12]} now: {exc}") from exc
         self.refresh()
         uploads = self.settings.uploads_dir.resolve()
         if record is not None and record.path:
@@ -401,10 +415,11 @@ class Assistant:
         if store is None:
             return summary
         docs = self.documents()
+        stats = store.stats()
         summary.exists = True
-        summary.documents = len(docs)
-        summary.chunks = sum(int(d.n_chunks or 0) for d in docs)
-        summary.pages = sum(int(d.n_pages or 0) for d in docs)
+        summary.documents = int(stats.documents)
+        summary.chunks = int(stats.chunks)
+        summary.pages = int(stats.pages)
         for d in docs:
             if d.grade is None:
                 summary.ungraded += 1
