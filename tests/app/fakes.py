@@ -142,6 +142,11 @@ class MemoryStore:
                 hits.append((cid, score))
         return sorted(hits, key=lambda h: -h[1])[:k]
 
+    def stats(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(documents=len(self.records), chunks=len(self.chunk_map), pages=len(self.records))
+
     def remove_document(self, document_id) -> bool:
         with self._lock:
             if self.records.pop(document_id, None) is None:
