@@ -45,13 +45,41 @@ _STOP = {
     "patients", "patient", "adults", "people", "person", "individuals", "recommended", "recommend", "suggest",
     "strongly", "conditionally", "reasonable", "considered", "consider", "against", "all", "any", "other",
     "initial", "standard", "usual", "care", "clinicians", "clinician", "routinely", "also", "which", "who", "their",
-    "prescribe", "give", "offer", "start", "first", "panel", "guideline",
+    "prescribe", "give", "offer", "start", "first", "panel", "guideline", "but", "prior", "including", "include",
+    "starting", "stopping", "continuing", "alternative", "alternatives", "option", "options", "approach", "strategy",
+    "benefit", "regimen", "agent", "agents", "drug", "drugs", "medication", "medications", "dose", "doses", "dosing",
+    "level", "levels", "score", "scores", "risk", "test", "testing", "procedure", "procedures", "intervention",
+    "interventions", "measure", "measures", "assessment", "evaluation", "placement", "fluid", "fluids", "surgery",
+    "time", "timing", "day", "days", "hour", "hours", "week", "weeks", "month", "months", "year", "years", "more",
+    "less", "than", "only", "both", "either", "each", "every", "such", "without", "where", "there", "then", "must",
+    "will", "would", "could", "might", "has", "have", "had", "was", "were", "being", "its", "his", "her", "they",
+    "them", "you", "your", "our", "one", "two", "three", "new", "based", "following", "after", "before",
+    # verbs and bare modifiers name no intervention on their own
+    "titrate", "initiate", "initiating", "discontinue", "continue", "change", "add", "adding", "switch", "switching",
+    "stop", "reduce", "increase", "maintain", "early", "late", "oral", "intravenous", "medical", "surgical",
+    "pharmacological", "pharmacologic", "systemic", "topical", "additional", "further", "supplemental", "full",
+    "maximal", "lowest", "possible", "higher", "lower", "high", "low", "further", "specific", "current", "appropriate",
 }
+# Ungraded sentences count only when the recommending words govern the sentence, not a side
+# clause ("... in patients who do not have ..."): stricter than the grade-direction wording.
+_STRICT_AGAINST = re.compile(
+    r"\b(?:is|are)\s+not\s+(?:routinely\s+)?(?:recommended|indicated|advised)|\brecommends?\s+against|\bsuggests?\s+against"
+    r"|\bshould\s+not\s+be\s+(?:routinely\s+)?(?:used|given|administered|offered|started|initiated|prescribed|performed)"
+    r"|^(?:do\s+not|don't|avoid)\b|\bnot\s+be\s+used\b|\b(?:is|are)\s+contraindicated"
+    r"|不推荐|不建议|不应|禁用",
+    re.IGNORECASE,
+)
+_STRICT_FOR = re.compile(
+    r"\b(?:is|are)\s+(?:recommended|indicated)|\brecommends?\b|\bsuggests?\b"
+    r"|\bshould\s+be\s+(?:used|given|administered|offered|started|initiated|prescribed|performed)"
+    r"|^(?:offer|use|give|start|initiate)\b|推荐|建议",
+    re.IGNORECASE,
+)
 _QUALIFIERS = ("routine", "monotherapy", "alone", "prophylactic", "prophylaxis", "empiric", "long-term", "first-line",
                "second-line", "add-on", "combination", "high-dose", "low-dose", "adjunctive", "常规", "单用", "联合", "预防性")
 _POPULATION = re.compile(
     r"\bfor\s+(?P<purpose>(?:primary|secondary)\s+prevention\b[^.;:,(]{0,40})"
-    r"|\b(?:in|for|among)\s+(?P<p>(?:patients|adults|children|women|men|people|persons|individuals|infants|neonates|those)"
+    r"|\b(?:in|for|among|to)\s+(?P<p>(?:all\s+|most\s+|selected\s+)?(?:patients|adults|children|women|men|people|persons|individuals|infants|neonates|those)"
     r"\b[^.;:(]{0,80}?)(?=[.;:,(]|\s+(?:who|to|is|are|should|may|can|and\s+)|$)"
     r"|(?P<zh>[^，。；,（(]{2,20}患者|[一二三]级预防)",
     re.IGNORECASE,
@@ -124,6 +152,9 @@ def _statements(item: Evidence) -> list[_Statement]:
         if not sentence or sentence in seen or not _EXPLICIT.search(sentence):
             continue
         direction = sentence_direction(sentence)
+        strict = "against" if _STRICT_AGAINST.search(sentence) else "for" if _STRICT_FOR.search(sentence) else None
+        if direction != strict:
+            continue  # the wording is not plain enough to hold a document to it
         about = _intervention(sentence)
         if direction in ("for", "against") and about:
             seen.add(sentence)
@@ -132,9 +163,11 @@ def _statements(item: Evidence) -> list[_Statement]:
 
 
 def _same_intervention(a: _Statement, b: _Statement) -> bool:
+    """Same intervention: the same content words once qualifiers and filler are set aside
+    ("low-dose aspirin" is "aspirin"; "renal replacement therapy" is not "caloric replacement")."""
     if not (a.terms and b.terms):
         return False
-    if a.terms <= b.terms or b.terms <= a.terms:
+    if a.terms == b.terms and any(len(t) >= 4 for t in a.terms):
         return True
     # Chinese phrases: one names the other ("阿司匹林" within "小剂量阿司匹林").
     if len(a.terms) == len(b.terms) == 1:

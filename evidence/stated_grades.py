@@ -73,9 +73,18 @@ _FOR = re.compile(
 )
 
 
+# Side clauses describe who or when, not what is recommended: "for whom NSAIDs are
+# contraindicated", "patients who do not have bleeding risk", "unless ...".
+_SIDE_CLAUSE = re.compile(
+    r"\b(?:for|in|to)\s+whom\b[^;.]*|\bwho(?:se)?\s+(?:\w+\s+){0,2}(?:not|no|contraindicat\w*)\b[^;.]*"
+    r"|\b(?:unless|except|if|when|where|while)\b[^,;.]*",
+    re.IGNORECASE,
+)
+
+
 def sentence_direction(sentence: str) -> Direction:
     """'for' / 'against' from the wording of a recommendation, or None when it says neither."""
-    cleaned = _DOUBLE_NEGATIVE.sub(" ", sentence)
+    cleaned = _SIDE_CLAUSE.sub(" ", _DOUBLE_NEGATIVE.sub(" ", sentence))
     if _AGAINST.search(cleaned):
         return "against"
     if _FOR.search(sentence) or _DOUBLE_NEGATIVE.search(sentence):
