@@ -69,3 +69,13 @@ def _isolated_data_home(tmp_path_factory: pytest.TempPathFactory):
     else:
         os.environ["XDG_DATA_HOME"] = old
 
+
+
+@pytest.fixture(scope="session")
+def demo_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo corpus indexed once per session (see tests/demo_index.py); treat it as read-only."""
+    from tests.demo_index import build_demo_index
+
+    index_dir = tmp_path_factory.mktemp("demo-index") / "index"
+    build_demo_index(index_dir)
+    return index_dir
