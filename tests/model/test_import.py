@@ -3,6 +3,7 @@ computes on the same weights, from a Hugging Face directory and from GGUF files.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -42,13 +43,25 @@ def transformers_demo():
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
     from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
 
+    import gguf
+
     path = str(demo_gguf_path())
-    raw = dict(load_gguf_checkpoint(path)["config"])
-    raw.pop("model_type", None)
-    config = LlamaConfig(**raw)
+    meta = gguf.GGUFReader(path).fields
+    value = lambda key: meta[key].contents()  # noqa: E731
+    config = LlamaConfig(
+        vocab_size=value("llama.vocab_size"), hidden_size=value("llama.embedding_length"),
+        intermediate_size=value("llama.feed_forward_length"), num_hidden_layers=value("llama.block_count"),
+        num_attention_heads=value("llama.attention.head_count"),
+        num_key_value_heads=value("llama.attention.head_count_kv"), rope_theta=value("llama.rope.freq_base"),
+        rms_norm_eps=value("llama.attention.layer_norm_rms_epsilon"),
+        max_position_embeddings=value("llama.context_length"), tie_word_embeddings=True)
     with torch.device("meta"):
         ref = LlamaForCausalLM(config)
-    tensors = load_gguf_checkpoint(path, return_tensors=True, model_to_load=ref)["tensors"]
+    # transformers rebuilds gguf's tensor-name table once per submodule (~400 times); the table is
+    # read-only, so memoising it only saves time.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gguf, "get_tensor_name_map", functools.lru_cache(maxsize=None)(gguf.get_tensor_name_map))
+        tensors = load_gguf_checkpoint(path, return_tensors=True, model_to_load=ref)["tensors"]
     ref.load_state_dict(tensors, strict=False, assign=True)
     ref.tie_weights()
     ref.model.rotary_emb = LlamaRotaryEmbedding(config)  # its buffer was made on the meta device
@@ -166,12 +179,33 @@ def llama_cpp_permute(w: np.ndarray, n_heads: int) -> np.ndarray:
     return out
 
 
+def byte_level_alphabet() -> list[str]:
+    """GPT-2's printable stand-ins for the 256 byte values."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return [chars[b] for b in range(256)]
+
+
+# A small byte-level BPE vocabulary: 3 control tokens, the 256 bytes, and a few merges.
+SMALL_MERGES = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a"]
+SMALL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", *byte_level_alphabet(),
+                *("".join(m.split(" ")) for m in SMALL_MERGES)]
+SMALL_TYPES = [3, 3, 3] + [1] * (len(SMALL_TOKENS) - 3)
+SMALL_TEMPLATE = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+
+
 def write_llama_gguf(path: Path, ref, quantize_ffn: bool = False) -> None:
-    """A GGUF of a transformers Llama, with the demo GGUF's tokenizer metadata."""
+    """A GGUF of a transformers Llama (Q/K rows in llama.cpp order) with the small vocabulary."""
     import gguf
 
     cfg = ref.config
-    demo = gguf.GGUFReader(str(demo_gguf_path()))
+    assert cfg.vocab_size == len(SMALL_TOKENS)
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_block_count(cfg.num_hidden_layers)
     w.add_context_length(cfg.max_position_embeddings)
@@ -184,11 +218,12 @@ def write_llama_gguf(path: Path, ref, quantize_ffn: bool = False) -> None:
     w.add_rope_dimension_count(cfg.hidden_size // cfg.num_attention_heads)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("smollm")
-    w.add_token_list(demo.fields["tokenizer.ggml.tokens"].contents())
-    w.add_token_types(demo.fields["tokenizer.ggml.token_type"].contents())
-    w.add_token_merges(demo.fields["tokenizer.ggml.merges"].contents())
+    w.add_token_list(SMALL_TOKENS)
+    w.add_token_types(SMALL_TYPES)
+    w.add_token_merges(SMALL_MERGES)
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
+    w.add_chat_template(SMALL_TEMPLATE)
     sd = {k: v.detach().float().numpy() for k, v in ref.state_dict().items()}
     names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
              "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
@@ -226,7 +261,8 @@ def test_unpermute_inverts_llama_cpp_permutation():
 def tiny_gguf(tmp_path_factory: pytest.TempPathFactory):
     """(gguf path, transformers reference) for a random untied GQA Llama with a Q8_0 FFN."""
     d = tmp_path_factory.mktemp("gguf")
-    ref = save_tiny_llama(d / "hf", vocab_size=49152, tied=False, seed=5, heads=4, kv_heads=2, hidden=64)
+    ref = save_tiny_llama(d / "hf", vocab_size=len(SMALL_TOKENS), tied=False, seed=5, heads=4, kv_heads=2,
+                          hidden=64)
     path = d / "tiny.gguf"
     write_llama_gguf(path, ref, quantize_ffn=True)
     # transformers computes on the values the GGUF holds (Q8_0 rounds the FFN), dequantised by gguf.
@@ -248,11 +284,16 @@ def test_gguf_import_matches_transformers(tiny_gguf, tmp_path: Path):
     out = import_gguf(path, tmp_path / "m1")
     model = load_model(out, dtype="float32")
     torch.manual_seed(1)
-    x = torch.randint(0, 49152, (1, 19))
+    x = torch.randint(0, len(SMALL_TOKENS), (1, 19))
     with torch.no_grad():
         expected = ref(x).logits
     assert (model(x) - expected).abs().max().item() <= 1e-4
     assert json.loads((out / "config.json").read_text())["tie_word_embeddings"] is False
+    tok = load_tokenizer(out)
+    assert tok.eos_ids == [2] and tok.bos_id == 1
+    assert tok.encode("the cat") == [SMALL_TOKENS.index(t) for t in ("t", "he", "Ġ", "c", "a", "t")]
+    assert tok.encode(" the<|im_end|>") == [SMALL_TOKENS.index("Ġthe"), 2]
+    assert tok.render_chat([{"role": "user", "content": "hi"}]) == "<|im_start|>user\nhi<|im_end|>\n"
 
 
 def test_gguf_without_unpermute_would_fail(tiny_gguf, tmp_path: Path, monkeypatch):
@@ -261,7 +302,7 @@ def test_gguf_without_unpermute_would_fail(tiny_gguf, tmp_path: Path, monkeypatc
     monkeypatch.setattr("model.importing.unpermute_rope_rows", lambda w, n: w)
     out = import_gguf(path, tmp_path / "m1")
     model = load_model(out, dtype="float32")
-    x = torch.randint(0, 49152, (1, 19), generator=torch.Generator().manual_seed(1))
+    x = torch.randint(0, len(SMALL_TOKENS), (1, 19), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = ref(x).logits
     assert (model(x) - expected).abs().max().item() > 1e-2
