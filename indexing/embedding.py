@@ -37,6 +37,8 @@ def resolve_model(name_or_path: str | Path = "default") -> tuple[str, Path]:
     if str(name_or_path) in ("default", DEFAULT_MODEL_NAME, ""):
         return DEFAULT_MODEL_NAME, default_model_dir()
     path = Path(name_or_path).expanduser().resolve()
+    if path.is_dir() and path == default_model_dir():
+        return DEFAULT_MODEL_NAME, path
     if not path.is_dir():
         raise EmbedderError(f"embedding model {name_or_path}: not a local directory (models are never downloaded)")
     if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):

@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_by_document ON files(document_id);
 CREATE INDEX IF NOT EXISTS files_by_hash ON files(content_hash);
+CREATE TABLE IF NOT EXISTS commits (generation INTEGER PRIMARY KEY, committed_at REAL NOT NULL);
 """
 
 TOKEN_SEP = "\x1f"  # lexical tokens may contain spaces ("2.5 mg"); never this

@@ -79,6 +79,8 @@ class IndexStore:
         self._refresh_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._writer_active = threading.Lock()
+        # Removed rows stay this long so readers pinned to an older generation stay whole.
+        self.retain_removed_s = 600.0
 
     # ---- opening ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from indexing.labels import StatedGrade
 from indexing.lexical import lexical_tokens
 from indexing.schema import Chunk, Document
-from indexing.store.database import TOKEN_SEP, connect, database_generation, visible
+from indexing.store.database import TOKEN_SEP, connect, create_schema, database_generation
 from indexing.store.files import WriterLock, read_current
 from indexing.store.generations import build_snapshot, generation_dir, load_snapshot, publish, remove_stale
 from indexing.store.records import IndexLockedError, IndexStoreError
@@ -68,6 +69,7 @@ class IndexWriter:
         try:
             self._lock.acquire()
             self._conn = connect(self.root)
+            create_schema(self._conn)  # idempotent; adds tables an older index lacks
             self._recover()
         except BaseException:
             self._close()
@@ -208,6 +210,7 @@ class IndexWriter:
             generation = database_generation(conn) + 1
             self._apply(conn, generation)
             conn.execute("UPDATE manifest SET value = ? WHERE key = 'generation'", (str(generation),))
+            conn.execute("INSERT OR REPLACE INTO commits VALUES (?, ?)", (generation, time.time()))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -217,7 +220,7 @@ class IndexWriter:
         snapshot = build_snapshot(conn, generation, self.store.dim, self.store.dense_options, previous)
         publish(self.root, snapshot, self.store.embedder_name, self.store.dim)
         self.store._use(snapshot)
-        self._collect_garbage(conn, generation, keep={generation, previous.generation if previous else generation})
+        self._collect_garbage(conn, keep={generation, previous.generation if previous else generation})
         return generation
 
     def _mark_removed(self, conn: sqlite3.Connection, document_id: str, generation: int) -> None:
@@ -303,13 +306,22 @@ class IndexWriter:
             ],
         )
 
-    def _collect_garbage(self, conn: sqlite3.Connection, generation: int, keep: set[int]) -> None:
-        """Drop rows no kept generation can see, and generation directories no one points at."""
-        oldest = min(keep)
+    def _collect_garbage(self, conn: sqlite3.Connection, keep: set[int]) -> None:
+        """Drop removed rows once no reader can reasonably still be pinned before their removal.
+
+        A row removed at generation R is still visible to a reader pinned at R-1, so it is kept
+        until R has been committed for `retain_removed_s` seconds: a reader that refreshes at
+        least that often never sees a row vanish under it.
+        """
+        cutoff = time.time() - self.store.retain_removed_s
+        expired = "SELECT generation FROM commits WHERE committed_at <= :cutoff"
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("DELETE FROM chunks WHERE gen_removed IS NOT NULL AND gen_removed <= ?", (oldest,))
-            conn.execute("DELETE FROM documents WHERE gen_removed IS NOT NULL AND gen_removed <= ?", (oldest,))
+            for table in ("chunks", "documents"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE gen_removed IS NOT NULL AND gen_removed IN ({expired})",
+                    {"cutoff": cutoff},
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
