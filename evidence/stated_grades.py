@@ -200,6 +200,39 @@ _ACC = re.compile(
 _ESC_PAIR = re.compile(r"(?<=[(（\[])\s*(?P<cls>III|IIa|IIb|I)\s*[,/]?\s*(?P<loe>[ABC])\s*(?=[)）\]])")
 
 
+# Guideline PDFs lose their table borders: ACC/AHA rows start "2a B-NR 3. In patients ...", ESC rows
+# end "... is recommended. I A". Only the distinctive shapes are read.
+_ACC_ROW = re.compile(
+    r"^[ \t]*(?P<cls>1|2a|2b|3:\s*(?:No\s+Benefit|Harm)|I|IIa|IIb|III:\s*(?:No\s+Benefit|Harm))[ \t]+"
+    r"(?P<loe>B-NR|B-R|C-LD|C-EO|A)(?=[ \t]+(?:\d+\.\s|[A-Z]))",
+    re.MULTILINE,
+)
+_ESC_ROW_END = re.compile(r"(?<=[.)\]%a-z0-9])[ \t]+(?P<cls>IIa|IIb|III|I)[ \t]+(?P<loe>[ABC])[ \t]*$", re.MULTILINE)
+_ROW_RECOMMENDING = re.compile(r"\b(?:recommended|should|may\s+be\s+considered|is\s+indicated|reasonable)\b", re.IGNORECASE)
+
+
+def _text_row_hits(text: str, hint: str | None) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for m in _ACC_ROW.finditer(text):
+        raw = m.group("cls")
+        cls = _norm_class(raw.split(":")[0].strip())
+        strength = f"{cls}: {'No Benefit' if 'no' in raw.lower() else 'Harm'}" if ":" in raw else cls
+        if not ("-" in m.group("loe") or raw[0] in "23" or raw.startswith(("II", "III"))) and not re.match(
+            r"[ \t]+\d+\.\s", text[m.end() :]
+        ):
+            continue  # "1 A Patient ..." is too weak a shape; need a numbered recommendation after it
+        hits.append(_Hit(m.start("cls"), m.end("loe"), "acc_aha", strength, m.group("loe"),
+                         "against" if cls == "III" else None))
+    for m in _ESC_ROW_END.finditer(text):
+        line = _line_of(text, m.start())
+        if not _ROW_RECOMMENDING.search(line):
+            continue
+        cls = _norm_class(m.group("cls"))
+        hits.append(_Hit(m.start("cls"), m.end("loe"), "acc_aha" if hint == "acc_aha" else "esc", cls, m.group("loe"),
+                         "against" if cls == "III" else None))
+    return hits
+
+
 def _acc_hits(text: str, hint: str | None) -> list[_Hit]:
     hits: list[_Hit] = []
     for m in _ACC.finditer(text):
@@ -276,6 +309,37 @@ _GRADE_ADVERB = re.compile(
 )
 
 
+_KEY_STRENGTH = re.compile(
+    r"\b(?:Strength\s+of\s+(?:the\s+)?recommendation|Recommendation\s+(?:strength|grade))\s*[:=]?\s*"
+    r"(?P<v>strong|weak|conditional|[A-D]\b|[12]\b)",
+    re.IGNORECASE,
+)
+_KEY_CERTAINTY = re.compile(
+    rf"\b(?:Quality|Certainty|Level|Strength)\s+of\s+(?:the\s+)?evidence\s*[:=]\s*(?P<v>{_CERTW}|[A-D]\b|I{{1,3}}\b|[1-4][+-]{{0,2}})",
+    re.IGNORECASE,
+)
+# IDSA / DHHS: strength letter A-E with quality I-III, "(A-II)", "(BIII)".
+_IDSA = re.compile(r"(?<=[(\[])\s*(?P<s>[A-E])-?(?P<q>III|II|I)\s*(?=[)\]])")
+
+
+def _key_value_hits(text: str) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for m in _KEY_STRENGTH.finditer(text):
+        v = m.group("v")
+        strength = _norm_strength_word(v) if v.isalpha() and len(v) > 1 else _GRADE_DIGIT_STRENGTH.get(v, v.upper())
+        hits.append(_Hit(m.start(), m.end(), "grade" if v.lower() in ("strong", "weak", "conditional") or v in "12" else "other",
+                         strength, None, kind="strength"))
+    for m in _KEY_CERTAINTY.finditer(text):
+        v = m.group("v")
+        certainty = _norm_certainty_words(v) if len(v) > 2 and v[0].isalpha() and v.lower() not in ("ii", "iii") else v
+        hits.append(_Hit(m.start(), m.end(), "grade" if v[0].isalpha() and len(v) > 2 else "other", None, certainty,
+                         kind="certainty"))
+    for m in _IDSA.finditer(text):
+        hits.append(_Hit(m.start("s"), m.end("q"), "other", m.group("s"), m.group("q"),
+                         "against" if m.group("s") in "DE" else None))
+    return hits
+
+
 def _grade_word_hits(text: str) -> list[_Hit]:
     hits: list[_Hit] = []
     for rx in (_GRADE_STRENGTH_FIRST, _GRADE_CERTAINTY_FIRST):
@@ -310,8 +374,8 @@ _GRADE_NUMERIC = re.compile(
     r"\b(?:Grade|GRADE)\s*:?\s*(?P<n>[12])(?P<q>[A-D])\b(?:\s*/\s*(?P<n2>[12])?(?P<q2>[A-D])\b)?"
 )
 _GRADE_NUMERIC_PAREN = re.compile(
-    r"(?P<open>[(（])\s*(?P<n>[12])(?P<q>[A-D])(?:\s*/\s*(?P<n2>[12])?(?P<q2>[A-D]))?"
-    r"(?=\s*(?:[)）;；,，]|--|—|–))"
+    r"(?P<open>[(（\[])\s*(?P<n>[12])(?P<q>[A-D])(?:\s*/\s*(?P<n2>[12])?(?P<q2>[A-D]))?"
+    r"(?=\s*(?:[)）\];；,，]|--|—|–))"
 )
 _NOT_GRADED = re.compile(
     r"\b(?:Not\s+Graded|Ungraded(?:\s+Good\s+Practice\s+Statement)?|(?:Good|Best)\s+Practice\s+Statement"
@@ -552,6 +616,7 @@ def _nice_hits(text: str, hint: str | None) -> list[_Hit]:
 # --------------------------------------------------------------------------------------------
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\[(\"“0-9-])|(?<=[。！？；;])|\n")
+_LIST_NUMBER_END = re.compile(r"(?:^|\s)\d{1,3}\.$")
 _ABBREVIATIONS = ("e.g.", "i.e.", "vs.", "etc.", "Fig.", "al.", "approx.", "No.", "Dr.", "cf.")
 
 
@@ -560,8 +625,8 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
     start = 0
     for m in _BOUNDARY.finditer(text):
         piece = text[start : m.start()]
-        if m.group(0) != "\n" and piece.rstrip().endswith(_ABBREVIATIONS):
-            continue
+        if m.group(0) != "\n" and (piece.rstrip().endswith(_ABBREVIATIONS) or _LIST_NUMBER_END.search(piece)):
+            continue  # "e.g." or a list number ("3. In patients ...") ends no sentence
         if piece.strip():
             spans.append((start, m.start()))
         start = m.end()
@@ -799,6 +864,8 @@ def extract_stated_grades(text: str, page: int | None = None, *, scheme_hint: st
         return []
     hits: list[_Hit] = []
     hits += _acc_hits(text, scheme_hint)
+    hits += _text_row_hits(text, scheme_hint)
+    hits += _key_value_hits(text)
     hits += _grade_word_hits(text)
     hits += _grade_numeric_hits(text, scheme_hint)
     hits += _letter_hits(text, scheme_hint)

@@ -81,6 +81,17 @@ POSITIVES = [
     ("有液体潴留的心衰患者均应使用利尿剂（Ⅰ类，C级）。", None, ("chinese", "Ⅰ类，C级", "I", "C", "for")),
     ("推荐对ALT持续异常者抗病毒治疗（A1）。", None, ("chinese", "A1", "strong", "high", "for")),
     ("血压降至<140/90 mmHg（Ⅰ，A）。", None, ("chinese", "Ⅰ，A", "I", "A", "for")),
+    # PDF tables that lost their borders, key-value forms, IDSA/DHHS letter-roman grades
+    ("2a B-NR 3. In patients with HFrEF, ivabradine can be beneficial.", None, ("acc_aha", "2a B-NR", "IIa", "B-NR", "for")),
+    ("3: Harm B-R 4. Dihydropyridine CCBs are not recommended in HFrEF.", None,
+     ("acc_aha", "3: Harm B-R", "III: Harm", "B-R", "against")),
+    ("Aspirin is recommended in all patients with ACS. I A", None, ("esc", "I A", "I", "A", "for")),
+    ("Use chlorhexidine. Strength of recommendation: strong; Quality of evidence: high.", None,
+     ("grade", "Strength of recommendation: strong; Quality of evidence: high", "strong", "high", "for")),
+    ("Daptomycin is an acceptable alternative (B-II).", None, ("other", "B-II", "B", "II", "for")),
+    ("Start ART immediately in pregnancy (AI).", None, ("other", "AI", "A", "I", "for")),
+    ("We suggest prophylaxis [2C].", None, ("grade", "2C", "conditional", "low", "for")),
+    ("重症患者应尽早启动肠内营养（强推荐，中等质量证据）。", None, ("chinese", "强推荐，中等质量证据", "strong", "moderate", "for")),
     # NICE wording (needs the NICE hint or NICE's numbered recommendations)
     ("1.4.3 Do not offer calcium supplements to reduce blood pressure.", None, ("nice", "Do not offer", "strong", None, "against")),
     ("Consider ambulatory monitoring to confirm the diagnosis.", "nice", ("nice", "Consider", "conditional", None, "for")),
@@ -111,6 +122,8 @@ NEGATIVES = [
     "The level I trauma centre admitted 400 patients.",
     "2型糖尿病患者合并1级高血压。",
     "Consider the patient's preferences and offer support.",  # plain prose without a NICE context
+    "1 A patient was admitted with chest pain.",
+    "The history was taken twice. I A",
 ]
 
 
