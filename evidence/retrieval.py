@@ -24,14 +24,19 @@ from indexing.schema import Chunk
 RRF_K = 60  # the usual constant (Cormack et al. 2009): flattens rank differences deep in a pool
 MIN_POOL = 50
 POOL_FACTOR = 5
-# Relevance cut, calibrated on the demo corpus (see bench/retrieval_quality.py --calibrate):
-# a passage is relevant when the embedding says so, or when it holds most of the question's
-# index terms and the embedding does not contradict it. Chinese questions (the English
-# embedding model cannot judge them) rely on term coverage.
-MIN_DENSE = 0.42  # cosine alone enough
-MIN_DENSE_WITH_TERMS = 0.22  # cosine needed together with MIN_COVERAGE
-MIN_COVERAGE = 0.5  # share of the question's distinct index terms present in the passage
-MIN_COVERAGE_CJK = 0.45  # Chinese questions: term (bigram) coverage alone
+# The default embedding model (all-MiniLM-L6-v2) is English-only: on Chinese questions its
+# ranking is noise-prone, so its vote counts half in the fusion there.
+DENSE_WEIGHT_CJK = 0.5
+# Relevance cut, calibrated on the demo corpus (bench/retrieval_quality.py --calibrate; numbers
+# in the module docstring of tests/evidence/test_retrieval.py). English: on-topic questions'
+# best cosine >= 0.52, off-topic <= 0.25, plausible medical questions the corpus does not cover
+# 0.35-0.40. Chinese questions: the English model gives even unrelated Chinese text a cosine of
+# 0.4-0.75, so only term coverage decides (on-topic best >= 0.31, off-topic <= 0.22).
+MIN_DENSE = 0.45  # cosine alone enough (English)
+MIN_DENSE_WITH_TERMS = 0.3  # cosine needed together with MIN_COVERAGE
+MIN_COVERAGE = 0.67  # share of the question's distinct index terms present in the passage
+MIN_COVERAGE_CJK = 0.28  # Chinese questions: share of the question's Chinese terms
+MIN_COVERAGE_LATIN_IN_CJK = 0.99  # ... or every Latin-script term of a Chinese question (qSOFA, LDL-C)
 NEAR_DUPLICATE = 0.8  # shingle Jaccard (or containment) above which two passages are one
 SHINGLE = 5
 
@@ -64,7 +69,9 @@ class Candidate:
     lexical: float | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
-    coverage: float = 0.0
+    coverage: float = 0.0  # of all question terms
+    coverage_cjk: float = 0.0  # of the question's Chinese terms
+    coverage_latin: float = 0.0  # of the question's Latin-script terms (0 when it has none)
     chunk: Chunk | None = None
     shingles: set[str] = field(default_factory=set)
     merged: list[str] = field(default_factory=list)
@@ -92,12 +99,13 @@ def near_duplicates(a: set[str], b: set[str]) -> bool:
     return inter / len(a | b) >= NEAR_DUPLICATE or inter / min(len(a), len(b)) >= 0.9
 
 
-def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
-    """Reciprocal-rank fusion: sum over rankings of 1 / (k + rank), ranks from 1."""
+def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K, weights: Sequence[float] | None = None) -> dict[str, float]:
+    """Reciprocal-rank fusion: sum over rankings of weight / (k + rank), ranks from 1."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        w = 1.0 if weights is None else weights[i]
         for rank, chunk_id in enumerate(ranking, 1):
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (k + rank)
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + w / (k + rank)
     return scores
 
 
@@ -110,6 +118,7 @@ class Retriever:
         embedder: QueryEmbedder,
         *,
         rrf_k: int = RRF_K,
+        dense_weight_cjk: float = DENSE_WEIGHT_CJK,
         min_dense: float = MIN_DENSE,
         min_dense_with_terms: float = MIN_DENSE_WITH_TERMS,
         min_coverage: float = MIN_COVERAGE,
@@ -118,6 +127,7 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.rrf_k = rrf_k
+        self.dense_weight_cjk = dense_weight_cjk
         self.min_dense = min_dense
         self.min_dense_with_terms = min_dense_with_terms
         self.min_coverage = min_coverage
@@ -134,7 +144,7 @@ class Retriever:
         pool = max(MIN_POOL, POOL_FACTOR * k)
         dense = self._dense(question, pool, allowed)
         lexical = self.store.search_lexical(question, pool, chunk_filter=allowed)
-        candidates = self._fuse(dense, lexical)
+        candidates = self._fuse(dense, lexical, self.dense_weight_cjk if _is_cjk(question) else 1.0)
         self._load(candidates)
         if not relevance_cut:
             return self._finish(candidates, k)
@@ -165,10 +175,10 @@ class Retriever:
 
     def is_relevant(self, question: str, c: Candidate) -> bool:
         """The relevance cut (see the constants above)."""
+        if _is_cjk(question):
+            return c.coverage_cjk >= self.min_coverage_cjk or c.coverage_latin >= MIN_COVERAGE_LATIN_IN_CJK
         if c.dense is not None and c.dense >= self.min_dense:
             return True
-        if _is_cjk(question):
-            return c.coverage >= self.min_coverage_cjk
         return c.coverage >= self.min_coverage and (c.dense is None or c.dense >= self.min_dense_with_terms)
 
     # -- steps ------------------------------------------------------------------------------
@@ -204,8 +214,8 @@ class Retriever:
         vector = np.asarray(self.embedder.embed_queries([question]), dtype=np.float32)[0]
         return self.store.search_dense(vector, pool, chunk_filter=allowed)
 
-    def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]) -> list[Candidate]:
-        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k)
+    def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], dense_weight: float = 1.0) -> list[Candidate]:
+        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k, (dense_weight, 1.0))
         by_id = {cid: Candidate(cid, fused=score) for cid, score in fused.items()}
         for rank, (cid, score) in enumerate(dense, 1):
             by_id[cid].dense, by_id[cid].dense_rank = float(score), rank
@@ -223,7 +233,12 @@ class Retriever:
         """Coverage is computed only for candidates that reach the cut (lazily, in rank order)."""
         if c.chunk is not None and terms:
             text = c.chunk.text + "\n" + " ".join(c.chunk.heading_path)
-            c.coverage = len(terms & set(lexical_tokens(text))) / len(terms)
+            found = terms & set(lexical_tokens(text))
+            cjk = {t for t in terms if _CJK.search(t)}
+            latin = terms - cjk
+            c.coverage = len(found) / len(terms)
+            c.coverage_cjk = len(found & cjk) / len(cjk) if cjk else 0.0
+            c.coverage_latin = len(found & latin) / len(latin) if latin else 0.0
         return self.is_relevant(question, c)
 
     def _finish(self, candidates: list[Candidate], k: int, group: bool = True, keep=None) -> list[Evidence]:
