@@ -66,7 +66,7 @@ def read_document(path: str | Path, limits: ReadLimits | None = None) -> Documen
     """
     path = Path(path)
     limits = limits or (ReadLimits() if "M1E_MAX_FILE_MB" in os.environ else DEFAULT_LIMITS)
-    size = _check_file(path, limits)
+    _check_file(path, limits)
     if is_sidecar(path):
         raise ReadError(path, "this is a metadata sidecar, not a document")
     sidecar = find_sidecar(path)
@@ -111,7 +111,6 @@ def read_document(path: str | Path, limits: ReadLimits | None = None) -> Documen
                 pages = [Page(number=i + 1, text=t) for i, t in enumerate(split_pages(text))]
                 found = SourceMeta()
                 title, warnings = first_line_title(pages[0].text), []
-    del size
 
     if not any(p.text.strip() for p in pages):
         raise ReadError(path, "no text in file" if fmt != "pdf" else "no text layer; OCR not available")
@@ -133,7 +132,7 @@ def read_document(path: str | Path, limits: ReadLimits | None = None) -> Documen
     )
 
 
-def _check_file(path: Path, limits: ReadLimits) -> int:
+def _check_file(path: Path, limits: ReadLimits) -> None:
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -152,7 +151,6 @@ def _check_file(path: Path, limits: ReadLimits) -> int:
         raise ReadError(path, _too_large(st.st_size, limits))
     if not os.access(path, os.R_OK):
         raise ReadError(path, "permission denied")
-    return st.st_size
 
 
 def _too_large(size: int, limits: ReadLimits) -> str:
@@ -209,6 +207,7 @@ def _first_heading_line(pages: list[tuple[int, str]]) -> str | None:
     if not texts:
         return None
     next_top = {" ".join(ln.split()) for ln in texts[1].splitlines()[:3]} if len(texts) > 1 else set()
+    sentence: str | None = None
     for line in texts[0].splitlines()[:15]:
         line = " ".join(line.split())
         if not line or line in next_top:
@@ -218,8 +217,10 @@ def _first_heading_line(pages: list[tuple[int, str]]) -> str | None:
         if re.match(r"^(https?://|www\.|doi:|10\.\d{4})", line, re.I):
             continue
         if 6 <= len(line) <= 200 and re.search(r"[^\W\d_]", line):
-            return line
-    return None
+            if not line.endswith((".", "。", ";", "；", ",", "，")):
+                return line
+            sentence = sentence or line  # a sentence is a title only if nothing better is there
+    return sentence
 
 
 def _title_from_name(path: Path) -> str:

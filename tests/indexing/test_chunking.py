@@ -168,3 +168,23 @@ def test_empty_document_has_no_chunks() -> None:
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
+
+
+def test_pdf_recommendation_labels_and_deep_numbers_are_items() -> None:
+    text = ("Recommendations\n"
+            "Recommendation 1. Adults with resistant hypertension should be screened for primary aldosteronism.\n"
+            "Recommendation 2. A mineralocorticoid receptor antagonist is reasonable as a fourth drug.\n"
+            "3.2.1 In patients with chronic kidney disease, an ACE inhibitor is recommended to slow progression.\n"
+            "3.2.2 Serum potassium should be checked within two weeks of starting treatment.")
+    chunks = _chunks([text], fmt="pdf", max_tokens=45, overlap=10)
+    lines = text.split("\n")[1:]
+    for line in lines:
+        assert sum(line in c.text for c in chunks) == 1, line
+    assert all(c.heading_path == ["Recommendations"] for c in chunks)
+
+
+def test_markdown_tables_and_code_survive_as_lines() -> None:
+    md = ("# Doses\n\n| Drug | Dose |\n|---|---|\n| **Amlodipine** | 5 mg |\n| Lisinopril | 10 mg |\n\n"
+          "```\nkeep   this   verbatim\n```\n")
+    (chunk,) = _chunks([md])
+    assert chunk.text == "Doses\nDrug | Dose\nAmlodipine | 5 mg\nLisinopril | 10 mg\nkeep this verbatim"
