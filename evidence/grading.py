@@ -290,6 +290,10 @@ def _graded(grades: Sequence[StatedGrade], text: str) -> tuple[bool, str]:
         return True, f"graded recommendations found: {examples} ({len(printed)} in the text read)"
     if len(nice) >= 3:
         return True, f"recommendations worded by NICE's strength convention ({len(nice)} found: offer / consider / do not offer)"
+    basis = C.SR_BASIS.search(text)
+    if method and basis:
+        return True, (f'evidence-based method stated ("{basis.group(0)}", "{method.group(0)}") though no graded '
+                      "recommendation is printed in the text read")
     if method:
         return False, f'a grading method is mentioned ("{method.group(0)}") but no graded recommendation is printed'
     return False, "no graded recommendations found"
@@ -386,6 +390,8 @@ def _decide_level(source_type: SourceType, evidence: _Evidence, title: str, text
             reasons.append(why_graded)
             if graded:
                 level = EvidenceLevel.SYSTEMATIC
+                if "no graded recommendation is printed" in why_graded:
+                    cap = 0.7
             else:
                 level = EvidenceLevel.OPINION
                 reasons.append("a guideline without graded recommendations is consensus-like: level 5")

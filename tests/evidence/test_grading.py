@@ -219,3 +219,13 @@ def test_demo_corpus_guidelines_are_graded_as_guidelines():
 @pytest.mark.parametrize("title", ["", "   "])
 def test_blank_title_is_accepted(title):
     assert grade_document(title, "We conducted a case-control study.").source_type == S.CASE_CONTROL
+
+
+def test_guideline_abstract_stating_an_evidence_based_method_is_level_1_with_lower_confidence():
+    g = grade_document("Management of X: clinical practice guideline",
+                       "The panel conducted a systematic review and used the GRADE approach to rate the certainty "
+                       "of evidence and the strength of recommendations.")
+    assert (g.source_type, g.level) == (S.GUIDELINE, EvidenceLevel.SYSTEMATIC)
+    assert g.confidence <= 0.7
+    mentioned_only = grade_document("中国成人社区获得性肺炎诊断和治疗指南摘要", "本摘要未收录原指南的推荐等级。")
+    assert mentioned_only.level == EvidenceLevel.OPINION
