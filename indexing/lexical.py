@@ -22,7 +22,7 @@ _UNITS = (
     r"mmol|mmhg|meq|iu|units?|%|bpm|mm|cm|hours?|hrs?|h|days?|weeks?|months?|years?|min"
 )
 _TOKEN = re.compile(
-    rf"(?P<num>\d+(?:\.\d+)?)\s?(?P<unit>{_UNITS})(?!{_WORD_CHAR})"
+    rf"(?P<num>\d+(?:\.\d+)?)[ \t]*(?P<unit>{_UNITS})(?!{_WORD_CHAR})"
     rf"|(?P<word>{_WORD_CHAR}+(?:(?:-|(?<=\d)\.(?=\d)){_WORD_CHAR}+)*)"
     rf"|(?P<cjk>[{_CJK}]+)"
 )
