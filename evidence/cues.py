@@ -61,6 +61,9 @@ CUES: list[Cue] = [
     _cue(S.RCT, "assigned to arms",
          r"\b(?:were|was)\s+(?:\w+\s+)?(?:assigned|allocated)\s+to\s+(?:receive\s+)?(?:either|one\s+of|\w+\s+or)", 0.6),
     _cue(S.RCT, "trial", r"\btrial\b", 0.3),
+    _cue(S.RCT, "random sequence / masked assessment",
+         r"\bcomputer-generated\s+(?:random\s+)?(?:sequence|allocation|list)|\brandom\s+(?:sequence|allocation)"
+         r"|\b(?:assessors|investigators|participants)\s+(?:were\s+)?(?:unaware|blinded|masked)\s+(?:of|to)\s+(?:group|treatment)\s+(?:assignment|allocation)", 0.8),
     _cue(S.RCT, "随机对照试验", r"随机对照(?:试验|研究|临床试验)|随机、?(?:双盲|单盲|开放)", 1.0),
     _cue(S.RCT, "随机分组", r"随机(?:分为|分成|分配|分组|数字表|化分组|入组)", 0.9),
     _cue(S.RCT, "双盲", r"双盲|三盲|安慰剂对照", 0.7),
@@ -93,6 +96,8 @@ CUES: list[Cue] = [
          r"\bcases\s+and\s+(?:\w+\s+)?controls\b|\bcontrol\s+(?:infants|subjects|individuals|children|women|men)\b|\bcompared\s+with\s+(?:\w+\s+){0,3}controls\b", 0.7),
     _cue(S.CASE_CONTROL, "matched comparison of exposures",
          r"\bmatched\s+(?:\d:\d|in\s+a\s+\d:\d)|\b(?:prior|previous|past)\s+exposures?\s+(?:were\s+)?compared", 0.6),
+    _cue(S.CASE_CONTROL, "people with the outcome matched to people without",
+         r"\bmatched\s+(?:with|to)\s+(?:up\s+to\s+)?(?:\d+|one|two|three|four|five|ten)\s+(?:\w+\s+){0,2}(?:without|free\s+of)\b", 0.8),
     _cue(S.CASE_CONTROL, "病例对照", r"病例[-—]?对照", 1.0),
     # ---- cross-sectional
     _cue(S.CROSS_SECTIONAL, "cross-sectional", r"\bcross[- ]?sectional\b", 1.0),
@@ -101,6 +106,8 @@ CUES: list[Cue] = [
     _cue(S.CROSS_SECTIONAL, "single-occasion measurement",
          r"\b(?:on|at|during)\s+a\s+single\s+(?:visit|occasion|day|time[- ]point)|\bcompleted\s+(?:a|an)\s+(?:\w+\s+)?questionnaire|\bprevalence\b", 0.5),
     _cue(S.CROSS_SECTIONAL, "survey", r"\bsurvey\b|\bself-administered\s+questionnaire", 0.5),
+    _cue(S.CROSS_SECTIONAL, "questionnaire administered",
+         r"\b(?:web-based|online|self-administered|structured|anonymous)\s+questionnaire|\bquestionnaire\s+was\s+(?:completed|administered|distributed|sent)", 0.6),
     _cue(S.CROSS_SECTIONAL, "调查", r"一次性调查|调查", 0.5),
     _cue(S.CROSS_SECTIONAL, "diagnostic accuracy",
          r"\bdiagnostic\s+accuracy|\baccuracy\s+of\b|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test", 0.8),
@@ -114,6 +121,7 @@ CUES: list[Cue] = [
          r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
     _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报[告道]\s*\d+\s*例|附\s*\d+\s*例|[\d一二三四五六七八九十]+\s*例\s*$", 1.0),
+    _cue(S.CASE_SERIES, "家系报告", r"家系(?:报告|分析|调查)?|报[告道]\s*(?:一|1)\s*(?:个|例)", 0.8),
     _cue(S.CASE_SERIES, "患者简介", r"患者[，,]\s*[男女][，,]\s*\d+\s*岁", 0.6),
     # ---- guidelines
     _cue(S.GUIDELINE, "guideline", r"\b(?:clinical\s+)?(?:practice\s+)?guidelines?\b", 1.0),
@@ -123,6 +131,8 @@ CUES: list[Cue] = [
     _cue(S.GUIDELINE, "recommendation statement",
          r"\brecommendation\s+statement|\b(?:the\s+)?(?:USPSTF|task\s+force|society|college|association)\s+recommends\b", 0.8),
     _cue(S.GUIDELINE, "guidance", r"\bguidance\b", 0.7),
+    _cue(S.GUIDELINE, "interim recommendations",
+         r"\binterim\s+(?:guidance|recommendations|clinical\s+considerations|considerations)|\bclinical\s+considerations\b", 0.8),
     _cue(S.GUIDELINE, "care pathway", r"\b(?:care|clinical|local|treatment)\s+pathway|\bthis\s+pathway|\bpathway\s+was\s+agreed", 0.8),
     _cue(S.GUIDELINE, "standards of care / strategy report",
          r"\bstandards?\s+of\s+(?:medical\s+)?care\b|\bglobal\s+strategy\s+for\b|\bnational\s+strategy\s+for\b", 0.9),
@@ -164,7 +174,7 @@ CUES: list[Cue] = [
     _cue(S.TEXTBOOK, "教材", r"第[一二三四五六七八九十百\d]+章|本章|教材|教科书|学习目标|手册", 0.9),
     # ---- not evidence about patients yet
     _cue(PROTOCOL, "study protocol",
-         r"\b(?:study|trial|review)\s+protocol\b|\bprotocol\s+(?:for|of)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,4}(?:trial|study|review|meta-analysis)\b|\b(?:design\s+and\s+rationale|rationale\s+and\s+design)\b|\bwill\s+be\s+(?:randomi[sz]ed|recruited|enrolled|assigned)", 0.9),
+         r"\b(?:study|trial|review)\s+protocol\b|\bprotocol\s+(?:for|of)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,4}(?:trial|study|review|meta-analysis)\b|\b(?:design\s+and\s+rationale|rationale\s+and\s+design)\b|\bdescribes\s+the\s+design\s+of|^\W*design\s+of\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,3}(?:trial|study)\b|\bresults\s+are\s+expected|\bwill\s+be\s+(?:randomi[sz]ed|recruited|enrolled|assigned)", 0.9),
     _cue(PROTOCOL, "研究方案", r"研究方案|试验方案|将被随机|将纳入", 0.9),
     _cue(PRECLINICAL, "animal / in-vitro study",
          r"\bin\s+(?:mice|rats|mouse|rat|zebrafish|vitro)\b|\bmurine\b|\bcell\s+lines?\b|\bknock-?out\s+mice|\banimal\s+models?|\bxenograft|\brodent", 0.9),
