@@ -177,6 +177,13 @@ def _sections(blocks: list[_Block]) -> list[_Section]:
         if block.kind != "heading":
             body.append(block)
             continue
+        number = _heading_number(block)
+        current = next((_heading_number(b) for _, b in reversed(stack) if _heading_number(b) is not None), None)
+        if number is not None and number == current:
+            # "4 CARD32 A" right after "4 CARD32 B": the same section number twice in a row is a
+            # numbered line of text (a table row, a list), not a new section
+            body.append(_Block("para", block.text, block.page))
+            continue
         close()
         level = block.level
         if not block.numbered:
@@ -190,6 +197,14 @@ def _sections(blocks: list[_Block]) -> list[_Section]:
         pending.append((level, block))
     close()
     return sections
+
+
+def _heading_number(block: _Block) -> str | None:
+    """The section number of a numbered PDF/text heading ("3.2" of "3.2 Drug therapy")."""
+    if not block.numbered or block.level == 0 or block.text.startswith("#"):
+        return None
+    m = re.match(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s", block.text)
+    return m.group(1) if m else None
 
 
 # ----------------------------------------------------------------------------- units

@@ -182,7 +182,13 @@ def heading_level(line: str) -> tuple[int, bool] | None:
     m = _SECTION_NUMBER.match(bare)
     if m:
         number, rest = m.group(1), m.group(2)
-        if _looks_like_title(rest) and not rest[0].isdigit() and not _RECOMMENDS.search(rest):
+        if (
+            _looks_like_title(rest)
+            and not rest[0].isdigit()
+            and not _RECOMMENDS.search(rest)
+            and not re.search(r"[_=<>{}\[\]|]", rest)  # identifiers and formulas, not titles
+            and re.search(r"[^\W\d_]{3,}", rest)
+        ):
             return number.count(".") + 1, True
         return None
     if is_list_item(bare):
@@ -283,11 +289,20 @@ def remove_running_lines(pages: list[list[str]], numbers: list[int] | None = Non
     repeated_top = {k for k, n in top.items() if n >= needed and k}
     repeated_bottom = {k for k, n in bottom.items() if n >= needed and k}
     offset = _page_number_offset(nonblank, numbers, needed)
+    # A numbered line is a running header only if its words recur on another page's edge
+    # ("Chapter 2: Methods 13", "Chapter 2: Methods 14"); a lone "2 Methods" is a heading.
+    edge_words: Counter[str] = Counter()
+    for lines in with_text:
+        edge_words.update({_without_edge_number(ln) for ln in lines[:2] + lines[-2:]})
 
     def running(line: str, keys: set[str], number: int) -> bool:
         if _running_key(line) in keys or _PAGE_NUMBER.match(line.strip()):
             return True
-        return offset is not None and _edge_number(line) == number + offset
+        return (
+            offset is not None
+            and _edge_number(line) == number + offset
+            and edge_words[_without_edge_number(line)] >= 2
+        )
 
     out = []
     for lines, number in zip(nonblank, numbers):
@@ -312,6 +327,10 @@ def _edge_number(line: str) -> int | None:
         return None
     m = re.match(r"^(\d{1,4})\s", line) or re.search(r"\s(\d{1,4})$", line)
     return int(m.group(1)) if m else None
+
+
+def _without_edge_number(line: str) -> str:
+    return _running_key(re.sub(r"^\d{1,4}\s+|\s+\d{1,4}$", "", line.strip()))
 
 
 def _page_number_offset(pages: list[list[str]], numbers: list[int], needed: int) -> int | None:

@@ -168,12 +168,15 @@ def test_heading_level(line: str, expected: tuple[int, bool] | None) -> None:
 
 
 def test_headers_carrying_the_printed_page_number_are_removed_even_when_their_text_changes() -> None:
-    chapters = ["Chapter 1: Diagnosis", "Chapter 1: Diagnosis", "Chapter 2: Treatment", "Chapter 3: Follow-up",
-                "Chapter 3: Follow-up"]
+    chapters = ["Chapter 1: Diagnosis", "Chapter 1: Diagnosis", "Chapter 2: Treatment", "Chapter 2: Treatment",
+                "Chapter 2: Treatment"]
     bodies = ["Measure twice.", "Confirm at home.", "Start a thiazide.", "Review in a month.", "Stop if dizzy."]
     pages = [[f"{chapter} {number + 10}", body] for number, (chapter, body) in enumerate(zip(chapters, bodies), start=1)]
     out = remove_running_lines(pages, [1, 2, 3, 4, 5])
     assert out == [[body] for body in bodies]
-    # a number at a line edge that does not follow the page numbering stays
+    # a number at a line edge that does not follow the page numbering stays, and so does a
+    # numbered heading that happens to match the page number but appears only once
+    pages[1][0] = "12 Treatment targets"
+    assert remove_running_lines(pages, [1, 2, 3, 4, 5])[1] == ["12 Treatment targets", "Confirm at home."]
     pages[2][0] = "Table 7"
     assert remove_running_lines(pages, [1, 2, 3, 4, 5])[2] == ["Table 7", "Start a thiazide."]
