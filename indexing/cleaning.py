@@ -83,6 +83,7 @@ def normalise_text(text: str, keep_indent: bool = False) -> str:
     """Careful NFKC (see above), ligatures, odd spaces and controls; line structure kept
     (and leading indentation, for markdown's nested lists, when `keep_indent`)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = re.sub("\u00ad[ \t]*\n[ \t]*", "", text)  # soft hyphen at a line end: one word across the break
     text = "".join(_normalise_char(c) if ord(c) > 126 or c == "\t" else c for c in text)
     text = "".join(c for c in text if c in "\n\f" or unicodedata.category(c) != "Cc")
     text = unicodedata.normalize("NFC", text)

@@ -129,6 +129,7 @@ def test_chinese_pdf_kept_intact(tmp_path: Path) -> None:
         ("Ⅰ级推荐", "I级推荐"),
         ("a\u00a0b\u200bc  d\te", "a bc d e"),
         ("soft\u00adhyphen", "softhyphen"),
+        ("treat\u00ad\nment works", "treatment works"),
         ("治疗……观察", "治疗……观察"),
     ],
 )
