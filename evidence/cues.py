@@ -131,6 +131,7 @@ CUES: list[Cue] = [
     _cue(S.GUIDELINE, "recommendation statement",
          r"\brecommendation\s+statement|\b(?:the\s+)?(?:USPSTF|task\s+force|society|college|association)\s+recommends\b", 0.8),
     _cue(S.GUIDELINE, "guidance", r"\bguidance\b", 0.7),
+    _cue(S.GUIDELINE, "numbered national guideline", r"\b(?:NICE|SIGN)\s+(?:CG|NG|guideline\s+)?\d{2,3}\b", 0.9),
     _cue(S.GUIDELINE, "interim recommendations",
          r"\binterim\s+(?:guidance|recommendations|clinical\s+considerations|considerations)|\bclinical\s+considerations\b", 0.8),
     _cue(S.GUIDELINE, "care pathway", r"\b(?:care|clinical|local|treatment)\s+pathway|\bthis\s+pathway|\bpathway\s+was\s+agreed", 0.8),

@@ -334,6 +334,9 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
         text, scheme_hint=scheme_hint_for(meta.organization if meta else None, title))
     named = any(evidence.strong(t) > 0 for t in SourceType)
     printed = [g for g in grades if g.scheme not in ("other", "nice") and g.strength]
+    nice = [g for g in grades if g.scheme == "nice"]
+    if len(printed) < GUIDELINE_LIKE_GRADES and len(nice) >= GUIDELINE_LIKE_GRADES:
+        printed = nice  # NICE words its strength instead of printing a grade
     if not named and len(printed) >= GUIDELINE_LIKE_GRADES and source_type not in (S.OTHER,) + CONTAINERS + PRIMARY[:1] or (
         source_type == S.OTHER and len(printed) >= GUIDELINE_LIKE_GRADES
     ):
