@@ -70,3 +70,25 @@ def test_unreadable_file_names_the_reason(tmp_path, capsys):
     assert main(["grade", str(bad)]) == 1
     err = capsys.readouterr().err.strip()
     assert str(bad) in err and "\n" not in err
+
+
+def test_pdf_stated_grades_carry_their_page(tmp_path, capsys):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "af-guideline.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setTitle("2024 Guideline for Atrial Fibrillation")
+    pdf.drawString(72, 760, "2024 Guideline for Atrial Fibrillation")
+    pdf.drawString(72, 740, "This guideline was written by the writing committee after a systematic review.")
+    pdf.showPage()
+    pdf.drawString(72, 760, "Oral anticoagulation is recommended in patients with a high stroke risk (Class I, LOE A).")
+    pdf.drawString(72, 740, "Aspirin alone is not recommended for stroke prevention (Class III: Harm, LOE B-R).")
+    pdf.showPage()
+    pdf.save()
+    assert main(["grade", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["format"] == "pdf" and data["pages"] == 2
+    assert [(g["quote"], g["page"], g["direction"]) for g in data["stated_grades"]] == [
+        ("Class I, LOE A", 2, "for"), ("Class III: Harm, LOE B-R", 2, "against")]
+    assert (data["grade"]["source_type"], data["grade"]["level"]) == ("guideline", 1)
