@@ -195,7 +195,8 @@ def evidence_card(item: Evidence, cited: bool) -> None:
             level_badge(item)
         with badges[2]:
             if item.stated_grades:
-                st.badge("stated: " + " / ".join(g.quote for g in item.stated_grades[:2])[:60], color="blue")
+                quotes = " / ".join(g.quote for g in item.stated_grades[:2])[:60]
+                st.badge("stated: " + escape_markdown(quotes), color="blue")
             else:
                 st.badge("no stated grade", color="gray")
         with badges[3]:

@@ -22,14 +22,35 @@ def anchor_id(evidence_id: str) -> str:
     return "evidence-" + re.sub(r"[^A-Za-z0-9-]", "", evidence_id).lower()
 
 
-def answer_markdown(text: str, known_ids: set[str]) -> str:
-    """Escaped answer text whose [En] markers for known evidence link to their cards."""
-    escaped = escape_markdown(text).replace("\n", "  \n")
+_BOLD_LINE = re.compile(r"^\*\*(.+)\*\*$")
+_BULLET = re.compile(r"^(\s*)[-*•]\s+(.*)$")
+_NUMBERED = re.compile(r"^(\s*)(\d{1,3})[.)]\s+(.*)$")
 
+
+def answer_markdown(text: str, known_ids: set[str]) -> str:
+    """Answer text as markdown with only its structure live: whole-line **headings**, bullet
+    and numbered lists, and [En] links to known evidence. Everything else is escaped text."""
+    lines = []
+    for raw in (text or "").splitlines():
+        line = raw.rstrip()
+        if not line.strip():
+            lines.append("")
+        elif m := _BOLD_LINE.match(line.strip()):
+            lines.append(f"**{escape_markdown(m.group(1))}**")
+        elif m := _BULLET.match(line):
+            lines.append(f"{m.group(1)}- {escape_markdown(m.group(2))}")
+        elif m := _NUMBERED.match(line):
+            lines.append(f"{m.group(1)}{m.group(2)}. {escape_markdown(m.group(3))}")
+        else:
+            lines.append(escape_markdown(line) + "  ")  # a hard line break, as written
+    return _link_citations("\n".join(lines), known_ids)
+
+
+def _link_citations(markdown: str, known_ids: set[str]) -> str:
     def link(match: re.Match[str]) -> str:
         evidence_id = match.group(1)
         if evidence_id not in known_ids:
             return match.group(0)
         return f"[\\[{evidence_id}\\]](#{anchor_id(evidence_id)})"
 
-    return _CITATION.sub(link, escaped)
+    return _CITATION.sub(link, markdown)

@@ -1,0 +1,139 @@
+"""The web UI's flows through Streamlit's AppTest (same process, no browser)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.assistant import Assistant
+from tests.app.fakes import ScriptedGenerator, quote_evidence
+
+SCRIPT = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+QUESTION = "What HbA1c target is recommended for adults with type 2 diabetes?"
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(SCRIPT, default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.text_area(key="question").input(question)
+    next(b for b in at.button if b.label == "Ask").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+@pytest.fixture
+def scripted_local(monkeypatch):
+    """The local generator replaced by a scripted demo model (the real one is tested elsewhere)."""
+    import app.assistant as assistant_module
+
+    real = assistant_module.make_generator
+    monkeypatch.setattr(
+        assistant_module,
+        "make_generator",
+        lambda name, settings: ScriptedGenerator(quote_evidence, demo=True) if name == "local" else real(name, settings),
+    )
+
+
+def test_ask_streams_a_cited_answer_with_graded_evidence_cards(app_data):
+    at = ask(start(), QUESTION)
+    texts = markdown(at)
+    answer = texts[0]
+    assert "(#evidence-e1)" in answer  # [E1] links to its card
+    assert '<div id="evidence-e1"></div>' in texts  # ... and the card carries that anchor
+    assert any(t.startswith("**E1** · ") for t in texts)
+    assert any(re.fullmatch(r":\w+-badge\[Level [1-5]\]", t) for t in texts)
+    assert any(t.startswith(":violet-badge[") for t in texts)  # source type
+    assert any(t.startswith(":blue-badge[stated: ") or t == ":gray-badge[no stated grade]" for t in texts)
+    assert [e.label for e in at.expander][:1] == ["Why this level"]
+    assert any("Answer by: extractive digest" in c.value for c in at.caption)
+    assert at.session_state["answer"].evidence
+
+
+def test_off_topic_question_shows_insufficient_evidence(app_data):
+    at = ask(start(), "Which football club won the 1998 cup final?")
+    assert any("No relevant evidence" in i.value for i in at.info)
+    assert "insufficient" in markdown(at)[0]
+    assert not at.expander  # no evidence cards
+
+
+def test_filters_restrict_the_cards(app_data):
+    at = start()
+    at.multiselect(key="source_types").set_value(["consensus_statement"])
+    at = ask(at, QUESTION)
+    answer = at.session_state["answer"]
+    assert answer.evidence or answer.insufficient_evidence
+    assert all(e.grade.source_type.value == "consensus_statement" for e in answer.evidence)
+    at.multiselect(key="source_types").set_value([])
+    at.selectbox(key="min_level").set_value(5)
+    at.number_input(key="year_min").set_value(2030)
+    at = ask(at, QUESTION)
+    assert at.session_state["answer"].insufficient_evidence
+    assert "under the chosen filters" in markdown(at)[0]
+
+
+def test_demo_model_and_plain_mode_warnings(app_data, scripted_local):
+    at = start()
+    at.selectbox(key="generator").set_value("local")
+    at.run()
+    assert any("Demo model" in w.value for w in at.sidebar.warning)
+    at = ask(at, QUESTION)
+    assert any("not a clinical model" in w.value for w in at.warning)
+    at.radio(key="mode").set_value("Plain (model's own answer, uncited)")
+    at = ask(at, QUESTION)
+    assert any("Plain mode" in w.value for w in at.warning)
+    assert any(s.value == "Related evidence (not given to the model)" for s in at.subheader)
+
+
+def test_library_lists_and_removes_documents(app_data):
+    at = start()
+    at.radio(key="page").set_value("Library")
+    at.run()
+    assert not at.exception
+    before = len(Assistant().documents())
+    assert at.metric[0].value == str(before)
+    victim = at.selectbox(key="remove_id").value
+    at.selectbox(key="remove_id").set_value(victim)
+    next(b for b in at.button if b.label == "Remove").click()
+    at.run()
+    assert not at.exception
+    ids = {d.document_id for d in Assistant().documents()}
+    assert victim not in ids and len(ids) == before - 1
+    assert at.metric[0].value == str(before - 1)
+
+
+def test_first_start_indexes_and_document_text_stays_inert(tmp_path, monkeypatch):
+    """An empty index is filled on first start (here from a tiny corpus); hostile text is escaped."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "hostile.md").write_text(
+        "# Warfarin dosing guideline\n\n"
+        "Warfarin dosing should target an INR of 2.0 to 3.0 for atrial fibrillation. "
+        "<script>alert('x')</script> **bold claim** [click](http://evil.example) <img src=x onerror=alert(1)>\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("M1E_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(Assistant, "index_demo", lambda self, progress=None: self.index([corpus], progress=progress))
+    at = start()
+    assert any("index is empty" in i.value for i in at.info)
+    assert any("Indexed 1 file(s)" in s.value for s in at.success)
+    at = ask(at, "What INR should warfarin dosing target in atrial fibrillation?")
+    texts = markdown(at)
+    shown = [t for t in texts if "Warfarin dosing should target" in t]
+    assert len(shown) >= 2  # the answer quotes it and the evidence card shows it
+    for text in shown:
+        assert r"\<script\>" in text and r"\<img src\=x" in text
+    raw_html = [t for t in texts if "<" in t.replace("\\<", "")]
+    assert all(re.fullmatch(r'<div id="evidence-e\d+"></div>', t) for t in raw_html)
