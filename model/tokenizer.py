@@ -76,9 +76,10 @@ class _TokenizersBackend:
 class _SentencePieceBackend:
     """tokenizer.model through `sentencepiece`, plus the added tokens tokenizer_config.json lists.
 
-    Text is split on special and added tokens first (longest match wins) and each plain segment
-    is encoded on its own, as the slow Hugging Face tokenizers do; control pieces of the model
+    Text is split on the added tokens first (longest match wins) and each plain segment is
+    encoded on its own, as the slow Hugging Face tokenizers do; control pieces of the model
     (`<s>`, `</s>`) are matched the same way so that a template's literal `</s>` becomes its id.
+    User-defined pieces (e.g. role tokens trained in) are matched by sentencepiece itself.
     """
 
     def __init__(self, path: Path, added: dict[int, tuple[str, bool]]) -> None:
@@ -93,12 +94,10 @@ class _SentencePieceBackend:
         self.added: dict[str, int] = {}
         self._special: set[int] = set()
         self._extra_pieces: dict[int, str] = {}
-        for i in range(n):
-            if self.sp.is_control(i) or self.sp.is_user_defined(i):
-                piece = self.sp.id_to_piece(i)
-                self.added[piece] = i
-                if self.sp.is_control(i):
-                    self._special.add(i)
+        for i in range(n):  # user-defined pieces need nothing here: sentencepiece matches them itself
+            if self.sp.is_control(i):
+                self.added[self.sp.id_to_piece(i)] = i
+                self._special.add(i)
         for i, (content, special) in added.items():
             self.added[content] = i
             if i >= n:
