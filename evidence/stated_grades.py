@@ -189,10 +189,10 @@ def _context_excludes(text: str, start: int, end: int) -> bool:
 # ---- ACC/AHA and ESC: class of recommendation with optional level of evidence ---------------
 
 _ACC = re.compile(
-    r"\b(?P<lead>Class\s+of\s+Recommendation|Class|COR)\s*:?\s*"
+    r"\b(?P<lead>(?i:class\s+of\s+recommendation)|Class|class(?=\s+(?:I|IIa|IIb|III)\s*[,;]\s*(?i:level|LOE))|COR)\s*:?\s*"
     r"(?P<cls>III|IIa|IIb|IIA|IIB|II|I|Ⅲ|Ⅱa|Ⅱb|Ⅰ|2a|2b|[123])(?![A-Za-z0-9])"
     r"(?:\s*(?::|—|–|-|\(|,)?\s*(?P<sub>No\s+Benefit|Harm)\)?)?"
-    r"(?:(?:\s*[,;/]|\s+and|\s*\()?\s*(?P<loelead>Level\s+of\s+Evidence|LOE|Level)\s*:?\s*"
+    r"(?:(?:\s*[,;/]|\s+and|\s*\()?\s*(?P<loelead>(?i:level\s+of\s+evidence)|LOE|(?i:level))\s*:?\s*"
     r"(?P<loe>B-NR|B-R|C-LD|C-EO|A|B|C)(?![A-Za-z0-9]))?"
     r"(?P<rec>\s+recommendations?)?",
 )
@@ -239,7 +239,7 @@ def _acc_hits(text: str, hint: str | None) -> list[_Hit]:
         lead = m.group("lead")
         numeric = m.group("cls")[0].isdigit()
         accepted = bool(
-            m.group("loe") or m.group("sub") or lead.upper() == "COR" or lead.startswith("Class of")
+            m.group("loe") or m.group("sub") or lead.upper() == "COR" or lead.lower().startswith("class of")
             or m.group("rec") or _in_parens(text, m.start(), m.end()) or _table_cell_is(text, m.start(), m.end())
         )
         if lead == "Class" and numeric and not (m.group("loe") or m.group("sub")):
@@ -261,7 +261,7 @@ def _acc_hits(text: str, hint: str | None) -> list[_Hit]:
         acc_markers = numeric or sub or (loe and "-" in loe) or lead.upper() == "COR"
         if acc_markers:
             scheme: GradeScheme = "acc_aha"
-        elif hint == "esc" or (m.group("loelead") == "Level" and hint != "acc_aha"):
+        elif hint == "esc" or ((m.group("loelead") or "").lower() == "level" and hint != "acc_aha"):
             scheme = "esc"
         else:
             scheme = "acc_aha"

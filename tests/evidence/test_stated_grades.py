@@ -34,6 +34,9 @@ POSITIVES = [
      ("acc_aha", "Class III: Harm, LOE B-NR", "III: Harm", "B-NR", "against")),
     ("Warming adjuncts are reasonable (COR 2b, LOE B-NR).", None, ("acc_aha", "COR 2b, LOE B-NR", "IIb", "B-NR", "for")),
     ("PPV should start within 60 seconds (COR 1, LOE C-EO).", None, ("acc_aha", "COR 1, LOE C-EO", "I", "C-EO", "for")),
+    ("Aspirin is recommended (COR 1 / LOE A).", None, ("acc_aha", "COR 1 / LOE A", "I", "A", "for")),
+    ("Ivabradine should be considered (Class IIa, level of evidence B).", None,
+     ("acc_aha", "Class IIa, level of evidence B", "IIa", "B", "for")),
     ("Statins are contraindicated in pregnancy (Class III: Harm, Level of Evidence C-EO).", None,
      ("acc_aha", "Class III: Harm, Level of Evidence C-EO", "III: Harm", "C-EO", "against")),
     # ESC
