@@ -16,6 +16,7 @@ from indexing.errors import ReadError
 from indexing.readers.limits import DEFAULT_LIMITS, ReadLimits
 from indexing.readers.markdown import parse_markdown
 from indexing.readers.pdf import read_pdf
+from indexing.readers.pdf_worker import isolation_available, parse_pdf_isolated
 from indexing.readers.sidecar import find_sidecar, is_sidecar, load_sidecar, merge_meta
 from indexing.readers.text import decode_text, first_line_title, split_pages
 from indexing.schema import Document, Page, SourceMeta
@@ -93,7 +94,10 @@ def read_document(path: str | Path, limits: ReadLimits | None = None) -> Documen
         document_id = digest.hexdigest()
         handle.seek(0)
         if fmt == "pdf":
-            content = read_pdf(path, handle, limits)
+            if limits.isolate and isolation_available():
+                content = parse_pdf_isolated(path, limits)
+            else:
+                content = read_pdf(path, handle, limits)
             pages = [Page(number=n, text=t) for n, t in content.pages]
             found = SourceMeta(authors=content.authors, year=content.year, doi=content.doi)
             title = content.title

@@ -84,7 +84,7 @@ def read_pdf(path, handle: IO[bytes], limits: ReadLimits) -> PdfContent:
         number = index + 1
         if time.monotonic() - started > limits.max_seconds:
             raise ReadError(
-                path, f"PDF took longer than {limits.max_seconds:.0f} s to read (stopped at page {number} of {n_pages})"
+                path, f"PDF took longer than {limits.max_seconds:g} s to read (stopped at page {number} of {n_pages})"
             )
         try:
             page = reader.pages[index]

@@ -166,3 +166,32 @@ def zero_page_pdf(path: Path) -> Path:
     PdfWriter().write(buffer)
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def slow_pdf(path: Path, operations: int = 400_000) -> Path:
+    """A small file whose one page holds a huge compressed content stream: cheap to write,
+    slow to extract, like the pathological files that stall pdf parsers."""
+    import zlib
+
+    ops = b"BT /F1 1 Tf 1 0 0 1 10 10 Tm (a) Tj ET\n" * operations
+    stream = zlib.compress(ops, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from indexing.errors import ReadError
 from indexing.readers import ReadLimits, read_document
-from tests.indexing.pdf_factory import encrypt_pdf, image_page_pdf, lines_pdf, zero_page_pdf
+from tests.indexing.pdf_factory import encrypt_pdf, image_page_pdf, lines_pdf, slow_pdf, zero_page_pdf
 
 _BODY = [["Beta-blockers reduce mortality after myocardial infarction."], ["Page two has more text."]]
 
@@ -152,3 +153,22 @@ def test_sidecar_of_a_bad_file_does_not_hide_the_bad_file(tmp_path: Path) -> Non
     fake.write_bytes(b"not a pdf")
     (tmp_path / "fake.pdf.meta.json").write_text('{"year": 2020}')
     assert _reason(fake) == "not a PDF (no %PDF header)"
+
+
+def test_a_pdf_that_stalls_the_parser_is_stopped_and_the_next_file_still_reads(tmp_path: Path, good_pdf: Path) -> None:
+    slow = slow_pdf(tmp_path / "stall.pdf", operations=40_000)  # ~7 s of parsing in pypdf
+    started = time.monotonic()
+    reason = _reason(slow, ReadLimits(max_seconds=0.5))
+    assert reason.startswith("PDF took longer than") and reason.endswith("stopped")
+    assert time.monotonic() - started < 4
+    assert "Beta-blockers" in read_document(good_pdf).pages[0].text  # a fresh worker takes over
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+def test_reading_in_process_and_in_the_worker_agree(tmp_path: Path, isolate: bool) -> None:
+    mixed = image_page_pdf(tmp_path / "mixed.pdf", {1: ["Typed page about statins."]}, n_pages=2)
+    doc = read_document(mixed, ReadLimits(isolate=isolate))
+    assert "statins" in doc.pages[0].text
+    assert doc.warnings == ["page 2: no text layer; OCR not available (scanned image), not indexed"]
+    locked = encrypt_pdf(mixed, tmp_path / "locked.pdf", user_password="pw")
+    assert _reason(locked, ReadLimits(isolate=isolate)) == "encrypted PDF (password required)"
