@@ -319,12 +319,15 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
     protocol = evidence.strong(C.PROTOCOL)
     preclinical = evidence.strong(C.PRECLINICAL)
     primary_best = max((evidence.score(t) for t in PRIMARY), default=0.0)
+    no_clinical_evidence = False
     if protocol > 0 and source_type not in (S.GUIDELINE, S.CONSENSUS):
+        no_clinical_evidence = True
         reasons = [_reason(h) for h in evidence.of(C.PROTOCOL)[:2]] + reasons
         studied = source_type.label if source_type != S.OTHER else "study"
         reasons.append(f"a protocol (of a {studied}) reports no results: other, level 5")
         source_type = S.OTHER
     elif preclinical > 0 and preclinical >= primary_best and source_type not in CONTAINERS:
+        no_clinical_evidence = True
         reasons = [_reason(h) for h in evidence.of(C.PRECLINICAL)[:2]] + reasons
         reasons.append("animal / in-vitro (mechanistic) work: other, level 5")
         source_type = S.OTHER
@@ -337,14 +340,13 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
     nice = [g for g in grades if g.scheme == "nice"]
     if len(printed) < GUIDELINE_LIKE_GRADES and len(nice) >= GUIDELINE_LIKE_GRADES:
         printed = nice  # NICE words its strength instead of printing a grade
-    if not named and len(printed) >= GUIDELINE_LIKE_GRADES and source_type not in (S.OTHER,) + CONTAINERS + PRIMARY[:1] or (
-        source_type == S.OTHER and len(printed) >= GUIDELINE_LIKE_GRADES
-    ):
+    weakly_typed = source_type == S.OTHER or (not named and source_type not in CONTAINERS + (S.RCT,))
+    if len(printed) >= GUIDELINE_LIKE_GRADES and weakly_typed and not no_clinical_evidence:
         reasons = [f"prints {len(printed)} graded recommendations (e.g. {printed[0].quote!r}) and names no other "
                    "kind of document: guideline-like"] + [r for r in reasons if "no design" not in r]
         source_type = S.GUIDELINE
         top = []
-        stated_grades = grades
+    stated_grades = grades
 
     origin, confidence = _origin_and_confidence(evidence, source_type, top)
     if meta is not None and meta.source_type is not None:
