@@ -15,6 +15,9 @@ How it decides, in order:
    designs it pools; a guideline is level 1 only when it shows graded recommendations, otherwise
    it is consensus-like (level 5); a post-hoc analysis of a trial is observational (level 3);
    protocols and animal / in-vitro work report no clinical evidence (other, level 5).
+5. A document that names no kind of its own but prints several graded recommendations is read
+   as guideline-like. With nothing to go on the answer is "other, level 5" at low confidence:
+   the grader errs towards under-grading, never towards inventing strength.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ READ_CHARS = 10000  # cues past this point say little about the document's own d
 CONTAINERS = (S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW)
 DOCUMENT_KINDS = CONTAINERS + (S.NARRATIVE_REVIEW, S.EXPERT_OPINION, S.TEXTBOOK)
 HEAD_MIN_WEIGHT = 0.8  # a generic word ("review") in a title does not decide the head noun
-FIRM_METADATA = 4.0
-GUIDELINE_LIKE_GRADES = 3  # graded recommendations that make an unnamed document guideline-like  # a publication type that names the kind outright ("Review" alone does not)
+FIRM_METADATA = 4.0  # a publication type that names the kind outright ("Review" alone does not)
+GUIDELINE_LIKE_GRADES = 3  # graded recommendations that make an unnamed document guideline-like
 PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
 TIE_ORDER = [S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW, S.RCT, S.COHORT, S.CASE_CONTROL,
              S.CROSS_SECTIONAL, S.CASE_SERIES, S.TEXTBOOK, S.EXPERT_OPINION, S.NARRATIVE_REVIEW, S.OTHER]
