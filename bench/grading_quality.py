@@ -69,6 +69,35 @@ def evaluate(rows: list[dict]) -> dict:
     }
 
 
+def stated_grades_on_demo_corpus() -> dict:
+    """Stated grades found in the open-medicine guideline summaries: counts, recall, speed."""
+    import re
+
+    from evidence.stated_grades import extract_stated_grades, scheme_hint_for
+    from indexing.readers.demo import open_medicine_dir
+
+    root = open_medicine_dir()
+    registry = {r["id"]: r for r in json.loads((root / "registry.json").read_text(encoding="utf-8"))}
+    printed = re.compile(r"\((?:Class (?:I|IIa|IIb|III)\b[^)]*|COR [123][ab]?[^)]*|Grade [12][A-D][^)]*|"
+                         r"(?:Strong|Conditional|Weak)(?: recommendation)?, [^)]*|Not Graded)\)", re.IGNORECASE)
+    schemes: Counter[str] = Counter()
+    found = total = 0
+    files = sorted((root / "content").glob("*/*.md"))
+    started = time.perf_counter()
+    for path in files:
+        entry = registry.get(path.parent.name, {})
+        text = path.read_text(encoding="utf-8")
+        grades = extract_stated_grades(text, scheme_hint=scheme_hint_for(entry.get("organization"), entry.get("title")))
+        schemes.update(g.scheme for g in grades)
+        for m in printed.finditer(text):
+            total += 1
+            found += any(g.quote in m.group(0) for g in grades)
+    seconds = time.perf_counter() - started
+    return {"files": len(files), "grades": sum(schemes.values()), "by_scheme": dict(schemes),
+            "parenthesised_grades_recall": round(found / total, 4) if total else None, "parenthesised_grades": total,
+            "ms_per_file": round(1000 * seconds / len(files), 2)}
+
+
 def main() -> None:
     paths = [Path(a) for a in sys.argv[1:]] or sorted(DATA.glob("grading_*.jsonl"))
     per_file = {}
@@ -88,6 +117,11 @@ def main() -> None:
         print(f"  confused {k}: {v}")
     for m in report["misses"]:
         print(f"  miss {m['id']}: want {m['want']} got {m['got']} :: {'; '.join(m['reasons'][:4])}")
+    demo = stated_grades_on_demo_corpus()
+    report["demo_corpus_stated_grades"] = demo
+    print(f"demo corpus: {demo['grades']} stated grades in {demo['files']} files {demo['by_scheme']}; "
+          f"recall on {demo['parenthesised_grades']} parenthesised grades {demo['parenthesised_grades_recall']:.3f}; "
+          f"{demo['ms_per_file']} ms/file")
     out = ROOT / "bench" / "results" / "grading_quality.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
