@@ -1,5 +1,9 @@
 """PDF text per physical page with pypdf, guarded against the files pypdf struggles with.
 
+Metadata: /Title (unless it is a placeholder, a file name or a manuscript id), /Author, a DOI
+key if the producer wrote one, and the year of /CreationDate as a stand-in for the publication
+year (a sidecar's `year` overrides it; the reader cannot know when a PDF was re-exported).
+
 Reading order: pypdf's plain mode follows the content stream, which is column by column for most
 producers. Pages whose stream runs row by row across two columns come out interleaved, so every
 page is also laid out (pypdf's layout mode) and, where a clear gutter splits the page into two
@@ -387,6 +391,8 @@ def _clean_title(raw: str) -> str | None:
         return None
     if len(title) < 4 or _BAD_TITLES.match(title) or not re.search(r"[^\W\d_]", title):
         return None
+    if re.fullmatch(r"[\w.\-/:]+", title) and re.search(r"\d", title):
+        return None  # a manuscript or file id ("NEJMoa1511939", "CIR-2023-0112"), not a title
     return title[:300]
 
 

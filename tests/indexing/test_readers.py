@@ -236,3 +236,9 @@ def test_two_column_page_reads_left_column_then_right(tmp_path: Path, interleave
     assert "Right column sentence four on liver enzymes is next here." in flat
     positions = [flat.index(f"Right column sentence {n}") for n in ("one", "two", "three", "four", "five")]
     assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("placeholder", ["untitled", "(anonymous)", "Microsoft Word - draft.docx", "NEJMoa1511939"])
+def test_placeholder_metadata_titles_fall_back_to_the_first_heading(tmp_path: Path, placeholder: str) -> None:
+    pdf = lines_pdf(tmp_path / "t.pdf", [["Statins in Older Adults", "", "Body text follows here."]], title=placeholder)
+    assert read_document(pdf).title == "Statins in Older Adults"
