@@ -81,14 +81,15 @@ def chinese_pdf(path: Path, pages: list[list[str]], footer: str | None = None) -
     return path
 
 
-def two_column_pdf(path: Path, title: str, left: list[str], right: list[str], *, interleaved: bool = True) -> Path:
+def two_column_pdf(path: Path, title: str, left: list[str], right: list[str], *, interleaved: bool = True,
+                   chinese: bool = False) -> Path:
     """A full-width title over two text columns. With `interleaved` the content stream draws
     row by row across both columns (left line 1, right line 1, ...), the order that defeats a
     reader following the stream."""
     c = _canvas(path)
-    c.setFont("Helvetica-Bold", 13)
+    c.setFont(_cjk_font() if chinese else "Helvetica-Bold", 13)
     c.drawString(LEFT, HEIGHT - 60, title)
-    c.setFont("Helvetica", 9)
+    c.setFont(_cjk_font() if chinese else "Helvetica", 9)
     gap = 24
     col_width = (WIDTH - 2 * LEFT - gap) / 2
     x_right = LEFT + col_width + gap

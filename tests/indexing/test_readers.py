@@ -242,3 +242,14 @@ def test_two_column_page_reads_left_column_then_right(tmp_path: Path, interleave
 def test_placeholder_metadata_titles_fall_back_to_the_first_heading(tmp_path: Path, placeholder: str) -> None:
     pdf = lines_pdf(tmp_path / "t.pdf", [["Statins in Older Adults", "", "Body text follows here."]], title=placeholder)
     assert read_document(pdf).title == "Statins in Older Adults"
+
+
+def test_chinese_two_column_page_reads_column_by_column(tmp_path: Path) -> None:
+    left = [f"左栏第{i}句：高血压患者应定期测量血压并记录结果。" for i in range(1, 11)]
+    right = [f"右栏第{i}句：糖尿病患者应控制糖化血红蛋白水平。" for i in range(1, 11)]
+    pdf = two_column_pdf(tmp_path / "zh-cols.pdf", "双栏排版的指南摘要标题", left, right, chinese=True)
+    text = clean_document(read_document(pdf)).pages[0].text
+    flat = text.replace("\n", "")
+    assert flat.index("双栏排版") < flat.index("左栏第1句")
+    assert "".join(left) in flat and "".join(right) in flat  # each column whole, no spaces added
+    assert flat.index("左栏第10句") < flat.index("右栏第1句")
