@@ -60,9 +60,12 @@ def chunk_document(doc: Document, counter: TokenCounter, max_tokens: int = 200, 
         raise ValueError(f"max_tokens must be at least 16, got {max_tokens}")
     overlap = max(0, min(overlap, max_tokens // 2))
     sizer = _Sizer(counter)
+    # Pieces are counted one by one; joined text can tokenize a little differently, so pack to
+    # a slightly smaller budget and the rendered chunk stays within max_tokens.
+    budget = max_tokens - max(2, max_tokens // 50)
     chunks: list[Chunk] = []
     for section in _sections(_blocks(doc)):
-        for units in _pack(section, sizer, max_tokens, overlap):
+        for units in _pack(section, sizer, budget, overlap):
             text = _render(units)
             if not text.strip():
                 continue
@@ -328,17 +331,20 @@ def _fit(text: str, page: int, kind: str, glue: str, sizer: _Sizer, limit: int) 
             fine.append(piece)
         else:
             fine.extend(re.findall(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+\s*|\s+", piece))
-    out: list[_Unit] = []
+    texts: list[str] = []
     current = ""
     for piece in fine:
-        candidate = current + piece
-        if current and sizer(candidate) > limit:
-            out.append(_Unit(current.strip(), page, page, sizer(current.strip()), kind, glue if not out else _glue(out[-1].text, current.strip())))
+        if current and sizer(current + piece) > limit:
+            texts.append(current.strip())
             current = piece
         else:
-            current = candidate
+            current += piece
     if current.strip():
-        out.append(_Unit(current.strip(), page, page, sizer(current.strip()), kind, glue if not out else _glue(out[-1].text, current.strip())))
+        texts.append(current.strip())
+    out: list[_Unit] = []
+    for part in texts:
+        part_glue = glue if not out else _glue(out[-1].text, part)
+        out.append(_Unit(part, page, page, sizer(part), kind, part_glue))
     return out
 
 
@@ -430,7 +436,7 @@ def _tail_words(text: str, sizer: _Sizer, budget: int) -> str:
             hi = mid
         else:
             lo = mid + 1
-    return best if best != text.strip() else best
+    return best
 
 
 def _render(units: list[_Unit]) -> str:
