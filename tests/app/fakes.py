@@ -70,6 +70,9 @@ DOCS = [
 ]
 
 
+_VECTORS: dict[str, np.ndarray] = {}  # passage text -> vector, shared by every MemoryStore
+
+
 class MemoryStore:
     embedder_name = "all-MiniLM-L6-v2"
 
@@ -90,7 +93,10 @@ class MemoryStore:
                 cid = f"{doc_id[:16]}:{i}"
                 self.chunk_map[cid] = Chunk(chunk_id=cid, document_id=doc_id, ordinal=i, text=text, page_start=1, page_end=1, stated_grades=stated)
         ids = list(self.chunk_map)
-        self.vectors = dict(zip(ids, embedder.embed_passages([self.chunk_map[c].text for c in ids])))
+        missing = [self.chunk_map[c].text for c in ids if self.chunk_map[c].text not in _VECTORS]
+        if missing:
+            _VECTORS.update(zip(missing, embedder.embed_passages(missing)))
+        self.vectors = {c: _VECTORS[self.chunk_map[c].text] for c in ids}
 
     # -- the store's read contract
     def refresh(self) -> bool:
