@@ -81,7 +81,7 @@ CUES: list[Cue] = [
          r"|\bfollowed\s+(?:them|participants|all|up)\b|\bbiobank\b|\bnationwide\s+registers?|\bincident\s+\w+", 0.6),
     _cue(S.COHORT, "record linkage / each person followed",
          r"\bfollowed\s+(?:each|every|all|the)?\s*(?:person|participant|patient|individual|child|woman|man|member)s?\b"
-         r"|\bfollowed\s+(?:from|until)\b|\brecord\s+linkage|\blinked\s+(?:\w+\s+){0,5}(?:records|registers|registrations|data)", 0.6),
+         r"|\bfollowed\s+(?:from|until)\b|\brecord\s+linkage|\blinkage\s+(?:to|with)\b|\blinked\s+(?:\w+\s+){0,5}(?:records|registers|registrations|data)", 0.6),
     _cue(S.COHORT, "observational comparison",
          r"\bobservational\s+data|\bpropensity[- ]score|\binverse\s+probability\s+(?:of\s+treatment\s+)?weight\w*|\btarget\s+trial\s+emulation", 0.6),
     _cue(S.COHORT, "time-to-event analysis", r"\bCox\s+(?:proportional[- ]hazards?\s+)?(?:regression|models?)|\bhazard\s+ratios?\b|\bat\s+baseline\b", 0.4),
@@ -98,6 +98,8 @@ CUES: list[Cue] = [
          r"\bmatched\s+(?:\d:\d|in\s+a\s+\d:\d)|\b(?:prior|previous|past)\s+exposures?\s+(?:were\s+)?compared", 0.6),
     _cue(S.CASE_CONTROL, "people with the outcome matched to people without",
          r"\bmatched\s+(?:with|to)\s+(?:up\s+to\s+)?(?:\d+|one|two|three|four|five|ten)\s+(?:\w+\s+){0,2}(?:without|free\s+of)\b", 0.8),
+    _cue(S.CASE_CONTROL, "people with and without the outcome compared",
+         r"\bwith\s+([a-z]{4,})\s+and\s+(?:[\w-]+\s+){0,4}without\s+\1\b|\bcases\s+and\s+non-?cases\b", 0.7),
     _cue(S.CASE_CONTROL, "病例对照", r"病例[-—]?对照", 1.0),
     # ---- cross-sectional
     _cue(S.CROSS_SECTIONAL, "cross-sectional", r"\bcross[- ]?sectional\b", 1.0),
@@ -117,6 +119,8 @@ CUES: list[Cue] = [
     _cue(S.CASE_SERIES, "case report/series", r"\bcase\s+(?:reports?|series|study\s+of\s+a)\b", 1.0),
     _cue(S.CASE_SERIES, "single patient described",
          r"\bwe\s+(?:report|describe|present)\s+(?:a|an|the\s+case|two|three|four|five|\d+)\b(?:\s+\w+){0,4}\s+(?:case|patient|\d+-year-old)", 1.0),
+    _cue(S.CASE_SERIES, "report of cases",
+         r"\breport\s+of\s+(?:a|one|two|three|four|five|six|\d+)\s+(?:[\w-]+\s+)?cases?\b", 1.0),
     _cue(S.CASE_SERIES, "patients described",
          r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
@@ -147,6 +151,8 @@ CUES: list[Cue] = [
          r"\bposition\s+(?:statement|paper|stand)|\bcommittee\s+opinion|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
     _cue(S.CONSENSUS, "expert panel agreement",
          r"\bexpert\s+panel|\bnominal\s+group|\breached\s+(?:agreement|consensus)|\bpanel(?:lists)?\s+agreed|达成共识|多轮讨论", 0.8),
+    _cue(S.CONSENSUS, "advisory / committee view",
+         r"\bpractice\s+advisory|\badvisory\s+statement|\bviews?\s+of\s+the\s+(?:committee|panel|working\s+group)", 0.9),
     _cue(S.CONSENSUS, "Delphi", r"\bDelphi\b|德尔菲", 0.8),
     _cue(S.CONSENSUS, "专家共识", r"专家共识|共识声明|共识意见|中国共识|共识", 1.0),
     _cue(S.CONSENSUS, "立场声明", r"立场声明|专家建议|专家推荐意见", 0.8),
@@ -166,6 +172,7 @@ CUES: list[Cue] = [
     _cue(S.EXPERT_OPINION, "first-person argument",
          r"\bI\s+(?:believe|argue|think|propose|contend)\b|(?:^|(?<=[.;:!?] ))\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
     _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+for)|\bthe\s+authors\s+(?:reflect|argue|call)", 0.8),
+    _cue(S.EXPERT_OPINION, "letter", r"(?:^|(?<=[.;:!?] ))\W*letter\b|\b(?:I|we)\s+write\s+to\b|\bI\s+write\b", 0.9),
     _cue(S.EXPERT_OPINION, "笔者观点", r"笔者|看法|思考|谈谈", 0.7),
     _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),
     # ---- textbooks and reference works

@@ -46,6 +46,7 @@ CONTAINERS = (S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW)
 DOCUMENT_KINDS = CONTAINERS + (S.NARRATIVE_REVIEW, S.EXPERT_OPINION, S.TEXTBOOK)
 HEAD_MIN_WEIGHT = 0.8  # a generic word ("review") in a title does not decide the head noun
 FIRM_METADATA = 4.0  # a publication type that names the kind outright ("Review" alone does not)
+MIN_TYPE_SCORE = 0.3  # below this (a background mention or two) nothing is named: never over-grade on hearsay
 GUIDELINE_LIKE_GRADES = 3  # graded recommendations that make an unnamed document guideline-like
 PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
 TIE_ORDER = [S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW, S.RCT, S.COHORT, S.CASE_CONTROL,
@@ -253,6 +254,8 @@ def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]
     best = max(scores, key=lambda t: (scores[t], -TIE_ORDER.index(t)))
     if scores[best] <= 0:
         return S.OTHER, ["no design or document-type cue found"]
+    if scores[best] < MIN_TYPE_SCORE:
+        return S.OTHER, [f"only passing mentions ({_reason(evidence.of(best)[0])}): too weak to name a design"]
     return best, why
 
 

@@ -229,3 +229,9 @@ def test_guideline_abstract_stating_an_evidence_based_method_is_level_1_with_low
     assert g.confidence <= 0.7
     mentioned_only = grade_document("中国成人社区获得性肺炎诊断和治疗指南摘要", "本摘要未收录原指南的推荐等级。")
     assert mentioned_only.level == EvidenceLevel.OPINION
+
+
+def test_passing_mentions_alone_never_name_a_design():
+    g = grade_document("", "Earlier reports suggested that the recent trial was underpowered.")
+    assert (g.source_type, g.level) == (S.OTHER, EvidenceLevel.OPINION)
+    assert any("passing mention" in r for r in g.reasons)
