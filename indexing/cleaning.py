@@ -306,20 +306,38 @@ def remove_running_lines(pages: list[list[str]], numbers: list[int] | None = Non
         )
 
     out = []
-    for lines, number in zip(nonblank, numbers):
-        keep = list(lines)
-        for _ in range(_MAX_STRIP):
-            if len(keep) > 1 and running(keep[0], repeated_top, number):
-                keep.pop(0)
-            else:
-                break
-        for _ in range(_MAX_STRIP):
-            if len(keep) > 1 and running(keep[-1], repeated_bottom, number):
-                keep.pop()
-            else:
-                break
-        out.append(keep)
+    for lines, number in zip(pages, numbers):
+        def at_top(line: str, n: int = number) -> bool:
+            return running(line, repeated_top, n)
+
+        def at_bottom(line: str, n: int = number) -> bool:
+            return running(line, repeated_bottom, n)
+
+        out.append(_strip_edges(lines, at_top, at_bottom))
     return out
+
+
+def _strip_edges(lines: list[str], at_top, at_bottom) -> list[str]:
+    """Remove up to _MAX_STRIP running lines from each edge of a page (blank lines in between
+    are kept: they mark paragraph breaks), never the page's last line of text."""
+    text_rows = [i for i, ln in enumerate(lines) if ln.strip()]
+    drop: set[int] = set()
+    for i in text_rows[:_MAX_STRIP]:
+        if len(text_rows) - len(drop) > 1 and at_top(lines[i]):
+            drop.add(i)
+        else:
+            break
+    for i in reversed(text_rows[-_MAX_STRIP:]):
+        if i not in drop and len(text_rows) - len(drop) > 1 and at_bottom(lines[i]):
+            drop.add(i)
+        else:
+            break
+    kept = [ln for i, ln in enumerate(lines) if i not in drop]
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return kept
 
 
 def _edge_number(line: str) -> int | None:
@@ -351,12 +369,10 @@ def _page_number_offset(pages: list[list[str]], numbers: list[int], needed: int)
 
 
 def _drop_page_number_lines(lines: list[str]) -> list[str]:
-    keep = [ln for ln in lines if ln.strip()]
-    while keep and _PAGE_NUMBER.match(keep[0].strip()) and len(keep) > 1:
-        keep.pop(0)
-    while keep and _PAGE_NUMBER.match(keep[-1].strip()) and len(keep) > 1:
-        keep.pop()
-    return keep
+    def is_number(line: str) -> bool:
+        return bool(_PAGE_NUMBER.match(line.strip()))
+
+    return _strip_edges(lines, is_number, is_number)
 
 
 # ----------------------------------------------------------------------------- hyphenation
@@ -435,15 +451,20 @@ def typical_width(lines: list[str]) -> int:
 def reflow_lines(lines: list[str], typical: int | None = None) -> str:
     """Visual lines to blocks: a paragraph's lines joined; headings, list items and short
     table-like lines kept on their own lines."""
-    rows = [ln for ln in lines if ln.strip()]
-    if not rows:
+    rows = [ln.strip() for ln in lines]
+    if not any(rows):
         return ""
     typical = typical or typical_width(rows)
-    infos = [_Line(r, heading_level(r) is not None, is_list_item(r)) for r in rows]
     blocks: list[str] = []
     current = ""
     prev: _Line | None = None
-    for info in infos:
+    for row in rows:
+        if not row:  # a blank line always ends the block
+            if current:
+                blocks.append(current)
+            current, prev = "", None
+            continue
+        info = _Line(row, heading_level(row) is not None, is_list_item(row))
         if prev is None:
             current = info.text
         elif _breaks(prev, info, typical):
@@ -452,7 +473,8 @@ def reflow_lines(lines: list[str], typical: int | None = None) -> str:
         else:
             current = join_lines(current, info.text)
         prev = info
-    blocks.append(current)
+    if current:
+        blocks.append(current)
     return "\n".join(blocks)
 
 

@@ -181,3 +181,18 @@ def test_headers_carrying_the_printed_page_number_are_removed_even_when_their_te
     assert remove_running_lines(pages, [1, 2, 3, 4, 5])[1] == ["12 Treatment targets", "Confirm at home."]
     pages[2][0] = "Table 7"
     assert remove_running_lines(pages, [1, 2, 3, 4, 5])[2] == ["Table 7", "Start a thiazide."]
+
+
+def test_blank_lines_end_paragraphs_in_text_files(tmp_path: Path) -> None:
+    txt = tmp_path / "notes.txt"
+    txt.write_text(
+        "Background\n\nHypertension affects many adults and is the leading modifiable\n"
+        "risk factor for stroke worldwide\n\nTreatment lowers that risk substantially in\n"
+        "trials of older adults\n"
+    )
+    text = clean_document(read_document(txt)).pages[0].text
+    assert text.split("\n") == [
+        "Background",
+        "Hypertension affects many adults and is the leading modifiable risk factor for stroke worldwide",
+        "Treatment lowers that risk substantially in trials of older adults",
+    ]
