@@ -306,7 +306,8 @@ class Generator:
         seen = None
         if params.repetition_penalty != 1.0:
             seen = torch.zeros((B, model.config.vocab_size), dtype=torch.bool, device=device)
-            seen.scatter_(1, ids.to(device), mask.bool().to(device))
+            for b, p in enumerate(prompts):  # real tokens only: the pad id may also occur in a prompt
+                seen[b, torch.tensor(p, dtype=torch.long, device=device)] = True
 
         if cancelled():
             for r in rows:

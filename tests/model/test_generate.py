@@ -198,6 +198,11 @@ def test_batch_equals_one_by_one(gen: Generator):
     assert gen.generate_batch(PROMPTS, sampled) == [gen.generate(p, sampled) for p in PROMPTS]
     assert gen.generate_batch([], params) == []
 
+    # Chat prompts hold <|im_end|>, which is also the pad id: padding must not unmark it as seen.
+    chats = [[{"role": "user", "content": p}] for p in PROMPTS]
+    penalised = greedy(8, repetition_penalty=1.3)
+    assert gen.generate_batch(chats, penalised) == [gen.generate(c, penalised) for c in chats]
+
 
 def test_cancel_stops_promptly(gen: Generator):
     cancel = threading.Event()
