@@ -11,6 +11,8 @@ the answer says "insufficient evidence" instead of citing noise.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -39,6 +41,7 @@ MIN_COVERAGE_CJK = 0.28  # Chinese questions: share of the question's Chinese te
 MIN_COVERAGE_LATIN_IN_CJK = 0.99  # ... or every Latin-script term of a Chinese question (qSOFA, LDL-C)
 NEAR_DUPLICATE = 0.8  # shingle Jaccard (or containment) above which two passages are one
 SHINGLE = 5
+QUERY_CACHE = 256  # recent question vectors kept: the UI and API often ask the same question twice
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -132,6 +135,8 @@ class Retriever:
         self.min_dense_with_terms = min_dense_with_terms
         self.min_coverage = min_coverage
         self.min_coverage_cjk = min_coverage_cjk
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
 
@@ -210,9 +215,22 @@ class Retriever:
             )
         )
 
-    def _dense(self, question: str, pool: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+    def query_vector(self, question: str) -> np.ndarray:
+        """The question's embedding, from a small LRU cache when it was asked recently."""
+        with self._vectors_lock:
+            vector = self._vectors.get(question)
+            if vector is not None:
+                self._vectors.move_to_end(question)
+                return vector
         vector = np.asarray(self.embedder.embed_queries([question]), dtype=np.float32)[0]
-        return self.store.search_dense(vector, pool, chunk_filter=allowed)
+        with self._vectors_lock:
+            self._vectors[question] = vector
+            while len(self._vectors) > QUERY_CACHE:
+                self._vectors.popitem(last=False)
+        return vector
+
+    def _dense(self, question: str, pool: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        return self.store.search_dense(self.query_vector(question), pool, chunk_filter=allowed)
 
     def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]], dense_weight: float = 1.0) -> list[Candidate]:
         fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k, (dense_weight, 1.0))
