@@ -6,8 +6,8 @@ so rebuilding unchanged sources gives byte-identical PDFs and the same document 
 
 Source format: a YAML front-matter block (`file`, `lang` and the sidecar keys: title,
 organization, year, doi, authors, language, publication_types, keywords), then lines:
-`# ` the document heading, `## ` a section heading, `1. ` a numbered recommendation, anything
-else a paragraph. Every page gets a footer saying it is a summary by this project and that the
+`# ` the document heading, `## ` a section heading, `1. ` a numbered recommendation,
+`<<pagebreak>>` a new page, anything else a paragraph. Every page gets a footer saying it is a summary by this project and that the
 original must be consulted.
 """
 
@@ -23,7 +23,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Spacer
+from reportlab.platypus import BaseDocTemplate, Frame, PageBreak, PageTemplate, Paragraph, Spacer
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent
@@ -44,7 +44,7 @@ def _styles(lang: str) -> dict[str, ParagraphStyle]:
         wrap = "CJK"
     else:
         body_font, bold_font, wrap = "Helvetica", "Helvetica-Bold", None
-    base = dict(fontName=body_font, fontSize=10.5, leading=16, wordWrap=wrap)
+    base = dict(fontName=body_font, fontSize=11, leading=17, wordWrap=wrap)
     return {
         "title": ParagraphStyle("title", **{**base, "fontName": bold_font, "fontSize": 15, "leading": 22, "spaceAfter": 8}),
         "h2": ParagraphStyle("h2", **{**base, "fontName": bold_font, "fontSize": 12.5, "leading": 19, "spaceBefore": 8, "spaceAfter": 3}),
@@ -63,7 +63,9 @@ def parse_source(path: Path) -> tuple[dict, list[tuple[str, str]]]:
         line = line.strip()
         if not line:
             continue
-        if line.startswith("## "):
+        if line == "<<pagebreak>>":
+            blocks.append(("pagebreak", ""))
+        elif line.startswith("## "):
             blocks.append(("h2", line[3:]))
         elif line.startswith("# "):
             blocks.append(("title", line[2:]))
@@ -99,6 +101,9 @@ def render(path: Path) -> Path:
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPageEnd=footer_at_page_end)])
     story = []
     for kind, text in blocks:
+        if kind == "pagebreak":
+            story.append(PageBreak())
+            continue
         story.append(Paragraph(escape(text), styles[kind]))
         if kind == "title":
             story.append(Spacer(1, 2))

@@ -42,7 +42,7 @@ class _Unit:
     page_start: int
     page_end: int
     tokens: int
-    kind: str  # "heading" | "item" | "prose" | "table" | "part" (piece of an over-long item)
+    kind: str  # "heading" | "title" (a heading too long to lead) | "item" | "prose" | "table" | "part"
     glue: str  # joins it to the unit before: "\n" between blocks, " " or "" inside a paragraph
     overlap: bool = False  # repeated from the previous chunk
 
@@ -162,8 +162,8 @@ def _classify(line: str, page: int, fmt: str) -> _Block:
 
 def _sections(blocks: list[_Block]) -> list[_Section]:
     """Group blocks under their heading path. Unnumbered PDF headings sit one level below the
-    nearest numbered heading; a heading with no text before the next heading is printed with
-    its first descendant section (or dropped if the next heading is not below it)."""
+    nearest numbered heading; a heading with no text before the next heading is printed at the
+    start of the next section's first chunk (never dropped: it may be half of a wrapped title)."""
     sections: list[_Section] = []
     stack: list[tuple[int, _Block]] = []
     pending: list[tuple[int, _Block]] = []
@@ -195,9 +195,7 @@ def _sections(blocks: list[_Block]) -> list[_Section]:
         while stack and stack[-1][0] >= level:
             stack.pop()
         stack.append((level, block))
-        # keep only pending headings that are still ancestors of this one
-        pending[:] = [(lvl, b) for lvl, b in pending if any(b is s for _, s in stack)]
-        pending.append((level, block))
+        pending.append((level, block))  # printed with the next text, even if not an ancestor: no text is lost
     close()
     return sections
 
@@ -353,17 +351,22 @@ def _fit(text: str, page: int, kind: str, glue: str, sizer: _Sizer, limit: int) 
 
 def _pack(section: _Section, sizer: _Sizer, max_tokens: int, overlap: int) -> list[list[_Unit]]:
     heads = [_Unit(h.text, h.page, h.page, sizer(h.text), "heading", "\n") for h in section.headings]
+    chunks: list[list[_Unit]] = []
+    # Headings open the section's first chunk while they take at most a third of it; earlier
+    # ones beyond that become a chunk of their own (their text is kept, never dropped).
+    spill: list[_Unit] = []
+    while heads and sum(u.tokens for u in heads) > max_tokens // 3:
+        spill.append(heads.pop(0))
+    for unit in spill:
+        for piece in _fit(unit.text, unit.page_start, "title", "\n", sizer, max_tokens):
+            if chunks and _total(chunks[-1]) + piece.tokens <= max_tokens:
+                chunks[-1].append(piece)
+            else:
+                chunks.append([piece])
     head_tokens = sum(u.tokens for u in heads)
-    if head_tokens > max_tokens // 3:  # absurdly long headings: keep the deepest only
-        heads = heads[-1:]
-        head_tokens = heads[0].tokens if heads else 0
-        if head_tokens > max_tokens // 3:
-            heads = []
-            head_tokens = 0
     units = _units(section, sizer, max_tokens - head_tokens)
     if not units:
-        return []
-    chunks: list[list[_Unit]] = []
+        return chunks
     current: list[_Unit] = list(heads)
     i = 0
     while i < len(units):

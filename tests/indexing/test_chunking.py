@@ -188,3 +188,9 @@ def test_markdown_tables_and_code_survive_as_lines() -> None:
           "```\nkeep   this   verbatim\n```\n")
     (chunk,) = _chunks([md])
     assert chunk.text == "Doses\nDrug | Dose\nAmlodipine | 5 mg\nLisinopril | 10 mg\nkeep this verbatim"
+
+
+def test_headings_without_text_are_kept_in_the_next_chunk() -> None:
+    chunks = _chunks(["# Wrapped Title Part One\n# Part Two\n\nBody text here.\n"])
+    assert [c.text for c in chunks] == ["Wrapped Title Part One\nPart Two\nBody text here."]
+    assert chunks[0].heading_path == ["Part Two"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -70,8 +71,10 @@ def test_samples_carry_their_sidecar_facts_and_disclaimer() -> None:
 def test_chinese_sample_recommendations_stay_whole_with_their_grades() -> None:
     path = next(p for p in demo_paths() if p.name == "zh-acute-ischemic-stroke-2018.pdf")
     doc = clean_document(read_document(path))
-    text = doc.pages[0].text
-    assert "对缺血性脑卒中发病3 h内（I级推荐，A级证据）和3～4.5 h（I级推荐，B级证据）的患者" in text
+    assert [p.number for p in doc.pages] == [1, 2]
+    text = "\n".join(p.text for p in doc.pages)
+    assert "对缺血性脑卒中发病3 h内（I级推荐，A级证据）和3～4.5 h（I级推荐，B级证据）的患者" in doc.pages[0].text
+    assert "本摘要由" not in text  # the running footer is gone from both pages
     recommendations = [ln for ln in text.split("\n") if re.match(r"^\d\. ", ln)]
     assert len(recommendations) == 7
     chunks = chunk_document(doc, minilm_counter())
@@ -79,6 +82,7 @@ def test_chinese_sample_recommendations_stay_whole_with_their_grades() -> None:
         assert sum(rec in c.text for c in chunks) == 1, rec
     grade_chunk = next(c for c in chunks if "阿司匹林150～300 mg/d" in c.text)
     assert grade_chunk.heading_path == ["三、抗血小板治疗"]
+    assert (grade_chunk.page_start, grade_chunk.page_end) == (2, 2)
     assert not re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff]", text)
 
 
@@ -98,3 +102,18 @@ def test_whole_demo_corpus_chunks_within_limits(corpus: list[Document]) -> None:
         if doc.format == "markdown":
             assert all(c.heading_path for c in chunks)
     assert total > len(corpus) * 5
+
+
+def _words(text: str) -> Counter[str]:
+    return Counter(re.findall(r"[\u4e00-\u9fff]|[^\s\u4e00-\u9fff#]+", text))
+
+
+def test_no_text_is_lost_between_cleaning_and_chunks(corpus: list[Document]) -> None:
+    counter = minilm_counter()
+    for doc in corpus:
+        clean = clean_document(doc)
+        chunks = chunk_document(clean, counter, max_tokens=120, overlap=20)
+        expected = _words("\n".join(p.text for p in clean.pages))
+        got = _words("\n".join(c.text for c in chunks))
+        missing = expected - got
+        assert not missing, (doc.title, list(missing)[:10])
