@@ -51,6 +51,15 @@ _EXTRA = {
     "\u2010": "-",
     "\u2011": "-",
     "\t": " ",
+    # Symbol/Wingdings bullets that Word PDFs leave in the private use area
+    "\uf0b7": "•",
+    "\uf0a7": "•",
+    "\uf076": "•",
+    "\uf0d8": "•",
+    "\uf0fc": "•",
+    "\uf0a8": "•",
+    "\uf06c": "•",
+    "\uf06e": "•",
 }
 _compat_cache: dict[str, str] = {}
 

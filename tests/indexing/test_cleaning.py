@@ -131,6 +131,7 @@ def test_chinese_pdf_kept_intact(tmp_path: Path) -> None:
         ("soft\u00adhyphen", "softhyphen"),
         ("treat\u00ad\nment works", "treatment works"),
         ("治疗……观察", "治疗……观察"),
+        ("\uf0b7 Word bullet", "• Word bullet"),
     ],
 )
 def test_normalise_text(raw: str, clean: str) -> None:
