@@ -49,6 +49,21 @@ def test_gguf_tokenizer_matches_transformers(demo_tokenizer, transformers_gguf_t
         assert demo_tokenizer.decode(expected) == transformers_gguf_tokenizer.decode(expected)
 
 
+def test_gguf_pre_tokenizer_splits_digits_like_llama_cpp(demo_tokenizer, transformers_gguf_tokenizer):
+    """The GGUF says pre-tokenizer 'smollm': llama.cpp isolates every \\p{N} character before the
+    GPT-2 regex (as SmolLM2's own tokenizer does). transformers' GGUF conversion skips that step,
+    so the two differ only where whitespace or a multi-byte neighbour meets a digit; we follow
+    llama.cpp, which is what the model was trained with: its vocabulary has no token that joins a
+    digit to anything else."""
+    tok = demo_tokenizer
+    for i in range(tok.vocab_size):
+        piece = tok.decode([i])
+        assert len(piece) == 1 or not any(c.isdecimal() for c in piece), piece
+    ids = tok.encode("a  1")
+    assert [tok.decode([i]) for i in ids] == ["a", "  ", "1"]
+    assert transformers_gguf_tokenizer.encode("a  1", add_special_tokens=False) != ids  # the known divergence
+
+
 def test_gguf_tokenizer_round_trips_and_special_tokens(demo_tokenizer):
     for text in TEXTS:
         assert demo_tokenizer.decode(demo_tokenizer.encode(text)) == text
