@@ -30,7 +30,7 @@ class TokenizerError(ValueError):
 
 
 class _Backend(Protocol):
-    def encode(self, text: str) -> list[int]: ...
+    def encode(self, text: str, add_special_tokens: bool) -> list[int]: ...
     def decode(self, ids: list[int], skip_special_tokens: bool) -> str: ...
     def token_to_id(self, token: str) -> int | None: ...
     def id_to_token(self, token_id: int) -> str | None: ...
@@ -52,8 +52,9 @@ class _TokenizersBackend:
             raise TokenizerError(f"{path}: cannot load tokenizer ({e})") from None
         self._special = {i for i, t in self.tok.get_added_tokens_decoder().items() if t.special}
 
-    def encode(self, text: str) -> list[int]:
-        return self.tok.encode(text, add_special_tokens=False).ids
+    def encode(self, text: str, add_special_tokens: bool) -> list[int]:
+        # The file's own post-processor decides what "special tokens" means (e.g. a BOS).
+        return self.tok.encode(text, add_special_tokens=add_special_tokens).ids
 
     def decode(self, ids: list[int], skip_special_tokens: bool) -> str:
         return self.tok.decode(ids, skip_special_tokens=skip_special_tokens)
@@ -82,7 +83,7 @@ class _SentencePieceBackend:
     User-defined pieces (e.g. role tokens trained in) are matched by sentencepiece itself.
     """
 
-    def __init__(self, path: Path, added: dict[int, tuple[str, bool]]) -> None:
+    def __init__(self, path: Path, added: dict[int, tuple[str, bool]], bos_id: int | None) -> None:
         import sentencepiece as spm
 
         self.sp = spm.SentencePieceProcessor()
@@ -106,11 +107,12 @@ class _SentencePieceBackend:
                 self._special.add(i)
         names = sorted((t for t in self.added if t), key=len, reverse=True)
         self._split = re.compile("(" + "|".join(re.escape(t) for t in names) + ")") if names else None
+        self.bos_id = bos_id
 
-    def encode(self, text: str) -> list[int]:
+    def encode(self, text: str, add_special_tokens: bool) -> list[int]:
+        ids: list[int] = [self.bos_id] if add_special_tokens and self.bos_id is not None else []
         if self._split is None:
-            return list(self.sp.encode(text))
-        ids: list[int] = []
+            return ids + list(self.sp.encode(text))
         for k, part in enumerate(self._split.split(text)):
             if k % 2:
                 ids.append(self.added[part])
@@ -159,7 +161,7 @@ class ChatTokenizer:
     """Encode/decode text, render chats, and know the stop ids of one checkpoint."""
 
     def __init__(self, backend: _Backend, *, chat_template: str | None, eos_ids: list[int],
-                 bos_id: int | None, pad_id: int | None, context_length: int, add_bos: bool,
+                 bos_id: int | None, pad_id: int | None, context_length: int,
                  special_tokens: dict[str, str], source: str) -> None:
         self._backend = backend
         self.chat_template = chat_template
@@ -167,7 +169,6 @@ class ChatTokenizer:
         self.bos_id = bos_id
         self.pad_id = pad_id if pad_id is not None else (eos_ids[0] if eos_ids else 0)
         self.context_length = context_length
-        self.add_bos = add_bos
         self.special_tokens = special_tokens
         self.source = source
 
@@ -186,16 +187,13 @@ class ChatTokenizer:
     def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
         if not isinstance(text, str):
             raise TypeError(f"encode needs text, got {type(text).__name__}")
-        ids = self._backend.encode(text)
-        if add_special_tokens and self.add_bos and self.bos_id is not None:
-            ids = [self.bos_id, *ids]
-        return ids
+        return self._backend.encode(text, add_special_tokens)
 
     def decode(self, ids: Iterable[int], skip_special_tokens: bool = False) -> str:
         return self._backend.decode([int(i) for i in ids], skip_special_tokens)
 
     def count(self, text: str) -> int:
-        return len(self._backend.encode(text))
+        return len(self._backend.encode(text, False))
 
     def token_to_id(self, token: str) -> int | None:
         return self._backend.token_to_id(token)
@@ -278,7 +276,7 @@ def load_tokenizer(checkpoint_dir: str | Path) -> ChatTokenizer:
     if (directory / "tokenizer.json").is_file():
         backend: _Backend = _TokenizersBackend(directory / "tokenizer.json")
     elif (directory / "tokenizer.model").is_file():
-        backend = _SentencePieceBackend(directory / "tokenizer.model", added)
+        backend = _SentencePieceBackend(directory / "tokenizer.model", added, bos_id=None)
     else:
         raise TokenizerError(f"{directory}: no tokenizer.json or tokenizer.model")
 
@@ -299,11 +297,13 @@ def load_tokenizer(checkpoint_dir: str | Path) -> ChatTokenizer:
     if not isinstance(context, int) or context <= 0:
         mml = tok_config.get("model_max_length")
         context = mml if isinstance(mml, int) and 0 < mml < 10_000_000 else DEFAULT_CONTEXT_LENGTH
-    add_bos = tok_config.get("add_bos_token")
-    if not isinstance(add_bos, bool):
-        add_bos = isinstance(backend, _SentencePieceBackend) and bos_id is not None
+    if isinstance(backend, _SentencePieceBackend):
+        # A sentencepiece model adds no BOS by itself; like the slow HF tokenizers, add one unless
+        # tokenizer_config.json says not to. (A tokenizer.json carries its own post-processor.)
+        if tok_config.get("add_bos_token", True) is not False:
+            backend.bos_id = bos_id
     return ChatTokenizer(backend, chat_template=_chat_template(directory, tok_config), eos_ids=eos_ids,
-                         bos_id=bos_id, pad_id=pad_id, context_length=context, add_bos=add_bos,
+                         bos_id=bos_id, pad_id=pad_id, context_length=context,
                          special_tokens=special_tokens, source=str(directory))
 
 

@@ -223,6 +223,7 @@ def write_llama_gguf(path: Path, ref, quantize_ffn: bool = False) -> None:
     w.add_token_merges(SMALL_MERGES)
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
+    w.add_add_bos_token(True)
     w.add_chat_template(SMALL_TEMPLATE)
     sd = {k: v.detach().float().numpy() for k, v in ref.state_dict().items()}
     names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
@@ -294,6 +295,13 @@ def test_gguf_import_matches_transformers(tiny_gguf, tmp_path: Path):
     assert tok.encode("the cat") == [SMALL_TOKENS.index(t) for t in ("t", "he", "Ġ", "c", "a", "t")]
     assert tok.encode(" the<|im_end|>") == [SMALL_TOKENS.index("Ġthe"), 2]
     assert tok.render_chat([{"role": "user", "content": "hi"}]) == "<|im_start|>user\nhi<|im_end|>\n"
+    assert tok.encode(" the", add_special_tokens=True) == [1, SMALL_TOKENS.index("Ġthe")]  # GGUF asks for BOS
+
+    from transformers import AutoTokenizer  # the written files work for transformers too
+
+    hf_tok = AutoTokenizer.from_pretrained(str(out))
+    for text in ("the cat", " the<|im_end|> in a tin", "数字 12 🎉"):
+        assert hf_tok.encode(text) == tok.encode(text, add_special_tokens=True)
 
 
 def test_gguf_without_unpermute_would_fail(tiny_gguf, tmp_path: Path, monkeypatch):
