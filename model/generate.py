@@ -208,7 +208,10 @@ class Generator:
             raise ValueError("prefill_chunk must be >= 1")
         self.model = model
         self.tokenizer = tokenizer
-        self.defaults = defaults or GenerationParams()
+        if defaults is None:  # the checkpoint's generation_config.json, when the tokenizer came from one
+            source = Path(getattr(tokenizer, "source", "") or "")
+            defaults = GenerationParams.from_checkpoint(source) if source.is_dir() else GenerationParams()
+        self.defaults = defaults
         self.prefill_chunk = prefill_chunk
         self._lock = _model_lock(model)
         self.context_length = min(tokenizer.context_length, model.config.max_position_embeddings)
@@ -220,8 +223,7 @@ class Generator:
         from .tokenizer import load_tokenizer
 
         model = load_model(checkpoint_dir, dtype=dtype, device=device)
-        return cls(model, load_tokenizer(checkpoint_dir), defaults=GenerationParams.from_checkpoint(checkpoint_dir),
-                   **kwargs)
+        return cls(model, load_tokenizer(checkpoint_dir), **kwargs)
 
     # ------------------------------------------------------------------ public API
     def stream(self, prompt: Prompt, params: GenerationParams | None = None,

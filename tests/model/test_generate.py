@@ -245,7 +245,7 @@ def test_threads_share_one_model(gen: Generator):
     assert results == expected
 
 
-def test_params_from_checkpoint(tmp_path: Path):
+def test_params_from_checkpoint(tmp_path: Path, gen: Generator, tiny_checkpoint: Path):
     import json
 
     assert GenerationParams.from_checkpoint(tmp_path) == GenerationParams()
@@ -256,6 +256,11 @@ def test_params_from_checkpoint(tmp_path: Path):
         (0.3, 50, 0.9, 1.05, 99)
     (tmp_path / "generation_config.json").write_text(json.dumps({"temperature": 0.3}))  # no do_sample: greedy
     assert GenerationParams.from_checkpoint(tmp_path).temperature == 0.0
+    tok = load_tokenizer(tiny_checkpoint)
+    tok.source = str(tmp_path)  # a checkpoint whose generation_config.json asks for greedy decoding
+    assert Generator(gen.model, tok).defaults == GenerationParams.from_checkpoint(tmp_path)
+    (tmp_path / "generation_config.json").write_text(json.dumps({"do_sample": True, "top_k": 7}))
+    assert Generator(gen.model, tok).defaults.top_k == 7
     with pytest.raises(ValueError):
         GenerationParams(stop_strings=[""])
     with pytest.raises(ValueError):
