@@ -59,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     from indexing.embedding import load_embedder
     from indexing.store import IndexStore
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    from retrieval_quality import load_questions
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("retrieval_quality", ROOT / "bench" / "retrieval_quality.py")
+    quality = importlib.util.module_from_spec(spec)
+    sys.modules["retrieval_quality"] = quality
+    spec.loader.exec_module(quality)
+    load_questions = quality.load_questions
 
     embedder = load_embedder()
     find_conflicts = _conflict_finder()

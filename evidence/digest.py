@@ -9,6 +9,7 @@ it. Short on purpose: a clinician should take it in within about twenty seconds.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,8 +30,8 @@ MAX_SENTENCES = 6
 MAX_PER_PASSAGE = 2
 MAX_GROUPS = 4
 MAX_SENTENCE_CHARS = 400  # longer "sentences" are tables or run-ons, not quotable claims
-RELATIVE_FLOOR = 0.35  # a sentence must score this share of the best sentence's score
-_RECOMMENDATION_CUES = ("recommend", "should", "suggest", "prefer", "indicated", "推荐", "建议", "应", "首选")
+RELATIVE_FLOOR = 0.5  # a sentence must score this share of the best sentence's score
+_RECOMMENDATION_CUES = ("recommend", "should", "suggest", "prefer", "indicated", "reasonable", "avoid", "推荐", "建议", "应", "首选")
 
 INSUFFICIENT_EN = "Insufficient evidence: no passage in the indexed documents answers this question."
 INSUFFICIENT_ZH = "证据不足：已索引的文献中没有能回答该问题的段落。"
@@ -53,10 +54,13 @@ class _Group:
 
 def _candidates(evidence: Evidence) -> list[_Sentence]:
     out: list[_Sentence] = []
-    for s in split_sentences(evidence.text):
+    headings = {h.strip() for h in evidence.heading_path} | {evidence.title.strip()}
+    for s in split_sentences(evidence.text, headings):
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
         if (
             not text
+            or text in headings
+            or text.count("|") >= 2  # a table row: unreadable out of its table
             or len(text) > MAX_SENTENCE_CHARS
             or not is_claim(s)
             or looks_like_injection(s)
@@ -68,6 +72,11 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
         if len(terms) >= 2:
             out.append(_Sentence(evidence, text, terms))
     return out
+
+
+def _states_a_recommendation(text: str) -> bool:
+    lowered = text.lower()
+    return any(c in lowered for c in _RECOMMENDATION_CUES)
 
 
 def _grade_for(sentence: _Sentence) -> str:
@@ -96,14 +105,16 @@ def _score(sentences: list[_Sentence], question_terms: set[str]) -> None:
         if not hits:
             continue
         idf = sum(math.log(1 + n / df[t]) for t in hits)
-        lowered = s.text.lower()
-        bonus = 1.15 if any(c in lowered for c in _RECOMMENDATION_CUES) else 1.0
+        bonus = 1.15 if _states_a_recommendation(s.text) else 1.0
         s.score = idf * bonus / math.sqrt(max(len(s.terms), 4) / 4)
 
 
 def _heading(e: Evidence) -> str:
     section = e.heading_path[-1] if e.heading_path else e.title
-    who = " ".join(x for x in (e.organization or "", str(e.year or "")) if x).strip()
+    org = re.split(r"[；;，,]", e.organization or "")[0].strip()
+    if org and org != (e.organization or "").strip():
+        org += " et al."
+    who = " ".join(x for x in (org, str(e.year or "")) if x).strip()
     grade = f"{e.grade.source_type.label}, level {int(e.grade.level)}" if e.grade else "not graded"
     parts = f"{section} — {who}" if who and who not in section else section
     return f"**{strip_markup(parts)} ({grade}; p. {e.pages})**"
@@ -137,12 +148,12 @@ def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chose
                 sentence = next(
                     (g.recommendation for g in e.stated_grades if g.direction == direction and g.recommendation and g.recommendation in e.text),
                     "",
-                ) or chosen.get(eid, "")
-                if not sentence:
-                    topic_terms = content_terms(c.topic) | question_terms
+                )
+                if not sentence:  # the sentence of this passage closest to the conflict's topic
+                    topic_terms = content_terms(c.topic)
                     pool = _candidates(e)
-                    pool.sort(key=lambda s: len(s.terms & topic_terms), reverse=True)
-                    sentence = pool[0].text if pool else ""
+                    pool.sort(key=lambda s: (len(s.terms & topic_terms), _states_a_recommendation(s.text), len(s.terms & question_terms)), reverse=True)
+                    sentence = pool[0].text if pool else chosen.get(eid, "")
                 if sentence:
                     sides.append(f"- {label}: {sentence} [{eid}]")
         if sides:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -82,8 +83,9 @@ def _ends_unit(line: str) -> bool:
     return s.startswith("**") and s.endswith("**")
 
 
-def _blocks(text: str) -> list[str]:
-    """Lines joined back into logical blocks: a wrapped PDF line continues its sentence."""
+def _blocks(text: str, headings: frozenset[str] = frozenset()) -> list[str]:
+    """Lines joined back into logical blocks: a wrapped PDF line continues its sentence; a line
+    that is one of the passage's headings stands alone."""
     blocks: list[str] = []
     current = ""
     for raw in text.replace("\r", "").split("\n"):
@@ -91,6 +93,12 @@ def _blocks(text: str) -> list[str]:
         if not line:
             if current:
                 blocks.append(current)
+            current = ""
+            continue
+        if line in headings:
+            if current:
+                blocks.append(current)
+            blocks.append(line)
             current = ""
             continue
         if not current:
@@ -148,10 +156,13 @@ def _attach_leading_citations(sentences: list[str]) -> list[str]:
     return out
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of English and/or Chinese text, markdown-aware, whitespace cleaned up."""
+def split_sentences(text: str, headings: Iterable[str] = ()) -> list[str]:
+    """Sentences of English and/or Chinese text, markdown-aware, whitespace cleaned up.
+
+    `headings`: the passage's section titles; chunkers keep them as plain lines in the text, and
+    without punctuation they would otherwise be glued to the sentence below them."""
     sentences: list[str] = []
-    for block in _blocks(text):
+    for block in _blocks(text, frozenset(h.strip() for h in headings if h and h.strip())):
         for piece in _split_english(block):
             sentences.extend(_split_chinese(piece))
     return [normalize_space(s) for s in _attach_leading_citations(sentences) if normalize_space(s)]

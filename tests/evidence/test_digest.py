@@ -90,7 +90,6 @@ def test_stated_grade_is_appended_when_the_sentence_does_not_print_it():
 
 def test_conflicts_are_listed_with_both_citations():
     items = corpus()
-    conflict = Conflict(topic="aspirin for stroke prevention in AF", for_ids=["E3"], against_ids=["E1"], note="guideline vs editorial")
     from evidence.prompt import number_evidence
 
     numbered = number_evidence(items + [Evidence(chunk_id="zh:0", document_id="zh", text="Aspirin alone is not recommended for stroke prevention in AF (Class III: Harm).",
@@ -99,9 +98,9 @@ def test_conflicts_are_listed_with_both_citations():
                                                                              recommendation="Aspirin alone is not recommended for stroke prevention in AF (Class III: Harm).")])])
     aspirin_for = next(e.evidence_id for e in numbered if e.document_id == "op")
     aspirin_against = next(e.evidence_id for e in numbered if e.document_id == "zh")
-    conflict = Conflict(topic="aspirin for stroke prevention in AF", for_ids=[aspirin_for], against_ids=[aspirin_against])
+    conflict = Conflict(topic="aspirin", for_ids=[aspirin_for], against_ids=[aspirin_against])  # find_conflicts names the intervention
     answer = extractive_answer("Is aspirin enough for stroke prevention in AF?", numbered, conflicts=[conflict])
-    assert "**Conflicting recommendations: aspirin for stroke prevention in AF**" in answer.text
+    assert "**Conflicting recommendations: aspirin**" in answer.text
     assert f"- For: In my experience aspirin is a reasonable alternative to anticoagulation in frail patients with AF. [{aspirin_for}]" in answer.text
     assert f"- Against: Aspirin alone is not recommended for stroke prevention in AF (Class III: Harm). [{aspirin_against}]" in answer.text
     assert answer.conflicts == [conflict]
