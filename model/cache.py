@@ -243,11 +243,15 @@ class Cache:
         return self
 
     # ------------------------------------------------------------------ per-layer updates
-    def convolve(self, layer: int, raw_k: Tensor, raw_v: Tensor, taps_k: Tensor, taps_v: Tensor,
+    def convolve(self, layer: int, raw_k: Tensor, raw_v: Tensor, taps: tuple[Tensor, Tensor, Tensor, Tensor],
                  step: Step) -> tuple[Tensor, Tensor]:
-        """2-tap causal conv of raw K/V [B, T, n_kv, hd] seeded with the cached last token; updates state."""
-        out_k, self.conv_k[layer] = short_conv(raw_k, taps_k, self.conv_k[layer], step)
-        out_v, self.conv_v[layer] = short_conv(raw_v, taps_v, self.conv_v[layer], step)
+        """2-tap causal conv of raw K/V [B, T, n_kv, hd] seeded with the cached last token; updates state.
+
+        taps: (k tap0, k tap1, v tap0, v tap1), each [n_kv, 1].
+        """
+        k0, k1, v0, v1 = taps
+        out_k, self.conv_k[layer] = short_conv(raw_k, k0, k1, self.conv_k[layer], step)
+        out_v, self.conv_v[layer] = short_conv(raw_v, v0, v1, self.conv_v[layer], step)
         return out_k, out_v
 
     def update(self, layer: int, k: Tensor, v: Tensor, step: Step) -> tuple[Tensor, Tensor]:
@@ -313,14 +317,13 @@ def _scatter(store: Tensor, new: Tensor, b: Tensor, t: Tensor, slot: Tensor) -> 
     store[b, :, slot] = new[b, :, t]
 
 
-def short_conv(raw: Tensor, taps: Tensor, state: Tensor | None, step: Step) -> tuple[Tensor, Tensor | None]:
+def short_conv(raw: Tensor, w0: Tensor, w1: Tensor, state: Tensor | None, step: Step) -> tuple[Tensor, Tensor]:
     """out_t = w0 * u_prev + w1 * u_t per KV head; u_prev is the previous real token (or the state).
 
-    raw: [B, T, n_kv, hd]; taps: [1, 1, n_kv, 1, 2] as stored; state: [B, 1, n_kv, hd] or None (zeros).
-    Two products then one sum, in the run dtype, as the official code does.
+    raw: [B, T, n_kv, hd]; w0/w1: [n_kv, 1] (tap 0 multiplies the previous token); state:
+    [B, 1, n_kv, hd] or None (zeros). Two products then one sum, in the run dtype, as the
+    official code does.
     """
-    w0 = taps[0, 0, :, :, 0]  # [n_kv, 1]
-    w1 = taps[0, 0, :, :, 1]
     B, T = raw.shape[:2]
     if state is None:
         state = raw.new_zeros(B, 1, *raw.shape[2:])

@@ -152,5 +152,7 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
     model.lm_head.weight = nn.Parameter(head, requires_grad=False)
     if int8:
         quantize_linears(model, compute_dtype)  # the head and the embedding
+    for layer in model.model.layers:
+        layer.mlp.fuse()
     model.eval()
     return model
