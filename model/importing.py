@@ -480,7 +480,7 @@ def import_gguf(gguf_path: str | Path, out_dir: str | Path, *, force: bool = Fal
     byte-level BPE vocabulary becomes a tokenizer.json; its chat template goes to
     tokenizer_config.json.
     """
-    from .tokenizer import gguf_tokenizer_files
+    from .gguf_vocab import gguf_tokenizer_files
 
     path, out = Path(gguf_path), Path(out_dir)
     reader = _open_gguf(path)

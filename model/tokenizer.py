@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
@@ -307,99 +306,4 @@ def load_tokenizer(checkpoint_dir: str | Path) -> ChatTokenizer:
                          special_tokens=special_tokens, source=str(directory))
 
 
-# ---------------------------------------------------------------------------------- GGUF vocab
-TOKEN_TYPE_CONTROL = 3
-TOKEN_TYPE_USER_DEFINED = 4
-# llama.cpp pre-tokenizer names we can reproduce exactly: digits split one by one, then GPT-2's
-# byte-level regex ("smollm"), or GPT-2's regex alone.
-GGUF_PRE_TOKENIZERS = {"smollm": "digits+gpt2", "gpt2": "gpt2", "default": "gpt2"}
-
-
-@dataclass
-class GGUFTokenizerFiles:
-    """What a GGUF's vocabulary turns into in a checkpoint directory."""
-
-    tokenizer_json: str
-    tokenizer_config: dict[str, Any]
-    generation_config: dict[str, Any]
-    special_ids: dict[str, Any] = field(default_factory=dict)
-
-    def write(self, directory: Path) -> None:
-        (directory / "tokenizer.json").write_text(self.tokenizer_json, encoding="utf-8")
-        for name, data in (("tokenizer_config.json", self.tokenizer_config),
-                           ("generation_config.json", self.generation_config)):
-            (directory / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def gguf_tokenizer_files(reader: Any, path: Path, context_length: int) -> GGUFTokenizerFiles:
-    """Build tokenizer.json (byte-level BPE with the GGUF's special tokens) and its configs."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
-
-    def field_(key: str, default: Any = None) -> Any:
-        f = reader.fields.get(key)
-        return default if f is None else f.contents()
-
-    kind = field_("tokenizer.ggml.model")
-    if kind != "gpt2":
-        raise TokenizerError(f"{path}: GGUF tokenizer model {kind!r} is not supported (byte-level BPE 'gpt2' only)")
-    pre = field_("tokenizer.ggml.pre", "default")
-    if pre not in GGUF_PRE_TOKENIZERS:
-        raise TokenizerError(
-            f"{path}: GGUF pre-tokenizer {pre!r} is not supported (known: {', '.join(GGUF_PRE_TOKENIZERS)})")
-    tokens: list[str] = field_("tokenizer.ggml.tokens") or []
-    types: list[int] = field_("tokenizer.ggml.token_type") or [1] * len(tokens)
-    merges_raw: list[str] = field_("tokenizer.ggml.merges") or []
-    if not tokens or not merges_raw:
-        raise TokenizerError(f"{path}: GGUF has no BPE vocabulary/merges")
-    vocab = {t: i for i, t in enumerate(tokens)}
-    merges = [tuple(m.split(" ", 1)) for m in merges_raw]
-
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False))
-    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    if GGUF_PRE_TOKENIZERS[pre] == "digits+gpt2":
-        tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-    else:
-        tok.pre_tokenizer = byte_level
-    tok.decoder = decoders.ByteLevel()
-
-    special = [AddedToken(t, special=True, normalized=False)
-               for t, ty in zip(tokens, types) if ty == TOKEN_TYPE_CONTROL]
-    user = [AddedToken(t, special=False, normalized=False)
-            for t, ty in zip(tokens, types) if ty == TOKEN_TYPE_USER_DEFINED]
-    tok.add_special_tokens(special)
-    if user:
-        tok.add_tokens(user)
-
-    def tid(key: str) -> int | None:
-        v = field_(key)
-        return int(v) if isinstance(v, int) and 0 <= v < len(tokens) else None
-
-    bos, eos, pad, unk = (tid(f"tokenizer.ggml.{k}_token_id") for k in ("bos", "eos", "padding", "unknown"))
-    eos_ids = [i for i in (eos, tid("tokenizer.ggml.eot_token_id"), tid("tokenizer.ggml.eom_token_id"))
-               if i is not None]
-    eos_ids = list(dict.fromkeys(eos_ids))
-    add_bos = bool(field_("tokenizer.ggml.add_bos_token", False)) and bos is not None
-    if add_bos:
-        tok.post_processor = processors.TemplateProcessing(
-            single=f"{tokens[bos]} $A", pair=f"{tokens[bos]} $A {tokens[bos]} $B",
-            special_tokens=[(tokens[bos], bos)])
-
-    tok_config: dict[str, Any] = {"tokenizer_class": "PreTrainedTokenizerFast", "add_bos_token": add_bos,
-                                  "add_eos_token": False, "clean_up_tokenization_spaces": False,
-                                  "model_max_length": context_length}
-    for name, i in (("bos_token", bos), ("eos_token", eos), ("pad_token", pad), ("unk_token", unk)):
-        if i is not None:
-            tok_config[name] = tokens[i]
-    template = field_("tokenizer.chat_template")
-    if isinstance(template, str) and template.strip():
-        tok_config["chat_template"] = template
-    eos_value: Any = eos_ids[0] if len(eos_ids) == 1 else (eos_ids or None)
-    gen = {k: v for k, v in (("bos_token_id", bos), ("eos_token_id", eos_value), ("pad_token_id", pad))
-           if v is not None}
-    return GGUFTokenizerFiles(tokenizer_json=tok.to_str(pretty=True), tokenizer_config=tok_config,
-                              generation_config=gen,
-                              special_ids={"bos": bos, "eos": eos_value, "pad": pad})
-
-
-__all__ = ["ChatTokenizer", "TokenizerError", "GGUFTokenizerFiles", "M1_ROLE_TOKENS", "load_tokenizer",
-           "gguf_tokenizer_files"]
+__all__ = ["ChatTokenizer", "TokenizerError", "M1_ROLE_TOKENS", "load_tokenizer"]

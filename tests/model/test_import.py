@@ -200,12 +200,12 @@ SMALL_TYPES = [3, 3, 3] + [1] * (len(SMALL_TOKENS) - 3)
 SMALL_TEMPLATE = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
 
 
-def write_llama_gguf(path: Path, ref, quantize_ffn: bool = False) -> None:
-    """A GGUF of a transformers Llama (Q/K rows in llama.cpp order) with the small vocabulary."""
+def write_llama_gguf(path: Path, ref, quantize_ffn: bool = False, vocab=None) -> None:
+    """A GGUF of a transformers Llama (Q/K rows in llama.cpp order) with the small byte-level
+    vocabulary, or with `vocab(writer)` writing another one."""
     import gguf
 
     cfg = ref.config
-    assert cfg.vocab_size == len(SMALL_TOKENS)
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_block_count(cfg.num_hidden_layers)
     w.add_context_length(cfg.max_position_embeddings)
@@ -216,15 +216,19 @@ def write_llama_gguf(path: Path, ref, quantize_ffn: bool = False) -> None:
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     w.add_rope_dimension_count(cfg.hidden_size // cfg.num_attention_heads)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("smollm")
-    w.add_token_list(SMALL_TOKENS)
-    w.add_token_types(SMALL_TYPES)
-    w.add_token_merges(SMALL_MERGES)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_add_bos_token(True)
-    w.add_chat_template(SMALL_TEMPLATE)
+    if vocab is not None:
+        vocab(w)
+    else:
+        assert cfg.vocab_size == len(SMALL_TOKENS)
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("smollm")
+        w.add_token_list(SMALL_TOKENS)
+        w.add_token_types(SMALL_TYPES)
+        w.add_token_merges(SMALL_MERGES)
+        w.add_bos_token_id(1)
+        w.add_eos_token_id(2)
+        w.add_add_bos_token(True)
+        w.add_chat_template(SMALL_TEMPLATE)
     sd = {k: v.detach().float().numpy() for k, v in ref.state_dict().items()}
     names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
              "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
@@ -314,6 +318,54 @@ def test_gguf_without_unpermute_would_fail(tiny_gguf, tmp_path: Path, monkeypatc
     with torch.no_grad():
         expected = ref(x).logits
     assert (model(x) - expected).abs().max().item() > 1e-2
+
+
+SP_TEXTS = ["The patient has hypertension.", "  two  spaces and\ttabs\n", "高血压 🎉 café 123", "<C_Q>dose?<C_A>"]
+
+
+def test_gguf_sentencepiece_vocabulary(tmp_path: Path):
+    """A GGUF with a SentencePiece ('llama') vocabulary, as Llama-2-era files have: the importer
+    writes tokenizer.model from the GGUF's pieces/scores/types; it must tokenise exactly as the
+    SentencePiece model the GGUF was made from."""
+    import gguf
+    import sentencepiece as spm
+
+    from .test_tokenizer import ROLE_TOKENS, train_sentencepiece
+
+    original = spm.SentencePieceProcessor(model_file=str(train_sentencepiece(tmp_path, llama_style=True)))
+    n = original.get_piece_size()
+
+    def piece_type(i: int) -> int:
+        if original.is_unknown(i):
+            return 2
+        if original.is_control(i):
+            return 3
+        if original.is_byte(i):
+            return 6
+        return 4 if original.id_to_piece(i) in ROLE_TOKENS else 1
+
+    def vocab(w) -> None:
+        w.add_tokenizer_model("llama")
+        w.add_token_list([original.id_to_piece(i) for i in range(n)])
+        w.add_token_scores([original.get_score(i) for i in range(n)])
+        w.add_token_types([piece_type(i) for i in range(n)])
+        w.add_bos_token_id(1)
+        w.add_eos_token_id(2)
+        w.add_unk_token_id(0)
+
+    ref = save_tiny_llama(tmp_path / "hf", vocab_size=n, tied=True, seed=9)
+    write_llama_gguf(tmp_path / "sp.gguf", ref, vocab=vocab)
+    out = import_gguf(tmp_path / "sp.gguf", tmp_path / "m1")
+    assert (out / "tokenizer.model").is_file() and not (out / "tokenizer.json").exists()
+    tok = load_tokenizer(out)
+    for text in SP_TEXTS:
+        assert tok.encode(text) == original.encode(text), text
+        assert tok.decode(tok.encode(text)) == text
+    assert tok.encode("hi", add_special_tokens=True) == [1, *original.encode("hi")]  # llama.cpp default: BOS
+    assert tok.eos_ids == [2] and tok.bos_id == 1
+    x = torch.tensor([tok.encode(SP_TEXTS[0], add_special_tokens=True)])
+    with torch.no_grad():
+        assert (load_model(out)(x) - ref(x).logits).abs().max().item() <= 1e-4
 
 
 def test_gguf_errors(tmp_path: Path):

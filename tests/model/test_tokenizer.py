@@ -95,7 +95,11 @@ def test_demo_chat_template(demo_tokenizer, transformers_gguf_tokenizer):
 
 
 # ------------------------------------------------------------------------------ SentencePiece
-def train_sentencepiece(directory: Path) -> Path:
+def train_sentencepiece(directory: Path, llama_style: bool = False) -> Path:
+    """A small BPE model with byte fallback and the M1 role tokens as user-defined pieces.
+    By default without a dummy prefix, as the Baichuan tokenizers are trained (no space invented
+    at the start); `llama_style`: Llama's settings (dummy prefix, no normalisation, whitespace
+    kept as is)."""
     import sentencepiece as spm
 
     lines = ["The patient has hypertension and takes an ACE inhibitor.",
@@ -107,7 +111,8 @@ def train_sentencepiece(directory: Path) -> Path:
         sentence_iterator=iter(lines), model_writer=model, vocab_size=400, model_type="bpe",
         user_defined_symbols=ROLE_TOKENS, byte_fallback=True, character_coverage=1.0,
         hard_vocab_limit=False, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
-        add_dummy_prefix=False)  # as the Baichuan tokenizers are trained: no space invented at the start
+        add_dummy_prefix=llama_style, remove_extra_whitespaces=not llama_style,
+        normalization_rule_name="identity" if llama_style else "nmt_nfkc")
     path = directory / "tokenizer.model"
     path.write_bytes(model.getvalue())
     return path
