@@ -18,12 +18,17 @@ KERNEL_K_MULTIPLE = 16
 _KERNEL_OK: dict[tuple[str, torch.dtype], bool] = {}
 
 
-def quantize_rows(w: Tensor) -> tuple[Tensor, Tensor]:
-    """int8 rows and one scale per row (max |w| / 127), computed in fp32."""
-    wf = w.float()
-    scale = wf.abs().amax(dim=1).clamp_min(1e-12) / 127.0
-    q = torch.clamp(torch.round(wf / scale[:, None]), -127, 127).to(torch.int8)
-    return q.contiguous(), scale
+def quantize_rows(w: Tensor, block_rows: int = 4096) -> tuple[Tensor, Tensor]:
+    """int8 rows and one scale per row (max |w| / 127), computed in fp32 a block of rows at a time
+    so that quantizing a large matrix (the 133k-row head) needs little extra memory."""
+    q = torch.empty(w.shape, dtype=torch.int8, device=w.device)
+    scale = torch.empty(w.shape[0], dtype=torch.float32, device=w.device)
+    for start in range(0, w.shape[0], block_rows):
+        wf = w[start:start + block_rows].float()
+        s = wf.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+        q[start:start + block_rows] = torch.clamp(torch.round(wf / s[:, None]), -127, 127)
+        scale[start:start + block_rows] = s
+    return q, scale
 
 
 def _kernel_available(device: torch.device, dtype: torch.dtype) -> bool:

@@ -167,3 +167,20 @@ def test_no_parameter_left_on_meta(ckpt):
     model = load_model(ckpt)
     assert all(p.device.type == "cpu" for p in model.parameters())
     assert torch.isfinite(model(torch.tensor([[3, 4, 5]]))).all()
+
+
+def test_truncated_or_corrupt_shard_is_named(ckpt):
+    shard = _shards(ckpt)["model.norm.weight"]
+    data = (ckpt / shard).read_bytes()
+    (ckpt / shard).write_bytes(data[:-10])
+    with pytest.raises(CheckpointError, match=rf"{shard}.*truncated"):
+        load_model(ckpt)
+    (ckpt / shard).write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{oops")
+    with pytest.raises(CheckpointError, match=rf"{shard} is not a safetensors file"):
+        load_model(ckpt)
+
+
+def test_integer_tensor_is_refused(ckpt):
+    _rewrite(ckpt, lambda t: t.__setitem__("model.norm.weight", torch.ones(64, dtype=torch.int32)))
+    with pytest.raises(CheckpointError, match=r"'model\.norm\.weight'.*dtype I32"):
+        load_model(ckpt)
