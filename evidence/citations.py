@@ -27,7 +27,7 @@ MIN_CLAIM_TERMS = 3  # fewer content terms than this in an uncited line is not a
 _NON_CLAIM = re.compile(
     r"insufficient evidence|not enough evidence|no (?:relevant |direct )?evidence|evidence (?:is|was) "
     r"(?:insufficient|lacking|limited|unavailable)|do(?:es)? not (?:answer|address|cover)|cannot (?:be )?answer"
-    r"|not (?:a substitute for|medical advice)|consult (?:a|your|the)|clinical judge?ment|for information only"
+    r"|not (?:a substitute for|medical advice)|clinical judge?ment|consult (?:a|your|the) (?:doctor|physician|clinician|health ?care|specialist|pharmacist|original)|for information only"
     r"|not based on indexed evidence|extractive (?:digest|summary)|quoted (?:verbatim )?from"
     r"|证据不足|没有(?:找到)?(?:相关)?证据|无(?:相关)?证据|仅供参考|请咨询|不能替代",
     re.I,
@@ -47,19 +47,22 @@ class _Passage:
     numbers: set[str]
 
 
-def is_claim(sentence: str) -> bool:
-    """False for headings, questions, 'insufficient evidence' statements and disclaimers."""
+def is_heading_or_question(sentence: str) -> bool:
+    """Headings, labels ending in a colon and questions: text that asserts nothing."""
     raw = sentence.strip()
     text = strip_markup(raw)
     if not text:
-        return False
+        return True
     if raw.lstrip().startswith("#") or (raw.startswith("**") and raw.rstrip(".:：").endswith("**")):
-        return False
+        return True
     if text.endswith((":", "：")) and not cited_ids(raw):
-        return False
-    if text.endswith(("?", "？")) or _NON_CLAIM.search(text):
-        return False
-    return True
+        return True
+    return text.endswith(("?", "？"))
+
+
+def is_claim(sentence: str) -> bool:
+    """False for headings, questions, 'insufficient evidence' statements and disclaimers."""
+    return not is_heading_or_question(sentence) and not _NON_CLAIM.search(strip_markup(sentence))
 
 
 def _support_text(e: Evidence) -> str:
@@ -86,12 +89,14 @@ def check_citations(answer_text: str, evidence: Sequence[Evidence], embedder: Em
     pending: list[tuple[int, str, str]] = []  # (citation index, claim, evidence id) for semantic check
 
     for sentence in split_sentences(answer_text or ""):
+        if is_heading_or_question(sentence):
+            continue
         ids = cited_ids(sentence)
         claim = strip_markup(sentence)
-        if not is_claim(sentence):
-            continue
         terms = content_terms(claim)
         if not ids:
+            if _NON_CLAIM.search(claim):  # "insufficient evidence", disclaimers: nothing to cite
+                continue
             min_terms = MIN_CLAIM_TERMS + 1 if has_cjk(claim) else MIN_CLAIM_TERMS
             if len(terms) >= min_terms:
                 claims += 1

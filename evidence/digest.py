@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evidence.citations import check_citations, is_claim
+from evidence.citations import check_citations, is_heading_or_question
 from evidence.prompt import number_evidence, strongest_first
 from evidence.schema import Answer, AnswerWarning, Conflict, Evidence
 from evidence.sentences import (
@@ -62,7 +62,7 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
             or text in headings
             or text.count("|") >= 2  # a table row: unreadable out of its table
             or len(text) > MAX_SENTENCE_CHARS
-            or not is_claim(s)
+            or is_heading_or_question(s)  # "insufficient evidence to recommend X" is kept: it informs
             or looks_like_injection(s)
             or CITATION.search(s)  # a passage must never inject citation ids into the answer
             or text.endswith((":", "："))

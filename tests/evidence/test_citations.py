@@ -111,3 +111,12 @@ def test_embedder_accepts_a_close_paraphrase_but_not_a_wrong_number(embedder):
     assert not wrong_dose.citations[0].supported
     unrelated = check_citations("Allopurinol is the preferred first-line urate-lowering therapy [E1].", evidence(), embedder=embedder)
     assert not unrelated.citations[0].supported
+
+
+def test_cited_sentences_are_checked_even_when_they_read_like_non_claims():
+    answer = "Consult a nephrologist when eGFR falls below 30 [E2]. Consult a nephrologist when eGFR falls below 30."
+    report = check_citations(answer, evidence())
+    assert report.citations[0].evidence_id == "E2" and not report.citations[0].supported
+    assert report.uncited_claims == ["Consult a nephrologist when eGFR falls below 30."]
+    limited = check_citations("Evidence is limited for allopurinol in gout below 6 mg/dL serum urate [E2].", evidence())
+    assert len(limited.citations) == 1 and limited.citations[0].supported

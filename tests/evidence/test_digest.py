@@ -144,3 +144,11 @@ def test_sentence_splitting_handles_abbreviations_bullets_wraps_and_chinese():
     assert split_sentences(text) == [
         "## Heading", "Target INR is 2.0–3.0 (e.g. in AF).", "Next sentence wraps here.", "- Bullet one.", "对于房颤，推荐抗凝。", "不推荐阿司匹林。",
     ]
+
+
+def test_a_guideline_saying_evidence_is_insufficient_is_quoted_not_dropped():
+    text = "There is insufficient evidence to recommend for or against routine aspirin for stroke prevention in AF."
+    e = Evidence(chunk_id="u:0", document_id="u", text=text, page_start=1, page_end=1, title="USPSTF",
+                 grade=grade(1, SourceType.GUIDELINE))
+    answer = extractive_answer("Should aspirin be used for stroke prevention in AF?", [e])
+    assert not answer.insufficient_evidence and f"- {text} [E1]" in answer.text
