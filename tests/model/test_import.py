@@ -162,6 +162,10 @@ def test_hf_import_refuses_what_it_cannot_run(tmp_path: Path):
     with pytest.raises(FileExistsError, match="already exists"):
         import_hf_llama(src, tmp_path / "d")
     assert import_hf_llama(src, tmp_path / "d", force=True) == tmp_path / "d"
+    import_hf_llama(src, tmp_path / "e", dtype="float16")
+    assert json.loads((tmp_path / "e" / "config.json").read_text())["torch_dtype"] == "float16"
+    with pytest.raises(CheckpointImportError, match="storage dtype 'int4'"):
+        import_hf_llama(src, tmp_path / "f", dtype="int4")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temp dirs left behind"
 
 
@@ -401,8 +405,12 @@ def test_cli_model_import(tmp_path: Path, tiny_gguf, demo_checkpoint: Path, caps
     assert str(out) in printed and "parameters" in printed
     assert main(["model", "import", str(path), "--out", str(out)]) == 1
     assert "already exists" in capsys.readouterr().err
-    assert main(["model", "import", str(path), "--out", str(out), "--force"]) == 0
+    assert main(["model", "import", str(path), "--out", str(out), "--force", "--dtype", "bfloat16"]) == 0
     capsys.readouterr()
+    assert json.loads((out / "config.json").read_text())["torch_dtype"] == "bfloat16"
+    with safe_open(str(out / "model.safetensors"), framework="pt") as fh:
+        assert fh.get_tensor("model.norm.weight").dtype == torch.bfloat16
+    assert load_model(out, dtype="bfloat16").lm_head.weight.dtype == torch.bfloat16
 
     assert main(["model", "import", str(tmp_path / "missing.gguf")]) == 1
     err = capsys.readouterr().err
