@@ -23,13 +23,16 @@ class ReadLimits:
 
     `max_file_bytes` defaults to $M1E_MAX_FILE_MB (256 MB when unset). With `isolate` (the
     default on POSIX), PDFs are parsed in a worker process capped at `max_memory_bytes` and
-    killed after `max_seconds`, so one hostile file cannot hang or exhaust a batch.
+    killed when one page takes longer than `max_page_seconds` or the document longer than
+    `max_seconds`, so one hostile file cannot hang or exhaust a batch. In-process reading can
+    only check the clock between pages.
     """
 
     max_file_bytes: int = field(default_factory=lambda: int(_env_mb("M1E_MAX_FILE_MB", 256) * 1024 * 1024))
     max_pages: int = 20_000
     max_page_chars: int = 2_000_000  # a real page holds ~10k; more is a runaway extraction
-    max_seconds: float = 300.0  # wall clock for one document
+    max_seconds: float = 1800.0  # wall clock for one document
+    max_page_seconds: float = 60.0  # wall clock for one page (a real page takes well under 1 s)
     isolate: bool = True
     max_memory_bytes: int = 4 * 1024**3
 

@@ -18,7 +18,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO
+from typing import IO, Callable
 
 from indexing.errors import ReadError
 from indexing.readers.limits import ReadLimits
@@ -38,8 +38,9 @@ class PdfContent:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_pdf(path, handle: IO[bytes], limits: ReadLimits) -> PdfContent:
-    """Text of every page of an open PDF; raises ReadError with one reason when it cannot."""
+def read_pdf(path, handle: IO[bytes], limits: ReadLimits, on_page: Callable[[int], None] | None = None) -> PdfContent:
+    """Text of every page of an open PDF; raises ReadError with one reason when it cannot.
+    `on_page(number)` is called after each page (the worker reports progress with it)."""
     import pypdf
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
@@ -111,6 +112,8 @@ def read_pdf(path, handle: IO[bytes], limits: ReadLimits) -> PdfContent:
             unreadable.append(number)
             text = ""
         content.pages.append((number, text))
+        if on_page is not None:
+            on_page(number)
 
     if not any(t.strip() for _, t in content.pages):
         if failed and not scanned:

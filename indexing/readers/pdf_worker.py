@@ -2,9 +2,10 @@
 
 pypdf is pure Python: a malformed file can make it loop for a very long time or allocate without
 bound, and no thread can be interrupted from outside. Each parse therefore runs in a small
-long-lived worker process (one per concurrent caller) with an address-space cap; the caller
-waits at most `ReadLimits.max_seconds` and kills the worker if it overruns. A new worker is
-started on demand. Requests and replies are single JSON lines over the worker's stdin/stdout.
+long-lived worker process (one per concurrent caller) with an address-space cap. The worker
+reports each finished page; the caller kills it when a page takes longer than
+`ReadLimits.max_page_seconds` or the document longer than `max_seconds`, and starts a new one on
+demand. Requests, progress and replies are single JSON lines over the worker's stdin/stdout.
 
 Run as `python -m indexing.readers.pdf_worker`; it is started by `parse_pdf_isolated`.
 """
@@ -18,6 +19,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -46,17 +48,9 @@ def parse_pdf_isolated(path: Path, limits: ReadLimits) -> PdfContent:
     healthy = False
     try:
         assert worker.stdin is not None and worker.stdout is not None
-        worker.stdin.write(json.dumps(request) + "\n")
+        worker.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
         worker.stdin.flush()
-        # the worker stops itself between pages at max_seconds; this catches a stuck page
-        grace = min(5.0, 1.0 + 0.2 * limits.max_seconds)
-        ready, _, _ = select.select([worker.stdout], [], [], limits.max_seconds + grace)
-        if not ready:
-            raise ReadError(path, f"PDF took longer than {limits.max_seconds:g} s to read; stopped")
-        line = worker.stdout.readline()
-        if not line:
-            raise ReadError(path, "PDF parser crashed on this file (out of memory or a parser fault)")
-        reply = json.loads(line)
+        reply = _await_reply(worker, path, limits)
         healthy = True
     except (BrokenPipeError, OSError, ValueError) as exc:
         raise ReadError(path, f"PDF parser failed ({type(exc).__name__})") from None
@@ -67,6 +61,36 @@ def parse_pdf_isolated(path: Path, limits: ReadLimits) -> PdfContent:
     content = PdfContent(**reply["content"])
     content.pages = [(int(n), t) for n, t in content.pages]
     return content
+
+
+def _await_reply(worker: subprocess.Popen, path: Path, limits: ReadLimits) -> dict:
+    """Wait for the final reply, allowing each page `max_page_seconds` (the worker reports each
+    page as it finishes) and the whole document `max_seconds`. Reads the raw pipe: a buffered
+    reader could hold a complete line that `select` no longer sees."""
+    assert worker.stdout is not None
+    fd = worker.stdout.fileno()
+    deadline = time.monotonic() + limits.max_seconds + min(5.0, 1.0 + 0.2 * limits.max_seconds)
+    pending = b""
+    done = 0
+    while True:
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            message = json.loads(line.decode("utf-8"))
+            if "page" not in message:
+                return message
+            done = int(message["page"])
+        wait = min(limits.max_page_seconds, deadline - time.monotonic())
+        ready, _, _ = select.select([fd], [], [], max(0.0, wait))
+        if not ready:
+            if time.monotonic() >= deadline:
+                raise ReadError(path, f"PDF took longer than {limits.max_seconds:g} s to read; stopped")
+            raise ReadError(
+                path, f"PDF page {done + 1} took longer than {limits.max_page_seconds:g} s to read; stopped"
+            )
+        data = os.read(fd, 1 << 20)
+        if not data:
+            raise ReadError(path, "PDF parser crashed on this file (out of memory or a parser fault)")
+        pending += data
 
 
 def _acquire(limits: ReadLimits) -> subprocess.Popen:
@@ -97,10 +121,9 @@ def _start(limits: ReadLimits) -> subprocess.Popen:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        text=True,
-        encoding="utf-8",
         env=env,
         close_fds=True,
+        bufsize=0,
     )
     with _lock:
         _all.add(worker)
@@ -146,9 +169,13 @@ def _serve() -> None:
             max_page_chars=request["max_page_chars"],
             max_seconds=request["max_seconds"],
         )
+        def progress(number: int) -> None:
+            out.write(json.dumps({"page": number}) + "\n")
+            out.flush()
+
         try:
             with open(path, "rb") as handle:
-                content = read_pdf(path, handle, limits)
+                content = read_pdf(path, handle, limits, on_page=progress)
             reply: dict = {"content": asdict(content)}
         except ReadError as exc:
             reply = {"error": exc.reason}
