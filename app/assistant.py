@@ -362,6 +362,13 @@ class Assistant:
             warnings.append(AnswerWarning(code="plain_mode", message=PLAIN_WARNING))
         if cancelled:
             warnings.append(AnswerWarning(code="generation_cancelled", message="Generation was stopped before the answer was complete."))
+        if request.finish_reason == "length" and not cancelled:
+            warnings.append(
+                AnswerWarning(
+                    code="other",
+                    message=f"The answer reached the limit of {request.max_new_tokens} new tokens and may be cut off (max_new_tokens).",
+                )
+            )
         if insufficient and not any(w.code == "insufficient_evidence" for w in warnings):
             warnings.append(AnswerWarning(code="insufficient_evidence", message="The retrieved passages do not answer this question."))
         if mode == "evidence" and text:

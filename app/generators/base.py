@@ -28,6 +28,7 @@ class GenerationRequest:
     max_new_tokens: int = 384
     temperature: float = 0.0
     top_p: float = 1.0
+    finish_reason: str | None = None  # set by the generator: "stop", "length" or "cancelled"
 
 
 class AnswerGenerator(ABC):

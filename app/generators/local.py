@@ -79,17 +79,25 @@ def shared_runtime(settings) -> LocalRuntime:  # type: ignore[no-untyped-def]
         except Exception as exc:  # noqa: BLE001 - one clear line naming the checkpoint
             raise GenerationError(f"cannot load the checkpoint {checkpoint}: {exc}") from exc
         name, demo = checkpoint_facts(checkpoint)
+        generator = Generator(model, tokenizer)
         runtime = LocalRuntime(
             checkpoint=checkpoint,
             model=model,
             tokenizer=tokenizer,
-            generator=Generator(model, tokenizer),
+            generator=generator,
             display_name=name,
             is_demo=demo,
-            context_length=int(getattr(tokenizer, "context_length", 0) or 2048),
+            context_length=int(generator.context_length),
         )
         _RUNTIMES[key] = runtime
         return runtime
+
+
+def demo_label(display_name: str, is_demo: bool) -> str:
+    """The name shown for a checkpoint; a demo model always says it is one."""
+    if is_demo and "demo" not in display_name.lower():
+        return f"{display_name} (demo model, not a clinical model)"
+    return display_name
 
 
 def loaded_runtimes() -> list[LocalRuntime]:
@@ -112,10 +120,7 @@ class LocalGenerator(AnswerGenerator):
 
     @property
     def label(self) -> str:
-        runtime = self.runtime
-        if runtime.is_demo:
-            return f"{runtime.display_name} (demo model, not a clinical model)"
-        return runtime.display_name
+        return demo_label(self.runtime.display_name, self.runtime.is_demo)
 
     @property
     def is_demo(self) -> bool:
@@ -139,12 +144,17 @@ class LocalGenerator(AnswerGenerator):
 
         runtime = self.runtime
         prompt_ids = list(runtime.tokenizer.encode_chat(request.messages))
-        params = GenerationParams(
+        # The checkpoint's own generation defaults (e.g. repetition penalty), then ours on top.
+        params = GenerationParams.from_checkpoint(
+            runtime.checkpoint,
             max_new_tokens=request.max_new_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
         )
-        yield from runtime.generator.stream(prompt_ids, params, cancel)
+        stream = runtime.generator.stream(prompt_ids, params, cancel)
+        yield from stream
+        if stream.result is not None:
+            request.finish_reason = stream.result.finish_reason
 
 
 DEMO_DIR_NAME = "smollm2-135m-instruct"
@@ -162,7 +172,6 @@ def describe_local(settings) -> "GeneratorStatus":  # type: ignore[no-untyped-de
         if (checkpoint / "config.json").is_file():
             name, demo = checkpoint_facts(checkpoint)
         else:
-            name, demo = "SmolLM2-135M-Instruct (imported on first use)", True
+            name, demo = "SmolLM2-135M-Instruct (demo model, imported on first use)", True
     loaded = any(r.checkpoint.resolve() == checkpoint.resolve() for r in loaded_runtimes())
-    label = f"{name} (demo model, not a clinical model)" if demo else name
-    return GeneratorStatus(name="local", label=label, is_demo=demo, loaded=loaded, detail=str(checkpoint))
+    return GeneratorStatus(name="local", label=demo_label(name, demo), is_demo=demo, loaded=loaded, detail=str(checkpoint))

@@ -116,16 +116,16 @@ class OpenAIGenerator(AnswerGenerator):
                 for line in response.iter_lines():
                     if cancel is not None and cancel.is_set():
                         return
-                    piece = _sse_piece(line, self.url)
+                    piece = _sse_piece(line, self.url, request)
                     if piece is None:
                         return
                     if piece:
                         yield piece
             else:
-                yield _message_content(response.read(), self.url)
+                yield _message_content(response.read(), self.url, request)
 
 
-def _sse_piece(line: str, url: str) -> str | None:
+def _sse_piece(line: str, url: str, request: GenerationRequest) -> str | None:
     """The text in one SSE line: '' for comments/keep-alives/empty deltas, None at [DONE]."""
     line = line.strip()
     if not line.startswith("data:"):
@@ -140,15 +140,20 @@ def _sse_piece(line: str, url: str) -> str | None:
     if isinstance(event, dict) and event.get("error"):
         raise GenerationError(f"the generation server at {url} reported an error: {event['error']}")
     try:
-        delta = event["choices"][0].get("delta") or {}
+        choice = event["choices"][0]
+        delta = choice.get("delta") or {}
     except (KeyError, IndexError, TypeError, AttributeError):
         return ""
+    if choice.get("finish_reason"):
+        request.finish_reason = str(choice["finish_reason"])
     return str(delta.get("content") or "")
 
 
-def _message_content(raw: bytes, url: str) -> str:
+def _message_content(raw: bytes, url: str, request: GenerationRequest) -> str:
     try:
         payload = json.loads(raw)
-        return str(payload["choices"][0]["message"]["content"] or "")
+        choice = payload["choices"][0]
+        request.finish_reason = choice.get("finish_reason") or None
+        return str(choice["message"]["content"] or "")
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise GenerationError(f"the generation server at {url} sent an answer without a message") from exc

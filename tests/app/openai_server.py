@@ -62,7 +62,7 @@ class FakeChatServer:
                     except (BrokenPipeError, ConnectionResetError):
                         server.disconnected.set()
                 else:
-                    payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": server.reply}, "finish_reason": "stop"}]}
+                    payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": server.reply}, "finish_reason": "length"}]}
                     data = json.dumps(payload).encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")

@@ -39,7 +39,9 @@ def test_streams_server_sent_events_and_sends_the_chat():
 def test_non_streaming_json_answer():
     with FakeChatServer(reply="A plain JSON answer [E2].") as server:
         gen = generator(server.url, server_stream=False)
-        assert "".join(gen.stream(request())) == "A plain JSON answer [E2]."
+        req = request()
+        assert "".join(gen.stream(req)) == "A plain JSON answer [E2]."
+        assert req.finish_reason == "length"
         assert server.requests[0]["body"]["stream"] is False
 
 

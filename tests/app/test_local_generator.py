@@ -1,0 +1,94 @@
+"""The local generator on the real M1 runtime with the demo checkpoint (SmolLM2-135M)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from app import Assistant
+from app.generators.base import GenerationError, GenerationRequest
+from app.generators.local import LocalGenerator, shared_runtime
+from app.settings import load_settings
+
+QUESTION = "What HbA1c target is recommended for adults with type 2 diabetes?"
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    from model import ensure_demo_checkpoint
+
+    models = tmp_path_factory.mktemp("app-models")
+    ensure_demo_checkpoint(models)
+    return models
+
+
+def stream_answer(assistant: Assistant, mode: str):
+    pieces, answer = [], None
+    for item in assistant.stream(QUESTION, mode=mode):
+        if isinstance(item, str):
+            pieces.append(item)
+        else:
+            answer = item
+    return pieces, answer
+
+
+def test_demo_model_answers_plainly_with_its_own_template_and_is_labelled(app_data, models_dir):
+    # Plain mode keeps the prompt short, so this is quick on a small CPU.
+    assistant = Assistant(generator="local", models_dir=models_dir, context_tokens=900, max_new_tokens=6)
+    pieces, answer = stream_answer(assistant, "plain")
+    assert answer is not None and answer.generator == "local" and answer.mode == "plain"
+    assert len(pieces) >= 2 and "".join(pieces).strip() == answer.text
+    assert answer.warnings[0].code == "demo_model" and "demo model" in answer.model_label
+    assert "plain_mode" in [w.code for w in answer.warnings] and answer.citations == []
+    gen = assistant.generator("local")
+    assert gen.context_tokens == 900
+    rendered = gen.render_chat([{"role": "user", "content": "hi"}])
+    assert "<|im_start|>user" in rendered  # SmolLM2's own chat template
+    info = assistant.info()
+    assert info.generator.loaded and info.demo_model
+
+
+@pytest.mark.slow
+def test_demo_model_answers_from_evidence(app_data, models_dir):
+    assistant = Assistant(generator="local", models_dir=models_dir, context_tokens=900, max_new_tokens=8)
+    pieces, answer = stream_answer(assistant, "evidence")
+    assert answer is not None and answer.generator == "local" and answer.mode == "evidence"
+    assert len(pieces) >= 2 and "".join(pieces).strip() == answer.text
+    assert answer.evidence and answer.checks is not None  # E1..En as given, and checked
+    assert answer.warnings[0].code == "demo_model"
+
+
+def test_model_is_loaded_once_and_shared(models_dir):
+    settings = load_settings(generator="local", models_dir=models_dir)
+    first = shared_runtime(settings)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(shared_runtime(settings))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r is first for r in results)
+
+
+def test_cancel_stops_the_local_stream(models_dir):
+    gen = LocalGenerator(load_settings(generator="local", models_dir=models_dir))
+    cancel = threading.Event()
+    request = GenerationRequest(
+        question="q", mode="plain", evidence=[], max_new_tokens=64,
+        messages=[{"role": "user", "content": "Count from one to fifty in words."}],
+    )
+    pieces = []
+    for piece in gen.stream(request, cancel):
+        pieces.append(piece)
+        if len(pieces) == 2:
+            cancel.set()
+    assert 2 <= len(pieces) <= 3
+    assert request.finish_reason == "cancelled"
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    gen = LocalGenerator(load_settings(generator="local", checkpoint=tmp_path / "nope"))
+    with pytest.raises(GenerationError, match="nope: no config.json"):
+        gen.count_tokens("x")
