@@ -258,6 +258,8 @@ def _split_en(text: str) -> list[str]:
     out, start = [], 0
     for m in _EN_BOUNDARY.finditer(text):
         before = text[start : m.start()]
+        if re.fullmatch(r"\s*(?:[IVX]{1,3}[ab]?\s+[A-C](?:-[A-Z]{1,2})?\s+)?\(?\d{1,3}[.)]?", before):
+            continue  # "1." or "I A 1." is the label of the sentence that follows, not a sentence
         word = re.search(r"(\S+)[.!?]$", before)
         if word:
             token = word.group(1).lower().rstrip(".")

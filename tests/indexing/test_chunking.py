@@ -164,6 +164,8 @@ def test_empty_document_has_no_chunks() -> None:
         ("血压应控制。（I级推荐，A级证据）随访观察！", ["血压应控制。（I级推荐，A级证据）", "随访观察！"]),
         ("首先；其次？最后。", ["首先；", "其次？", "最后。"]),
         ("The dose was 2.5 mg. It worked.", ["The dose was 2.5 mg.", "It worked."]),
+        ("I B-R 2. In adults with HFrEF, ARNI is recommended. Next.", ["I B-R 2. In adults with HFrEF, ARNI is recommended.", "Next."]),
+        ("3. Offer a statin. Review yearly.", ["3. Offer a statin.", "Review yearly."]),
     ],
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
