@@ -259,6 +259,7 @@ def clean_document(doc: Document) -> Document:
             page_lines = [_drop_page_number_lines(lines) for lines in page_lines]
         vocab = _vocabulary(texts)
         page_lines = [dehyphenate(lines, vocab) for lines in page_lines]
+        _join_words_across_pages(page_lines, vocab)
         typical = typical_width([ln for lines in page_lines for ln in lines])
         cleaned = [reflow_lines(lines, typical) for lines in page_lines]
     pages = [Page(number=p.number, text=t) for p, t in zip(doc.pages, cleaned)]
@@ -438,6 +439,23 @@ def dehyphenate(lines: list[str], vocab: Counter[str] | None = None) -> list[str
         out.append(line)
         i += 1
     return out
+
+
+def _join_words_across_pages(pages: list[list[str]], vocab: Counter[str]) -> None:
+    """A word hyphenated over a page break ("treat-" | "ment") is made whole on the first page;
+    the rest of the next page's first line stays where it is."""
+    for before, after in zip(pages, pages[1:]):
+        last = next((i for i in range(len(before) - 1, -1, -1) if before[i].strip()), None)
+        first = next((i for i, ln in enumerate(after) if ln.strip()), None)
+        if last is None or first is None or not re.search(r"[A-Za-z]-$", before[last]):
+            continue
+        m = re.match(r"([a-z][A-Za-z]*[,.;:]?)\s*(.*)$", after[first])
+        if not m:
+            continue
+        joined = dehyphenate([before[last], m.group(1)], vocab)
+        if len(joined) == 1:
+            before[last] = joined[0]
+            after[first] = m.group(2)
 
 
 # ----------------------------------------------------------------------------- reflow

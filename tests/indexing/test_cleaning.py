@@ -197,3 +197,13 @@ def test_blank_lines_end_paragraphs_in_text_files(tmp_path: Path) -> None:
         "Hypertension affects many adults and is the leading modifiable risk factor for stroke worldwide",
         "Treatment lowers that risk substantially in trials of older adults",
     ]
+
+
+def test_word_hyphenated_over_a_page_break_is_made_whole_on_the_first_page() -> None:
+    doc = Document(document_id="y" * 64, path="x.pdf", format="pdf", title="t", pages=[
+        Page(number=1, text="Blood pressure control requires long-term treat-"),
+        Page(number=2, text="ment adherence, which falls over time.\nA new paragraph starts here."),
+    ])
+    clean = clean_document(doc)
+    assert clean.pages[0].text == "Blood pressure control requires long-term treatment"
+    assert clean.pages[1].text.startswith("adherence, which falls over time.")
