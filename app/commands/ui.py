@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,6 +33,8 @@ def streamlit_command(script: Path, host: str, port: int) -> list[str]:
         str(port),
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",
         "--server.maxUploadSize",
         str(open_assistant().settings.upload_max_mb),
     ]
@@ -62,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     print(f"m1e ui: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+    # Become streamlit (no wrapper process), so signals such as Ctrl-C reach it directly.
+    os.execve(command[0], command, env)
+    return 0  # not reached

@@ -1,0 +1,140 @@
+"""The web UI in a real Chromium: ask, see the streamed answer and graded evidence, upload a PDF.
+
+Runs `streamlit run streamlit_app.py` on 127.0.0.1 against a copy of the demo index and drives
+Debian's chromium through Playwright (never `playwright install`). Saves data/screenshot.png,
+the picture in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (bash .ci/setup --test installs it)"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTION = "What HbA1c target is recommended for adults with type 2 diabetes?"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_pdf(path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setTitle("Zebrafish fever management guideline")
+    c.setFont("Helvetica-Bold", 16)
+    c.drawString(72, 770, "Zebrafish fever management guideline")
+    c.setFont("Helvetica", 11)
+    lines = [
+        "Recommendation 1: For adults with zebrafish fever, oral rehydration is recommended",
+        "as first-line therapy (strong recommendation, moderate certainty evidence).",
+        "Recommendation 2: Antipyretics may be used for comfort (conditional recommendation).",
+    ]
+    for i, line in enumerate(lines):
+        c.drawString(72, 730 - 16 * i, line)
+    c.showPage()
+    c.save()
+
+
+@pytest.fixture
+def ui_server(app_data: Path):
+    port = free_port()
+    env = {**os.environ, "M1E_DATA_DIR": str(app_data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    command = [sys.executable, "-m", "app.cli", "ui", "--host", "127.0.0.1", "--port", str(port)]  # = `m1e ui`
+    log = app_data / "streamlit.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, cwd=app_data, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_ask_then_upload_a_pdf_in_a_real_browser(ui_server, app_data, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    pdf = tmp_path / "zebrafish-fever.pdf"
+    make_pdf(pdf)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1500})
+            page.set_default_timeout(120_000)
+            page.goto(ui_server)
+            question = page.get_by_label("Question")
+            question.fill(QUESTION)
+            page.get_by_role("button", name="Ask").click()
+
+            answer = page.locator(".st-key-answer_box")
+            link = answer.locator('a[href^="#evidence-e"]').first
+            expect(link).to_be_visible()
+            target = link.get_attribute("href").lstrip("#")
+            print("citation link target attribute:", link.get_attribute("target"))
+            card = page.locator(f".st-key-card_{target}")
+            expect(card).to_contain_text(link.inner_text().strip("[]") + " ·")
+            expect(card).to_contain_text("Level")
+            expect(card.get_by_text("Why this level")).to_be_visible()
+            expect(page.locator(f"#{target}")).to_have_count(1)  # the anchor the link jumps to
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ROOT / "data" / "screenshot.png"), full_page=False)
+
+            page.get_by_text("Library", exact=True).click()
+            expect(page.get_by_text("Add documents")).to_be_visible()
+            page.locator('input[type="file"]').set_input_files(str(pdf))
+            expect(page.get_by_text("zebrafish-fever.pdf")).to_be_visible()
+            page.get_by_role("button", name="Index uploaded files").click()
+            expect(page.get_by_text("Indexed 1 file(s)")).to_be_visible()
+            expect(page.get_by_label("Remove a document from the index")).to_be_visible()
+
+            page.get_by_text("Ask", exact=True).first.click()
+            question = page.get_by_label("Question")
+            question.fill("What is the first-line therapy for zebrafish fever?")
+            page.get_by_role("button", name="Ask").click()
+            expect(page.locator(".st-key-answer_box")).to_contain_text("rehydration")
+            expect(page.locator(".st-key-card_evidence-e1")).to_contain_text("Zebrafish fever")
+            page.get_by_text("Show page 1 of the PDF").first.click()
+            expect(page.get_by_text("page 1", exact=True)).to_be_visible()  # the rendered page preview
+        finally:
+            browser.close()
+    saved = list((app_data / "uploads").glob("*-zebrafish-fever.pdf"))
+    assert len(saved) == 1 and saved[0].read_bytes() == pdf.read_bytes()
