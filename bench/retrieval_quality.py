@@ -136,29 +136,32 @@ def evaluate(retriever: Retriever, questions: list[Question], k: int = 5) -> Qua
 
 
 def calibration_rows(retriever: Retriever, questions: list[Question], k: int = 5) -> list[dict]:
-    """Per question: the best dense cosine and term coverage among the top-k uncut passages, and
-    those of the best passage from an expected document."""
+    """Per question, what the relevance cut sees on the top-k uncut passages: the best cosine and
+    the best coverage (IDF-weighted for English, Chinese-term share for Chinese), overall and
+    for passages of the expected documents."""
     from indexing.lexical import lexical_tokens
 
     rows = []
     for q in questions:
         results = retriever.search(q.question, k=k, relevance_cut=False)
         terms = set(lexical_tokens(q.question))
-        if q.lang == "zh":  # the cut reads Chinese questions by their Chinese terms
-            terms = {t for t in terms if any("\u3400" <= ch <= "\u9fff" for ch in t)} or terms
+        cjk = {t for t in terms if any("\u3400" <= ch <= "\u9fff" for ch in t)}
+        weights = {t: 1.0 for t in cjk} if q.lang == "zh" and cjk else retriever._term_weights(terms)
+        total = sum(weights.values()) or 1.0
 
         def coverage(e: Evidence) -> float:
-            text = e.text + "\n" + " ".join(e.heading_path)
-            return round(len(terms & set(lexical_tokens(text))) / len(terms), 3) if terms else 0.0
+            found = set(lexical_tokens(e.text + "\n" + " ".join(e.heading_path)))
+            return round(sum(w for t, w in weights.items() if t in found) / total, 3)
 
+        expected = [e for e in results if document_key(e) in q.documents]
         rows.append({
             "id": q.id,
             "lang": q.lang,
             "off_topic": q.off_topic,
             "max_dense": round(max((e.scores.dense or 0.0) for e in results), 3) if results else 0.0,
             "max_coverage": max((coverage(e) for e in results), default=0.0),
-            "expected_dense": round(max(((e.scores.dense or 0.0) for e in results if document_key(e) in q.documents), default=0.0), 3),
-            "expected_coverage": max((coverage(e) for e in results if document_key(e) in q.documents), default=0.0),
+            "expected_dense": round(max(((e.scores.dense or 0.0) for e in expected), default=0.0), 3),
+            "expected_coverage": max((coverage(e) for e in expected), default=0.0),
         })
     return rows
 
