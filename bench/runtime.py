@@ -189,6 +189,14 @@ class HF:
 
 
 def rss_mb() -> float:
+    """Peak resident set of this process in MB. VmHWM, not ru_maxrss: Linux carries ru_maxrss
+    across exec, so a worker would report its parent's peak as its own floor."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

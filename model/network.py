@@ -38,20 +38,21 @@ class RotaryTable:
     def __init__(self, head_dim: int, theta: float) -> None:
         self.head_dim = head_dim
         self.theta = theta
-        self.cos: Tensor | None = None
-        self.sin: Tensor | None = None
+        self.tables: tuple[Tensor, Tensor] | None = None  # replaced whole, so threads never see a mix
 
     def lookup(self, positions: Tensor) -> tuple[Tensor, Tensor]:
         """cos, signed sin as [B, 1, T, hd] fp32 for positions [B, T]."""
         need = int(positions.max()) + 1 if positions.numel() else 1
-        if self.cos is None or self.cos.shape[0] < need or self.cos.device != positions.device:
-            size = max(need, 2 * (self.cos.shape[0] if self.cos is not None else 1024))
+        tables = self.tables
+        if tables is None or tables[0].shape[0] < need or tables[0].device != positions.device:
+            size = max(need, 2 * (tables[0].shape[0] if tables is not None else 1024))
             dev = positions.device
             inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, device=dev).float() / self.head_dim))
             freqs = torch.outer(torch.arange(size, device=dev, dtype=torch.float32), inv_freq)
-            self.cos = torch.cat([freqs, freqs], dim=-1).cos()
-            self.sin = torch.cat([-freqs.sin(), freqs.sin()], dim=-1)
-        return self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)
+            tables = (torch.cat([freqs, freqs], dim=-1).cos(), torch.cat([-freqs.sin(), freqs.sin()], dim=-1))
+            self.tables = tables
+        cos, sin = tables
+        return cos[positions].unsqueeze(1), sin[positions].unsqueeze(1)
 
 
 def apply_rope(x: Tensor, cos: Tensor, signed_sin: Tensor) -> Tensor:
@@ -74,12 +75,15 @@ class Attention(nn.Module):
         self.conv_v = nn.Parameter(torch.zeros(1, 1, self.n_kv_heads, 1, config.conv_window))
 
     def taps(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(k tap0, k tap1, v tap0, v tap1) as [n_kv, 1] views, built once per weight version."""
-        key = (self.conv_k.data_ptr(), self.conv_k._version, self.conv_v.data_ptr(), self.conv_v._version)
+        """(k tap0, k tap1, v tap0, v tap1) as [n_kv, 1] views of the weights, built once per weight
+        tensor (views: in-place edits show through; a replaced weight rebuilds them)."""
+        key = (self.conv_k.data_ptr(), self.conv_v.data_ptr())
         if getattr(self, "_taps_key", None) != key:
             ck, cv = self.conv_k[0, 0, :, :], self.conv_v[0, 0, :, :]  # [n_kv, 1, 2]
-            self._taps = (ck[..., 0], ck[..., 1], cv[..., 0], cv[..., 1])
+            taps = (ck[..., 0], ck[..., 1], cv[..., 0], cv[..., 1])
+            self._taps = taps
             self._taps_key = key
+            return taps
         return self._taps
 
     def forward(self, x: Tensor, step: Step, rope: tuple[Tensor, Tensor], cache: Cache | None) -> Tensor:
