@@ -321,3 +321,10 @@ def test_chinese_question_finds_the_chinese_guideline(demo_retriever):
     assert results and Path(results[0].path).name == "zh-acute-ischemic-stroke-2018.pdf"
     same_doc = [e for e in results if e.document_id == results[0].document_id]
     assert any("rt-PA 0.9 mg/kg" in e.text for e in same_doc)  # the dosing passage itself
+
+
+def test_an_empty_index_retrieves_nothing():
+    empty = FakeStore()
+    r = Retriever(empty, empty.embedder)
+    assert r.search("apixaban in atrial fibrillation", k=5) == []
+    assert r.search_dense("apixaban", k=5) == [] and r.search_lexical("apixaban", k=5) == []
