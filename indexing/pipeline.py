@@ -156,9 +156,16 @@ class IndexPipeline:
 
     def run_demo(self, progress: ProgressCallback | None = None) -> IndexReport:
         """Index the bundled demo corpus (open-medicine guideline summaries + sample files)."""
-        from indexing.readers.demo import demo_documents
+        from indexing.readers import demo
 
-        return self._run(list(demo_documents()), [], progress, prune=False)
+        if hasattr(demo, "open_medicine_documents") and hasattr(demo, "demo_paths"):
+            # Registry documents come pre-read; the sample files go through the normal per-file
+            # path, so an unchanged one is not re-read and a failing one fails alone.
+            items: list[Path | Document] = list(demo.open_medicine_documents())
+            items += [p.resolve() for p in demo.demo_paths()]
+        else:  # pragma: no cover - older readers module
+            items = list(demo.demo_documents())
+        return self._run(items, [], progress, prune=False)
 
     # ---- the worker side ---------------------------------------------------------------------------
 

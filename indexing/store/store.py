@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable
@@ -50,6 +51,21 @@ _DOC_COLUMNS = (
 )
 
 
+class _Connection:
+    """Owns one thread's SQLite connection (weak-referenceable, unlike the connection itself)."""
+
+    __slots__ = ("conn", "__weakref__")
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __del__(self):
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown or another thread's connection
+            pass
+
+
 def _chunk_from_row(row: tuple) -> Chunk:
     chunk_id, document_id, ordinal, text, page_start, page_end, heading_json, n_tokens, stated_json = row
     return Chunk(
@@ -74,7 +90,7 @@ class IndexStore:
         self.dim = dim
         self.dense_options = dense_options
         self._local = threading.local()
-        self._connections: list = []
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
@@ -156,13 +172,14 @@ class IndexStore:
             lock.release()
 
     def _conn(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path, readonly=True)
-            self._local.conn = conn
+        """This thread's read connection; it closes by itself when the thread ends."""
+        holder = getattr(self._local, "holder", None)
+        if holder is None:
+            holder = _Connection(connect(self.path, readonly=True))
+            self._local.holder = holder
             with self._connections_lock:
-                self._connections.append(conn)
-        return conn
+                self._connections.add(holder)
+        return holder.conn
 
     def _load_published(self) -> Snapshot:
         """The generation CURRENT names, loaded from its files or, failing that, rebuilt in memory."""
@@ -207,12 +224,12 @@ class IndexStore:
 
     def close(self) -> None:
         with self._connections_lock:
-            for conn in self._connections:
+            for holder in list(self._connections):
                 try:
-                    conn.close()
+                    holder.conn.close()
                 except Exception:  # noqa: BLE001 - closing from another thread may refuse; harmless
                     pass
-            self._connections.clear()
+            self._connections = weakref.WeakSet()
         self._local = threading.local()
         self._snapshot = None
 

@@ -327,3 +327,6 @@ class IndexWriter:
             conn.execute("ROLLBACK")
             raise
         remove_stale(self.root, keep=keep)
+        # Fold the write-ahead log back into the database so it does not keep a batch's size on
+        # disk; readers still inside an older snapshot just make this a partial checkpoint.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -196,3 +196,11 @@ def test_demo_index(demo_index_dir):
     titles = {store.document(c.document_id).title for c in store.chunks([h[0] for h in hits])}
     assert any("fibrillation" in t.lower() for t in titles)
     store.close()
+
+
+def test_pipeline_refuses_another_embedder(tmp_path, corpus):
+    from indexing.store import EmbedderMismatchError
+
+    pipeline(tmp_path).run([corpus / "af.md"])
+    with pytest.raises(EmbedderMismatchError, match="refusing to mix"):
+        pipeline(tmp_path, embedder=HashEmbedder(dim=16, name="another-model")).run([corpus / "dm.txt"])
