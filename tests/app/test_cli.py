@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -23,7 +24,10 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_ask_prints_answer_evidence_table_and_source(app_data, capsys):
     code, out, err = run(capsys, "ask", QUESTION)
     assert code == 0, err
-    assert "[E1]" in out
+    cited = re.findall(r"\[(E\d+)\]", out)
+    assert cited
+    rows = {line.split()[0] for line in out.splitlines() if re.match(r"E\d+ ", line)}
+    assert set(cited) <= rows  # every cited id has its row in the evidence table
     header = next(line for line in out.splitlines() if line.startswith("ID "))
     assert header.split() == ["ID", "Source", "type", "Level", "Stated", "grade", "Year", "Pages", "Title"]
     assert "Answer by: extractive digest" in out

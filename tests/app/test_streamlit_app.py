@@ -51,8 +51,10 @@ def test_ask_streams_a_cited_answer_with_graded_evidence_cards(app_data):
     at = ask(start(), QUESTION)
     texts = markdown(at)
     answer = texts[0]
-    assert "(#evidence-e1)" in answer  # [E1] links to its card
-    assert '<div id="evidence-e1"></div>' in texts  # ... and the card carries that anchor
+    links = re.findall(r"\(#(evidence-e\d+)\)", answer)
+    assert links  # each [En] links to its card ...
+    for anchor in links:
+        assert f'<div id="{anchor}"></div>' in texts  # ... and the card carries that anchor
     assert any(t.startswith("**E1** · ") for t in texts)
     assert any(re.fullmatch(r":\w+-badge\[Level [1-5]\]", t) for t in texts)
     assert any(t.startswith(":violet-badge[") for t in texts)  # source type
