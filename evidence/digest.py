@@ -29,6 +29,7 @@ from evidence.sentences import (
 MAX_SENTENCES = 6
 MAX_PER_PASSAGE = 2
 MAX_GROUPS = 4
+MAX_QUOTED_CHARS = 1000  # about 150 English words: the twenty-second read
 MAX_SENTENCE_CHARS = 400  # longer "sentences" are tables or run-ons, not quotable claims
 RELATIVE_FLOOR = 0.5  # a sentence must score this share of the best sentence's score
 _RECOMMENDATION_CUES = ("recommend", "should", "suggest", "prefer", "indicated", "reasonable", "avoid", "推荐", "建议", "应", "首选")
@@ -94,19 +95,35 @@ def _grade_for(sentence: _Sentence) -> str:
 
 
 def _score(sentences: list[_Sentence], question_terms: set[str]) -> None:
-    """Question-term overlap weighted by rarity across the candidate sentences, plus a recommendation bonus."""
+    """Question-term overlap weighted by rarity across the candidate sentences, plus a
+    recommendation bonus, plus half the overlap of the sentence's whole passage (its headings
+    included): "Reduce to 2.5 mg" answers a dosing question when its section is about apixaban."""
     n = len(sentences)
     df: dict[str, int] = {}
     for s in sentences:
         for t in s.terms & question_terms:
             df[t] = df.get(t, 0) + 1
+
+    def idf(terms: set[str]) -> float:
+        return sum(math.log(1 + n / df.get(t, 1)) for t in terms)
+
+    passage_terms: dict[str, set[str]] = {}
+    for s in sentences:
+        e = s.evidence
+        if e.evidence_id not in passage_terms:
+            passage_terms[e.evidence_id] = content_terms(e.text + "\n" + " ".join(e.heading_path)) & question_terms
     for s in sentences:
         hits = s.terms & question_terms
         if not hits:
             continue
-        idf = sum(math.log(1 + n / df[t]) for t in hits)
         bonus = 1.15 if _states_a_recommendation(s.text) else 1.0
-        s.score = idf * bonus / math.sqrt(max(len(s.terms), 4) / 4)
+        own = idf(hits) * bonus / (max(len(s.terms), 4) / 4) ** 0.25
+        s.score = own + 0.5 * idf(passage_terms[s.evidence.evidence_id])
+
+
+def _strength_weight(e: Evidence) -> float:
+    """Among similarly relevant sentences, prefer stronger evidence (level 1 = 1.0 .. level 5 = 0.6)."""
+    return 1.0 - 0.1 * (int(e.grade.level) - 1) if e.grade else 0.75
 
 
 def _heading(e: Evidence) -> str:
@@ -175,6 +192,7 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Se
     if not ranked:
         return _insufficient(question, ranked, conflicts, started, "No relevant passage was retrieved for this question.")
 
+    by_id = {e.evidence_id: e for e in ranked}
     question_terms = content_terms(question)
     per_passage = {e.evidence_id: _candidates(e) for e in ranked}
     everything = [s for group in per_passage.values() for s in group]
@@ -186,35 +204,41 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Se
             "The retrieved passages share no meaningful words with the question; none of them answers it.",
         )
 
+    # Choose by relevance weighted towards stronger evidence, then show strongest evidence first.
     floor = best * RELATIVE_FLOOR
+    pool = sorted((s for s in everything if s.score >= floor), key=lambda s: -s.score * _strength_weight(s.evidence))
+    picked: dict[str, list[_Sentence]] = {}
+    total = quoted = 0
+    for s in pool:
+        eid = s.evidence.evidence_id
+        if total >= MAX_SENTENCES or (total and quoted + len(s.text) > MAX_QUOTED_CHARS):
+            break
+        if len(picked.get(eid, [])) >= MAX_PER_PASSAGE:
+            continue
+        if eid not in picked and len({_heading(by_id[i]) for i in picked} | {_heading(s.evidence)}) > MAX_GROUPS:
+            continue
+        picked.setdefault(eid, []).append(s)
+        total += 1
+        quoted += len(s.text)
+
     groups: dict[str, _Group] = {}
     chosen: dict[str, str] = {}
-    total = 0
     for e in ranked:  # strongest evidence first
-        picks = sorted((s for s in per_passage[e.evidence_id] if s.score >= floor), key=lambda s: -s.score)[:MAX_PER_PASSAGE]
+        picks = picked.get(e.evidence_id)
         if not picks:
             continue
-        heading = _heading(e)
-        if heading not in groups and len(groups) >= MAX_GROUPS:
-            continue
-        picks.sort(key=lambda s: e.text.find(s.text[:40]))  # keep the passage's own order
-        group = groups.setdefault(heading, _Group(heading))
+        picks.sort(key=lambda s: e.text.find(s.text[:40]))  # the passage's own order
+        group = groups.setdefault(_heading(e), _Group(_heading(e)))
         for s in picks:
-            if total >= MAX_SENTENCES:
-                break
             grade = _grade_for(s)
             group.lines.append(f"- {s.text} [{e.evidence_id}]" + (f" ({grade})" if grade else ""))
             chosen.setdefault(e.evidence_id, s.text)
-            total += 1
-        if total >= MAX_SENTENCES:
-            break
 
     intro = "证据摘要（原文引用，证据最强者在前）：" if has_cjk(question) else "Evidence digest (quoted from the sources, strongest evidence first):"
     parts = [intro]
     for g in groups.values():
         if g.lines:
             parts.append(g.heading + "\n" + "\n".join(g.lines))
-    by_id = {e.evidence_id: e for e in ranked}
     conflict_lines = _conflict_lines(conflicts, by_id, chosen, question_terms)
     if conflict_lines:
         parts.append("\n".join(conflict_lines))
