@@ -129,25 +129,30 @@ def measure_bandwidth(threads: int, device: str) -> float:
 
 
 # ----------------------------------------------------------------------------- engines
+def weight_bytes_per_token(model: torch.nn.Module) -> int:
+    """Bytes of weights one decode step reads: every weight storage once (views and tied copies
+    share storage), except the embedding table, of which a step reads one row; a tied head is
+    counted through its lm_head name."""
+    storages: dict[int, int] = {}
+    tensors = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
+    for name, t in tensors:
+        if "embed_tokens" in name:
+            continue
+        st = t.untyped_storage()
+        storages[st.data_ptr()] = st.nbytes()
+    return sum(storages.values())
+
+
+
 class Ours:
-    def __init__(self, path: Path, dtype: str, device: str, compile_: bool) -> None:
+    def __init__(self, path: Path, dtype: str, device: str) -> None:
         from model import load_model
 
         self.model = load_model(path, dtype=dtype, device=device)
-        if compile_:
-            self.model.forward = torch.compile(self.model.forward, dynamic=True)
         self.device = device
 
     def weight_bytes_per_token(self) -> int:
-        """Bytes of weights a decode step reads: everything but the embedding table (one row)."""
-        total = 0
-        seen = set()
-        for name, t in list(self.model.named_parameters()) + list(self.model.named_buffers()):
-            if "embed_tokens" in name or t.data_ptr() in seen:
-                continue
-            seen.add(t.data_ptr())
-            total += t.numel() * t.element_size()
-        return total
+        return weight_bytes_per_token(self.model)
 
     def prefill(self, ids: torch.Tensor, max_tokens: int):
         cache = self.model.new_cache(ids.shape[0], max_tokens)
@@ -161,7 +166,7 @@ class Ours:
 
 
 class HF:
-    def __init__(self, path: Path, dtype: str, device: str, compile_: bool) -> None:
+    def __init__(self, path: Path, dtype: str, device: str) -> None:
         from transformers import LlamaForCausalLM
 
         td = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
@@ -170,8 +175,7 @@ class HF:
         self.device = device
 
     def weight_bytes_per_token(self) -> int:
-        return sum(p.numel() * p.element_size() for n, p in self.model.named_parameters() if "embed_tokens" not in n) \
-            or sum(p.numel() * p.element_size() for p in self.model.parameters())
+        return weight_bytes_per_token(self.model)
 
     @torch.inference_mode()
     def prefill(self, ids: torch.Tensor, max_tokens: int):
@@ -209,7 +213,7 @@ def worker(args: argparse.Namespace) -> None:
     base_rss = rss_mb()
     t = time.perf_counter()
     cls = Ours if args.engine == "ours" else HF
-    eng = cls(Path(args.path), args.dtype, dev, args.compile)
+    eng = cls(Path(args.path), args.dtype, dev)
     sync()
     load_s = time.perf_counter() - t
     ids_all = torch.tensor(json.loads(Path(args.ids_file).read_text()), device=dev)
@@ -278,8 +282,6 @@ def run_row(engine: str, dtype: str, path: Path, args, ids_file: Path, tmp: Path
            "--threads", str(args.threads), "--device", args.device, "--ids-file", str(ids_file),
            "--logits-out", str(logits_out), "--decode-steps", str(args.decode_steps),
            "--repeats", str(args.repeats), "--quality-tokens", str(args.quality_tokens)]
-    if args.compile:
-        cmd.append("--compile")
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -297,7 +299,6 @@ def main() -> None:
     ap.add_argument("--decode-steps", type=int, default=48)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quality-tokens", type=int, default=256)
-    ap.add_argument("--compile", action="store_true", help="torch.compile both engines' forward (opt-in)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-hf", action="store_true", help="skip the transformers rows")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "runtime.json")
@@ -380,7 +381,7 @@ def main() -> None:
         "device": args.device, "threads": args.threads, "bandwidth_gb_s": bw,
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "torch": torch.__version__, "decode_steps": args.decode_steps, "repeats": args.repeats,
-        "compile": args.compile, "rows": rows,
+        "rows": rows,
         "note": "2-core machine shared with other work while measured: treat as noisy",
     }
     args.out.write_text(json.dumps(report, indent=2))
