@@ -31,7 +31,7 @@ from indexing.progress import (
     StageSeconds,
 )
 from indexing.schema import Chunk, Document
-from indexing.store import FileState, IndexStore
+from indexing.store import DenseOptions, FileState, IndexStore
 
 ProgressCallback = Callable[[IndexProgress], None]
 
@@ -127,6 +127,7 @@ class IndexPipeline:
         workers: int = 1,
         commit_every: int = 32,
         embed_batch_chunks: int = 256,
+        dense_options: DenseOptions | None = None,
     ):
         if embedder is None:
             from indexing.embedding import load_embedder
@@ -140,6 +141,7 @@ class IndexPipeline:
         self.workers = max(1, int(workers))
         self.commit_every = max(1, int(commit_every))
         self.embed_batch_chunks = max(1, int(embed_batch_chunks))
+        self.dense_options = dense_options  # flat vs HNSW choice for the index (None: by size)
 
     # ---- public ------------------------------------------------------------------------------
 
@@ -169,7 +171,7 @@ class IndexPipeline:
 
     # ---- the worker side ---------------------------------------------------------------------------
 
-    def _prepare(self, item: Path | Document, known: dict[str, FileState], by_hash: dict[str, str]) -> _Prepared:
+    def _prepare(self, item: Path | Document, known: dict[str, FileState]) -> _Prepared:
         if isinstance(item, Document):
             prepared = _Prepared(path=item.path, content_hash=document_hash(item))
             document = item
@@ -182,7 +184,9 @@ class IndexPipeline:
                 stat = item.stat()
                 prepared.size, prepared.mtime = stat.st_size, stat.st_mtime
                 prepared.content_hash = content_hash(item)
-            if self._skip(prepared, known, by_hash):
+            state = known.get(prepared.path)
+            if state is not None and state.content_hash == prepared.content_hash:
+                prepared.status = "unchanged"  # same bytes and sidecar as last time: not read again
                 return prepared
             if document is None:
                 from indexing.readers import read_document
@@ -197,13 +201,6 @@ class IndexPipeline:
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch; say what broke
             prepared.status, prepared.reason = "failed", f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
         return prepared
-
-    def _skip(self, prepared: _Prepared, known: dict[str, FileState], by_hash: dict[str, str]) -> bool:
-        state = known.get(prepared.path)
-        if state is not None and state.content_hash == prepared.content_hash:
-            prepared.status = "unchanged"
-            return True
-        return False
 
     def _clean_chunk_label(self, document: Document, prepared: _Prepared) -> None:
         from indexing.chunking import chunk_document
@@ -257,7 +254,13 @@ class IndexPipeline:
                 )
 
         tell("scanning")
-        store = IndexStore.open(self.store_dir, create=True, embedder_name=self.embedder.name, dim=self.embedder.dim)
+        store = IndexStore.open(
+            self.store_dir,
+            create=True,
+            embedder_name=self.embedder.name,
+            dim=self.embedder.dim,
+            dense_options=self.dense_options,
+        )
         try:
             with store.writer() as writer:
                 known = writer.known_files()
@@ -293,7 +296,11 @@ class IndexPipeline:
                         times.write += time.perf_counter() - t0
                         staged_files = 0
 
-                for prepared in self._prepared(items, known, by_hash):
+                def is_live(document_id: str) -> bool:
+                    """Committed, staged, or waiting to be embedded in this run."""
+                    return any(p.document.document_id == document_id for p in waiting) or writer.has_document(document_id)
+
+                for prepared in self._prepared(items, known):
                     done += 1
                     times.read += prepared.read_s
                     times.clean_chunk += prepared.clean_chunk_s
@@ -305,7 +312,7 @@ class IndexPipeline:
                     elif prepared.status == "unchanged":
                         outcome.document_id = known[prepared.path].document_id
                         report.unchanged.append(outcome)
-                    elif prepared.content_hash in by_hash:
+                    elif prepared.content_hash in by_hash and is_live(by_hash[prepared.content_hash]):
                         # Same bytes (and sidecar) as a file already indexed or staged: store once.
                         document_id = by_hash[prepared.content_hash]
                         writer.link_file(self._file_state(prepared, document_id))
@@ -346,23 +353,21 @@ class IndexPipeline:
         tell("done")
         return report
 
-    def _prepared(
-        self, items: list[Path | Document], known: dict[str, FileState], by_hash: dict[str, str]
-    ) -> Iterator[_Prepared]:
+    def _prepared(self, items: list[Path | Document], known: dict[str, FileState]) -> Iterator[_Prepared]:
         """Worker results in input order, with a bounded number in flight (flat memory)."""
         ahead = self.commit_every + 2 * self.workers
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="m1e-read") as pool:
             pending: deque[Future] = deque()
             queue = iter(items)
             for item in queue:
-                pending.append(pool.submit(self._prepare, item, known, by_hash))
+                pending.append(pool.submit(self._prepare, item, known))
                 if len(pending) >= ahead:
                     break
             while pending:
                 result = pending.popleft().result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.append(pool.submit(self._prepare, nxt, known, by_hash))
+                    pending.append(pool.submit(self._prepare, nxt, known))
                 yield result
 
     @staticmethod
