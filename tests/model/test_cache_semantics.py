@@ -210,3 +210,30 @@ def test_bf16_cache_paths_agree(tmp_path):
     for b, s in enumerate(seqs):
         alone_logits = model(s[None])[0, -1]
         assert (out[b, -1] - alone_logits).abs().max().item() <= 5e-2
+
+
+def test_cache_smaller_than_window(model):
+    """max_tokens below the window: the ring is max_tokens long and never wraps."""
+    W = window_of(model)
+    n = max(2, W - 1)
+    ids = ids_for(model, n, seed=31)
+    cache = model.new_cache(1, n)
+    parts = [model(ids[:, :1], cache=cache)] + [model(ids[:, t:t + 2], cache=cache) for t in range(1, n, 2)]
+    assert close(torch.cat(parts, dim=1), model(ids))
+
+
+def test_right_padding_is_also_honoured(model):
+    """Pads anywhere (not only on the left) are skipped by positions, conv and attention."""
+    seqs = [ids_for(model, n, seed=50 + n)[0] for n in (7, 4)]
+    ids = torch.full((2, 7), 3, dtype=torch.long)
+    mask = torch.zeros(2, 7, dtype=torch.long)
+    ids[0], mask[0] = seqs[0], 1
+    ids[1, :2], ids[1, 4:6] = seqs[1][:2], seqs[1][2:]  # real, pad, pad, real, real... with a hole
+    mask[1, :2], mask[1, 4:6] = 1, 1
+    want = model(seqs[1][None])[0]
+    out = model(ids, attention_mask=mask)
+    assert close(out[1, [0, 1, 4, 5]], want)
+    cache = model.new_cache(2, 8)
+    out_c = model(ids, cache=cache, attention_mask=mask)
+    assert close(out_c[1, [0, 1, 4, 5]], want)
+    assert cache.lengths.tolist() == [7, 4]
