@@ -204,3 +204,19 @@ def test_pipeline_refuses_another_embedder(tmp_path, corpus):
     pipeline(tmp_path).run([corpus / "af.md"])
     with pytest.raises(EmbedderMismatchError, match="refusing to mix"):
         pipeline(tmp_path, embedder=HashEmbedder(dim=16, name="another-model")).run([corpus / "dm.txt"])
+
+
+@pytest.mark.parametrize("new_name", ["a-moved.txt", "z-moved.txt"])  # read before / after the old name
+def test_content_moving_to_a_new_name_while_the_old_name_changes(tmp_path, corpus, new_name):
+    p = pipeline(tmp_path, commit_every=1)
+    p.run([corpus])
+    # htn.txt gets new text, and its old text appears under a new name in the same run
+    (corpus / "sub" / new_name).write_text(HTN, encoding="utf-8")
+    write(corpus / "sub" / "htn.txt", "Hypertension, revised\n\nNew home blood pressure advice.\n")
+    report = p.run([corpus])
+    store = IndexStore.open(tmp_path / "index")
+    names = {Path(path).name for d in store.documents() for path in d.paths}
+    assert {new_name, "htn.txt"} <= names
+    assert store.search_lexical("130/80 mmHg", 1) and store.search_lexical("home blood pressure advice", 1)
+    assert not report.failed or {Path(f.path).name for f in report.failed} == {"broken.pdf"}
+    store.close()
