@@ -184,9 +184,9 @@ def level_badge(item: Evidence) -> None:
 
 
 def evidence_card(item: Evidence, cited: bool) -> None:
-    # Our own id only: the anchor the [En] links in the answer jump to.
-    st.markdown(f'<div id="{anchor_id(item.evidence_id)}"></div>', unsafe_allow_html=True)
     with st.container(border=True, key=f"card_{anchor_id(item.evidence_id)}"):
+        # Our own id only (never document text): the anchor the answer's [En] links jump to.
+        st.markdown(f'<div id="{anchor_id(item.evidence_id)}"></div>', unsafe_allow_html=True)
         st.markdown(f"**{escape_markdown(item.evidence_id)}** · {escape_markdown(item.title)}")
         badges = st.columns([2, 1, 2, 3], gap="small")
         with badges[0]:
