@@ -148,6 +148,17 @@ class MemoryStore:
                 hits.append((cid, score))
         return sorted(hits, key=lambda h: -h[1])[:k]
 
+    def add_document(self, doc_id, title, source_type, level, year, texts) -> None:
+        """One more document (graded as given), embedded like the others."""
+        grade = DocumentGrade(source_type=source_type, level=level, reasons=["test"], confidence=0.9)
+        self.records[doc_id] = Record(doc_id, title, f"/nowhere/{doc_id[:4]}.md", grade, year, len(texts))
+        for i, text in enumerate(texts):
+            cid = f"{doc_id[:16]}:{i}"
+            self.chunk_map[cid] = Chunk(chunk_id=cid, document_id=doc_id, ordinal=i, text=text, page_start=1, page_end=1)
+            if text not in _VECTORS:
+                _VECTORS[text] = self.embedder.embed_passages([text])[0]
+            self.vectors[cid] = _VECTORS[text]
+
     def stats(self):
         from types import SimpleNamespace
 

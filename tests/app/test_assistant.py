@@ -110,6 +110,18 @@ def test_filters_reach_retrieval(assistant):
     assert answer.insufficient_evidence and "filters" in answer.text
 
 
+def test_conflicting_recommendations_are_flagged(assistant):
+    store = assistant._store
+    sentence = "Daily aspirin is {}recommended for primary prevention of cardiovascular disease in adults aged 40 to 70 years."
+    store.add_document("d" * 64, "Older aspirin guideline", SourceType.GUIDELINE, EvidenceLevel.SYSTEMATIC, 2009, [sentence.format("")])
+    store.add_document("e" * 64, "Newer aspirin guideline", SourceType.GUIDELINE, EvidenceLevel.SYSTEMATIC, 2022, [sentence.format("not ")])
+    answer = assistant.ask("Is daily aspirin recommended for primary prevention of cardiovascular disease?")
+    assert answer.conflicts and "aspirin" in answer.conflicts[0].topic
+    ids = {e.evidence_id for e in answer.evidence}
+    assert set(answer.conflicts[0].for_ids + answer.conflicts[0].against_ids) <= ids
+    assert "conflicting_evidence" in codes(answer)
+
+
 def test_plain_mode_gives_no_evidence_to_the_model(assistant):
     gen = with_generator(assistant, ScriptedGenerator(lambda r: "Metformin, usually.", demo=False))
     answer = assistant.ask(QUESTION, mode="plain", generator="local")

@@ -139,3 +139,15 @@ def test_first_start_indexes_and_document_text_stays_inert(tmp_path, monkeypatch
         assert r"\<script\>" in text and r"\<img src\=x" in text
     raw_html = [t for t in texts if "<" in t.replace("\\<", "")]
     assert all(re.fullmatch(r'<div id="evidence-e\d+"></div>', t) for t in raw_html)
+
+
+def test_packaged_entry_is_the_same_app(app_data, monkeypatch):
+    """`m1e ui` from a non-editable install runs app/ui/entry.py; it must be the same UI."""
+    from app.commands import ui
+
+    entry = Path(ui.__file__).resolve().parents[1] / "ui" / "entry.py"
+    at = AppTest.from_file(str(entry), default_timeout=180)
+    at.run()
+    assert not at.exception and at.title[0].value == "Ask the evidence"
+    monkeypatch.setattr(Path, "is_file", lambda self: self.name != "streamlit_app.py" and Path.exists(self))
+    assert ui.streamlit_script() == entry
