@@ -110,6 +110,8 @@ def ask_page(helper: Assistant, mode: str, generator: str, filters: SearchFilter
     with st.form("ask_form", clear_on_submit=False, border=False):
         question = st.text_area("Question", key="question", height=90, placeholder="e.g. What HbA1c target is recommended for most adults with type 2 diabetes?")
         submitted = st.form_submit_button("Ask", type="primary")
+    if st.session_state.pop("stop_generation", False) and not submitted:
+        st.info("Stopped: the answer was not finished.", icon=":material/stop_circle:")
     if submitted:
         if not (question or "").strip():
             st.error("Type a question first.")
@@ -124,8 +126,15 @@ def ask_page(helper: Assistant, mode: str, generator: str, filters: SearchFilter
 
 def run_question(helper: Assistant, question: str, mode: str, generator: str, filters: SearchFilters | None) -> None:
     st.session_state.pop("answer", None)
+    stop_slot = st.empty()
+    # Any click makes Streamlit rerun the page, which abandons this run; the abandoned stream is
+    # closed, and with it the generation (local decode loop or the server connection).
+    stop_slot.button("Stop", key="stop_generation", icon=":material/stop:")
     placeholder = st.empty()
-    placeholder.caption("Searching the evidence…")
+    waiting = "Searching the evidence and writing the answer…"
+    if generator == "local":
+        waiting += " (the first answer also loads the local model)"
+    placeholder.caption(waiting)
     text = ""
     last_draw = 0.0
     answer: Answer | None = None
@@ -139,9 +148,11 @@ def run_question(helper: Assistant, question: str, mode: str, generator: str, fi
                 placeholder.markdown(answer_markdown(text, set()))
                 last_draw = time.monotonic()
     except (AssistantError, GenerationError, SettingsError) as exc:
+        stop_slot.empty()
         placeholder.empty()
         st.error(str(exc), icon=":material/error:")
         return
+    stop_slot.empty()
     placeholder.empty()
     if answer is not None:
         st.session_state["answer"] = answer

@@ -151,3 +151,12 @@ def test_packaged_entry_is_the_same_app(app_data, monkeypatch):
     assert not at.exception and at.title[0].value == "Ask the evidence"
     monkeypatch.setattr(Path, "is_file", lambda self: self.name != "streamlit_app.py" and Path.exists(self))
     assert ui.streamlit_script() == entry
+
+
+def test_stop_button_during_generation_reports_the_stop(app_data):
+    at = start()
+    at.session_state["stop_generation"] = True  # what a click on Stop leaves for the next run
+    at.run()
+    assert any("Stopped" in i.value for i in at.info)
+    at.run()
+    assert not any("Stopped" in i.value for i in at.info)

@@ -61,10 +61,9 @@ def make_pdf(path: Path) -> None:
     c.save()
 
 
-@pytest.fixture
-def ui_server(app_data: Path):
+def start_ui(app_data: Path, **env_extra: str):
     port = free_port()
-    env = {**os.environ, "M1E_DATA_DIR": str(app_data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "M1E_DATA_DIR": str(app_data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **env_extra}
     command = [sys.executable, "-m", "app.cli", "ui", "--host", "127.0.0.1", "--port", str(port)]  # = `m1e ui`
     log = app_data / "streamlit.log"
     with open(log, "wb") as out:
@@ -81,13 +80,29 @@ def ui_server(app_data: Path):
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        return url, proc
+    except BaseException:
+        stop_ui(proc)
+        raise
+
+
+def stop_ui(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def ui_server(app_data: Path):
+    url, proc = start_ui(app_data)
+    yield url
+    stop_ui(proc)
+
+
+def launch(p):
+    return p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
 
 
 def test_ask_then_upload_a_pdf_in_a_real_browser(ui_server, app_data, tmp_path):
@@ -96,7 +111,7 @@ def test_ask_then_upload_a_pdf_in_a_real_browser(ui_server, app_data, tmp_path):
     pdf = tmp_path / "zebrafish-fever.pdf"
     make_pdf(pdf)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1500})
             page.set_default_timeout(120_000)
@@ -138,3 +153,34 @@ def test_ask_then_upload_a_pdf_in_a_real_browser(ui_server, app_data, tmp_path):
             browser.close()
     saved = list((app_data / "uploads").glob("*-zebrafish-fever.pdf"))
     assert len(saved) == 1 and saved[0].read_bytes() == pdf.read_bytes()
+
+
+def test_server_answer_streams_and_stop_ends_it(app_data):
+    """A slow OpenAI-compatible server: the answer appears piece by piece, and Stop cuts it off."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.app.openai_server import FakeChatServer
+
+    reply = "Metformin is recommended as first-line therapy [E1]. " + " ".join(f"more{i}" for i in range(150))
+    with FakeChatServer(reply=reply, chunk_delay_s=0.15) as server:
+        url, proc = start_ui(app_data, M1E_GENERATOR="openai", M1E_SERVER_URL=server.url, M1E_SERVER_RETRIES="0")
+        try:
+            with sync_playwright() as p:
+                browser = launch(p)
+                try:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+                    page.set_default_timeout(120_000)
+                    page.goto(url)
+                    page.get_by_label("Question").fill(QUESTION)
+                    page.get_by_role("button", name="Ask").click()
+                    expect(page.get_by_text("Metformin is recommended")).to_be_visible()  # streamed, not finished
+                    expect(page.get_by_text("more149")).to_have_count(0)  # not the end yet
+                    page.get_by_role("button", name="Stop").click()
+                    expect(page.get_by_text("Stopped: the answer was not finished.")).to_be_visible()
+                    assert server.disconnected.wait(30)  # the server saw the connection closed
+                    assert server.requests[0]["body"]["stream"] is True
+                    assert "<<<EVIDENCE E1>>>" in server.requests[0]["body"]["messages"][-1]["content"]
+                finally:
+                    browser.close()
+        finally:
+            stop_ui(proc)
