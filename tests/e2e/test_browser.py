@@ -94,93 +94,104 @@ def stop_ui(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+REPLY = "Metformin is recommended as first-line therapy [E1]. " + " ".join(f"more{i}" for i in range(150))
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory, demo_index_dir: Path):
+    """One `m1e ui` for this module: a copy of the demo index, and a slow OpenAI-compatible
+    server on 127.0.0.1 for the openai generator (extractive stays the default)."""
+    from tests.app.openai_server import FakeChatServer
+
+    data = tmp_path_factory.mktemp("browser") / "data"
+    shutil.copytree(demo_index_dir, data / "index", ignore=shutil.ignore_patterns("writer.lock"))
+    with FakeChatServer(reply=REPLY, chunk_delay_s=0.15) as chat:
+        url, proc = start_ui(data, M1E_GENERATOR="extractive", M1E_SERVER_URL=chat.url, M1E_SERVER_RETRIES="0")
+        try:
+            yield url, data, chat
+        finally:
+            stop_ui(proc)
+
+
+@pytest.fixture(scope="module")
+def browser(ui):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
 @pytest.fixture
-def ui_server(app_data: Path):
-    url, proc = start_ui(app_data)
-    yield url
-    stop_ui(proc)
+def page(browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1500})
+    page.set_default_timeout(120_000)
+    yield page
+    page.close()
 
 
-def launch(p):
-    return p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+def test_ask_then_upload_a_pdf_in_a_real_browser(ui, page, tmp_path):
+    from playwright.sync_api import expect
 
-
-def test_ask_then_upload_a_pdf_in_a_real_browser(ui_server, app_data, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    url, data, _ = ui
 
     pdf = tmp_path / "zebrafish-fever.pdf"
     make_pdf(pdf)
-    with sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1500})
-            page.set_default_timeout(120_000)
-            page.goto(ui_server)
-            question = page.get_by_label("Question")
-            question.fill(QUESTION)
-            page.get_by_role("button", name="Ask").click()
+    page.goto(url)
+    question = page.get_by_label("Question")
+    question.fill(QUESTION)
+    page.get_by_role("button", name="Ask").click()
 
-            answer = page.locator(".st-key-answer_box")
-            link = answer.locator('a[href^="#evidence-e"]').first
-            expect(link).to_be_visible()
-            target = link.get_attribute("href").lstrip("#")
-            print("citation link target attribute:", link.get_attribute("target"))
-            card = page.locator(f".st-key-card_{target}")
-            expect(card).to_contain_text(link.inner_text().strip("[]") + " ·")
-            expect(card).to_contain_text("Level")
-            expect(card.get_by_text("Why this level")).to_be_visible()
-            expect(page.locator(f"#{target}")).to_have_count(1)  # the anchor the link jumps to
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(ROOT / "data" / "screenshot.png"), full_page=False)
+    answer = page.locator(".st-key-answer_box")
+    link = answer.locator('a[href^="#evidence-e"]').first
+    expect(link).to_be_visible()
+    target = link.get_attribute("href").lstrip("#")
+    assert link.get_attribute("target") is None  # an in-page jump, not a new tab
+    card = page.locator(f".st-key-card_{target}")
+    expect(card).to_contain_text(link.inner_text().strip("[]") + " ·")
+    expect(card).to_contain_text("Level")
+    expect(card.get_by_text("Why this level")).to_be_visible()
+    expect(page.locator(f"#{target}")).to_have_count(1)  # the anchor the link jumps to
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ROOT / "data" / "screenshot.png"), full_page=False)
 
-            page.get_by_text("Library", exact=True).click()
-            expect(page.get_by_text("Add documents")).to_be_visible()
-            page.locator('input[type="file"]').set_input_files(str(pdf))
-            expect(page.get_by_text("zebrafish-fever.pdf")).to_be_visible()
-            page.get_by_role("button", name="Index uploaded files").click()
-            expect(page.get_by_text("Indexed 1 file(s)")).to_be_visible()
-            expect(page.get_by_label("Remove a document from the index")).to_be_visible()
+    page.get_by_text("Library", exact=True).click()
+    expect(page.get_by_text("Add documents")).to_be_visible()
+    page.locator('input[type="file"]').set_input_files(str(pdf))
+    expect(page.get_by_text("zebrafish-fever.pdf")).to_be_visible()
+    page.get_by_role("button", name="Index uploaded files").click()
+    expect(page.get_by_text("Indexed 1 file(s)")).to_be_visible()
+    expect(page.get_by_label("Remove a document from the index")).to_be_visible()
 
-            page.get_by_text("Ask", exact=True).first.click()
-            question = page.get_by_label("Question")
-            question.fill("What is the first-line therapy for zebrafish fever?")
-            page.get_by_role("button", name="Ask").click()
-            expect(page.locator(".st-key-answer_box")).to_contain_text("rehydration")
-            expect(page.locator(".st-key-card_evidence-e1")).to_contain_text("Zebrafish fever")
-            page.get_by_text("Show page 1 of the PDF").first.click()
-            expect(page.get_by_text("page 1", exact=True)).to_be_visible()  # the rendered page preview
-        finally:
-            browser.close()
-    saved = list((app_data / "uploads").glob("*-zebrafish-fever.pdf"))
+    page.get_by_text("Ask", exact=True).first.click()
+    question = page.get_by_label("Question")
+    question.fill("What is the first-line therapy for zebrafish fever?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator(".st-key-answer_box")).to_contain_text("rehydration")
+    expect(page.locator(".st-key-card_evidence-e1")).to_contain_text("Zebrafish fever")
+    page.get_by_text("Show page 1 of the PDF").first.click()
+    expect(page.get_by_text("page 1", exact=True)).to_be_visible()  # the rendered page preview
+    saved = list((data / "uploads").glob("*-zebrafish-fever.pdf"))
     assert len(saved) == 1 and saved[0].read_bytes() == pdf.read_bytes()
 
 
-def test_server_answer_streams_and_stop_ends_it(app_data):
-    """A slow OpenAI-compatible server: the answer appears piece by piece, and Stop cuts it off."""
-    from playwright.sync_api import expect, sync_playwright
+def test_server_answer_streams_and_stop_ends_it(ui, page):
+    """The openai generator on a slow server: the answer appears piece by piece, Stop cuts it off."""
+    from playwright.sync_api import expect
 
-    from tests.app.openai_server import FakeChatServer
-
-    reply = "Metformin is recommended as first-line therapy [E1]. " + " ".join(f"more{i}" for i in range(150))
-    with FakeChatServer(reply=reply, chunk_delay_s=0.15) as server:
-        url, proc = start_ui(app_data, M1E_GENERATOR="openai", M1E_SERVER_URL=server.url, M1E_SERVER_RETRIES="0")
-        try:
-            with sync_playwright() as p:
-                browser = launch(p)
-                try:
-                    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-                    page.set_default_timeout(120_000)
-                    page.goto(url)
-                    page.get_by_label("Question").fill(QUESTION)
-                    page.get_by_role("button", name="Ask").click()
-                    expect(page.get_by_text("Metformin is recommended")).to_be_visible()  # streamed, not finished
-                    expect(page.get_by_text("more149")).to_have_count(0)  # not the end yet
-                    page.get_by_role("button", name="Stop").click()
-                    expect(page.get_by_text("Stopped: the answer was not finished.")).to_be_visible()
-                    assert server.disconnected.wait(30)  # the server saw the connection closed
-                    assert server.requests[0]["body"]["stream"] is True
-                    assert "<<<EVIDENCE E1>>>" in server.requests[0]["body"]["messages"][-1]["content"]
-                finally:
-                    browser.close()
-        finally:
-            stop_ui(proc)
+    url, _, chat = ui
+    page.goto(url)
+    page.get_by_label("Generator").click()
+    page.get_by_role("option", name="OpenAI-compatible server").click()
+    page.get_by_label("Question").fill(QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    expect(page.get_by_text("Metformin is recommended")).to_be_visible()  # streamed, not finished
+    expect(page.get_by_text("more149")).to_have_count(0)  # not the end yet
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text("Stopped: the answer was not finished.")).to_be_visible()
+    assert chat.disconnected.wait(30)  # the server saw the connection closed
+    assert chat.requests[-1]["body"]["stream"] is True
+    assert "<<<EVIDENCE E1>>>" in chat.requests[-1]["body"]["messages"][-1]["content"]
