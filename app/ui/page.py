@@ -16,7 +16,7 @@ import streamlit as st
 
 from app.assistant import Assistant, AssistantError
 from app.generators import GENERATOR_NAMES, GenerationError
-from app.settings import SettingsError, load_settings
+from app.settings import load_settings
 from app.ui.preview import PreviewError, render_pdf_page
 from app.ui.text import anchor_id, answer_markdown, escape_markdown
 from app.ui.uploads import UploadError, save_upload
@@ -147,7 +147,7 @@ def run_question(helper: Assistant, question: str, mode: str, generator: str, fi
             if time.monotonic() - last_draw > 0.05:
                 placeholder.markdown(answer_markdown(text, set()))
                 last_draw = time.monotonic()
-    except (AssistantError, GenerationError, SettingsError) as exc:
+    except (ValueError, OSError, GenerationError) as exc:  # AssistantError and SettingsError included
         stop_slot.empty()
         placeholder.empty()
         st.error(str(exc), icon=":material/error:")
@@ -378,12 +378,12 @@ def main() -> None:
     st.set_page_config(page_title="m1-evidence", page_icon=":material/medical_information:", layout="wide")
     try:
         helper = assistant()
-    except SettingsError as exc:
-        st.error(str(exc))
-        st.stop()
-    first_start(helper)
-    page, mode, generator, filters = sidebar(helper)
-    if page == "Library":
-        library_page(helper)
-    else:
-        ask_page(helper, mode, generator, filters)
+        first_start(helper)
+        page, mode, generator, filters = sidebar(helper)
+        if page == "Library":
+            library_page(helper)
+        else:
+            ask_page(helper, mode, generator, filters)
+    except (ValueError, OSError, GenerationError) as exc:
+        # Bad settings, an index built with another embedder, an unreadable index: one clear line.
+        st.error(str(exc), icon=":material/error:")

@@ -160,3 +160,11 @@ def test_stop_button_during_generation_reports_the_stop(app_data):
     assert any("Stopped" in i.value for i in at.info)
     at.run()
     assert not any("Stopped" in i.value for i in at.info)
+
+
+def test_bad_settings_show_one_clear_error(app_data, monkeypatch):
+    monkeypatch.setenv("M1E_TOP_K", "0")
+    at = AppTest.from_file(SCRIPT, default_timeout=180)
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and "top_k" in at.error[0].value
