@@ -137,7 +137,6 @@ class MLP(nn.Module):
         self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
-
         self.gate_up: nn.Module | None = None  # set by fuse(): one matmul for gate and up
 
     def fuse(self) -> None:
