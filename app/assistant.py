@@ -448,7 +448,7 @@ class Assistant:
             return describe_local(self.settings)
         gen = self.generator(name)
         detail = getattr(gen, "url", "")
-        return GeneratorStatus(name=name, label=gen.label, is_demo=False, loaded=True, detail=detail)
+        return GeneratorStatus(name=name, label=gen.label, is_demo=False, loaded=False, detail=detail)
 
     def info(self) -> AssistantInfo:
         status = self.generator_status()

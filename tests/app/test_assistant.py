@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from app import Answer, Assistant, AssistantError, SearchFilters, SourceType
+from app import Answer, Assistant, AssistantError, AssistantInfo, SearchFilters, SourceType
 from app.assistant import EMPTY_INDEX_TEXT
 from indexing.embedding import load_embedder
 from indexing.labels import EvidenceLevel
@@ -202,5 +202,8 @@ def test_info_reports_index_and_generator(assistant):
     info = assistant.info()
     assert info.index.documents == 3 and info.index.by_level == {1: 1, 2: 1, 5: 1}
     assert info.generator.name == "extractive" and not info.demo_model
+    assert AssistantInfo.model_validate_json(info.model_dump_json()) == info
+    server = Assistant(data_dir=assistant.settings.data_dir, generator="openai", server_url="http://10.0.0.5:8000/v1").info()
+    assert server.generator.detail == "http://10.0.0.5:8000/v1/chat/completions" and "Baichuan-M1-14B" in server.generator.label
     local = Assistant(data_dir=assistant.settings.data_dir, generator="local").info()
     assert local.demo_model and "demo model" in local.generator.label and not local.generator.loaded
