@@ -94,7 +94,7 @@ def sidebar(helper: Assistant) -> tuple[str, str, str, SearchFilters | None]:
     )
     active = any(v is not None for v in filters.model_dump().values())
     status = helper.generator_status(generator)
-    st.sidebar.caption(f"Answers by: {status.label}")
+    st.sidebar.caption("Answers by: " + escape_markdown(status.label))
     if status.is_demo:
         st.sidebar.warning("Demo model: not a clinical model.", icon=":material/science:")
     return page, MODES[mode_label], generator, filters if active else None
