@@ -268,7 +268,11 @@ def status_section(helper: Assistant) -> None:
     cols[2].metric("Passages", idx.chunks)
     cols[3].metric("Level 1-2 documents", idx.by_level.get(1, 0) + idx.by_level.get(2, 0))
     st.caption(
-        escape_markdown(f"Index: {idx.index_dir} · embedder: {idx.embedder or 'n/a'} · generator: {info.generator.label}")
+        escape_markdown(
+            f"Index: {idx.index_dir} · embedder: {idx.embedder or 'n/a'} · generator: {info.generator.label}"
+            + (" (loaded)" if info.generator.loaded else "")
+            + (f" · {info.generator.detail}" if info.generator.detail else "")
+        )
     )
     if info.demo_model:
         st.warning("The configured generator is the demo model: it is not a clinical model.", icon=":material/science:")
