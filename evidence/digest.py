@@ -80,17 +80,23 @@ def _states_a_recommendation(text: str) -> bool:
     return any(c in lowered for c in _RECOMMENDATION_CUES)
 
 
+_PRINTED_GRADE = re.compile(
+    r"\b(?:Class\s+(?:I|II|III|IIa|IIb)\b|LOE\b|Level of Evidence|Grade\s+[A-D1-2]\b|(?:strong|conditional|weak)\s+recommendation)"
+    r"|[ⅠⅡⅢIV]+\s*级推荐|[A-C]\s*级证据|[ⅠⅡⅢIV]+a?\s*类推荐|（[ⅠⅡⅢIV]+[ab]?\s*[，,]\s*[A-C]\s*）",
+    re.I,
+)
+
+
 def _grade_for(sentence: _Sentence) -> str:
-    """The stated grade printed with this sentence's recommendation, if not already in the text."""
+    """The stated grade printed with this sentence's recommendation, when the sentence does not
+    already print a grade itself."""
+    if _PRINTED_GRADE.search(sentence.text) or any(g.quote and g.quote in sentence.text for g in sentence.evidence.stated_grades):
+        return ""
     for g in sentence.evidence.stated_grades:
-        if not g.quote:
-            continue
-        linked = g.quote in sentence.text
-        if not linked and g.recommendation:
+        if g.quote and g.recommendation:
             rec = content_terms(g.recommendation)
-            linked = bool(rec) and len(rec & sentence.terms) / len(rec) >= 0.6
-        if linked:
-            return "" if g.quote in sentence.text else g.quote
+            if rec and len(rec & sentence.terms) / len(rec) >= 0.8:
+                return g.quote
     return ""
 
 

@@ -50,6 +50,8 @@ MIN_COVERAGE_LATIN_IN_CJK = 0.99  # ... or every Latin-script term of a Chinese 
 NEAR_DUPLICATE = 0.8  # shingle Jaccard (or containment) above which two passages are one
 SHINGLE = 5
 QUERY_CACHE = 256  # recent question vectors kept: the UI and API often ask the same question twice
+_VECTORS: OrderedDict[tuple[object, str], np.ndarray] = OrderedDict()
+_VECTORS_LOCK = threading.Lock()
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -110,6 +112,33 @@ def near_duplicates(a: set[str], b: set[str]) -> bool:
     return inter / len(a | b) >= NEAR_DUPLICATE or inter / min(len(a), len(b)) >= 0.9
 
 
+_TERMS: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
+_TERMS_LOCK = threading.Lock()
+TERMS_CACHE = 20000  # passages whose index terms are kept, keyed by chunk id and text hash
+
+
+def _chunk_terms(chunk: Chunk) -> frozenset[str]:
+    """The passage's index terms (text and headings), cached by chunk id."""
+    key = (chunk.chunk_id, hash((chunk.text, tuple(chunk.heading_path))))
+    with _TERMS_LOCK:
+        terms = _TERMS.get(key)
+        if terms is not None:
+            _TERMS.move_to_end(key)
+            return terms
+    terms = frozenset(lexical_tokens(chunk.text + "\n" + " ".join(chunk.heading_path)))
+    with _TERMS_LOCK:
+        _TERMS[key] = terms
+        while len(_TERMS) > TERMS_CACHE:
+            _TERMS.popitem(last=False)
+    return terms
+
+
+def clear_query_cache() -> None:
+    """Forget cached question vectors (benchmarks measure the model, not the cache)."""
+    with _VECTORS_LOCK:
+        _VECTORS.clear()
+
+
 def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K, weights: Sequence[float] | None = None) -> dict[str, float]:
     """Reciprocal-rank fusion: sum over rankings of weight / (k + rank), ranks from 1."""
     scores: dict[str, float] = {}
@@ -147,8 +176,6 @@ class Retriever:
         self.min_dense_with_terms = min_dense_with_terms
         self.min_coverage = min_coverage
         self.min_coverage_cjk = min_coverage_cjk
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._vectors_lock = threading.Lock()
         self._idf: dict[str, float] = {}
         self._idf_generation: object = None
 
@@ -235,17 +262,19 @@ class Retriever:
         )
 
     def query_vector(self, question: str) -> np.ndarray:
-        """The question's embedding, from a small LRU cache when it was asked recently."""
-        with self._vectors_lock:
-            vector = self._vectors.get(question)
+        """The question's embedding, from a small process-wide LRU cache when asked recently."""
+        key = (getattr(self.embedder, "name", None) or id(self.embedder), question)
+        with _VECTORS_LOCK:
+            vector = _VECTORS.get(key)
             if vector is not None:
-                self._vectors.move_to_end(question)
+                _VECTORS.move_to_end(key)
                 return vector
         vector = np.asarray(self.embedder.embed_queries([question]), dtype=np.float32)[0]
-        with self._vectors_lock:
-            self._vectors[question] = vector
-            while len(self._vectors) > QUERY_CACHE:
-                self._vectors.popitem(last=False)
+        vector.setflags(write=False)  # shared between callers
+        with _VECTORS_LOCK:
+            _VECTORS[key] = vector
+            while len(_VECTORS) > QUERY_CACHE:
+                _VECTORS.popitem(last=False)
         return vector
 
     def _dense(self, question: str, pool: int, allowed: set[str] | None) -> list[tuple[str, float]]:
@@ -290,9 +319,11 @@ class Retriever:
 
     def _relevant(self, question: str, terms: set[str], weights: dict[str, float], c: Candidate) -> bool:
         """Coverage is computed only for candidates that reach the cut (lazily, in rank order)."""
+        lowest = min(self.min_dense, self.min_dense_with_terms, self.strong_dense)
+        if c.dense is not None and c.dense < lowest and not _is_cjk(question):
+            return False  # no coverage can make up for this cosine (see is_relevant)
         if c.chunk is not None and terms:
-            text = c.chunk.text + "\n" + " ".join(c.chunk.heading_path)
-            found = terms & set(lexical_tokens(text))
+            found = terms & _chunk_terms(c.chunk)
             cjk = {t for t in terms if _CJK.search(t)}
             latin = terms - cjk
             total = sum(weights.values()) or 1.0

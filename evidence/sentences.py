@@ -151,6 +151,9 @@ def _attach_leading_citations(sentences: list[str]) -> list[str]:
         if m and out:
             out[-1] = out[-1] + " " + m.group(1).strip()
             s = m.group(2)
+        if out and re.fullmatch(r"(?:\s*[(（][^()（）]*[)）][.。]?|\s*\[\s*E\d+(?:\s*[,;，、]\s*E\d+)*\s*\])+\s*", s):
+            out[-1] = out[-1] + " " + s.strip()  # "(Class I, LOE A)" annotates the sentence before it
+            continue
         if s.strip():
             out.append(s)
     return out

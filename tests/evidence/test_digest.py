@@ -152,3 +152,31 @@ def test_a_guideline_saying_evidence_is_insufficient_is_quoted_not_dropped():
                  grade=grade(1, SourceType.GUIDELINE))
     answer = extractive_answer("Should aspirin be used for stroke prevention in AF?", [e])
     assert not answer.insufficient_evidence and f"- {text} [E1]" in answer.text
+
+
+def test_digest_over_the_whole_question_set_quotes_cites_and_abstains_correctly(demo_index_dir):
+    """Every digest sentence is verbatim, every citation passes the checker, and the answer says
+    "insufficient evidence" exactly for the off-topic questions."""
+    import json
+    from pathlib import Path
+
+    from evidence.prompt import number_evidence
+    from evidence.retrieval import Retriever
+    from indexing.embedding import load_embedder
+    from indexing.store import IndexStore
+
+    retriever = Retriever(IndexStore.open(demo_index_dir), load_embedder())
+    path = Path(__file__).parent / "data" / "questions.jsonl"
+    questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for q in questions:
+        evidence = number_evidence(retriever.search(q["question"], k=8))
+        answer = extractive_answer(q["question"], evidence)
+        assert answer.insufficient_evidence == q["off_topic"], q["id"]
+        by_id = {e.evidence_id: e for e in evidence}
+        for line in bullets(answer.text):
+            ids = re.findall(r"\[(E\d+)\]", line)
+            assert ids and set(ids) <= set(by_id), (q["id"], line)
+            quoted = re.sub(r"^(For|Against): ", "", line[2: line.index("[")].strip())
+            assert any(flat(quoted) in flat(by_id[i].text) for i in ids), (q["id"], line)
+        checks = answer.checks
+        assert not checks.unknown_ids and not checks.unsupported_sentences and not checks.uncited_claims, (q["id"], checks)
