@@ -1,8 +1,9 @@
 """Does each cited claim stand on its cited passage? Unknown ids, unsupported and uncited claims.
 
 A claim is supported by a passage when most of its content words (stemmed English words, Chinese
-character bigrams) occur in the passage and every number it states occurs there too: a dose that
-is not in the passage is never "supported". With an embedder, a paraphrase with high semantic
+character bigrams) occur in the passage, every number it states occurs there too (a dose that
+is not in the passage is never "supported"), and it agrees on negation with the passage sentence
+closest to it ("recommended" never stands on "not recommended"). With an embedder, a paraphrase with high semantic
 similarity and some lexical overlap also counts. The check is conservative on purpose: a flagged
 sentence asks the clinician to look, it does not claim the sentence is wrong.
 """
@@ -45,6 +46,29 @@ class _Passage:
     evidence: Evidence
     terms: set[str]
     numbers: set[str]
+    sentences: list[tuple[set[str], bool]]  # (content terms, negated) per passage sentence
+
+
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|neither|nor|cannot|can't|don't|doesn't|shouldn't|isn't|aren't|against|avoid\w*)\b"
+    r"|不(?!良)|禁用|避免|无需|勿",
+    re.I,
+)
+
+
+def _passage(e: Evidence) -> _Passage:
+    text = _support_text(e)
+    sentences = [(content_terms(s), bool(_NEGATION.search(s))) for s in split_sentences(e.text)]
+    return _Passage(e, content_terms(text), numbers(text), sentences)
+
+
+def _polarity_agrees(claim_terms: set[str], claim_negated: bool, p: _Passage) -> bool:
+    """'X is recommended' must not stand on 'X is not recommended': the passage sentence closest
+    to the claim has to agree with it on negation."""
+    best = max(p.sentences, key=lambda s: len(s[0] & claim_terms), default=None)
+    if best is None or not best[0] & claim_terms:
+        return True
+    return best[1] == claim_negated
 
 
 def is_heading_or_question(sentence: str) -> bool:
@@ -80,7 +104,7 @@ def _coverage(claim_terms: set[str], passage_terms: set[str]) -> float:
 def check_citations(answer_text: str, evidence: Sequence[Evidence], embedder: Embeds | None = None) -> CitationReport:
     """Check every `[En]` in an answer against the evidence it names."""
     passages = {
-        e.evidence_id: _Passage(e, content_terms(_support_text(e)), numbers(_support_text(e)))
+        e.evidence_id: _passage(e)
         for e in evidence
         if e.evidence_id
     }
@@ -110,7 +134,12 @@ def check_citations(answer_text: str, evidence: Sequence[Evidence], embedder: Em
                 report.unknown_ids.append(i)
         union_terms = set().union(*(passages[i].terms for i in known)) if known else set()
         union_numbers = set().union(*(passages[i].numbers for i in known)) if known else set()
-        union_ok = bool(known) and claim_numbers <= union_numbers and _coverage(terms, union_terms) >= LEXICAL_SUPPORT
+        negated = bool(_NEGATION.search(claim))
+        agrees = {i: _polarity_agrees(terms, negated, passages[i]) for i in known}
+        union_ok = (
+            bool(known) and any(agrees.values()) and claim_numbers <= union_numbers
+            and _coverage(terms, union_terms) >= LEXICAL_SUPPORT
+        )
         sentence_ok = union_ok
         for i in ids:
             if i not in passages:
@@ -118,7 +147,7 @@ def check_citations(answer_text: str, evidence: Sequence[Evidence], embedder: Em
                 continue
             p = passages[i]
             cov = _coverage(terms, p.terms)
-            numbers_ok = claim_numbers <= p.numbers
+            numbers_ok = claim_numbers <= p.numbers and agrees[i]
             ok = numbers_ok and (cov >= LEXICAL_SUPPORT or (union_ok and cov >= SEMANTIC_MIN_LEXICAL))
             sentence_ok = sentence_ok or ok
             report.citations.append(Citation(evidence_id=i, sentence=claim, known=True, supported=ok, support_score=round(cov, 3)))

@@ -120,3 +120,19 @@ def test_cited_sentences_are_checked_even_when_they_read_like_non_claims():
     assert report.uncited_claims == ["Consult a nephrologist when eGFR falls below 30."]
     limited = check_citations("Evidence is limited for allopurinol in gout below 6 mg/dL serum urate [E2].", evidence())
     assert len(limited.citations) == 1 and limited.citations[0].supported
+
+
+def test_a_claim_that_flips_the_passage_negation_is_unsupported():
+    items = [Evidence(evidence_id="E1", chunk_id="n:0", document_id="n", page_start=1, page_end=1, title="AF",
+                      text="Aspirin monotherapy is not recommended for stroke prevention in atrial fibrillation. "
+                           "DOACs are recommended for stroke prevention in atrial fibrillation.")]
+    flipped = check_citations("Aspirin monotherapy is recommended for stroke prevention in atrial fibrillation [E1].", items)
+    assert not flipped.citations[0].supported and flipped.unsupported_sentences
+    faithful = check_citations("Aspirin monotherapy is not recommended for stroke prevention in atrial fibrillation [E1].", items)
+    assert faithful.citations[0].supported
+    positive = check_citations("DOACs are recommended for stroke prevention in atrial fibrillation [E1].", items)
+    assert positive.citations[0].supported
+    zh = [Evidence(evidence_id="E1", chunk_id="z:0", document_id="z", page_start=1, page_end=1, title="卒中",
+                   text="不推荐单独使用阿司匹林预防房颤患者卒中。")]
+    assert not check_citations("推荐单独使用阿司匹林预防房颤患者卒中[E1]。", zh).citations[0].supported
+    assert check_citations("不推荐单独使用阿司匹林预防房颤患者卒中[E1]。", zh).citations[0].supported
