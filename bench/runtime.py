@@ -192,6 +192,16 @@ class HF:
         return self.model(input_ids=ids).logits.float()
 
 
+def current_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def rss_mb() -> float:
     """Peak resident set of this process in MB. VmHWM, not ru_maxrss: Linux carries ru_maxrss
     across exec, so a worker would report its parent's peak as its own floor."""
@@ -216,6 +226,7 @@ def worker(args: argparse.Namespace) -> None:
     eng = cls(Path(args.path), args.dtype, dev)
     sync()
     load_s = time.perf_counter() - t
+    rss_after_load = current_rss_mb()
     ids_all = torch.tensor(json.loads(Path(args.ids_file).read_text()), device=dev)
     prompt512 = ids_all[None, :512]
     res = {"engine": args.engine, "dtype": args.dtype, "device": dev, "threads": args.threads,
@@ -270,6 +281,7 @@ def worker(args: argparse.Namespace) -> None:
     torch.save(logits, args.logits_out)
     res["peak_rss_mb"] = rss_mb()
     res["rss_before_load_mb"] = base_rss
+    res["rss_after_load_mb"] = rss_after_load  # transformers maps weights lazily: low until first use
     if dev == "cuda":
         res["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
     print("RESULT " + json.dumps(res))
