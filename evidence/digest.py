@@ -45,6 +45,7 @@ class _Sentence:
     terms: set[str]
     score: float = 0.0
     grade_quote: str = ""
+    label: str = ""  # the short "Women:"-style label the sentence sits under in its passage, if any
 
 
 @dataclass
@@ -53,11 +54,26 @@ class _Group:
     lines: list[str] = field(default_factory=list)
 
 
+MAX_LABEL_CHARS = 60
+
+
 def _candidates(evidence: Evidence) -> list[_Sentence]:
+    """Quotable sentences of a passage, each with the label it sits under.
+
+    Guidelines often scope a list by a short label ("Men:", "Women:", "In pregnancy:"); a bullet
+    quoted without it can state the opposite of what the guideline says for the reader's patient,
+    so the label travels with the sentence and is shown above it."""
     out: list[_Sentence] = []
     headings = {h.strip() for h in evidence.heading_path} | {evidence.title.strip()}
+    label = ""
     for s in split_sentences(evidence.text, headings):
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
+        if s.lstrip().startswith("#") or text in headings:
+            label = ""  # a new section ends the scope of a label
+        elif text.endswith((":", "：")) and not _BULLET_START.match(s):
+            # A scope label is a few words ("Women:", "In pregnancy:", "儿童："); a longer line
+            # ending in a colon is a sentence's lead-in, not a scope, and ends the previous label.
+            label = text if len(text) <= MAX_LABEL_CHARS and len(text.split()) <= 4 else ""
         if (
             not text
             or text in headings
@@ -71,8 +87,11 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
             continue
         terms = content_terms(text)
         if len(terms) >= 2:
-            out.append(_Sentence(evidence, text, terms))
+            out.append(_Sentence(evidence, text, terms, label=label))
     return out
+
+
+_BULLET_START = re.compile(r"\s*(?:[-*•]|\d+[.)])\s")
 
 
 def _states_a_recommendation(text: str) -> bool:
@@ -237,7 +256,8 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Se
         group = groups.setdefault(_heading(e), _Group(_heading(e)))
         for s in picks:
             grade = _grade_for(s)
-            group.lines.append(f"- {s.text} [{e.evidence_id}]" + (f" ({grade})" if grade else ""))
+            scope = f" (under “{s.label.rstrip(':：').strip()}”)" if s.label else ""
+            group.lines.append(f"- {s.text} [{e.evidence_id}]" + (f" ({grade})" if grade else "") + scope)
             chosen.setdefault(e.evidence_id, s.text)
 
     intro = "证据摘要（原文引用，证据最强者在前）：" if has_cjk(question) else "Evidence digest (quoted from the sources, strongest evidence first):"

@@ -180,3 +180,34 @@ def test_digest_over_the_whole_question_set_quotes_cites_and_abstains_correctly(
             assert any(flat(quoted) in flat(by_id[i].text) for i in ids), (q["id"], line)
         checks = answer.checks
         assert not checks.unknown_ids and not checks.unsupported_sentences and not checks.uncited_claims, (q["id"], checks)
+
+
+def test_a_bullet_keeps_the_label_that_scopes_it():
+    """"OAC is recommended" under "Women:" must not reach a reader as a rule for everyone."""
+    from indexing.labels import DocumentGrade, EvidenceLevel, SourceType
+
+    text = (
+        "### Recommendations for oral anticoagulation\n"
+        "**Men:**\n"
+        "- CHA2DS2-VASc ≥ 2: OAC is recommended to reduce thromboembolic stroke risk (Class I).\n"
+        "**Women:**\n"
+        "- CHA2DS2-VASc ≥ 3: OAC is recommended to reduce thromboembolic stroke risk (Class I).\n"
+        "### Choice of anticoagulant\n"
+        "- DOACs are recommended over warfarin in eligible patients with atrial fibrillation (Class I).\n"
+    )
+    e = Evidence(
+        evidence_id="E1", chunk_id="c:0", document_id="d", text=text, page_start=2, page_end=2,
+        title="AF guideline", year=2023, organization="ACC/AHA",
+        grade=DocumentGrade(source_type=SourceType.GUIDELINE, level=EvidenceLevel(1), confidence=0.9),
+    )
+    scoped = bullets(extractive_answer("When is OAC recommended to reduce thromboembolic stroke risk?", [e]).text)
+    assert any("≥ 3" in line for line in scoped) and any("≥ 2" in line for line in scoped)
+    for line in scoped:
+        if "≥ 3" in line:
+            assert line.endswith("(under “Women”)"), line
+        if "≥ 2" in line:
+            assert line.endswith("(under “Men”)"), line
+    answer = extractive_answer("Are DOACs preferred over warfarin in atrial fibrillation?", [e])
+    doac = [line for line in bullets(answer.text) if "DOACs" in line]
+    assert doac and "under" not in doac[0]  # a heading ends the label's scope
+    assert answer.checks.uncited_claims == [] and answer.checks.unsupported_sentences == []
