@@ -1,8 +1,9 @@
 """The web UI in a real Chromium: ask, see the streamed answer and graded evidence, upload a PDF.
 
 Runs `streamlit run streamlit_app.py` on 127.0.0.1 against a copy of the demo index and drives
-Debian's chromium through Playwright (never `playwright install`). Saves data/screenshot.png,
-the picture in the README.
+Debian's chromium through Playwright (never `playwright install`). Saves a screenshot of the
+answered question in the test's temp dir; with M1E_UPDATE_SCREENSHOT=1 it refreshes
+data/screenshot.png, the picture in the README.
 """
 
 from __future__ import annotations
@@ -156,7 +157,11 @@ def test_ask_then_upload_a_pdf_in_a_real_browser(ui, page, tmp_path):
     expect(card.get_by_text("Why this level")).to_be_visible()
     expect(page.locator(f"#{target}")).to_have_count(1)  # the anchor the link jumps to
     page.wait_for_timeout(500)
-    page.screenshot(path=str(ROOT / "data" / "screenshot.png"), full_page=False)
+    shot = tmp_path / "screenshot.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000  # a rendered page, not a blank frame
+    if os.environ.get("M1E_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, ROOT / "data" / "screenshot.png")
 
     page.get_by_text("Library", exact=True).click()
     expect(page.get_by_text("Add documents")).to_be_visible()
