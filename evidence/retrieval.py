@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from evidence.schema import Evidence, RetrievalScores, SearchFilters
+from evidence.synonyms import canonical_map, expand_query
 from indexing.lexical import lexical_tokens
 from indexing.schema import Chunk
 
@@ -125,12 +126,18 @@ def _chunk_terms(chunk: Chunk) -> frozenset[str]:
         if terms is not None:
             _TERMS.move_to_end(key)
             return terms
-    terms = frozenset(lexical_tokens(chunk.text + "\n" + " ".join(chunk.heading_path)))
+    terms = _index_terms(chunk.text + "\n" + " ".join(chunk.heading_path))
     with _TERMS_LOCK:
         _TERMS[key] = terms
         while len(_TERMS) > TERMS_CACHE:
             _TERMS.popitem(last=False)
     return terms
+
+
+def _index_terms(text: str) -> frozenset[str]:
+    """Lexical tokens with single-word synonyms folded together ("hba1c" and "a1c" are one term)."""
+    canonical = canonical_map(lexical_tokens)
+    return frozenset(canonical.get(t, t) for t in lexical_tokens(text))
 
 
 def clear_query_cache() -> None:
@@ -189,12 +196,12 @@ class Retriever:
             return []
         pool = max(MIN_POOL, POOL_FACTOR * k)
         dense = self._dense(question, pool, allowed)
-        lexical = self.store.search_lexical(question, pool, chunk_filter=allowed)
+        lexical = self.store.search_lexical(expand_query(question), pool, chunk_filter=allowed)
         candidates = self._fuse(dense, lexical, self.dense_weight_cjk if _is_cjk(question) else 1.0)
         self._load(candidates)
         if not relevance_cut:
             return self._finish(candidates, k)
-        terms = set(lexical_tokens(question))
+        terms = set(_index_terms(question))
         weights = self._term_weights(terms)
         return self._finish(candidates, k, keep=lambda c: self._relevant(question, terms, weights, c))
 
@@ -215,7 +222,7 @@ class Retriever:
         allowed = self._allowed(filters)
         if allowed is not None and not allowed:
             return []
-        hits = self.store.search_lexical(question, max(MIN_POOL, POOL_FACTOR * k), chunk_filter=allowed)
+        hits = self.store.search_lexical(expand_query(question), max(MIN_POOL, POOL_FACTOR * k), chunk_filter=allowed)
         candidates = self._fuse([], hits)
         self._load(candidates)
         return self._finish(candidates, k, group=False)

@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import Stemmer
 
+from evidence.synonyms import canonical_map
+
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _HAS_CJK = re.compile(f"[{_CJK}]")
@@ -198,7 +200,13 @@ def _stem(word: str) -> str:
 
 
 def content_terms(text: str) -> set[str]:
-    """Stemmed English content words plus Chinese character bigrams (unigrams for lone characters)."""
+    """Stemmed English content words plus Chinese character bigrams (unigrams for lone characters),
+    with single-word clinical synonyms folded into one term ("HbA1c" = "A1C")."""
+    canonical = canonical_map(_raw_content_terms)
+    return {canonical.get(t, t) for t in _raw_content_terms(text)}
+
+
+def _raw_content_terms(text: str) -> set[str]:
     text = unicodedata.normalize("NFKC", text)
     terms: set[str] = set()
     for w in _WORD.findall(text):

@@ -1,0 +1,126 @@
+"""Clinical synonyms that word overlap cannot see: "HbA1c" and "A1C", "haemoglobin" and "hemoglobin".
+
+Guidelines and the clinicians who question them name the same thing differently (abbreviation vs
+full name, British vs American spelling, Chinese vs English). BM25 and the digest's term overlap
+would otherwise miss the very passage that answers, so a question is expanded with the other
+names of what it mentions, and single-word names share one canonical term.
+
+Only unambiguous equivalences belong here: a wrong synonym retrieves wrong evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+# Each group: names of one concept. Names of up to 4 characters in upper case (abbreviations)
+# match case-sensitively as whole words so that "AF" never matches "af" inside ordinary text.
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("HbA1c", "A1C", "hemoglobin A1c", "haemoglobin A1c", "glycated hemoglobin", "glycated haemoglobin",
+     "glycosylated hemoglobin", "glycosylated haemoglobin", "糖化血红蛋白"),
+    ("DOAC", "DOACs", "NOAC", "NOACs", "direct oral anticoagulant", "direct oral anticoagulants",
+     "non-vitamin K antagonist oral anticoagulant", "新型口服抗凝药"),
+    ("OAC", "oral anticoagulation", "oral anticoagulant", "口服抗凝"),
+    ("VKA", "vitamin K antagonist", "维生素K拮抗剂"),
+    ("AF", "atrial fibrillation", "房颤", "心房颤动"),
+    ("HF", "heart failure", "心力衰竭", "心衰"),
+    ("HFrEF", "heart failure with reduced ejection fraction", "射血分数降低的心衰"),
+    ("MI", "myocardial infarction", "心肌梗死"),
+    ("ACS", "acute coronary syndrome", "急性冠脉综合征"),
+    ("CKD", "chronic kidney disease", "慢性肾脏病"),
+    ("AKI", "acute kidney injury", "急性肾损伤"),
+    ("VTE", "venous thromboembolism", "静脉血栓栓塞"),
+    ("DVT", "deep vein thrombosis", "deep venous thrombosis", "深静脉血栓"),
+    ("pulmonary embolism", "肺栓塞"),  # "PE" is also "physical examination"
+    ("COPD", "chronic obstructive pulmonary disease", "慢阻肺", "慢性阻塞性肺疾病"),
+    ("CAP", "community-acquired pneumonia", "community acquired pneumonia", "社区获得性肺炎"),
+    ("UTI", "urinary tract infection", "尿路感染"),
+    ("BP", "blood pressure", "血压"),
+    ("LDL-C", "LDL cholesterol", "low-density lipoprotein cholesterol", "低密度脂蛋白胆固醇"),
+    ("T2DM", "type 2 diabetes", "type 2 diabetes mellitus", "2型糖尿病"),
+    ("SGLT2i", "SGLT2 inhibitor", "SGLT2 inhibitors", "SGLT-2 inhibitor", "SGLT2抑制剂"),
+    ("ACEi", "ACE inhibitor", "ACE inhibitors", "angiotensin-converting enzyme inhibitor", "ACEI"),
+    ("ARB", "angiotensin receptor blocker", "angiotensin II receptor blocker", "血管紧张素受体拮抗剂"),
+    ("TIA", "transient ischemic attack", "transient ischaemic attack", "短暂性脑缺血发作"),
+    ("ICH", "intracerebral hemorrhage", "intracerebral haemorrhage", "脑出血"),
+    ("SAH", "subarachnoid hemorrhage", "subarachnoid haemorrhage", "蛛网膜下腔出血"),
+    ("DKA", "diabetic ketoacidosis", "糖尿病酮症酸中毒"),
+    ("rheumatoid arthritis", "类风湿关节炎"),  # "RA" is also "right atrium"
+    ("stroke", "脑卒中", "卒中"),
+    ("hypertension", "高血压"),
+    ("statin", "statins", "他汀"),
+    ("sepsis", "脓毒症"),
+    ("gout", "痛风"),
+    ("osteoporosis", "骨质疏松"),
+    # British and American spellings of the same word
+    ("haemoglobin", "hemoglobin"),
+    ("anaemia", "anemia"),
+    ("oedema", "edema"),
+    ("haemorrhage", "hemorrhage"),
+    ("ischaemic", "ischemic"),
+    ("ischaemia", "ischemia"),
+    ("paediatric", "pediatric"),
+    ("anaesthesia", "anesthesia"),
+    ("oesophageal", "esophageal"),
+    ("leukaemia", "leukemia"),
+    ("diarrhoea", "diarrhea"),
+    ("haematuria", "hematuria"),
+    ("oestrogen", "estrogen"),
+    ("tumour", "tumor"),
+    ("randomised", "randomized"),
+)
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _is_abbreviation(name: str) -> bool:
+    return len(name) <= 5 and name.upper() == name and not _CJK.search(name)
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    if _CJK.search(name):
+        return re.compile(re.escape(name))
+    flags = 0 if _is_abbreviation(name) else re.I
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flags)
+
+
+_PATTERNS: tuple[tuple[tuple[str, re.Pattern[str]], ...], ...] = tuple(
+    tuple((name, _pattern(name)) for name in group) for group in SYNONYM_GROUPS
+)
+
+
+def expand_query(text: str) -> str:
+    """The question followed by the other names of every concept it mentions (for BM25)."""
+    extra: list[str] = []
+    for group in _PATTERNS:
+        present = [name for name, pattern in group if pattern.search(text)]
+        if present:
+            extra.extend(name for name, pattern in group if name not in present)
+    return text if not extra else text + "\n" + " ; ".join(extra)
+
+
+def canonical_map(tokenize: Callable[[str], Iterable[str]]) -> dict[str, str]:
+    """Token -> canonical token, for the names that the given tokenizer turns into one token.
+
+    Multi-word names are left to `expand_query`: mapping them token by token would conflate
+    unrelated words ("heart" is not "heart failure")."""
+    return dict(_canonical_map(tokenize))
+
+
+@lru_cache(maxsize=8)
+def _canonical_map(tokenize: Callable[[str], Iterable[str]]) -> tuple[tuple[str, str], ...]:
+    pairs: dict[str, str] = {}
+    for group in SYNONYM_GROUPS:
+        singles = []
+        for name in group:
+            if _CJK.search(name):
+                continue  # Chinese names tokenise into bigrams; expansion covers them
+            tokens = list(tokenize(name))
+            if len(tokens) == 1:
+                singles.append(tokens[0])
+        if len(set(singles)) > 1:
+            canonical = min(singles)
+            for token in singles:
+                pairs.setdefault(token, canonical)
+    return tuple(pairs.items())

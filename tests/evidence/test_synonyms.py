@@ -1,0 +1,52 @@
+"""Clinicians and guidelines name one thing differently; retrieval and the digest must not care."""
+
+from __future__ import annotations
+
+from evidence.citations import check_citations
+from evidence.digest import extractive_answer
+from evidence.prompt import number_evidence
+from evidence.sentences import content_terms
+from evidence.synonyms import expand_query
+
+
+def test_a_question_is_expanded_with_the_other_names_of_what_it_mentions():
+    expanded = expand_query("Is a DOAC preferred in AF?")
+    assert "atrial fibrillation" in expanded and "NOAC" in expanded and "direct oral anticoagulant" in expanded
+    assert "HbA1c" in expand_query("What glycated haemoglobin goal applies?")
+
+
+def test_short_abbreviations_match_only_as_whole_upper_case_words():
+    assert expand_query("The staff were afraid of the hf noise") == "The staff were afraid of the hf noise"
+    assert expand_query("Patients with CKD-MBD") == "Patients with CKD-MBD"  # a different entity
+
+
+def test_single_word_synonyms_share_one_term_and_multi_word_names_do_not_conflate_words():
+    assert content_terms("HbA1c target") == content_terms("A1C target")
+    assert content_terms("haemoglobin") == content_terms("hemoglobin")
+    assert {"heart", "failur"} <= content_terms("heart failure")  # each word stays its own term
+    assert content_terms("heart") != content_terms("HF")
+
+
+def test_a_claim_naming_hba1c_is_supported_by_a_passage_saying_a1c():
+    from evidence.schema import Evidence
+
+    e = Evidence(
+        evidence_id="E1", chunk_id="c:0", document_id="d", page_start=1, page_end=1, title="Diabetes care",
+        text="An A1C goal of < 7% without significant hypoglycemia is appropriate for many nonpregnant adults.",
+    )
+    report = check_citations("An HbA1c goal of < 7% is appropriate for many nonpregnant adults [E1].", [e])
+    assert report.unsupported_sentences == [] and report.citations[0].supported
+
+
+def test_hba1c_question_retrieves_and_quotes_the_a1c_goal(demo_index_dir):
+    from evidence.retrieval import Retriever
+    from indexing.embedding import load_embedder
+    from indexing.store import IndexStore
+
+    retriever = Retriever(IndexStore.open(demo_index_dir), load_embedder())
+    question = "What HbA1c target is recommended for adults with type 2 diabetes?"
+    evidence = number_evidence(retriever.search(question, k=8))
+    assert any("A1C goal of" in e.text for e in evidence[:3])
+    answer = extractive_answer(question, evidence)
+    first = next(line for line in answer.text.splitlines() if line.startswith("- "))
+    assert "A1C goal of < 7%" in first
