@@ -141,6 +141,19 @@ def _set_tensor(module: nn.Module, name: str, value: torch.Tensor) -> None:
     setattr(parent, attr, nn.Parameter(value, requires_grad=False))
 
 
+def column_major(weight: torch.Tensor) -> torch.Tensor:
+    """The same [out, in] matrix, stored column-major ([in, out] contiguous underneath).
+
+    Decoding multiplies every matrix by one token's vector, and on CPU MKL's matrix-vector
+    product reads a matrix twice as fast in this layout (measured, 2 threads: SmolLM2's 49152x576
+    head 9.9 ms -> 5.2 ms; a whole decode step's matmuls 44 ms -> 31 ms). Prefill's
+    matrix-matrix products take the same time either way; values and shapes are unchanged.
+    """
+    if weight.ndim != 2 or weight.t().is_contiguous():
+        return weight
+    return weight.t().contiguous().t()
+
+
 def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, device: str | torch.device = "cpu") -> M1Model:
     """Read config.json and the weights; return the network in eval mode on `device`.
 
@@ -182,6 +195,13 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
     # int8: quantize each linear weight as it arrives, so the float copy never accumulates.
     linear_weights = {f"{n}.weight": n for n, m in model.named_modules()
                       if isinstance(m, nn.Linear) and n != "lm_head"} if int8 else {}
+    # Float on CPU: store each matrix the head multiplies column-major as it arrives (see
+    # column_major); the embedding too when it doubles as the head.
+    column_major_names = set()
+    if not int8 and device.type == "cpu":
+        column_major_names = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+        if tied and not config.lm_head_normalized:
+            column_major_names.add("model.embed_tokens.weight")
     by_file: dict[Path, list[str]] = {}
     for n in names:
         by_file.setdefault(files[n], []).append(n)
@@ -197,6 +217,8 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
                         f"tensor '{n}' in {file.name} has shape {list(shape)}; config.json implies {list(expected[n])}"
                     )
                 t = st.read(n, fh).to(device=device, dtype=compute_dtype)
+                if n in column_major_names:
+                    t = column_major(t)
                 if n in linear_weights:
                     parent, _, attr = linear_weights[n].rpartition(".")
                     setattr(model.get_submodule(parent), attr, Int8Linear.from_float(t, compute_dtype))
@@ -206,7 +228,9 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
 
     head = model.model.embed_tokens.weight if tied else model.lm_head.weight
     if config.lm_head_normalized:
-        head = F.normalize(head, p=2.0, dim=-1, eps=1e-12)  # a fresh tensor: the embedding stays raw
+        # A fresh tensor, so the embedding stays raw; laid out like the other matrices.
+        out = column_major(torch.empty_like(head)) if column_major_names else None
+        head = F.normalize(head, p=2.0, dim=-1, eps=1e-12, out=out)
     model.lm_head.weight = nn.Parameter(head, requires_grad=False)
     if int8:
         quantize_linears(model, compute_dtype)  # the head and the embedding

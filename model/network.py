@@ -151,8 +151,15 @@ class MLP(nn.Module):
             g.scale, u.scale = fused.scale[:I], fused.scale[I:]
         elif isinstance(g, nn.Linear) and isinstance(u, nn.Linear):
             fused = nn.Linear(g.in_features, 2 * g.out_features, bias=False, device="meta")
-            fused.weight = nn.Parameter(torch.cat([g.weight, u.weight]), requires_grad=False)
             I = g.out_features
+            # Keep the parts' memory layout (load_model may store matrices column-major).
+            column_major = g.weight.t().is_contiguous()
+            shape = (g.in_features, 2 * I) if column_major else (2 * I, g.in_features)
+            buf = torch.empty(shape, dtype=g.weight.dtype, device=g.weight.device)
+            buf = buf.t() if column_major else buf
+            buf[:I].copy_(g.weight)
+            buf[I:].copy_(u.weight)
+            fused.weight = nn.Parameter(buf, requires_grad=False)
             g.weight = nn.Parameter(fused.weight[:I], requires_grad=False)
             u.weight = nn.Parameter(fused.weight[I:], requires_grad=False)
         else:
