@@ -21,6 +21,7 @@ from evidence.sentences import (
     CITATION,
     content_terms,
     has_cjk,
+    is_list_item,
     looks_like_injection,
     split_sentences,
     strip_markup,
@@ -70,7 +71,7 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
         if s.lstrip().startswith("#") or text in headings:
             label = ""  # a new section ends the scope of a label
-        elif text.endswith((":", "：")) and not _BULLET_START.match(s):
+        elif text.endswith((":", "：")) and not is_list_item(s):
             # A scope label is a few words ("Women:", "In pregnancy:", "儿童："); a longer line
             # ending in a colon is a sentence's lead-in, not a scope, and ends the previous label.
             label = text if len(text) <= MAX_LABEL_CHARS and len(text.split()) <= 4 else ""
@@ -89,9 +90,6 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
         if len(terms) >= 2:
             out.append(_Sentence(evidence, text, terms, label=label))
     return out
-
-
-_BULLET_START = re.compile(r"\s*(?:[-*•]|\d+[.)])\s")
 
 
 def _states_a_recommendation(text: str) -> bool:

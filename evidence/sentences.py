@@ -173,6 +173,11 @@ def split_sentences(text: str, headings: Iterable[str] = ()) -> list[str]:
     return [normalize_space(s) for s in _attach_leading_citations(sentences) if normalize_space(s)]
 
 
+def is_list_item(line: str) -> bool:
+    """A bullet or enumerated item ("- x", "2. x", "（三）x", "a) x")."""
+    return bool(_BULLET.match(line))
+
+
 def strip_markup(sentence: str) -> str:
     """A sentence without bullet markers, heading hashes, emphasis and citation markers."""
     s = CITATION.sub(" ", sentence)

@@ -11,8 +11,9 @@ Only unambiguous equivalences belong here: a wrong synonym retrieves wrong evide
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
+from types import MappingProxyType
 
 # Each group: names of one concept. Names of up to 4 characters in upper case (abbreviations)
 # match case-sensitively as whole words so that "AF" never matches "af" inside ordinary text.
@@ -100,16 +101,17 @@ def expand_query(text: str) -> str:
     return text if not extra else text + "\n" + " ; ".join(extra)
 
 
-def canonical_map(tokenize: Callable[[str], Iterable[str]]) -> dict[str, str]:
+def canonical_map(tokenize: Callable[[str], Iterable[str]]) -> Mapping[str, str]:
     """Token -> canonical token, for the names that the given tokenizer turns into one token.
 
+    Built once per tokenizer and shared (read-only): term extraction calls this per sentence.
     Multi-word names are left to `expand_query`: mapping them token by token would conflate
     unrelated words ("heart" is not "heart failure")."""
-    return dict(_canonical_map(tokenize))
+    return _canonical_map(tokenize)
 
 
 @lru_cache(maxsize=8)
-def _canonical_map(tokenize: Callable[[str], Iterable[str]]) -> tuple[tuple[str, str], ...]:
+def _canonical_map(tokenize: Callable[[str], Iterable[str]]) -> Mapping[str, str]:
     pairs: dict[str, str] = {}
     for group in SYNONYM_GROUPS:
         singles = []
@@ -123,4 +125,4 @@ def _canonical_map(tokenize: Callable[[str], Iterable[str]]) -> tuple[tuple[str,
             canonical = min(singles)
             for token in singles:
                 pairs.setdefault(token, canonical)
-    return tuple(pairs.items())
+    return MappingProxyType(pairs)
