@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from . import kernels
 from .config import M1Config
 
 
@@ -295,6 +296,24 @@ class Cache:
             _scatter(ck, k, b, t, p % R)
             _scatter(cv, v, b, t, p % R)
         return keys, values
+
+    def decode_attention(self, layer: int, qkv: Tensor, conv_weights: tuple[Tensor, Tensor],
+                         rope: tuple[Tensor, Tensor], step: Step, n_heads: int) -> Tensor:
+        """The fused form of convolve + RoPE + update + attend for one token per sequence, all at
+        one position (step.uniform, T == 1), fp32 on CPU: one kernel call (model/kernels.py)."""
+        g = self.config.layer_geometry(layer)
+        for states in (self.conv_k, self.conv_v):
+            if states[layer]._base is not None or not states[layer].is_contiguous():
+                states[layer] = states[layer].contiguous().clone()  # own it: the kernel writes in place
+        if g.window is None:
+            slot, n_keys = step.start, step.global_plan.n_keys
+        else:
+            slot, n_keys = step.start % self.ring_size, step.swa_plan.n_keys
+        cos, sin = rope
+        return kernels.decode_attention(
+            qkv, n_heads, g.n_kv_heads, g.head_dim, conv_weights[0], conv_weights[1], self.conv_k[layer],
+            self.conv_v[layer], cos[0, 0, 0], sin[0, 0, 0], self.k[layer], self.v[layer], slot, n_keys,
+        )
 
     def advance(self, step: Step) -> None:
         """Count this call's real tokens; called once after all layers ran."""

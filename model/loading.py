@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import kernels
 from .config import M1Config
 from .network import M1Model
 from .quant import Int8Linear, quantize_linears
@@ -217,10 +218,11 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
     # int8: quantize each linear weight as it arrives, so the float copy never accumulates.
     linear_weights = {f"{n}.weight": n for n, m in model.named_modules()
                       if isinstance(m, nn.Linear) and n != "lm_head"} if int8 else {}
-    # Float on CPU: store each matrix the head multiplies column-major as it arrives (see
-    # column_major); the embedding too when it doubles as the head.
+    # Float on CPU without the decode kernels (model/kernels.py): store each matrix column-major
+    # as it arrives (see column_major); the embedding too when it doubles as the head. The
+    # kernels read the checkpoint's row-major layout.
     column_major_names = set()
-    if not int8 and device.type == "cpu":
+    if not int8 and device.type == "cpu" and not (compute_dtype == torch.float32 and kernels.kernels()):
         column_major_names = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear)}
         if tied and not config.lm_head_normalized:
             column_major_names.add("model.embed_tokens.weight")
@@ -245,9 +247,13 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
                 if n in linear_weights:
                     parent, _, attr = linear_weights[n].rpartition(".")
                     setattr(model.get_submodule(parent), attr, Int8Linear.from_float(t, compute_dtype))
+                    del t
+                    # The float read buffer: without this, int8 loads of SmolLM2 peaked at 575 MB
+                    # in some runs and 1110 MB in others.
+                    release_freed_memory()
                 else:
                     _set_tensor(model, n, t)
-                del t
+                    del t
 
     head = model.model.embed_tokens.weight if tied else model.lm_head.weight
     if config.lm_head_normalized:

@@ -12,8 +12,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import kernels
 from .cache import Cache, Step, plan_step, short_conv
 from .config import M1Config
+
+
+class Linear(nn.Linear):
+    """nn.Linear whose few-row products on CPU (decoding) run on model/kernels.py's GEMV."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.bias is None and kernels.usable(x, self.weight):
+            return kernels.gemv(x, self.weight)
+        return F.linear(x, self.weight, self.bias)
 
 
 class RMSNorm(nn.Module):
@@ -23,6 +33,10 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype == torch.float32 and self.weight.dtype == torch.float32:
+            if kernels.norm_usable(x):
+                return kernels.rms_norm(x, self.weight, self.eps)  # decoding: one call, not six ops
+            return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)  # one op, the same products
         # fp32 normalisation (one fused op), cast to the weight dtype, then scale: the Llama form.
         normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps)
         return self.weight * normed.to(self.weight.dtype)
@@ -69,8 +83,8 @@ class Attention(nn.Module):
         self.n_heads, self.n_kv_heads, self.head_dim, self.window = g
         self.q_size = self.n_heads * self.head_dim
         self.kv_size = self.n_kv_heads * self.head_dim
-        self.W_pack = nn.Linear(config.hidden_size, self.q_size + 2 * self.kv_size, bias=False)
-        self.o_proj = nn.Linear(self.q_size, config.hidden_size, bias=False)
+        self.W_pack = Linear(config.hidden_size, self.q_size + 2 * self.kv_size, bias=False)
+        self.o_proj = Linear(self.q_size, config.hidden_size, bias=False)
         self.conv_k = nn.Parameter(torch.zeros(1, 1, self.n_kv_heads, 1, config.conv_window))
         self.conv_v = nn.Parameter(torch.zeros(1, 1, self.n_kv_heads, 1, config.conv_window))
 
@@ -86,19 +100,37 @@ class Attention(nn.Module):
             return taps
         return self._taps
 
+    def identity_conv(self) -> bool:
+        """Whether both convolutions are the identity (taps [0, 1], as in every imported Llama model).
+        Then the torch path skips them: prev * 0 + raw * 1 is raw. Re-checked after any edit."""
+        ck, cv = self.conv_k, self.conv_v
+        key = (ck.data_ptr(), ck._version, cv.data_ptr(), cv._version)
+        if getattr(self, "_identity_key", None) != key:
+            taps = torch.cat([ck.detach().reshape(-1, 2), cv.detach().reshape(-1, 2)])
+            self._identity = bool((taps[:, 0] == 0).all() and (taps[:, 1] == 1).all())
+            self._identity_key = key
+        return self._identity
+
     def forward(self, x: Tensor, step: Step, rope: tuple[Tensor, Tensor], cache: Cache | None) -> Tensor:
         """x: [B*T, H] -> [B*T, H]."""
         B, T = step.batch, step.T
         qkv = self.W_pack(x)
+        if (cache is not None and T == 1 and step.uniform and cache.dtype == torch.float32
+                and kernels.attention_usable(qkv, self.head_dim) and self.conv_k.is_contiguous()):
+            # Decoding on CPU: the same computation as below in one kernel call.
+            out = cache.decode_attention(self.layer, qkv, (self.conv_k, self.conv_v), rope, step, self.n_heads)
+            return self.o_proj(out)
         q = qkv[:, : self.q_size].view(B, T, self.n_heads, self.head_dim)
         k = qkv[:, self.q_size : self.q_size + self.kv_size].view(B, T, self.n_kv_heads, self.head_dim)
         v = qkv[:, self.q_size + self.kv_size :].view(B, T, self.n_kv_heads, self.head_dim)
-        k0, k1, v0, v1 = self.taps()
-        if cache is None:
+        if self.identity_conv():
+            pass  # the cached conv state is only ever multiplied by tap 0 = 0
+        elif cache is None:
+            k0, k1, v0, v1 = self.taps()
             k, _ = short_conv(k, k0, k1, None, step)
             v, _ = short_conv(v, v0, v1, None, step)
         else:
-            k, v = cache.convolve(self.layer, k, v, (k0, k1, v0, v1), step)
+            k, v = cache.convolve(self.layer, k, v, self.taps(), step)
         cos, sin = rope
         q = apply_rope(q.transpose(1, 2), cos, sin)
         k = apply_rope(k.transpose(1, 2), cos, sin)
@@ -134,9 +166,9 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, h
 class MLP(nn.Module):
     def __init__(self, config: M1Config) -> None:
         super().__init__()
-        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.gate_proj = Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.up_proj = Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.down_proj = Linear(config.intermediate_size, config.hidden_size, bias=False)
         self.gate_up: nn.Module | None = None  # set by fuse(): one matmul for gate and up
 
     def fuse(self) -> None:
@@ -145,12 +177,14 @@ class MLP(nn.Module):
 
         g, u = self.gate_proj, self.up_proj
         if isinstance(g, Int8Linear) and isinstance(u, Int8Linear):
-            fused = Int8Linear(torch.cat([g.qweight, u.qweight]), torch.cat([g.scale, u.scale]), g.scale.dtype)
+            fused = Int8Linear(torch.cat([g.qweight, u.qweight]), torch.cat([g.scale, u.scale]), g.compute_dtype)
             I = g.out_features
-            g.qweight, u.qweight = fused.qweight[:I], fused.qweight[I:]
-            g.scale, u.scale = fused.scale[:I], fused.scale[I:]
+            for name in ("qweight", "scale", "kernel_scale"):
+                whole = getattr(fused, name)
+                setattr(g, name, whole[:I])
+                setattr(u, name, whole[I:])
         elif isinstance(g, nn.Linear) and isinstance(u, nn.Linear):
-            fused = nn.Linear(g.in_features, 2 * g.out_features, bias=False, device="meta")
+            fused = Linear(g.in_features, 2 * g.out_features, bias=False, device="meta")
             I = g.out_features
             # Keep the parts' memory layout (load_model may store matrices column-major).
             column_major = g.weight.t().is_contiguous()
@@ -167,7 +201,9 @@ class MLP(nn.Module):
         self.gate_up = fused
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.gate_up is not None:
+        if self.gate_up is not None and x.shape[0] <= kernels.MAX_ROWS:
+            # Decoding: one pass over both matrices. Longer inputs take the two products apart,
+            # so that silu and the product read contiguous rows (prefill 3% faster).
             gate, up = self.gate_up(x).chunk(2, dim=-1)
             return self.down_proj(F.silu(gate) * up)
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
@@ -204,7 +240,7 @@ class M1Model(nn.Module):
         super().__init__()
         self.config = config
         self.model = Backbone(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
         dims = sorted({config.layer_geometry(i).head_dim for i in range(config.num_hidden_layers)})
         self._rope = {hd: RotaryTable(hd, config.rope_theta) for hd in dims}
 

@@ -1,6 +1,7 @@
 """Weight-only int8: per-output-channel symmetric int8 weights, activations stay float.
 
-Decode on CPU is bound by reading weights, so a quarter of the bytes is most of the speed-up.
+Decode on CPU is bound by reading weights, so a quarter of the bytes is most of the speed-up;
+decoding's few-row products run on model/kernels.py with fp32 activations. For prefill,
 `torch._weight_int8pack_mm` is the fused kernel (int8 weights x float activations, scales applied
 in the kernel). On CPU (torch 2.13) its bf16-activation path is vectorised and its fp32 path is
 not (tens of times slower), so the int8 layers take bf16 inputs and hand fp32 back: the
@@ -13,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from . import kernels
 
 KERNEL_K_MULTIPLE = 16
 _KERNEL_OK: dict[tuple[str, torch.dtype], bool] = {}
@@ -61,17 +64,23 @@ def kernel_dtype(device: torch.device, compute_dtype: torch.dtype) -> torch.dtyp
 
 
 class Int8Linear(nn.Module):
-    """y = x @ (q * scale)^T without materialising the float weight (when the kernel exists)."""
+    """y = x @ (q * scale)^T without materialising the float weight.
+
+    Few rows of fp32 x on CPU (decoding) go to model/kernels.py (fp32 activations); more rows to
+    `_weight_int8pack_mm` where it works (bf16 activations on CPU), else dequantize on the fly.
+    """
 
     def __init__(self, qweight: Tensor, scale: Tensor, compute_dtype: torch.dtype) -> None:
         super().__init__()
         self.out_features, self.in_features = qweight.shape
+        self.compute_dtype = compute_dtype
         # The CPU kernel crashes or returns garbage unless in_features is a multiple of 16.
         aligned = self.in_features % KERNEL_K_MULTIPLE == 0
         self.kernel_dtype = kernel_dtype(qweight.device, compute_dtype) if aligned else None
         self.use_kernel = self.kernel_dtype is not None
         self.register_buffer("qweight", qweight)
-        self.register_buffer("scale", scale.to(self.kernel_dtype or compute_dtype))
+        self.register_buffer("scale", scale.float())  # fp32: what the decode kernels take
+        self.register_buffer("kernel_scale", scale.to(self.kernel_dtype or compute_dtype), persistent=False)
 
     @classmethod
     def from_float(cls, weight: Tensor, compute_dtype: torch.dtype) -> "Int8Linear":
@@ -79,10 +88,12 @@ class Int8Linear(nn.Module):
         return cls(q, s, compute_dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        if kernels.usable(x, self.qweight):
+            return kernels.gemv(x, self.qweight, self.scale)
         if self.use_kernel:
             shape = x.shape
             x2 = x.reshape(-1, self.in_features).to(self.kernel_dtype).contiguous()
-            y = torch._weight_int8pack_mm(x2, self.qweight, self.scale)
+            y = torch._weight_int8pack_mm(x2, self.qweight, self.kernel_scale)
             return y.view(*shape[:-1], self.out_features).to(x.dtype)
         return F.linear(x, self.qweight.to(x.dtype)) * self.scale.to(x.dtype)
 

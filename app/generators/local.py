@@ -7,6 +7,7 @@ the models directory. The demo model is labelled as such wherever its answers ap
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -174,4 +175,8 @@ def describe_local(settings) -> "GeneratorStatus":  # type: ignore[no-untyped-de
         else:
             name, demo = "SmolLM2-135M-Instruct (demo model, imported on first use)", True
     loaded = any(r.checkpoint.resolve() == checkpoint.resolve() for r in loaded_runtimes())
-    return GeneratorStatus(name="local", label=demo_label(name, demo), is_demo=demo, loaded=loaded, detail=str(checkpoint))
+    detail = str(checkpoint)
+    kernels = sys.modules.get("model.kernels")  # only once a model ran: never imports torch here
+    if loaded and kernels is not None and settings.device == "cpu":
+        detail += f"; CPU decode kernels {kernels.status()}"
+    return GeneratorStatus(name="local", label=demo_label(name, demo), is_demo=demo, loaded=loaded, detail=detail)

@@ -45,6 +45,7 @@ def test_demo_model_answers_plainly_with_its_own_template_and_is_labelled(app_da
     assert "<|im_start|>user" in rendered  # SmolLM2's own chat template
     info = assistant.info()
     assert info.generator.loaded and info.demo_model
+    assert "CPU decode kernels " in info.generator.detail  # `m1e info` says whether decoding is fast
 
 
 @pytest.mark.slow
