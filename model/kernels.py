@@ -1,9 +1,11 @@
-"""CPU matrix-vector kernels for decoding (csrc/gemv.c), compiled on first use and called via ctypes.
+"""CPU kernels for decoding (csrc/decode.c), compiled on first use and called via ctypes.
 
 Decoding reads every weight once per token, and PyTorch's BLAS runs those one-row products on a
 single core: on the 2-core bench machine a SmolLM2 decode step's matmuls read 16 GB/s through
 MKL and 32 GB/s through these kernels, the machine's streaming read bandwidth. Rows of the
 weight are split over PyTorch's own OpenMP threads (the library links the libgomp torch loaded).
+Weights may be fp32, bf16 or int8 (per-row scales); accumulation is always fp32. Around the
+products, one layer's decode attention (fp32) and each RMSNorm are one call each.
 
 The library is built once per source version with the system C compiler into
 `$XDG_CACHE_HOME/m1-evidence/kernels/` (a second process finds it there). Without a compiler,
@@ -29,7 +31,7 @@ from torch import Tensor
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).parent / "csrc" / "gemv.c"
+SOURCE = Path(__file__).parent / "csrc" / "decode.c"
 FLAGS = ["-O3", "-fopenmp", "-ffp-contract=off", "-shared", "-fPIC", "-fno-strict-aliasing"]
 # Up to this many rows the kernels beat PyTorch's matrix-matrix product (bench/runtime.py decode b8).
 MAX_ROWS = 16
@@ -49,6 +51,9 @@ class KernelLibrary:
         self.f32 = lib.m1_gemv_f32
         self.f32.argtypes = [ptr, i64, i64, ptr, i64, i64, ptr, i64, c_int, c_int]
         self.f32.restype = None
+        self.bf16 = lib.m1_gemv_bf16
+        self.bf16.argtypes = [ptr, i64, i64, ptr, i64, i64, ptr, i64, c_int, c_int]
+        self.bf16.restype = None
         self.q8 = lib.m1_gemv_q8
         self.q8.argtypes = [ptr, i64, i64, ptr, ptr, i64, i64, ptr, i64, c_int, c_int]
         self.q8.restype = None
@@ -79,7 +84,7 @@ def build() -> Path:
         raise RuntimeError("no C compiler found (set CC, or install gcc)")
     source = SOURCE.read_bytes()
     key = hashlib.sha256(source + " ".join([cc, *FLAGS, platform.machine()]).encode()).hexdigest()[:16]
-    out = cache_dir() / f"gemv-{key}.so"
+    out = cache_dir() / f"decode-{key}.so"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -150,30 +155,39 @@ def status() -> str:
 
 
 def usable(x: Tensor, weight: Tensor) -> bool:
-    """Whether x @ weight.T can go to the kernels: fp32 x on CPU, few rows, row-major fp32 or int8 weight."""
+    """Whether x @ weight.T can go to the kernels: few rows on CPU, a row-major weight, and fp32 x
+    with an fp32 or int8 weight, or bf16 x with a bf16 weight."""
     return (
-        x.dtype == torch.float32
-        and weight.dtype in (torch.float32, torch.int8)
-        and x.device.type == "cpu"
+        x.device.type == "cpu"
+        and (x.dtype, weight.dtype) in _DTYPES
         and x.numel() <= MAX_ROWS * weight.shape[1]
         and weight.is_contiguous()
         and kernels() is not None
     )
 
 
+_DTYPES = {(torch.float32, torch.float32), (torch.float32, torch.int8), (torch.bfloat16, torch.bfloat16)}
+
+
 def gemv(x: Tensor, weight: Tensor, scale: Tensor | None = None) -> Tensor:
-    """x [..., K] fp32 @ weight [N, K].T in fp32; an int8 weight takes its per-row fp32 `scale` [N]."""
+    """x [..., K] @ weight [N, K].T, accumulated in fp32; an int8 weight takes its per-row fp32
+    `scale` [N]. bf16 in, bf16 out (rounded once, at the end, as torch's bf16 matmul does)."""
     k = kernels()
     assert k is not None, "call usable() first"
     N, K = weight.shape
     x2 = x if x.ndim == 2 else x.reshape(-1, K)
-    if x2.stride(1) != 1:
+    if x2.dtype != torch.float32:
+        x2 = x2.float()  # exact for bf16
+    elif x2.stride(1) != 1:
         x2 = x2.contiguous()
     M = x2.shape[0]
     y = torch.empty(M, N, dtype=torch.float32)
     threads = torch.get_num_threads()
-    if scale is None:
+    if weight.dtype == torch.float32:
         k.f32(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), N, K, y.data_ptr(), N, threads, k.isa)
+    elif weight.dtype == torch.bfloat16:
+        k.bf16(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), N, K, y.data_ptr(), N, threads, k.isa)
+        y = y.to(torch.bfloat16)
     else:
         k.q8(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), scale.data_ptr(), N, K, y.data_ptr(), N,
              threads, k.isa)

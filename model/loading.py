@@ -218,11 +218,12 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
     # int8: quantize each linear weight as it arrives, so the float copy never accumulates.
     linear_weights = {f"{n}.weight": n for n, m in model.named_modules()
                       if isinstance(m, nn.Linear) and n != "lm_head"} if int8 else {}
-    # Float on CPU without the decode kernels (model/kernels.py): store each matrix column-major
-    # as it arrives (see column_major); the embedding too when it doubles as the head. The
-    # kernels read the checkpoint's row-major layout.
+    # Float on CPU without the decode kernels (model/kernels.py; they take fp32 and bf16): store
+    # each matrix column-major as it arrives (see column_major); the embedding too when it
+    # doubles as the head. The kernels read the checkpoint's row-major layout.
     column_major_names = set()
-    if not int8 and device.type == "cpu" and not (compute_dtype == torch.float32 and kernels.kernels()):
+    with_kernels = compute_dtype in (torch.float32, torch.bfloat16) and kernels.kernels() is not None
+    if not int8 and device.type == "cpu" and not with_kernels:
         column_major_names = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Linear)}
         if tied and not config.lm_head_normalized:
             column_major_names.add("model.embed_tokens.weight")

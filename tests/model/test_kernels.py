@@ -1,4 +1,4 @@
-"""The CPU decode kernels (model/kernels.py, model/csrc/gemv.c): they build here, compute what torch
+"""The CPU decode kernels (model/kernels.py, model/csrc/decode.c): they build here, compute what torch
 computes for every instruction set and shape, and the model decodes the same with or without them."""
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def test_gemv_matches_torch_on_every_instruction_set(library_path, M, N, K):
     w = torch.randn(N, K, generator=g)
     q = torch.randint(-127, 128, (N, K), generator=g, dtype=torch.int8)
     s = torch.rand(N, generator=g) / 50
+    wb = w.bfloat16()
     want = (x.double() @ w.double().T)
+    want_b = (x.double() @ wb.double().T)
     want_q = (x.double() @ q.double().T) * s.double()
     bound = (x.abs().double() @ w.abs().double().T) * K * 1.2e-7  # fp32 accumulation error bound
     bound_q = (x.abs().double() @ q.abs().double().T) * s.double() * K * 1.2e-7
@@ -56,6 +58,8 @@ def test_gemv_matches_torch_on_every_instruction_set(library_path, M, N, K):
             assert y[:, N:].isnan().all(), "wrote outside its output rows"
             lib.q8(x.data_ptr(), M, K + 5, q.data_ptr(), s.data_ptr(), N, K, y.data_ptr(), N + 3, threads, lib.isa)
             assert ((y[:, :N].double() - want_q).abs() <= bound_q + 1e-30).all(), (kernels.ISA_NAMES[lib.isa], threads)
+            lib.bf16(x.data_ptr(), M, K + 5, wb.data_ptr(), N, K, y.data_ptr(), N + 3, threads, lib.isa)
+            assert ((y[:, :N].double() - want_b).abs() <= bound + 1e-30).all(), (kernels.ISA_NAMES[lib.isa], threads)
 
 
 def test_gemv_wrapper_shapes_and_dispatch():
@@ -69,7 +73,12 @@ def test_gemv_wrapper_shapes_and_dispatch():
     xt = torch.randn(24, 3).T  # non-unit inner stride is copied, not misread
     assert torch.allclose(kernels.gemv(xt, w), xt @ w.T, atol=1e-5)
     assert not kernels.usable(torch.randn(kernels.MAX_ROWS + 1, 24), w)  # prefill: torch's GEMM
-    assert not kernels.usable(x.bfloat16(), w.bfloat16())
+    assert not kernels.usable(x.bfloat16(), w) and not kernels.usable(x, w.bfloat16())
+    xb, wb = x.bfloat16(), w.bfloat16()
+    assert kernels.usable(xb, wb)
+    yb = kernels.gemv(xb, wb)  # fp32 accumulation, one rounding to bf16 at the end
+    want = (xb.double() @ wb.double().T)
+    assert yb.dtype == torch.bfloat16 and ((yb.double() - want).abs() <= want.abs() / 128 + 1e-3).all()
     assert not kernels.usable(x, w.T)  # column-major weight
 
 

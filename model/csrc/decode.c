@@ -1,14 +1,19 @@
-/* Matrix-vector products for decoding on CPU: y[m, n] = scale[n] * sum_k x[m, k] * w[n, k] for a few m.
+/* CPU kernels for decoding (one new token per sequence), called from model/kernels.py:
+ *   m1_gemv_f32/_bf16/_q8      y[m, n] = scale[n] * sum_k x[m, k] * w[n, k] for a few rows m
+ *   m1_decode_attention         one layer's conv + RoPE + cache write + attention
+ *   m1_rms_norm                 RMSNorm of a few rows
  *
  * Decoding one token multiplies every weight matrix by one vector, so it runs at the speed the
  * matrices stream from memory. PyTorch's BLAS runs these products on one core (on the 2-core
  * bench machine 11-16 GB/s of the 32 GB/s it can read); here the rows of W are split over the
  * OpenMP threads PyTorch already uses (the library links the libgomp torch has loaded), each
  * thread reads its rows front to back with a software prefetch ahead, and each row is read once
- * for all m. Accumulation is fp32. Weights are fp32, or int8 with one fp32 scale per row.
+ * for all m. Accumulation is fp32. Weights are fp32, bf16, or int8 with one fp32 scale per row. What
+ * surrounds the products in a layer is a few dozen tiny torch ops at a few microseconds each;
+ * the attention and norm kernels do that work in three calls.
  *
- * Built by model/kernels.py. One body per instruction set (AVX-512, AVX2+FMA, plain C), chosen at
- * run time, so one build runs on any x86-64 machine.
+ * One body per instruction set (AVX-512, AVX2+FMA, plain C) chosen at run time, so one build
+ * runs on any x86-64 machine.
  */
 #include <immintrin.h>
 #include <omp.h>
@@ -25,6 +30,14 @@ typedef void (*rows_fn)(const float *x, int64_t M, int64_t ldx, const void *w, c
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* bf16 is the top half of an fp32: widening it is exact. */
+static inline float bf16_to_f32(uint16_t v) {
+    union { uint32_t u; float f; } c = {(uint32_t)v << 16};
+    return c.f;
+}
+/* One weight as fp32, whatever the weight type (float, int8_t, or uint16_t holding bf16). */
+#define W_F32(v) _Generic((v), uint16_t: bf16_to_f32(v), default: (float)(v))
+
 /* ------------------------------------------------------------------ plain C */
 
 #define C_KERNEL(NAME, WT, SCALE)                                                                   \
@@ -35,13 +48,14 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
         for (int64_t n = n0; n < n1; n++)                                                           \
             for (int64_t m = 0; m < M; m++) {                                                       \
                 float acc = 0.f;                                                                    \
-                for (int64_t k = 0; k < K; k++) acc += (float)w[n * K + k] * x[m * ldx + k];        \
+                for (int64_t k = 0; k < K; k++) acc += W_F32(w[n * K + k]) * x[m * ldx + k];        \
                 y[m * ldy + n] = acc * SCALE;                                                       \
             }                                                                                       \
     }
 
 C_KERNEL(f32_rows_c, float, 1.0f)
 C_KERNEL(q8_rows_c, int8_t, scale[n])
+C_KERNEL(bf16_rows_c, uint16_t, 1.0f)
 
 /* ------------------------------------------------------------------ SIMD bodies
  * One row (M == 1): four accumulators over consecutive chunks, so the row is one sequential
@@ -75,7 +89,7 @@ C_KERNEL(q8_rows_c, int8_t, scale[n])
                 }                                                                                   \
                 for (; k < KV; k += W) a0 = FMA(LOAD(r + k), LOADX(x + k), a0);                     \
                 float s = HSUM(ADD(ADD(a0, a1), ADD(a2, a3)));                                        \
-                for (; k < K; k++) s += (float)r[k] * x[k];                                         \
+                for (; k < K; k++) s += W_F32(r[k]) * x[k];                                         \
                 y[n] = s * SCALE(n);                                                                \
             }                                                                                       \
             return;                                                                                 \
@@ -100,8 +114,8 @@ C_KERNEL(q8_rows_c, int8_t, scale[n])
                                       {HSUM(c10), HSUM(c11), HSUM(c12), HSUM(c13)}};                \
                 for (int64_t k = KV; k < K; k++)                                                    \
                     for (int j = 0; j < MBLOCK; j++) {                                              \
-                        s[0][j] += (float)r0[k] * xs[j][k];                                         \
-                        s[1][j] += (float)r1[k] * xs[j][k];                                         \
+                        s[0][j] += W_F32(r0[k]) * xs[j][k];                                         \
+                        s[1][j] += W_F32(r1[k]) * xs[j][k];                                         \
                     }                                                                               \
                 for (int64_t i = 0; i < nb; i++)                                                    \
                     for (int64_t j = 0; j < mb; j++) y[(m + j) * ldy + n + i] = s[i][j] * SCALE(n + i); \
@@ -124,6 +138,10 @@ SIMD_KERNEL(f32_rows_avx2, "avx2,fma", float, __m256, 8, _mm256_loadu_ps, _mm256
             _mm256_add_ps, _mm256_setzero_ps(), hsum256, NO_SCALE)
 SIMD_KERNEL(q8_rows_avx2, "avx2,fma", int8_t, __m256, 8, Q8_LOAD8, _mm256_loadu_ps, _mm256_fmadd_ps,
             _mm256_add_ps, _mm256_setzero_ps(), hsum256, ROW_SCALE)
+#define BF16_LOAD8(p) \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+SIMD_KERNEL(bf16_rows_avx2, "avx2,fma", uint16_t, __m256, 8, BF16_LOAD8, _mm256_loadu_ps, _mm256_fmadd_ps,
+            _mm256_add_ps, _mm256_setzero_ps(), hsum256, NO_SCALE)
 
 /* AVX-512: 16 lanes */
 #define Q8_LOAD16(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
@@ -131,6 +149,10 @@ SIMD_KERNEL(f32_rows_avx512, "avx512f", float, __m512, 16, _mm512_loadu_ps, _mm5
             _mm512_add_ps, _mm512_setzero_ps(), _mm512_reduce_add_ps, NO_SCALE)
 SIMD_KERNEL(q8_rows_avx512, "avx512f", int8_t, __m512, 16, Q8_LOAD16, _mm512_loadu_ps, _mm512_fmadd_ps,
             _mm512_add_ps, _mm512_setzero_ps(), _mm512_reduce_add_ps, ROW_SCALE)
+#define BF16_LOAD16(p) \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+SIMD_KERNEL(bf16_rows_avx512, "avx512f", uint16_t, __m512, 16, BF16_LOAD16, _mm512_loadu_ps, _mm512_fmadd_ps,
+            _mm512_add_ps, _mm512_setzero_ps(), _mm512_reduce_add_ps, NO_SCALE)
 
 /* ------------------------------------------------------------------ dispatch */
 
@@ -147,6 +169,7 @@ int m1_isa(int limit) {
 
 static const rows_fn F32[] = {f32_rows_c, f32_rows_avx2, f32_rows_avx512};
 static const rows_fn Q8[] = {q8_rows_c, q8_rows_avx2, q8_rows_avx512};
+static const rows_fn BF16[] = {bf16_rows_c, bf16_rows_avx2, bf16_rows_avx512};
 
 /* Below this many weight bytes one thread is faster than waking the others. */
 #define PARALLEL_MIN_BYTES (64 * 1024)
@@ -171,6 +194,12 @@ static void run(rows_fn fn, const float *x, int64_t M, int64_t ldx, const void *
 void m1_gemv_f32(const float *x, int64_t M, int64_t ldx, const float *w, int64_t N, int64_t K,
                  float *y, int64_t ldy, int threads, int isa) {
     run(F32[isa], x, M, ldx, w, 0, N, K, 4, y, ldy, threads);
+}
+
+/* y[m, n] = sum_k x[m, k] * w[n, k] with bf16 w (given as its raw 16 bits). */
+void m1_gemv_bf16(const float *x, int64_t M, int64_t ldx, const uint16_t *w, int64_t N, int64_t K,
+                  float *y, int64_t ldy, int threads, int isa) {
+    run(BF16[isa], x, M, ldx, w, 0, N, K, 2, y, ldy, threads);
 }
 
 /* y[m, n] = scale[n] * sum_k x[m, k] * w[n, k] with int8 w. */
