@@ -48,7 +48,6 @@ def test_demo_model_answers_plainly_with_its_own_template_and_is_labelled(app_da
     assert "CPU decode kernels " in info.generator.detail  # `m1e info` says whether decoding is fast
 
 
-@pytest.mark.slow
 def test_demo_model_answers_from_evidence(app_data, models_dir):
     assistant = Assistant(generator="local", models_dir=models_dir, context_tokens=900, max_new_tokens=8)
     pieces, answer = stream_answer(assistant, "evidence")
