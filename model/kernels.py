@@ -54,6 +54,9 @@ class KernelLibrary:
         self.bf16 = lib.m1_gemv_bf16
         self.bf16.argtypes = [ptr, i64, i64, ptr, i64, i64, ptr, i64, c_int, c_int]
         self.bf16.restype = None
+        self.q8g = lib.m1_gemv_q8g
+        self.q8g.argtypes = [ptr, i64, i64, ptr, ptr, i64, i64, i64, ptr, i64, c_int, c_int]
+        self.q8g.restype = None
         self.q8 = lib.m1_gemv_q8
         self.q8.argtypes = [ptr, i64, i64, ptr, ptr, i64, i64, ptr, i64, c_int, c_int]
         self.q8.restype = None
@@ -61,6 +64,9 @@ class KernelLibrary:
         self.attention.argtypes = [ptr, i64, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, i64,
                                    ctypes.c_float, ptr, ptr, c_int]
         self.attention.restype = None
+        self.dequant_q8 = lib.m1_dequant_q8
+        self.dequant_q8.argtypes = [ptr, ptr, i64, i64, i64, i64, ptr, c_int]
+        self.dequant_q8.restype = None
         self.rms_norm = lib.m1_rms_norm
         self.rms_norm.argtypes = [ptr, i64, i64, ptr, ctypes.c_float, ptr]
         self.rms_norm.restype = None
@@ -84,11 +90,23 @@ def build() -> Path:
         raise RuntimeError("no C compiler found (set CC, or install gcc)")
     source = SOURCE.read_bytes()
     key = hashlib.sha256(source + " ".join([cc, *FLAGS, platform.machine()]).encode()).hexdigest()[:16]
-    out = cache_dir() / f"decode-{key}.so"
-    if out.is_file():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".so.tmp")
+    name = f"decode-{key}.so"
+    error: Exception | None = None
+    for folder in (cache_dir(), Path(tempfile.gettempdir()) / f"m1-evidence-kernels-{os.getuid()}"):
+        try:  # a read-only cache directory: build in the temporary directory instead
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = folder.stat()
+            if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                raise PermissionError(f"{folder} is not this user's alone: a library there could be anyone's")
+            if (folder / name).is_file():
+                return folder / name
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".so.tmp")
+            break
+        except OSError as e:
+            error = e
+    else:
+        raise RuntimeError(f"cannot write the kernel library anywhere: {error}")
+    out = folder / name
     os.close(fd)
     try:
         proc = subprocess.run([cc, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True, text=True, timeout=120)
@@ -134,11 +152,17 @@ def self_check(k: KernelLibrary) -> None:
     w = torch.randn(45, 37, generator=g)
     q = torch.randint(-127, 128, (45, 37), generator=g, dtype=torch.int8)
     s = torch.rand(45, generator=g)
+    sg = torch.rand(45, 2, generator=g)  # two groups of 16 over the first 32 columns
     want_f32, want_q8 = x @ w.T, (x @ q.float().T) * s
-    got_f32, got_q8 = torch.empty(3, 45), torch.empty(3, 45)
+    want_q8g = x[:, :32] @ (q[:, :32].float() * sg.repeat_interleave(16, dim=1)).T
+    got_f32, got_q8, got_q8g = torch.empty(3, 45), torch.empty(3, 45), torch.empty(3, 45)
     k.f32(x.data_ptr(), 3, 37, w.data_ptr(), 45, 37, got_f32.data_ptr(), 45, 2, k.isa)
     k.q8(x.data_ptr(), 3, 37, q.data_ptr(), s.data_ptr(), 45, 37, got_q8.data_ptr(), 45, 2, k.isa)
-    if not (torch.allclose(got_f32, want_f32, atol=1e-4) and torch.allclose(got_q8, want_q8, rtol=1e-4, atol=1e-3)):
+    q32 = q[:, :32].contiguous()
+    k.q8g(x.data_ptr(), 3, 37, q32.data_ptr(), sg.data_ptr(), 4, 45, 32, got_q8g.data_ptr(), 45, 2, k.isa)
+    close = [torch.allclose(got_f32, want_f32, atol=1e-4), torch.allclose(got_q8, want_q8, rtol=1e-4, atol=1e-3),
+             torch.allclose(got_q8g, want_q8g, rtol=1e-4, atol=1e-3)]
+    if not all(close):
         raise RuntimeError("self-check failed: results differ from torch")
 
 
@@ -170,8 +194,9 @@ _DTYPES = {(torch.float32, torch.float32), (torch.float32, torch.int8), (torch.b
 
 
 def gemv(x: Tensor, weight: Tensor, scale: Tensor | None = None) -> Tensor:
-    """x [..., K] @ weight [N, K].T, accumulated in fp32; an int8 weight takes its per-row fp32
-    `scale` [N]. bf16 in, bf16 out (rounded once, at the end, as torch's bf16 matmul does)."""
+    """x [..., K] @ weight [N, K].T, accumulated in fp32. An int8 weight takes its fp32 `scale`:
+    [N, 1] per row, or [N, K / G] per group of G consecutive weights (G a power of two, K a
+    multiple of G and of 8). bf16 in, bf16 out (rounded once, at the end, as torch's matmul)."""
     k = kernels()
     assert k is not None, "call usable() first"
     N, K = weight.shape
@@ -188,10 +213,26 @@ def gemv(x: Tensor, weight: Tensor, scale: Tensor | None = None) -> Tensor:
     elif weight.dtype == torch.bfloat16:
         k.bf16(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), N, K, y.data_ptr(), N, threads, k.isa)
         y = y.to(torch.bfloat16)
-    else:
+    elif scale.shape[-1] == 1:
         k.q8(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), scale.data_ptr(), N, K, y.data_ptr(), N,
              threads, k.isa)
+    else:
+        gshift = (K // scale.shape[-1]).bit_length() - 1
+        k.q8g(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), scale.data_ptr(), gshift, N, K, y.data_ptr(),
+              N, threads, k.isa)
     return y if x.ndim == 2 else y.view(*x.shape[:-1], N)
+
+
+def dequantize_rows(q: Tensor, scale: Tensor, n0: int, n1: int, out: Tensor) -> Tensor | None:
+    """fp32 rows n0..n1 of an int8 matrix q [N, K] with scales [N, groups], written into `out`
+    (fp32, at least (n1 - n0) * K elements) and returned as [n1 - n0, K]; None without kernels."""
+    k = kernels()
+    if k is None or q.device.type != "cpu" or not (q.is_contiguous() and scale.is_contiguous()):
+        return None
+    out = out.view(-1)[: (n1 - n0) * q.shape[1]].view(n1 - n0, q.shape[1])
+    k.dequant_q8(q.data_ptr(), scale.data_ptr(), scale.shape[1], q.shape[1], n0, n1, out.data_ptr(),
+                 torch.get_num_threads())
+    return out
 
 
 def norm_usable(x: Tensor) -> bool:

@@ -179,7 +179,7 @@ class MLP(nn.Module):
         if isinstance(g, Int8Linear) and isinstance(u, Int8Linear):
             fused = Int8Linear(torch.cat([g.qweight, u.qweight]), torch.cat([g.scale, u.scale]), g.compute_dtype)
             I = g.out_features
-            for name in ("qweight", "scale", "kernel_scale"):
+            for name in ("qweight", "scale"):
                 whole = getattr(fused, name)
                 setattr(g, name, whole[:I])
                 setattr(u, name, whole[I:])

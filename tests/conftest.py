@@ -59,15 +59,18 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_data_home(tmp_path_factory: pytest.TempPathFactory):
-    """Point M1E data (index, imported models) at a temporary home for the whole session."""
+    """Point M1E data (index, imported models) and caches at temporary homes for the whole session."""
     home = tmp_path_factory.mktemp("m1e-home")
-    old = os.environ.get("XDG_DATA_HOME")
+    cache = tmp_path_factory.mktemp("m1e-cache")  # the CPU kernels are built from source each run
+    old = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CACHE_HOME")}
     os.environ["XDG_DATA_HOME"] = str(home)
+    os.environ["XDG_CACHE_HOME"] = str(cache)
     yield home
-    if old is None:
-        os.environ.pop("XDG_DATA_HOME", None)
-    else:
-        os.environ["XDG_DATA_HOME"] = old
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
  *   m1_gemv_f32/_bf16/_q8      y[m, n] = scale[n] * sum_k x[m, k] * w[n, k] for a few rows m
  *   m1_decode_attention         one layer's conv + RoPE + cache write + attention
  *   m1_rms_norm                 RMSNorm of a few rows
+ *   m1_dequant_q8               int8 rows to fp32, for prefill's matrix products
  *
  * Decoding one token multiplies every weight matrix by one vector, so it runs at the speed the
  * matrices stream from memory. PyTorch's BLAS runs these products on one core (on the 2-core
@@ -26,7 +27,7 @@
 #define MBLOCK 4            /* rows of x that share one pass over a pair of weight rows */
 
 typedef void (*rows_fn)(const float *x, int64_t M, int64_t ldx, const void *w, const float *scale,
-                        int64_t K, int64_t n0, int64_t n1, float *y, int64_t ldy);
+                        int64_t gshift, int64_t K, int64_t n0, int64_t n1, float *y, int64_t ldy);
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -40,22 +41,26 @@ static inline float bf16_to_f32(uint16_t v) {
 
 /* ------------------------------------------------------------------ plain C */
 
-#define C_KERNEL(NAME, WT, SCALE)                                                                   \
+#define C_KERNEL(NAME, WT, SCALE, ROW)                                                              \
     static void NAME(const float *x, int64_t M, int64_t ldx, const void *wv, const float *scale,    \
-                     int64_t K, int64_t n0, int64_t n1, float *y, int64_t ldy) {                    \
+                     int64_t gshift, int64_t K, int64_t n0, int64_t n1, float *y, int64_t ldy) {    \
         const WT *w = (const WT *)wv;                                                               \
-        (void)scale;                                                                                \
+        (void)scale, (void)gshift;                                                                  \
         for (int64_t n = n0; n < n1; n++)                                                           \
             for (int64_t m = 0; m < M; m++) {                                                       \
                 float acc = 0.f;                                                                    \
-                for (int64_t k = 0; k < K; k++) acc += W_F32(w[n * K + k]) * x[m * ldx + k];        \
-                y[m * ldy + n] = acc * SCALE;                                                       \
+                for (int64_t k = 0; k < K; k++) acc += W_F32(w[n * K + k]) * x[m * ldx + k] * SCALE(n, k); \
+                y[m * ldy + n] = acc * ROW(n);                                                      \
             }                                                                                       \
     }
 
-C_KERNEL(f32_rows_c, float, 1.0f)
-C_KERNEL(q8_rows_c, int8_t, scale[n])
-C_KERNEL(bf16_rows_c, uint16_t, 1.0f)
+#define ONE(...) 1.0f
+#define GROUP_SCALE(n, k) scale[(n) * (K >> gshift) + ((k) >> gshift)]
+#define ROW_SCALE(n) scale[n]
+C_KERNEL(f32_rows_c, float, ONE, ONE)
+C_KERNEL(bf16_rows_c, uint16_t, ONE, ONE)
+C_KERNEL(q8_rows_c, int8_t, ONE, ROW_SCALE)
+C_KERNEL(q8g_rows_c, int8_t, GROUP_SCALE, ONE)
 
 /* ------------------------------------------------------------------ SIMD bodies
  * One row (M == 1): four accumulators over consecutive chunks, so the row is one sequential
@@ -64,16 +69,16 @@ C_KERNEL(bf16_rows_c, uint16_t, 1.0f)
  * VEC: register type; W: lanes; LOAD(p)/LOADX(p): weights/x at p; FMA, ADD, ZERO, and HSUM
  * (sum of the lanes); SCALE(n): the row's scale. */
 
-#define PREFETCH_ROW(r, k, WT, W)                                                                    \
+#define PREFETCH_ROW(r, k, WT, W)                                                                   \
     for (int64_t _b = 0; _b < (int64_t)(4 * W * sizeof(WT)); _b += 64)                              \
         _mm_prefetch((const char *)((r) + (k)) + PREFETCH_BYTES + _b, PREFETCH_HINT);
 
-#define SIMD_KERNEL(NAME, TARGET, WT, VEC, W, LOAD, LOADX, FMA, ADD, ZERO, HSUM, SCALE)                  \
+#define SIMD_KERNEL(NAME, TARGET, WT, VEC, W, LOAD, LOADX, FMA, ADD, ZERO, HSUM, SCALE)             \
     __attribute__((target(TARGET))) static void NAME(                                               \
-        const float *x, int64_t M, int64_t ldx, const void *wv, const float *scale, int64_t K,      \
-        int64_t n0, int64_t n1, float *y, int64_t ldy) {                                            \
+        const float *x, int64_t M, int64_t ldx, const void *wv, const float *scale, int64_t gshift, \
+        int64_t K, int64_t n0, int64_t n1, float *y, int64_t ldy) {                                 \
         const WT *w = (const WT *)wv;                                                               \
-        (void)scale;                                                                                \
+        (void)scale, (void)gshift;                                                                  \
         const int64_t KV = K - K % W, K4 = K - K % (4 * W);                                         \
         if (M == 1) {                                                                               \
             for (int64_t n = n0; n < n1; n++) {                                                     \
@@ -82,13 +87,13 @@ C_KERNEL(bf16_rows_c, uint16_t, 1.0f)
                 int64_t k = 0;                                                                      \
                 for (; k < K4; k += 4 * W) {                                                        \
                     PREFETCH_ROW(r, k, WT, W)                                                       \
-                    a0 = FMA(LOAD(r + k), LOADX(x + k), a0);                                        \
-                    a1 = FMA(LOAD(r + k + W), LOADX(x + k + W), a1);                                \
-                    a2 = FMA(LOAD(r + k + 2 * W), LOADX(x + k + 2 * W), a2);                        \
-                    a3 = FMA(LOAD(r + k + 3 * W), LOADX(x + k + 3 * W), a3);                        \
+                    a0 = FMA(LOAD(r + k, n, k), LOADX(x + k), a0);                                  \
+                    a1 = FMA(LOAD(r + k + W, n, k + W), LOADX(x + k + W), a1);                      \
+                    a2 = FMA(LOAD(r + k + 2 * W, n, k + 2 * W), LOADX(x + k + 2 * W), a2);          \
+                    a3 = FMA(LOAD(r + k + 3 * W, n, k + 3 * W), LOADX(x + k + 3 * W), a3);          \
                 }                                                                                   \
-                for (; k < KV; k += W) a0 = FMA(LOAD(r + k), LOADX(x + k), a0);                     \
-                float s = HSUM(ADD(ADD(a0, a1), ADD(a2, a3)));                                        \
+                for (; k < KV; k += W) a0 = FMA(LOAD(r + k, n, k), LOADX(x + k), a0);               \
+                float s = HSUM(ADD(ADD(a0, a1), ADD(a2, a3)));                                      \
                 for (; k < K; k++) s += W_F32(r[k]) * x[k];                                         \
                 y[n] = s * SCALE(n);                                                                \
             }                                                                                       \
@@ -104,7 +109,7 @@ C_KERNEL(bf16_rows_c, uint16_t, 1.0f)
                 VEC c00 = ZERO, c01 = ZERO, c02 = ZERO, c03 = ZERO;                                 \
                 VEC c10 = ZERO, c11 = ZERO, c12 = ZERO, c13 = ZERO;                                 \
                 for (int64_t k = 0; k < KV; k += W) {                                               \
-                    VEC w0 = LOAD(r0 + k), w1 = LOAD(r1 + k), xv;                                   \
+                    VEC w0 = LOAD(r0 + k, n, k), w1 = LOAD(r1 + k, n + nb - 1, k), xv;              \
                     xv = LOADX(xs[0] + k); c00 = FMA(w0, xv, c00); c10 = FMA(w1, xv, c10);          \
                     xv = LOADX(xs[1] + k); c01 = FMA(w0, xv, c01); c11 = FMA(w1, xv, c11);          \
                     xv = LOADX(xs[2] + k); c02 = FMA(w0, xv, c02); c12 = FMA(w1, xv, c12);          \
@@ -124,7 +129,14 @@ C_KERNEL(bf16_rows_c, uint16_t, 1.0f)
     }
 
 #define NO_SCALE(i) 1.0f
-#define ROW_SCALE(i) scale[i]
+
+/* The four weight types for one instruction set: fp32, bf16, int8 per row, int8 per group. The
+ * loads are F32_<L>, BF16_<L>, Q8_<L>, Q8G_<L> for L = LOAD8 or LOAD16. */
+#define ISA_KERNELS(ISA, TARGET, VEC, W, L, LOADX, FMA, ADD, ZERO, HSUM)                             \
+    SIMD_KERNEL(f32_rows_##ISA, TARGET, float, VEC, W, F32_##L, LOADX, FMA, ADD, ZERO, HSUM, NO_SCALE) \
+    SIMD_KERNEL(bf16_rows_##ISA, TARGET, uint16_t, VEC, W, BF16_##L, LOADX, FMA, ADD, ZERO, HSUM, NO_SCALE) \
+    SIMD_KERNEL(q8_rows_##ISA, TARGET, int8_t, VEC, W, Q8_##L, LOADX, FMA, ADD, ZERO, HSUM, ROW_SCALE) \
+    SIMD_KERNEL(q8g_rows_##ISA, TARGET, int8_t, VEC, W, Q8G_##L, LOADX, FMA, ADD, ZERO, HSUM, NO_SCALE)
 
 /* AVX2 + FMA: 8 lanes */
 __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
@@ -133,26 +145,23 @@ __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
 }
-#define Q8_LOAD8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
-SIMD_KERNEL(f32_rows_avx2, "avx2,fma", float, __m256, 8, _mm256_loadu_ps, _mm256_loadu_ps, _mm256_fmadd_ps,
-            _mm256_add_ps, _mm256_setzero_ps(), hsum256, NO_SCALE)
-SIMD_KERNEL(q8_rows_avx2, "avx2,fma", int8_t, __m256, 8, Q8_LOAD8, _mm256_loadu_ps, _mm256_fmadd_ps,
-            _mm256_add_ps, _mm256_setzero_ps(), hsum256, ROW_SCALE)
-#define BF16_LOAD8(p) \
+/* Loads of W lanes of weights at p as fp32 (n, k: the row and column, for group scales). */
+#define F32_LOAD8(p, n, k) _mm256_loadu_ps(p)
+#define BF16_LOAD8(p, n, k)                                                                         \
     _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
-SIMD_KERNEL(bf16_rows_avx2, "avx2,fma", uint16_t, __m256, 8, BF16_LOAD8, _mm256_loadu_ps, _mm256_fmadd_ps,
-            _mm256_add_ps, _mm256_setzero_ps(), hsum256, NO_SCALE)
+#define Q8_LOAD8(p, n, k) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define Q8G_LOAD8(p, n, k) _mm256_mul_ps(Q8_LOAD8(p, n, k), _mm256_set1_ps(GROUP_SCALE(n, k)))
+ISA_KERNELS(avx2, "avx2,fma", __m256, 8, LOAD8, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_add_ps,
+            _mm256_setzero_ps(), hsum256)
 
 /* AVX-512: 16 lanes */
-#define Q8_LOAD16(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
-SIMD_KERNEL(f32_rows_avx512, "avx512f", float, __m512, 16, _mm512_loadu_ps, _mm512_loadu_ps, _mm512_fmadd_ps,
-            _mm512_add_ps, _mm512_setzero_ps(), _mm512_reduce_add_ps, NO_SCALE)
-SIMD_KERNEL(q8_rows_avx512, "avx512f", int8_t, __m512, 16, Q8_LOAD16, _mm512_loadu_ps, _mm512_fmadd_ps,
-            _mm512_add_ps, _mm512_setzero_ps(), _mm512_reduce_add_ps, ROW_SCALE)
-#define BF16_LOAD16(p) \
+#define F32_LOAD16(p, n, k) _mm512_loadu_ps(p)
+#define BF16_LOAD16(p, n, k)                                                                        \
     _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
-SIMD_KERNEL(bf16_rows_avx512, "avx512f", uint16_t, __m512, 16, BF16_LOAD16, _mm512_loadu_ps, _mm512_fmadd_ps,
-            _mm512_add_ps, _mm512_setzero_ps(), _mm512_reduce_add_ps, NO_SCALE)
+#define Q8_LOAD16(p, n, k) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define Q8G_LOAD16(p, n, k) _mm512_mul_ps(Q8_LOAD16(p, n, k), _mm512_set1_ps(GROUP_SCALE(n, k)))
+ISA_KERNELS(avx512, "avx512f", __m512, 16, LOAD16, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_add_ps,
+            _mm512_setzero_ps(), _mm512_reduce_add_ps)
 
 /* ------------------------------------------------------------------ dispatch */
 
@@ -170,15 +179,16 @@ int m1_isa(int limit) {
 static const rows_fn F32[] = {f32_rows_c, f32_rows_avx2, f32_rows_avx512};
 static const rows_fn Q8[] = {q8_rows_c, q8_rows_avx2, q8_rows_avx512};
 static const rows_fn BF16[] = {bf16_rows_c, bf16_rows_avx2, bf16_rows_avx512};
+static const rows_fn Q8G[] = {q8g_rows_c, q8g_rows_avx2, q8g_rows_avx512};
 
 /* Below this many weight bytes one thread is faster than waking the others. */
 #define PARALLEL_MIN_BYTES (64 * 1024)
 
 static void run(rows_fn fn, const float *x, int64_t M, int64_t ldx, const void *w, const float *scale,
-                int64_t N, int64_t K, int64_t elem_bytes, float *y, int64_t ldy, int threads) {
+                int64_t gshift, int64_t N, int64_t K, int64_t elem_bytes, float *y, int64_t ldy, int threads) {
     if (threads < 1 || N * K * elem_bytes < PARALLEL_MIN_BYTES || N < 2 * threads) threads = 1;
     if (threads == 1) {
-        fn(x, M, ldx, w, scale, K, 0, N, y, ldy);
+        fn(x, M, ldx, w, scale, gshift, K, 0, N, y, ldy);
         return;
     }
     /* One contiguous range of rows per thread: each thread streams one region of W. */
@@ -186,26 +196,33 @@ static void run(rows_fn fn, const float *x, int64_t M, int64_t ldx, const void *
     {
         const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
         const int64_t n0 = N * t / nt, n1 = N * (t + 1) / nt;
-        if (n0 < n1) fn(x, M, ldx, w, scale, K, n0, n1, y, ldy);
+        if (n0 < n1) fn(x, M, ldx, w, scale, gshift, K, n0, n1, y, ldy);
     }
 }
 
 /* y[m, n] = sum_k x[m, k] * w[n, k]; x rows `ldx` floats apart, y rows `ldy` floats apart. */
 void m1_gemv_f32(const float *x, int64_t M, int64_t ldx, const float *w, int64_t N, int64_t K,
                  float *y, int64_t ldy, int threads, int isa) {
-    run(F32[isa], x, M, ldx, w, 0, N, K, 4, y, ldy, threads);
+    run(F32[isa], x, M, ldx, w, 0, 0, N, K, 4, y, ldy, threads);
 }
 
 /* y[m, n] = sum_k x[m, k] * w[n, k] with bf16 w (given as its raw 16 bits). */
 void m1_gemv_bf16(const float *x, int64_t M, int64_t ldx, const uint16_t *w, int64_t N, int64_t K,
                   float *y, int64_t ldy, int threads, int isa) {
-    run(BF16[isa], x, M, ldx, w, 0, N, K, 2, y, ldy, threads);
+    run(BF16[isa], x, M, ldx, w, 0, 0, N, K, 2, y, ldy, threads);
 }
 
 /* y[m, n] = scale[n] * sum_k x[m, k] * w[n, k] with int8 w. */
 void m1_gemv_q8(const float *x, int64_t M, int64_t ldx, const int8_t *w, const float *scale, int64_t N,
                 int64_t K, float *y, int64_t ldy, int threads, int isa) {
-    run(Q8[isa], x, M, ldx, w, scale, N, K, 1, y, ldy, threads);
+    run(Q8[isa], x, M, ldx, w, scale, 0, N, K, 1, y, ldy, threads);
+}
+
+/* y[m, n] = sum_k x[m, k] * w[n, k] * scale[n, k >> gshift]: int8 w with one scale per group of
+ * 2^gshift consecutive weights of a row (K a multiple of the group, the group of 8 lanes). */
+void m1_gemv_q8g(const float *x, int64_t M, int64_t ldx, const int8_t *w, const float *scale, int64_t gshift,
+                 int64_t N, int64_t K, float *y, int64_t ldy, int threads, int isa) {
+    run(Q8G[isa], x, M, ldx, w, scale, gshift, N, K, 1, y, ldy, threads);
 }
 
 /* ------------------------------------------------------------------ decode attention
@@ -261,7 +278,8 @@ CLONES static void attend_head(const float *q, const float *keys, const float *v
  * [B, n_kv, slots, hd] (updated at `slot`); scores: scratch of n_threads * n_keys floats;
  * out [B, n_heads hd]. */
 void m1_decode_attention(const float *qkv, int64_t B, int64_t n_heads, int64_t n_kv, int64_t hd,
-                         const float *taps_k, const float *taps_v, float *conv_k, float *conv_v, const float *cos_, const float *sin_,
+                         const float *taps_k, const float *taps_v, float *conv_k, float *conv_v,
+                         const float *cos_, const float *sin_,
                          float *cache_k, float *cache_v, int64_t slots, int64_t slot, int64_t n_keys,
                          float scale, float *scores, float *out, int threads) {
     const int64_t row = (n_heads + 2 * n_kv) * hd, group = n_heads / n_kv;
@@ -308,5 +326,26 @@ CLONES void m1_rms_norm(const float *x, int64_t M, int64_t K, const float *weigh
         const float r = 1.0f / sqrtf(ss / (float)K + eps);
 #pragma omp simd
         for (int64_t k = 0; k < K; k++) y[m * K + k] = weight[k] * (xm[k] * r);
+    }
+}
+
+/* ------------------------------------------------------------------ int8 dequantization
+ * out[n - n0, k] = q[n, k] * scale[n, g] for rows n0 <= n < n1, where g is k's group of K / groups
+ * consecutive weights: prefill multiplies many rows by int8 weights with torch's matrix product,
+ * a block of dequantized rows at a time (model/quant.py). One pass, both threads. */
+void m1_dequant_q8(const int8_t *q, const float *scale, int64_t groups, int64_t K, int64_t n0, int64_t n1,
+                   float *out, int threads) {
+    const int64_t G = K / groups;
+    if (threads < 1 || (n1 - n0) * K < 256 * 1024) threads = 1;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t n = n0; n < n1; n++) {
+        const int8_t *qr = q + n * K;
+        const float *s = scale + n * groups;
+        float *o = out + (n - n0) * K;
+        for (int64_t g = 0; g < groups; g++) {
+            const float sg = s[g];
+#pragma omp simd
+            for (int64_t k = g * G; k < (g + 1) * G; k++) o[k] = (float)qr[k] * sg;
+        }
     }
 }

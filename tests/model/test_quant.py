@@ -7,49 +7,39 @@ import pytest
 import torch
 from torch import nn
 
-import model.quant as quant
 from model import load_model
-from model.quant import Int8Embedding, Int8Linear, quantize_rows
+from model.quant import Int8Embedding, Int8Linear, dequantize, group_size, quantize
 from tests.model.random_checkpoint import random_checkpoint
 
 
-def test_quantize_rows_error_is_half_a_step():
-    w = torch.randn(33, 70) * torch.logspace(-3, 1, 33)[:, None]
-    q, s = quantize_rows(w)
+@pytest.mark.parametrize("K,G", [(128, 64), (96, 32), (70, 70), (48, 48)])
+def test_quantize_groups_and_error_is_half_a_step(K, G):
+    w = torch.randn(33, K) * torch.logspace(-3, 1, 33)[:, None]
+    w[0, : K // 2] *= 100  # one loud half-row: with groups, the other half keeps its precision
+    q, s = quantize(w)
+    assert group_size(K) == G and s.shape == (33, K // G)
     assert q.dtype == torch.int8 and q.abs().max() <= 127
-    err = (q.float() * s[:, None] - w).abs()
-    assert (err <= s[:, None] / 2 + 1e-7).all()
+    step = s.repeat_interleave(G, dim=1)
+    assert ((dequantize(q, s, torch.float32) - w).abs() <= step / 2 + 1e-7).all()
 
 
-@pytest.mark.parametrize("use_kernel", [True, False])
-def test_int8_linear_matches_dequantized_weight(monkeypatch, use_kernel):
-    if not use_kernel:
-        monkeypatch.setattr(quant, "_KERNEL_OK", {k: False for k in [("cpu", torch.float32), ("cpu", torch.bfloat16)]})
-    w = torch.randn(70, 48)
-    layer = Int8Linear.from_float(w, torch.float32)
-    assert layer.use_kernel == (use_kernel and hasattr(torch, "_weight_int8pack_mm"))
-    x = torch.randn(2, 5, 48)
-    want = x @ (layer.qweight.float() * layer.scale.float()[:, None]).T
-    got = layer(x)
-    assert got.dtype == torch.float32 and got.shape == (2, 5, 70)
-    tol = 3e-2 if layer.kernel_dtype == torch.bfloat16 else 1e-5  # bf16 activations into the kernel
-    assert (got - want).abs().max() <= tol * want.abs().max()
-
-
-def test_unaligned_width_falls_back():
-    """The CPU kernel needs in_features % 16 == 0 (else it crashes): other widths dequantize."""
-    layer = Int8Linear.from_float(torch.randn(9, 40), torch.float32)
-    assert not layer.use_kernel
-    x = torch.randn(3, 40)
-    assert torch.allclose(layer(x), x @ (layer.qweight.float() * layer.scale[:, None]).T, atol=1e-5)
+@pytest.mark.parametrize("K", [64, 96, 40])
+def test_int8_linear_matches_its_dequantized_weight_for_few_and_many_rows(K):
+    layer = Int8Linear.from_float(torch.randn(70, K), torch.float32)
+    deq = dequantize(layer.qweight, layer.scale, torch.float32)
+    for rows in (1, 3, 40):  # decode rows go to the kernels, prefill rows to torch
+        x = torch.randn(2, rows, K)
+        got = layer(x)
+        assert got.dtype == torch.float32 and got.shape == (2, rows, 70)
+        assert torch.allclose(got, x @ deq.T, atol=1e-4, rtol=1e-5)
 
 
 def test_int8_embedding_dequantizes_rows():
-    w = torch.randn(10, 6)
-    q, s = quantize_rows(w)
+    w = torch.randn(10, 64)
+    q, s = quantize(w)
     emb = Int8Embedding(q, s, torch.float32)
     ids = torch.tensor([[3, 0, 9]])
-    assert torch.allclose(emb(ids), (q.float() * s[:, None])[ids])
+    assert torch.allclose(emb(ids), dequantize(q, s, torch.float32)[ids])
 
 
 @pytest.fixture(scope="module", params=["m1-mini", "llama"])
@@ -103,3 +93,17 @@ def test_tied_head_shares_one_int8_matrix(pair):
         assert int8.lm_head.qweight is int8.model.embed_tokens.qweight
     else:
         assert int8.lm_head.qweight is not int8.model.embed_tokens.qweight
+
+
+@pytest.mark.parametrize("with_kernels", [True, False])
+def test_prefill_dequantizes_a_block_of_rows_at_a_time(monkeypatch, with_kernels):
+    import model.quant as quant
+    from model import kernels
+
+    if not with_kernels:
+        monkeypatch.setitem(kernels._state, "kernels", None)
+    monkeypatch.setattr(quant, "DEQUANT_BLOCK_FLOATS", 64 * 64)  # 64-row blocks: 300 rows -> 5 blocks
+    layer = Int8Linear.from_float(torch.randn(300, 64), torch.float32)
+    x = torch.randn(40, 64)
+    want = x @ dequantize(layer.qweight, layer.scale, torch.float32).T
+    assert torch.allclose(layer(x), want, atol=1e-4, rtol=1e-5)
