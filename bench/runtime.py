@@ -112,15 +112,18 @@ def prompt_ids(m1_dir: Path, n: int) -> list[int]:
 
 
 def measure_bandwidth(threads: int, device: str) -> float:
-    """Memory read bandwidth in GB/s: best of several sums over a buffer far larger than cache."""
+    """Memory read bandwidth in GB/s: best of several sums over a buffer far larger than cache.
+
+    Random values, like weights: on the (virtual) bench machine a buffer of ones, all its pages
+    alike, read at up to 47 GB/s in some runs and 31-33 in others; random data reads at 31-33."""
     torch.set_num_threads(threads)
     if device == "cuda":
-        x = torch.ones(256 * 2**20, device="cuda")  # 1 GiB
+        x = torch.rand(256 * 2**20, device="cuda")  # 1 GiB
         torch.cuda.synchronize()
     else:
-        x = torch.ones(128 * 2**20)  # 512 MiB
+        x = torch.rand(128 * 2**20)  # 512 MiB
     best = float("inf")
-    for _ in range(6):
+    for _ in range(8):
         t = time.perf_counter()
         x.sum()
         if device == "cuda":

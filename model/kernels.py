@@ -4,7 +4,7 @@ Decoding reads every weight once per token, and PyTorch's BLAS runs those one-ro
 single core: on the 2-core bench machine a SmolLM2 decode step's matmuls read 16 GB/s through
 MKL and 32 GB/s through these kernels, the machine's streaming read bandwidth. Rows of the
 weight are split over PyTorch's own OpenMP threads (the library links the libgomp torch loaded).
-Weights may be fp32, bf16 or int8 (per-row scales); accumulation is always fp32. Around the
+Weights may be fp32, bf16 or int8 (scales per row or per group); accumulation is fp32. Around the
 products, one layer's decode attention (fp32) and each RMSNorm are one call each.
 
 The library is built once per source version with the system C compiler into
