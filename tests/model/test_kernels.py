@@ -151,13 +151,25 @@ def test_a_failed_compile_names_the_source(monkeypatch, tmp_path):
     assert not list((tmp_path / "m1-evidence" / "kernels").glob("*.so*"))  # no half-written library left
 
 
-@pytest.mark.parametrize("geometry", sorted(GEOMETRIES))
+# The 14B's head geometry (head dim 128, GQA 40:8 global and 40:8 SWA scaled down) and an
+# unaligned one (hidden 72: no width a multiple of 16, head dims 36 and 12).
+UNSEEN = {
+    "hd128": dict(vocab_size=90, hidden_size=256, intermediate_size=200, num_hidden_layers=3, num_attention_heads=2,
+                  num_key_value_heads=1, num_swa_attention_heads=2, num_swa_key_value_heads=2, sliding_window=6,
+                  sliding_window_layers=[1]),
+    "unaligned": dict(vocab_size=77, hidden_size=72, intermediate_size=100, num_hidden_layers=2, num_attention_heads=2,
+                      num_key_value_heads=2, num_swa_attention_heads=6, num_swa_key_value_heads=3, sliding_window=3,
+                      sliding_window_layers=[0]),
+}
+
+
+@pytest.mark.parametrize("geometry", sorted(GEOMETRIES) + sorted(UNSEEN))
 def test_fused_decode_attention_equals_the_torch_path(geometry, tmp_path, monkeypatch):
     """Conv, RoPE, cache write (global slots and SWA ring, wrapped several times), GQA and softmax
     in one kernel call compute what network.py's torch ops compute, for every test geometry."""
     if kernels.kernels() is None:
         pytest.skip(kernels.status())
-    model = load_model(random_checkpoint(tmp_path, geometry, seed=9))
+    model = load_model(random_checkpoint(tmp_path, UNSEEN.get(geometry, geometry), seed=9))
     cfg = model.config
     steps = 3 * cfg.sliding_window + 4 if cfg.sliding_window_layers else 12
     prompt = torch.randint(1, cfg.vocab_size, (2, 5), generator=torch.Generator().manual_seed(3))
