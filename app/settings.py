@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     dtype: Literal["float32", "bfloat16", "int8"] = "float32"
     device: str = "cpu"
     threads: int | None = None
+    cpu_kernels: Literal["on", "off", "avx2", "c"] = "on"  # model/kernels.py: the CPU decode kernels
     max_new_tokens: int = Field(default=384, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)

@@ -9,8 +9,9 @@ products, one layer's decode attention (fp32) and each RMSNorm are one call each
 
 The library is built once per source version with the system C compiler into
 `$XDG_CACHE_HOME/m1-evidence/kernels/` (a second process finds it there). Without a compiler,
-or with `M1E_CPU_KERNELS=0`, every product goes through `torch.nn.functional.linear`: slower
-decoding, the same results to rounding. `M1E_CPU_KERNELS=avx2` or `=c` caps the instruction set.
+or switched off (`configure("off")`, which the app's `cpu_kernels` setting calls, or
+`M1E_CPU_KERNELS=off`), every product goes through torch: slower decoding, the same results to
+rounding. "avx2" or "c" caps the instruction set.
 """
 
 from __future__ import annotations
@@ -128,10 +129,22 @@ def kernels() -> KernelLibrary | None:
     return _state["kernels"]  # type: ignore[return-value]
 
 
+def configure(setting: str) -> None:
+    """Choose the kernels for this process: "on" (the best instruction set), "avx2", "c" or "off".
+    Overrides M1E_CPU_KERNELS; takes effect at the next load (a changed choice reloads)."""
+    setting = setting.strip().lower()
+    if setting not in ("on", "off", *ISA_NAMES):
+        raise ValueError(f"CPU kernel setting must be on, off, avx2 or c; got {setting!r}")
+    with _lock:
+        if _state.get("setting") != setting:
+            _state.clear()
+            _state["setting"] = setting
+
+
 def _load() -> KernelLibrary | None:
-    setting = os.environ.get("M1E_CPU_KERNELS", "").strip().lower()
+    setting = str(_state.get("setting") or os.environ.get("M1E_CPU_KERNELS", "")).strip().lower()
     if setting in ("0", "off", "false", "no"):
-        _state["reason"] = "off (M1E_CPU_KERNELS=0)"
+        _state["reason"] = f"off ({'M1E_CPU_KERNELS' if 'setting' not in _state else 'cpu_kernels'}={setting})"
         return None
     limit = ISA_NAMES.index(setting) if setting in ISA_NAMES else len(ISA_NAMES) - 1
     try:
@@ -164,12 +177,6 @@ def self_check(k: KernelLibrary) -> None:
              torch.allclose(got_q8g, want_q8g, rtol=1e-4, atol=1e-3)]
     if not all(close):
         raise RuntimeError("self-check failed: results differ from torch")
-
-
-def reset() -> None:
-    """Forget the loaded library so the next call loads again (tests; after changing M1E_CPU_KERNELS)."""
-    with _lock:
-        _state.clear()
 
 
 def status() -> str:

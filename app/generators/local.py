@@ -69,10 +69,11 @@ def shared_runtime(settings) -> LocalRuntime:  # type: ignore[no-untyped-def]
         try:
             import torch
 
-            from model import Generator, load_model, load_tokenizer
+            from model import Generator, kernels, load_model, load_tokenizer
 
             if settings.threads:
                 torch.set_num_threads(settings.threads)
+            kernels.configure(settings.cpu_kernels)
             model = load_model(checkpoint, dtype=settings.dtype, device=settings.device)
             tokenizer = load_tokenizer(checkpoint)
         except GenerationError:

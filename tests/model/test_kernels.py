@@ -133,10 +133,18 @@ def test_no_compiler_falls_back_to_torch_and_says_why(checkpoint, monkeypatch, t
     assert _greedy_logits(model, prompt, n=3).isfinite().all()
 
 
-def test_switched_off_by_environment(monkeypatch):
-    monkeypatch.setenv("M1E_CPU_KERNELS", "0")
+def test_switched_off_by_environment_or_setting(monkeypatch):
+    monkeypatch.setenv("M1E_CPU_KERNELS", "off")
     monkeypatch.setattr(kernels, "_state", {})
-    assert kernels.kernels() is None and kernels.status() == "off (M1E_CPU_KERNELS=0)"
+    assert kernels.kernels() is None and kernels.status() == "off (M1E_CPU_KERNELS=off)"
+    monkeypatch.delenv("M1E_CPU_KERNELS")
+    kernels.configure("off")  # what the app does with its `cpu_kernels` setting
+    assert kernels.kernels() is None and kernels.status() == "off (cpu_kernels=off)"
+    with pytest.raises(ValueError, match="must be on, off, avx2 or c"):
+        kernels.configure("fast")
+    if BUILDS_HERE:
+        kernels.configure("c")
+        assert kernels.kernels() is not None and kernels.status() == "on (c)"
 
 
 def test_a_failed_compile_names_the_source(monkeypatch, tmp_path):
