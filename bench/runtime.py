@@ -4,8 +4,9 @@ The demo model (SmolLM2-135M-Instruct, imported into the M1 layout) runs in both
 transformers side gets the very same tensors (W_pack split back into q/k/v). Every engine row
 runs in its own subprocess so that peak memory is its own. Measured per row: prefill tokens/s
 on a 512-token prompt, time to first token (64-token prompt), decode tokens/s at batch 1 and
-8, peak RSS, then decode at batch 1 after a 2048-token prompt (outside the peak); quality of bf16/int8 against our fp32 (max logit error teacher-forced over the
-prompt, greedy agreement over N tokens); and the floor: weight bytes read per decode token
+8, peak RSS, then decode at batch 1 after a 2048-token prompt (outside the peak); quality of
+bf16/int8 against our fp32 (max logit error teacher-forced over the prompt, greedy agreement
+over N tokens); and the floor: weight bytes read per decode token
 divided by the machine's measured memory read bandwidth.
 
     python bench/runtime.py                     # CPU table, writes bench/results/runtime.json
@@ -196,26 +197,26 @@ class HF:
         return self.model(input_ids=ids).logits.float()
 
 
-def current_rss_mb() -> float:
+def status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS, VmHWM) in MB, or NaN where there is none."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return float("nan")
 
 
+def current_rss_mb() -> float:
+    return status_mb("VmRSS")
+
+
 def rss_mb() -> float:
     """Peak resident set of this process in MB. VmHWM, not ru_maxrss: Linux carries ru_maxrss
     across exec, so a worker would report its parent's peak as its own floor."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = status_mb("VmHWM")
+    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -260,13 +261,11 @@ def worker(args: argparse.Namespace) -> None:
 
     res["ttft_s"], _ = timed(first_token, args.repeats)
 
-    for batch in (1, 8):
-        n = args.decode_steps if batch == 1 else max(8, args.decode_steps // 2)
-        prompt = torch.stack([ids_all[i * 7: i * 7 + 32] for i in range(batch)])
-        logits, cache = eng.prefill(prompt, 32 + n + 8)
+    def decode(prompt: torch.Tensor, n: int) -> tuple[float, list[list[int]]]:
+        """Greedy decode n tokens after prefilling prompt [B, T]: (median step seconds, tokens per step)."""
+        logits, cache = eng.prefill(prompt, prompt.shape[1] + n + 8)
         nxt = logits.argmax(-1, keepdim=True)
-        step_times = []
-        tokens = []
+        step_times, tokens = [], []
         for _ in range(n):
             sync()
             t0 = time.perf_counter()
@@ -275,8 +274,13 @@ def worker(args: argparse.Namespace) -> None:
             sync()
             step_times.append(time.perf_counter() - t0)
             tokens.append(nxt[:, 0].tolist())
-        res[f"decode_b{batch}_tok_s"] = batch / statistics.median(step_times)
-        res[f"decode_b{batch}_ms_per_step"] = statistics.median(step_times) * 1e3
+        return statistics.median(step_times), tokens
+
+    for batch in (1, 8):
+        n = args.decode_steps if batch == 1 else max(8, args.decode_steps // 2)
+        step_s, tokens = decode(torch.stack([ids_all[i * 7: i * 7 + 32] for i in range(batch)]), n)
+        res[f"decode_b{batch}_tok_s"] = batch / step_s
+        res[f"decode_b{batch}_ms_per_step"] = step_s * 1e3
         if batch == 1:
             res["greedy_ids"] = [tok[0] for tok in tokens]
 
@@ -292,17 +296,8 @@ def worker(args: argparse.Namespace) -> None:
     # Decoding after a long prompt, as in evidence mode (the prompt holds the passages): attention
     # over the cache now costs something. Measured last so that the peak above stays comparable.
     n_ctx = LONG_CONTEXT
-    logits, cache = eng.prefill(ids_all[None, :n_ctx], n_ctx + args.decode_steps + 8)
-    nxt = logits.argmax(-1, keepdim=True)
-    step_times = []
-    for _ in range(max(8, args.decode_steps // 2)):
-        sync()
-        t0 = time.perf_counter()
-        logits, cache = eng.step(nxt, cache)
-        nxt = logits.argmax(-1, keepdim=True)
-        sync()
-        step_times.append(time.perf_counter() - t0)
-    res["decode_b1_long_context_tok_s"] = 1 / statistics.median(step_times)
+    step_s, _ = decode(ids_all[None, :n_ctx], max(8, args.decode_steps // 2))
+    res["decode_b1_long_context_tok_s"] = 1 / step_s
     res["long_context_tokens"] = n_ctx
     if args.engine == "ours":
         from model import kernels

@@ -47,30 +47,23 @@ class KernelLibrary:
 
     def __init__(self, path: Path, isa_limit: int = len(ISA_NAMES) - 1) -> None:
         lib = ctypes.CDLL(str(path))
-        i64, ptr, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+        i64, ptr, c_int, c_float = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+
+        def bind(name: str, *argtypes):  # type: ignore[no-untyped-def]
+            fn = getattr(lib, name)
+            fn.argtypes, fn.restype = list(argtypes), None
+            return fn
+
+        gemv = (ptr, i64, i64, ptr, i64, i64, ptr, i64, c_int, c_int)  # x, M, ldx, w, N, K, y, ldy, threads, isa
+        self.f32 = bind("m1_gemv_f32", *gemv)
+        self.bf16 = bind("m1_gemv_bf16", *gemv)
+        self.q8 = bind("m1_gemv_q8", ptr, i64, i64, ptr, ptr, i64, i64, ptr, i64, c_int, c_int)
+        self.q8g = bind("m1_gemv_q8g", ptr, i64, i64, ptr, ptr, i64, i64, i64, ptr, i64, c_int, c_int)
+        self.attention = bind("m1_decode_attention", ptr, i64, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
+                              i64, i64, i64, c_float, ptr, ptr, c_int)
+        self.dequant_q8 = bind("m1_dequant_q8", ptr, ptr, i64, i64, i64, i64, ptr, c_int)
+        self.rms_norm = bind("m1_rms_norm", ptr, i64, i64, ptr, c_float, ptr)
         lib.m1_isa.argtypes, lib.m1_isa.restype = [c_int], c_int
-        self.f32 = lib.m1_gemv_f32
-        self.f32.argtypes = [ptr, i64, i64, ptr, i64, i64, ptr, i64, c_int, c_int]
-        self.f32.restype = None
-        self.bf16 = lib.m1_gemv_bf16
-        self.bf16.argtypes = [ptr, i64, i64, ptr, i64, i64, ptr, i64, c_int, c_int]
-        self.bf16.restype = None
-        self.q8g = lib.m1_gemv_q8g
-        self.q8g.argtypes = [ptr, i64, i64, ptr, ptr, i64, i64, i64, ptr, i64, c_int, c_int]
-        self.q8g.restype = None
-        self.q8 = lib.m1_gemv_q8
-        self.q8.argtypes = [ptr, i64, i64, ptr, ptr, i64, i64, ptr, i64, c_int, c_int]
-        self.q8.restype = None
-        self.attention = lib.m1_decode_attention
-        self.attention.argtypes = [ptr, i64, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, i64,
-                                   ctypes.c_float, ptr, ptr, c_int]
-        self.attention.restype = None
-        self.dequant_q8 = lib.m1_dequant_q8
-        self.dequant_q8.argtypes = [ptr, ptr, i64, i64, i64, i64, ptr, c_int]
-        self.dequant_q8.restype = None
-        self.rms_norm = lib.m1_rms_norm
-        self.rms_norm.argtypes = [ptr, i64, i64, ptr, ctypes.c_float, ptr]
-        self.rms_norm.restype = None
         self.isa = lib.m1_isa(isa_limit)
 
 
@@ -185,6 +178,9 @@ def status() -> str:
     return str(_state.get("reason", "not loaded"))
 
 
+_DTYPES = {(torch.float32, torch.float32), (torch.float32, torch.int8), (torch.bfloat16, torch.bfloat16)}
+
+
 def usable(x: Tensor, weight: Tensor) -> bool:
     """Whether x @ weight.T can go to the kernels: few rows on CPU, a row-major weight, and fp32 x
     with an fp32 or int8 weight, or bf16 x with a bf16 weight."""
@@ -195,9 +191,6 @@ def usable(x: Tensor, weight: Tensor) -> bool:
         and weight.is_contiguous()
         and kernels() is not None
     )
-
-
-_DTYPES = {(torch.float32, torch.float32), (torch.float32, torch.int8), (torch.bfloat16, torch.bfloat16)}
 
 
 def gemv(x: Tensor, weight: Tensor, scale: Tensor | None = None) -> Tensor:
@@ -215,11 +208,11 @@ def gemv(x: Tensor, weight: Tensor, scale: Tensor | None = None) -> Tensor:
     M = x2.shape[0]
     y = torch.empty(M, N, dtype=torch.float32)
     threads = torch.get_num_threads()
-    if weight.dtype == torch.float32:
-        k.f32(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), N, K, y.data_ptr(), N, threads, k.isa)
-    elif weight.dtype == torch.bfloat16:
-        k.bf16(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), N, K, y.data_ptr(), N, threads, k.isa)
-        y = y.to(torch.bfloat16)
+    if scale is None:  # fp32 or bf16 weights
+        fn = k.f32 if weight.dtype == torch.float32 else k.bf16
+        fn(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), N, K, y.data_ptr(), N, threads, k.isa)
+        if x.dtype != torch.float32:
+            y = y.to(x.dtype)
     elif scale.shape[-1] == 1:
         k.q8(x2.data_ptr(), M, x2.stride(0), weight.data_ptr(), scale.data_ptr(), N, K, y.data_ptr(), N,
              threads, k.isa)
@@ -256,7 +249,7 @@ def norm_usable(x: Tensor) -> bool:
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     """RMSNorm of x [..., K] (see norm_usable) with fp32 weight [K]."""
     k = kernels()
-    assert k is not None, "call usable() first"
+    assert k is not None, "call norm_usable() first"
     y = torch.empty_like(x)
     K = x.shape[-1]
     k.rms_norm(x.data_ptr(), x.numel() // K, K, weight.data_ptr(), eps, y.data_ptr())

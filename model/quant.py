@@ -48,8 +48,6 @@ def dequantize(q: Tensor, scale: Tensor, dtype: torch.dtype) -> Tensor:
 
 
 DEQUANT_BLOCK_FLOATS = 2**21  # 8 MB of fp32 weights at a time: in L3, and a bounded extra
-
-
 _scratch = threading.local()  # per thread: the block buffer, reused (a fresh one costs page faults)
 
 
