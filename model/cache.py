@@ -53,6 +53,9 @@ class Step:
     write_b: Tensor | None = None
     write_t: Tensor | None = None
     write_pos: Tensor | None = None
+    # Graph-safe decode (plan_static_decode): each sequence's new position [B] on the device;
+    # writes go to these slots and attention reads whole buffers under a mask.
+    slots: Tensor | None = None
 
 
 def _window_mask(qpos: Tensor, kpos: Tensor, kvalid: Tensor, window: int | None) -> Tensor:
@@ -186,6 +189,29 @@ def plan_step(
     return step
 
 
+def plan_static_decode(config: M1Config, cache: "Cache", positions: Tensor) -> Step:
+    """One real token per sequence at device-side `positions` [B] (each sequence's length).
+
+    Unlike plan_step it reads nothing back to the host and its shapes depend only on the cache's
+    size, not on how full it is: global layers attend over all `max_tokens` slots and SWA layers
+    over the whole ring, masked to the slots written so far (slot s holds position s, or in the
+    ring the latest position = s mod R, which is inside the window). The same call can then be
+    captured once as a CUDA graph and replayed for every token (model/decoding.py). The price is
+    reading the unwritten tail of the global cache: for the 14B at 8k slots, 0.3 GB against the
+    27.6 GB of weights each token reads anyway.
+    """
+    B = positions.shape[0]
+    device = positions.device
+    step = Step(B, 1, positions[:, None], False, None, None, None, 0, slots=positions)
+    if len(config.sliding_window_layers) < config.num_hidden_layers:
+        keys = torch.arange(cache.max_tokens, device=device)
+        step.global_plan = AttendPlan((keys[None] <= positions[:, None])[:, None, None], False, cache.max_tokens)
+    if config.sliding_window_layers:
+        ring = torch.arange(cache.ring_size, device=device)
+        step.swa_plan = AttendPlan((ring[None] <= positions[:, None])[:, None, None], False, cache.ring_size)
+    return step
+
+
 class Cache:
     """Decoding state for a batch of sequences; create with `M1Model.new_cache`."""
 
@@ -251,8 +277,12 @@ class Cache:
         taps: (k tap0, k tap1, v tap0, v tap1), each [n_kv, 1].
         """
         k0, k1, v0, v1 = taps
-        out_k, self.conv_k[layer] = short_conv(raw_k, k0, k1, self.conv_k[layer], step)
-        out_v, self.conv_v[layer] = short_conv(raw_v, v0, v1, self.conv_v[layer], step)
+        out_k, new_k = short_conv(raw_k, k0, k1, self.conv_k[layer], step)
+        out_v, new_v = short_conv(raw_v, v0, v1, self.conv_v[layer], step)
+        # Into the cache's own buffers: a graph replay reads them at fixed addresses, and a view
+        # of this call's projection would keep the whole projection alive.
+        self.conv_k[layer].copy_(new_k)
+        self.conv_v[layer].copy_(new_v)
         return out_k, out_v
 
     def update(self, layer: int, k: Tensor, v: Tensor, step: Step) -> tuple[Tensor, Tensor]:
@@ -260,6 +290,12 @@ class Cache:
         ck, cv = self.k[layer], self.v[layer]
         is_swa = self.config.is_swa(layer)
         T = step.T
+        if step.slots is not None:  # plan_static_decode: one token each, whole buffers, masked
+            slots = step.slots % self.ring_size if is_swa else step.slots
+            b = torch.arange(step.batch, device=ck.device)
+            ck[b, :, slots] = k[:, :, 0]
+            cv[b, :, slots] = v[:, :, 0]
+            return ck, cv
         if not is_swa:
             if step.uniform:
                 ck[:, :, step.start:step.start + T] = k
@@ -302,9 +338,6 @@ class Cache:
         """The fused form of convolve + RoPE + update + attend for one token per sequence, all at
         one position (step.uniform, T == 1), fp32 on CPU: one kernel call (model/kernels.py)."""
         g = self.config.layer_geometry(layer)
-        for states in (self.conv_k, self.conv_v):
-            if states[layer]._base is not None or not states[layer].is_contiguous():
-                states[layer] = states[layer].contiguous().clone()  # own it: the kernel writes in place
         if g.window is None:
             slot, n_keys = step.start, step.global_plan.n_keys
         else:
@@ -315,11 +348,15 @@ class Cache:
             self.conv_v[layer], cos[0, 0, 0], sin[0, 0, 0], self.k[layer], self.v[layer], slot, n_keys,
         )
 
+    def advance_each(self, n: int) -> None:
+        """Count n more real tokens for every sequence, in place (graphs read `lengths` by address)."""
+        self.lengths += n
+        self.host_lengths = [h + n for h in self.host_lengths]
+
     def advance(self, step: Step) -> None:
         """Count this call's real tokens; called once after all layers ran."""
-        if step.uniform:
-            self.lengths += step.T
-            self.host_lengths = [h + step.T for h in self.host_lengths]
+        if step.uniform or step.slots is not None:
+            self.advance_each(step.T)
         else:
             self.lengths = self.lengths + _count_real(step).to(self.lengths.device)
             self.host_lengths = self.lengths.tolist()

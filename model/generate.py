@@ -203,7 +203,9 @@ class Generator:
     """Generates text with one model and its tokenizer; safe to share between threads."""
 
     def __init__(self, model: Any, tokenizer: ChatTokenizer, *, defaults: GenerationParams | None = None,
-                 prefill_chunk: int = DEFAULT_PREFILL_CHUNK) -> None:
+                 prefill_chunk: int = DEFAULT_PREFILL_CHUNK, decoder: Any = None) -> None:
+        """`decoder`: how decode steps run (model/decoding.py `decoder_for`: CUDA graphs on a GPU);
+        None runs them through the model's ordinary forward."""
         if prefill_chunk < 1:
             raise ValueError("prefill_chunk must be >= 1")
         self.model = model
@@ -213,17 +215,19 @@ class Generator:
             defaults = GenerationParams.from_checkpoint(source) if source.is_dir() else GenerationParams()
         self.defaults = defaults
         self.prefill_chunk = prefill_chunk
+        self.decoder = decoder
         self._lock = _model_lock(model)
         self.context_length = min(tokenizer.context_length, model.config.max_position_embeddings)
 
     @classmethod
     def from_checkpoint(cls, checkpoint_dir: str | Path, dtype: Any = torch.float32, device: str = "cpu",
-                        **kwargs: Any) -> "Generator":
+                        decode: str = "auto", **kwargs: Any) -> "Generator":
+        from .decoding import decoder_for
         from .loading import load_model
         from .tokenizer import load_tokenizer
 
         model = load_model(checkpoint_dir, dtype=dtype, device=device)
-        return cls(model, load_tokenizer(checkpoint_dir), **kwargs)
+        return cls(model, load_tokenizer(checkpoint_dir), decoder=decoder_for(model, decode), **kwargs)
 
     # ------------------------------------------------------------------ public API
     def stream(self, prompt: Prompt, params: GenerationParams | None = None,
@@ -286,6 +290,8 @@ class Generator:
 
     def _forward(self, ids: torch.Tensor, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
         with self._lock:
+            if self.decoder is not None and ids.shape[1] == 1 and mask is None:
+                return self.decoder.step(ids, cache)
             return self.model(ids, cache=cache, attention_mask=mask, last_only=True)[:, -1]
 
     def _run(self, prompts: list[list[int]], rows: list[_Row], params: GenerationParams,

@@ -56,16 +56,22 @@ class RotaryTable:
 
     def lookup(self, positions: Tensor) -> tuple[Tensor, Tensor]:
         """cos, signed sin as [B, 1, T, hd] fp32 for positions [B, T]."""
-        need = int(positions.max()) + 1 if positions.numel() else 1
+        self.ensure(int(positions.max()) + 1 if positions.numel() else 1, positions.device)
+        return self.gather(positions)
+
+    def ensure(self, need: int, device: torch.device) -> None:
+        """Grow the tables to at least `need` positions on `device` (reads nothing back from it)."""
         tables = self.tables
-        if tables is None or tables[0].shape[0] < need or tables[0].device != positions.device:
+        if tables is None or tables[0].shape[0] < need or tables[0].device != device:
             size = max(need, 2 * (tables[0].shape[0] if tables is not None else 1024))
-            dev = positions.device
-            inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, device=dev).float() / self.head_dim))
-            freqs = torch.outer(torch.arange(size, device=dev, dtype=torch.float32), inv_freq)
-            tables = (torch.cat([freqs, freqs], dim=-1).cos(), torch.cat([-freqs.sin(), freqs.sin()], dim=-1))
-            self.tables = tables
-        cos, sin = tables
+            inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, device=device).float() / self.head_dim))
+            freqs = torch.outer(torch.arange(size, device=device, dtype=torch.float32), inv_freq)
+            self.tables = (torch.cat([freqs, freqs], dim=-1).cos(), torch.cat([-freqs.sin(), freqs.sin()], dim=-1))
+
+    def gather(self, positions: Tensor) -> tuple[Tensor, Tensor]:
+        """The rows for `positions` of tables already grown by `ensure`: no host sync, so a CUDA
+        graph can capture it."""
+        cos, sin = self.tables
         return cos[positions].unsqueeze(1), sin[positions].unsqueeze(1)
 
 
@@ -91,9 +97,11 @@ class Attention(nn.Module):
     def taps(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(k tap0, k tap1, v tap0, v tap1) as [n_kv, 1] views of the weights, built once per weight
         tensor (views: in-place edits show through; a replaced weight rebuilds them)."""
+        ck, cv = self.conv_k[0, 0, :, :], self.conv_v[0, 0, :, :]  # [n_kv, 1, 2]
+        if torch.compiler.is_compiling():  # traced once: no host-side memo (data_ptr) to consult
+            return ck[..., 0], ck[..., 1], cv[..., 0], cv[..., 1]
         key = (self.conv_k.data_ptr(), self.conv_v.data_ptr())
         if getattr(self, "_taps_key", None) != key:
-            ck, cv = self.conv_k[0, 0, :, :], self.conv_v[0, 0, :, :]  # [n_kv, 1, 2]
             taps = (ck[..., 0], ck[..., 1], cv[..., 0], cv[..., 1])
             self._taps = taps
             self._taps_key = key
@@ -103,6 +111,8 @@ class Attention(nn.Module):
     def identity_conv(self) -> bool:
         """Whether both convolutions are the identity (taps [0, 1], as in every imported Llama model).
         Then the torch path skips them: prev * 0 + raw * 1 is raw. Re-checked after any edit."""
+        if torch.compiler.is_compiling() and hasattr(self, "_identity"):
+            return self._identity  # model/decoding.py asks once before compiling
         ck, cv = self.conv_k, self.conv_v
         key = (ck.data_ptr(), ck._version, cv.data_ptr(), cv._version)
         if getattr(self, "_identity_key", None) != key:
@@ -156,8 +166,9 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, h
     scale = head_dim ** -0.5
     if T == 1 and group > 1:
         # Decode: fold each group's query heads into rows of one KV head; no K/V expansion.
+        # reshape, not view: CUDA's SDPA may return the rows strided (it did for head dim 256).
         out = F.scaled_dot_product_attention(q.reshape(B, nkv, group, hd), k, v, attn_mask=mask, scale=scale)
-        return out.view(B, nh, 1, hd)
+        return out.reshape(B, nh, 1, hd)
     return F.scaled_dot_product_attention(
         q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=scale, enable_gqa=group > 1
     )
@@ -282,11 +293,20 @@ class M1Model(nn.Module):
 
         step = plan_step(self.config, B, T, device, attention_mask, cache)
         ropes = {hd: table.lookup(step.positions) for hd, table in self._rope.items()}
+        logits = self.run(ids, step, ropes, cache, last_only)
+        if cache is not None:
+            cache.advance(step)
+        return logits
+
+    def run(self, ids: Tensor, step: Step, ropes: dict[int, tuple[Tensor, Tensor]], cache: Cache | None,
+            last_only: bool) -> Tensor:
+        """The layer stack on planned input: ids [B, T] already checked and on the device, `step`
+        and the RoPE rows made by the caller. Reads nothing back to the host, so that
+        model/decoding.py can capture it in a CUDA graph; the caller advances the cache."""
+        B, T = step.batch, step.T
         x = self.model.embed_tokens(ids.reshape(-1))  # hidden states stay [B*T, H] throughout
         for layer in self.model.layers:
             x = layer(x, step, ropes[layer.self_attn.head_dim], cache)
-        if cache is not None:
-            cache.advance(step)
         x = x.view(B, T, -1)
         if last_only:
             x = x[:, -1]

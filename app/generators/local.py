@@ -81,7 +81,9 @@ def shared_runtime(settings) -> LocalRuntime:  # type: ignore[no-untyped-def]
         except Exception as exc:  # noqa: BLE001 - one clear line naming the checkpoint
             raise GenerationError(f"cannot load the checkpoint {checkpoint}: {exc}") from exc
         name, demo = checkpoint_facts(checkpoint)
-        generator = Generator(model, tokenizer)
+        from model.decoding import decoder_for
+
+        generator = Generator(model, tokenizer, decoder=decoder_for(model, "auto"))
         runtime = LocalRuntime(
             checkpoint=checkpoint,
             model=model,

@@ -10,6 +10,19 @@ from pathlib import Path
 import pytest
 import torch
 
+NO_CUDA = "no CUDA device here: these run where one is (bench/gpu_check.sh on a GPU machine)"
+
+
+def on_devices(*values: object) -> list:
+    """Each value once on cpu and once on cuda: [(value, device)], the cuda ones marked `cuda`
+    and skipped with a reason where no GPU is visible."""
+    cuda = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)]
+    out = []
+    for v in values or (None,):
+        out.append(pytest.param((v, "cpu"), id=f"{v}-cpu" if v is not None else "cpu"))
+        out.append(pytest.param((v, "cuda"), id=f"{v}-cuda" if v is not None else "cuda", marks=cuda))
+    return out
+
 TINY_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "generation_config.json")
 
 

@@ -12,16 +12,18 @@ import torch
 
 from model import load_model
 from model.cache import CacheFullError
+from tests.model.conftest import on_devices
 from tests.model.random_checkpoint import GEOMETRIES, random_checkpoint
 
 ATOL = 2e-4
 
 
-@pytest.fixture(scope="module", params=sorted(GEOMETRIES))
+@pytest.fixture(scope="module", params=on_devices(*sorted(GEOMETRIES)))
 def model(request, tmp_path_factory):
-    path = random_checkpoint(tmp_path_factory.mktemp(request.param), request.param, seed=11,
+    geometry, device = request.param
+    path = random_checkpoint(tmp_path_factory.mktemp(geometry), geometry, seed=11,
                              dtype=torch.float32, max_position_embeddings=256)
-    return load_model(path, dtype=torch.float32)
+    return load_model(path, dtype=torch.float32, device=device)
 
 
 def window_of(model) -> int:

@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from model import M1Config, load_model
+from tests.model.conftest import on_devices
 from tests.model.random_checkpoint import GEOMETRIES, make_config, random_state_dict, write_checkpoint
 
 REF = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "m1-reference"
@@ -46,19 +47,20 @@ def greedy(model, prompt: torch.Tensor, n: int) -> list[int]:
     out = []
     for _ in range(n):
         nxt = logits.argmax(-1)
-        out.append(int(nxt))
+        out.append(int(nxt.item()))
         logits = model(nxt[:, None], cache=cache)[:, -1]
     return out
 
 
+@pytest.mark.parametrize("device", on_devices())
 @pytest.mark.parametrize("dtype,tag,tol", [("float32", "fp32", 1e-4), ("bfloat16", "bf16", 5e-2)])
-def test_official_reference_vectors(expected, cases, dtype, tag, tol):
-    model = load_model(REF / "checkpoint", dtype=dtype)
+def test_official_reference_vectors(expected, cases, dtype, tag, tol, device):
+    model = load_model(REF / "checkpoint", dtype=dtype, device=device[1])
     prompt = expected["prompt"]
-    full = model(prompt)
+    full = model(prompt).cpu()
     assert full.dtype == torch.float32 and full.shape == expected[f"{tag}.full_logits"].shape
     assert (full - expected[f"{tag}.full_logits"]).abs().max().item() <= tol
-    inc = incremental(model, prompt[:1], cases["prefill_split"])
+    inc = incremental(model, prompt[:1], cases["prefill_split"]).cpu()
     assert (inc - expected[f"{tag}.incremental_logits"]).abs().max().item() <= tol
     ids = expected[f"{tag}.greedy_ids"][0].tolist()
     assert greedy(model, prompt[:1, : cases["greedy_prompt_len"]], len(ids)) == ids
