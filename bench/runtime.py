@@ -10,7 +10,7 @@ over N tokens); and the floor: weight bytes read per decode token
 divided by the machine's measured memory read bandwidth.
 
     python bench/runtime.py                     # CPU table, writes bench/results/runtime.json
-    python bench/runtime.py --device cuda --dtype bfloat16
+    python bench/runtime.py --device cuda --quick   # GPU: Llama-1B vs transformers and the 14B (bench/runtime_gpu.py)
     python bench/runtime.py --quick             # fewer steps (numbers noisier)
 
 Timings on a shared machine are noisy: each number is the median of repeats, and the JSON says
@@ -339,15 +339,20 @@ def main() -> None:
     ap.add_argument("--path", help=argparse.SUPPRESS)
     ap.add_argument("--ids-file", help=argparse.SUPPRESS)
     ap.add_argument("--logits-out", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args, unknown = ap.parse_known_args()
+    if args.device == "cuda":  # the GPU bench builds its own models: bench/runtime_gpu.py
+        from bench import runtime_gpu
+
+        runtime_gpu.main(sys.argv[1:])
+        return
+    if unknown:
+        ap.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.worker:
         args.dtype = args.dtype[0] if isinstance(args.dtype, list) else args.dtype
         worker(args)
         return
     if args.quick:
         args.decode_steps, args.repeats, args.quality_tokens = 16, 1, 128
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device visible")
     ours_dtypes = args.dtype or (["float32", "bfloat16", "int8"] if args.device == "cpu" else ["bfloat16", "int8"])
     hf_dtypes = [] if args.no_hf else (["float32", "bfloat16"] if args.device == "cpu" else ["bfloat16"])
 
