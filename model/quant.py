@@ -94,7 +94,7 @@ class Int8Linear(nn.Module):
             return F.linear(x, dequantize(self.qweight, self.scale, x.dtype))
         if kernels.usable(x, self.qweight):
             return kernels.gemv(x, self.qweight, self.scale)
-        if x.is_cuda and triton_kernels.usable(x, self.qweight):
+        if x.is_cuda and triton_kernels.usable(x, self.qweight, self.scale):
             return triton_kernels.int8_linear(x, self.qweight, self.scale)
         return linear_dequantized(x, self.qweight, self.scale)
 
