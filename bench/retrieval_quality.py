@@ -201,6 +201,13 @@ QuestionType = Literal[
 ]
 
 
+class Alternative(BaseModel):
+    """Another place in the corpus that states the same answer, verbatim."""
+
+    document: str
+    passage: str
+
+
 class GoldQuestion(BaseModel):
     """One line of bench/data/questions/questions.jsonl; the README there says how each was written."""
 
@@ -218,11 +225,23 @@ class GoldQuestion(BaseModel):
     written_here: bool = False  # the gold source is a summary this project wrote (data/samples)
     gold_passage: str | None = None  # verbatim excerpt (markdown emphasis dropped) that must be retrieved
     gold_sentences: list[str] = Field(default_factory=list)  # each one, quoted, answers the question
+    # the same answer printed elsewhere (same or another document): counts as the gold passage for
+    # passage recall and as a gold sentence for the digest; the document metrics still expect `document`
+    alternatives: list[Alternative] = Field(default_factory=list)
     # unanswerable questions
     near_documents: list[str] = Field(default_factory=list)  # documents it shares words and topic with
     unanswerable_kind: Literal["population", "intervention", "timing", "outcome", "comparison"] | None = None
     unanswerable_reason: str | None = None
     checked_patterns: list[str] = Field(default_factory=list)  # regexes grepped over the whole corpus
+
+    def answer_texts(self) -> list[str]:
+        """Every text whose quotation answers the question: the gold sentences and the alternatives."""
+        return self.gold_sentences + [a.passage for a in self.alternatives]
+
+    def passages_in(self, document: str) -> list[str]:
+        """The answer passages that lie in `document`: the gold passage, the alternatives."""
+        own = [self.gold_passage] if document == self.document and self.gold_passage else []
+        return own + [a.passage for a in self.alternatives if a.document == document]
 
     @model_validator(mode="after")
     def _complete(self) -> GoldQuestion:
@@ -360,10 +379,10 @@ class QuestionResult(BaseModel):
 
 
 def quote_on_question(quote: Quote, q: GoldQuestion, documents: dict[str, str]) -> bool:
-    """A quote is on the question when it is a gold sentence, lies inside the gold passage, or cites
-    a passage of the gold document (`documents` maps evidence id -> document key)."""
+    """A quote is on the question when it is a gold sentence or alternative, lies inside the gold
+    passage, or cites a passage of the gold document (`documents` maps evidence id -> document key)."""
     text = normalise(quote.text)
-    if any(quote_matches(text, normalise(g)) for g in q.gold_sentences):
+    if any(quote_matches(text, normalise(g)) for g in q.answer_texts()):
         return True
     if q.gold_passage and text and text in normalise(q.gold_passage):
         return True
@@ -371,16 +390,21 @@ def quote_on_question(quote: Quote, q: GoldQuestion, documents: dict[str, str]) 
 
 
 def _ranks(q: GoldQuestion, evidence: Sequence[Evidence]) -> tuple[int | None, int | None]:
+    """1-based ranks of the first passage holding the gold passage or an alternative, and of the
+    first passage from the gold document."""
     if not q.answerable:
         return None, None
-    passage = normalise(q.gold_passage or "")
     passage_rank = document_rank = None
     for rank, e in enumerate(evidence, 1):
-        if document_key(e) != q.document:
-            continue
-        document_rank = document_rank or rank
-        if holds_passage(passage, normalise(e.text)):
-            passage_rank = rank
+        key = document_key(e)
+        if key == q.document:
+            document_rank = document_rank or rank
+        wanted = q.passages_in(key)
+        if wanted and passage_rank is None:
+            text = normalise(e.text)
+            if any(holds_passage(normalise(p), text) for p in wanted):
+                passage_rank = rank
+        if passage_rank and document_rank:
             break
     return passage_rank, document_rank
 
@@ -400,7 +424,7 @@ def score_question(assistant: Any, q: GoldQuestion, k: int) -> QuestionResult:
         quotes=[x.text for x in quotes],
     )
     if q.answerable:
-        golds = [normalise(g) for g in q.gold_sentences]
+        golds = [normalise(g) for g in q.answer_texts()]
         result.gold_quoted = any(quote_matches(normalise(x.text), g) for x in quotes for g in golds)
         result.on_question = sum(quote_on_question(x, q, documents) for x in quotes)
     result.seconds = round(time.perf_counter() - started, 3)

@@ -66,7 +66,7 @@ def test_the_set_is_big_enough_and_holds_the_issue_examples(questions):
     assert hba1c and "<7%（A）" in hba1c[0].gold_passage
 
 
-def test_every_gold_passage_and_sentence_is_printed_verbatim_in_its_document(bench, questions, corpus):
+def test_every_gold_passage_sentence_and_alternative_is_printed_verbatim_in_its_document(bench, questions, corpus):
     """Compared after `normalise` (markdown emphasis, list markers and line breaks dropped), the
     comparison the bench itself uses; an invented or paraphrased gold text fails here."""
     for q in (q for q in questions if q.answerable):
@@ -78,6 +78,10 @@ def test_every_gold_passage_and_sentence_is_printed_verbatim_in_its_document(ben
         assert bench.normalise(q.gold_passage) in text, (q.id, q.gold_passage[:80])
         for sentence in q.gold_sentences:
             assert bench.normalise(sentence) in text, (q.id, sentence[:80])
+        for alternative in q.alternatives:
+            assert alternative.document in corpus, (q.id, alternative.document)
+            elsewhere = bench.normalise("\n".join(p.text for p in corpus[alternative.document].pages))
+            assert bench.normalise(alternative.passage) in elsewhere, (q.id, alternative.passage[:80])
 
 
 def test_open_medicine_gold_passages_lie_in_the_named_section(bench, questions, corpus):
@@ -179,3 +183,39 @@ def test_not_addressed_is_read_from_the_flag_or_the_warning(bench):
     assert bench.says_not_addressed(answer(warnings=[AnswerWarning(code="other", message="The indexed evidence does not address pregnancy.")]))
     assert bench.says_not_addressed(answer(warnings=[AnswerWarning(code="insufficient_evidence", message="No relevant evidence.")]))
     assert not bench.says_not_addressed(answer(warnings=[AnswerWarning(code="unsupported_claims", message="1 cited sentence(s) are not supported by the passage they cite.")]))
+
+
+def test_score_question_ranks_the_gold_passage_and_reads_the_digest(bench):
+    """The per-question scoring on a stand-in assistant: the gold passage is found in the third
+    passage (cut across lines and markup), the quoted gold sentence counts, an off-topic quote
+    does not count as on the question."""
+    from evidence.schema import Evidence
+
+    def passage(path: str, text: str, eid: str = "") -> Evidence:
+        return Evidence(evidence_id=eid, chunk_id=path + text[:5], document_id=path, text=text, page_start=1, page_end=1, title=path, path=f"/x/{path}")
+
+    q = bench.GoldQuestion(
+        id="t1", question="Which anticoagulant in AF?", lang="en", type="comparison", answerable=True, split="tuning",
+        document="acc_aha_af_2023", title="AF", guideline=True,
+        gold_passage="DOACs are recommended over warfarin in DOAC-eligible patients with AF (Class I).",
+        gold_sentences=["DOACs are recommended over warfarin in DOAC-eligible patients with AF (Class I)."],
+    )
+    ranked = [passage("aha_asa_tia_2009", "Aspirin after TIA."), passage("acc_aha_af_2023", "Rate control first."),
+              passage("acc_aha_af_2023", "- **DOACs** are recommended over warfarin in\nDOAC-eligible patients with AF (Class I).")]
+    digest = Answer(question=q.question, generator="extractive", evidence=[passage("acc_aha_af_2023", "x", "E1"), passage("esc_acs_2023", "y", "E2")], text=(
+        "Evidence digest:\n- DOACs are recommended over warfarin in DOAC-eligible patients with AF (Class I). [E1]\n- Dual therapy after ACS. [E2]"))
+
+    class StandIn:
+        def search(self, question, k):
+            return ranked
+
+        def ask(self, question, generator, k):
+            assert generator == "extractive"
+            return digest
+
+    result = bench.score_question(StandIn(), q, k=8)
+    assert (result.passage_rank, result.document_rank) == (3, 2)
+    assert result.gold_quoted and result.on_question == 1 and len(result.quotes) == 2 and not result.not_addressed
+    score = bench.group_score("tuning", "all", [result], k=8)
+    assert score.recall_at == {1: 0.0, 3: 1.0, 8: 1.0} and score.mrr == round(1 / 3, 4)
+    assert score.guideline_first == 0.0 and score.digest_precision == 0.5 and score.answered == 1.0
