@@ -374,19 +374,23 @@ class QuestionResult(BaseModel):
     not_addressed: bool = False  # the answer says the evidence does not answer the question
     quotes: list[str] = Field(default_factory=list)
     gold_quoted: bool | None = None  # a gold sentence is among the quotes (answerable questions)
-    on_question: int = 0  # quotes that are on the question (see quote_on_question)
+    on_question: int = 0  # quotes on the question: answers or from the gold document (quote_on_question)
+    answers: int = 0  # quotes that are answers: gold sentences, alternatives, inside the gold passage
     seconds: float = 0.0
 
 
-def quote_on_question(quote: Quote, q: GoldQuestion, documents: dict[str, str]) -> bool:
-    """A quote is on the question when it is a gold sentence or alternative, lies inside the gold
-    passage, or cites a passage of the gold document (`documents` maps evidence id -> document key)."""
+def quote_is_answer(quote: Quote, q: GoldQuestion) -> bool:
+    """The quote is a gold sentence or alternative, or lies inside the gold passage."""
     text = normalise(quote.text)
     if any(quote_matches(text, normalise(g)) for g in q.answer_texts()):
         return True
-    if q.gold_passage and text and text in normalise(q.gold_passage):
-        return True
-    return any(documents.get(eid) == q.document for eid in quote.evidence_ids)
+    return bool(q.gold_passage and text and text in normalise(q.gold_passage))
+
+
+def quote_on_question(quote: Quote, q: GoldQuestion, documents: dict[str, str]) -> bool:
+    """The quote is an answer (`quote_is_answer`) or cites a passage of the gold document
+    (`documents` maps evidence id -> document key): the lenient reading of "on the question"."""
+    return quote_is_answer(quote, q) or any(documents.get(eid) == q.document for eid in quote.evidence_ids)
 
 
 def _ranks(q: GoldQuestion, evidence: Sequence[Evidence]) -> tuple[int | None, int | None]:
@@ -427,6 +431,7 @@ def score_question(assistant: Any, q: GoldQuestion, k: int) -> QuestionResult:
         golds = [normalise(g) for g in q.answer_texts()]
         result.gold_quoted = any(quote_matches(normalise(x.text), g) for x in quotes for g in golds)
         result.on_question = sum(quote_on_question(x, q, documents) for x in quotes)
+        result.answers = sum(quote_is_answer(x, q) for x in quotes)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
@@ -448,6 +453,7 @@ class GroupScore(BaseModel):
     guideline_first: float | None  # the top passage comes from the gold guideline
     answer_sentence_recall: float  # a gold sentence is quoted by the digest
     digest_precision: float | None  # on-question quotes / all quotes, answerable questions
+    digest_precision_strict: float | None  # answer quotes / all quotes, answerable questions
     answered: float  # answerable questions the answer does not call unaddressed
     not_addressed: float | None  # unanswerable questions the answer calls unaddressed
     mean_seconds: float
@@ -474,6 +480,7 @@ def group_score(split: str, group: str, results: Sequence[QuestionResult], k: in
         guideline_first=_mean([1.0 if r.document_rank == 1 else 0.0 for r in guideline]) if guideline else None,
         answer_sentence_recall=_mean([1.0 if r.gold_quoted else 0.0 for r in answerable]),
         digest_precision=round(sum(r.on_question for r in answerable) / quoted, 4) if quoted else None,
+        digest_precision_strict=round(sum(r.answers for r in answerable) / quoted, 4) if quoted else None,
         answered=_mean([0.0 if r.not_addressed else 1.0 for r in answerable]),
         not_addressed=_mean([1.0 if r.not_addressed else 0.0 for r in unanswerable]) if unanswerable else None,
         mean_seconds=_mean([r.seconds for r in results]),
@@ -520,17 +527,17 @@ def table(report: GoldReport) -> str:
     """One row per split and group; every rate in percent."""
     cut = [c for c in CUTOFFS if c <= report.k]
     head = (f"{'split':<9} {'group':<5} {'ans':>4} {'un':>3} " + " ".join(f"{'R@' + str(c):>4}" for c in cut)
-            + f" {'MRR':>5} {'doc':>4} {'G1st':>4} {'sRec':>4} {'sPrc':>4} {'answ':>4} {'NotA':>4} {'s/q':>5}")
+            + f" {'MRR':>5} {'doc':>4} {'G1st':>4} {'sRec':>4} {'sPrc':>4} {'sPrS':>4} {'answ':>4} {'NotA':>4} {'s/q':>5}")
     lines = [f"k={report.k}; {report.index_documents} documents, {report.index_chunks} chunks; rates in %", head]
     for g in report.groups:
         lines.append(
             f"{g.split:<9} {g.group:<5} {g.answerable:>4} {g.unanswerable:>3} "
             + " ".join(_pct(g.recall_at[c]) for c in cut)
             + f" {g.mrr:5.3f} {_pct(g.document_recall)} {_pct(g.guideline_first)} {_pct(g.answer_sentence_recall)}"
-            f" {_pct(g.digest_precision)} {_pct(g.answered)} {_pct(g.not_addressed)} {g.mean_seconds:5.2f}"
+            f" {_pct(g.digest_precision)} {_pct(g.digest_precision_strict)} {_pct(g.answered)} {_pct(g.not_addressed)} {g.mean_seconds:5.2f}"
         )
     lines.append("R@k gold passage in top k · doc gold document in top k · G1st gold guideline ranked first · "
-                 "sRec gold sentence quoted · sPrc quotes on the question · answ answerable not called unaddressed · "
+                 "sRec gold sentence quoted · sPrc quotes on the question (answer or gold document) · sPrS quotes that are answers · answ answerable not called unaddressed · "
                  "NotA unanswerable called unaddressed")
     return "\n".join(lines)
 

@@ -215,7 +215,7 @@ def test_score_question_ranks_the_gold_passage_and_reads_the_digest(bench):
 
     result = bench.score_question(StandIn(), q, k=8)
     assert (result.passage_rank, result.document_rank) == (3, 2)
-    assert result.gold_quoted and result.on_question == 1 and len(result.quotes) == 2 and not result.not_addressed
+    assert result.gold_quoted and result.on_question == 1 and result.answers == 1 and len(result.quotes) == 2 and not result.not_addressed
     score = bench.group_score("tuning", "all", [result], k=8)
     assert score.recall_at == {1: 0.0, 3: 1.0, 8: 1.0} and score.mrr == round(1 / 3, 4)
-    assert score.guideline_first == 0.0 and score.digest_precision == 0.5 and score.answered == 1.0
+    assert score.guideline_first == 0.0 and score.digest_precision == score.digest_precision_strict == 0.5 and score.answered == 1.0
