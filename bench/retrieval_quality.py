@@ -230,7 +230,7 @@ class GoldQuestion(BaseModel):
     alternatives: list[Alternative] = Field(default_factory=list)
     # unanswerable questions
     near_documents: list[str] = Field(default_factory=list)  # documents it shares words and topic with
-    unanswerable_kind: Literal["population", "intervention", "timing", "outcome", "comparison"] | None = None
+    unanswerable_kind: Literal["population", "intervention", "timing", "outcome"] | None = None
     unanswerable_reason: str | None = None
     checked_patterns: list[str] = Field(default_factory=list)  # regexes grepped over the whole corpus
 
