@@ -276,8 +276,9 @@ def load_gold(path: Path = GOLD_QUESTIONS) -> list[GoldQuestion]:
 
 
 def assign_splits(questions: Iterable[GoldQuestion]) -> dict[str, str]:
-    """The deterministic split: within each stratum (answerable or not, question type), questions
-    in id order alternate tuning, heldback, tuning, ... so both halves hold every type."""
+    """The rule that made the stored split: within each stratum (answerable or not, question type),
+    questions in id order alternate tuning, heldback, tuning, ... so both halves hold every type.
+    Once stored, a question keeps its half; a new one goes to the smaller half of its stratum."""
     strata: dict[tuple[bool, str], list[str]] = defaultdict(list)
     for q in questions:
         strata[(q.answerable, q.type)].append(q.id)
