@@ -326,7 +326,8 @@ _SIDE = re.compile(r"^(?:For|Against):\s*")
 def digest_quotes(answer: Answer) -> list[Quote]:
     """The sentences an extractive digest quotes, with the evidence ids each cites. The digest
     prints one quote per bullet line, `- <sentence> [E2] (grade) (under “label”)`, and conflict
-    lines as `- For: <sentence> [E3]`; adapt here if that format changes."""
+    lines as `- For: <sentence> [E3]`; when no such line is found (a new format), the cited
+    sentences of the citation check stand in, ids removed. Adapt here if the format changes."""
     out = []
     for line in answer.text.splitlines():
         body = line.strip()
@@ -338,7 +339,13 @@ def digest_quotes(answer: Answer) -> list[Quote]:
         text = _SIDE.sub("", body[2 : first.start()].strip())
         if text:
             out.append(Quote(text=text, evidence_ids=_CITED.findall(body)))
-    return out
+    if out or not answer.citations:
+        return out
+    by_sentence: dict[str, list[str]] = {}
+    for c in answer.citations:
+        by_sentence.setdefault(c.sentence, []).append(c.evidence_id)
+    return [Quote(text=re.sub(r"\s+(?=[.;。；])", "", _CITED.sub("", sentence)).strip(" -"), evidence_ids=ids)
+            for sentence, ids in by_sentence.items()]
 
 
 NOT_ADDRESSED_CODES = ("insufficient_evidence",)

@@ -176,6 +176,13 @@ def test_digest_quotes_reads_each_bullet_and_its_ids(bench):
         "Aspirin may be considered.",
     ]
     assert quotes[2].evidence_ids == ["E3", "E4"]
+    # another layout: the citation check's sentences stand in for the bullets
+    from evidence.schema import Citation
+
+    prose = Answer(question="q", generator="extractive", text="DOACs are preferred [E1]. Warfarin if valves [E2].", citations=[
+        Citation(evidence_id="E1", sentence="DOACs are preferred [E1].", known=True, supported=True),
+        Citation(evidence_id="E2", sentence="Warfarin if valves [E2].", known=True, supported=True)])
+    assert [(q.text, q.evidence_ids) for q in bench.digest_quotes(prose)] == [("DOACs are preferred.", ["E1"]), ("Warfarin if valves.", ["E2"])]
 
 
 def test_not_addressed_is_read_from_the_flag_or_the_warning(bench):
