@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from indexing.chunking import chunk_document, split_sentences
+from indexing.chunking import chunk_document
 from indexing.cleaning import clean_document
 from indexing.schema import Chunk, Document, Page
+from indexing.text import split_sentences
 from tests.indexing import minilm_counter
 
 DOC_ID = "ab" * 32
@@ -169,7 +170,8 @@ def test_empty_document_has_no_chunks() -> None:
     ],
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
-    assert split_sentences(text) == expected
+    """The sentences the chunker packs (it also ends a Chinese clause at ；)."""
+    assert split_sentences(text, semicolons="full-width") == expected
 
 
 def test_pdf_recommendation_labels_and_deep_numbers_are_items() -> None:
