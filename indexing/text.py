@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Literal
 
 # ----------------------------------------------------------------------------- scripts
@@ -44,6 +45,11 @@ def is_cjk_char(char: str) -> bool:
     what joins without a space and takes two columns. For "is this Chinese text" use `has_cjk`."""
     code = ord(char)
     return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes in a monospaced layout: two for each full-width CJK character."""
+    return sum(2 if is_cjk_char(c) else 1 for c in text)
 
 
 def cjk_count(text: str) -> int:
@@ -320,3 +326,17 @@ CONTENT_STOP_WORDS = STOP_WORDS | frozenset(
     yourselves""".split()
 )
 CHINESE_STOP_WORDS = frozenset("的 了 和 是 在 与 及 或 等 对 为 中 也 就 都 而 被 把 这 那 有 之 其 以 于 并 且 但".split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer  # PyStemmer (Snowball); imported on first use, not by every importer of text
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The Snowball (Porter 2) stem of a lower-case English word: what search and claim checking
+    compare, so that "recommended" meets "recommendation"."""
+    return _stemmer().stemWord(word)
