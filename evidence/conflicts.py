@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from evidence.schema import Conflict, Evidence
 from evidence.stated_grades import sentence_direction
+from indexing.text import has_cjk, split_sentences
 
 _EXPLICIT = re.compile(
     r"\b(?:recommend\w*|suggest\w*|should|is\s+indicated|are\s+indicated|not\s+indicated|do\s+not|avoid\w*"
@@ -104,7 +105,7 @@ def _singular(word: str) -> str:
 
 def _intervention(sentence: str) -> tuple[frozenset[str], str] | None:
     """The intervention a recommendation is about, as a set of content words and a label."""
-    if re.search(r"[\u4e00-\u9fff]", sentence):
+    if has_cjk(sentence):
         m = _ZH_INTERVENTION.search(sentence)
         if not m:
             return None
@@ -147,7 +148,7 @@ def _statements(item: Evidence) -> list[_Statement]:
         if about and grade.recommendation not in seen:
             seen.add(grade.recommendation)
             found.append(_Statement(eid, item.document_id, grade.direction, about[0], about[1], grade.recommendation))
-    for sentence in re.split(r"(?<=[.!?。；;])\s*|\n+", item.text):
+    for sentence in split_sentences(item.text, semicolons="all", line_breaks=True):
         sentence = sentence.strip(" -*#\t")
         if not sentence or sentence in seen or not _EXPLICIT.search(sentence):
             continue
@@ -172,7 +173,7 @@ def _same_intervention(a: _Statement, b: _Statement) -> bool:
     # Chinese phrases: one names the other ("阿司匹林" within "小剂量阿司匹林").
     if len(a.terms) == len(b.terms) == 1:
         x, y = next(iter(a.terms)), next(iter(b.terms))
-        return bool(re.search(r"[\u4e00-\u9fff]", x)) and (x in y or y in x)
+        return has_cjk(x) and (x in y or y in x)
     return False
 
 
