@@ -115,8 +115,8 @@ Semicolons = Literal["none", "full-width", "all"]
 
 # "3." or "I B-R 2." (a list label, perhaps behind an ACC class and level) starts a sentence.
 _LABEL = re.compile(r"\s*(?:[IVX]{1,3}[ab]?\s+[A-C](?:-[A-Z]{1,2})?\s+)?\(?(?:\d{1,3}|[A-Za-z]|[ivx]{1,4})[.)]")
-_LAST_WORD = re.compile(r"(?:^|(?<=[\s(\[\"'“‘（]))([A-Za-z][A-Za-z.]*)$")
-_NAME_BEFORE = re.compile(r"(?:^|\s)([A-Z][A-Za-z'’-]*|[A-Z]\.)\s+$")
+_LAST_WORD = re.compile(r"(?<![^\s(\[\"'“‘（])([A-Za-z][A-Za-z.]*)$")
+_NAME_BEFORE = re.compile(r"(?<![A-Za-z'’.-])([A-Z][A-Za-z'’-]*|[A-Z]\.)\s+$")
 _PARENTHETICAL = re.compile(r"[（(]([^（()）]{1,60})[）)][。.；;]?")
 _ENUMERATOR = re.compile(r"\s*(\d{1,2}|[一二三四五六七八九十]{1,3}|[ivxIVX]{1,4}|[a-zA-Z])\s*")
 _LEADING_REFS = re.compile(rf"(?:\s*{_REF})+")
@@ -131,12 +131,13 @@ def _boundary_pattern(semicolons: Semicolons, line_breaks: bool) -> re.Pattern[s
 _BOUNDARIES = {(s, b): _boundary_pattern(s, b) for s in _ZH_STOPS for b in (False, True)}
 
 
-def _ends_no_sentence(before: str) -> bool:
-    """Whether the full stop at the end of `before` (the sentence so far, stop included) is an
-    abbreviation's, an initial's or a list label's rather than a sentence end."""
-    if _LABEL.fullmatch(before):
+def _ends_no_sentence(text: str, start: int, stop: int) -> bool:
+    """Whether the full stop at `stop` (the sentence so far began at `start`) is an abbreviation's,
+    an initial's or a list label's rather than a sentence end. Only the last few words are read,
+    so a run of abbreviations costs linear time."""
+    if stop - start <= 24 and _LABEL.fullmatch(text, start, stop + 1):
         return True
-    m = _LAST_WORD.search(before[:-1])
+    m = _LAST_WORD.search(text, max(start, stop - 64), stop)
     if not m:
         return False
     word = m.group(1)
@@ -144,7 +145,7 @@ def _ends_no_sentence(before: str) -> bool:
     if token in ABBREVIATIONS or re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
         return True
     if len(word) == 1 and word.isupper():  # "Smith J. Jones", but not "LOE A. Next", "mg/L. Next"
-        name = _NAME_BEFORE.search(before[: m.start()])
+        name = _NAME_BEFORE.search(text, max(start, m.start() - 64), m.start())
         return bool(name) and name.group(1).lower() not in _NOT_A_NAME
     return False
 
@@ -170,13 +171,14 @@ def sentence_spans(text: str, *, semicolons: Semicolons = "none", line_breaks: b
     for m in pattern.finditer(text):
         if m.group("nl") is not None:
             pieces.append((start, m.start()))
-        elif m.group("en") == "." and _ends_no_sentence(text[start : m.start("en") + 1]):
+        elif m.group("en") == "." and _ends_no_sentence(text, start, m.start("en")):
             continue
         else:
             pieces.append((start, m.end()))
         start = m.end()
     pieces.append((start, len(text)))
-    return _attach_parentheticals(text, [s for s in map(lambda p: _trim(text, *p), pieces) if s[0] < s[1]])
+    trimmed = [_trim(text, s, e) for s, e in pieces]
+    return _attach_parentheticals(text, [(s, e) for s, e in trimmed if s < e])
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
