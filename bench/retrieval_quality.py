@@ -158,12 +158,13 @@ def calibration_rows(retriever: Retriever, questions: list[Question], k: int = 5
     the best coverage (IDF-weighted for English, Chinese-term share for Chinese), overall and
     for passages of the expected documents."""
     from indexing.lexical import lexical_tokens
+    from indexing.text import has_cjk
 
     rows = []
     for q in questions:
         results = retriever.search(q.question, k=k, relevance_cut=False)
         terms = set(lexical_tokens(q.question))
-        cjk = {t for t in terms if any("\u3400" <= ch <= "\u9fff" for ch in t)}
+        cjk = {t for t in terms if has_cjk(t)}
         weights = {t: 1.0 for t in cjk} if q.lang == "zh" and cjk else retriever._term_weights(terms)
         total = sum(weights.values()) or 1.0
 

@@ -32,6 +32,7 @@ from evidence import cues as C
 from evidence.stated_grades import extract_stated_grades, scheme_hint_for
 from indexing.labels import DocumentGrade, EvidenceLevel, SourceType, StatedGrade
 from indexing.schema import SourceMeta
+from indexing.text import has_cjk, sentence_spans
 
 S = SourceType
 
@@ -97,18 +98,8 @@ class _Evidence:
 # Reading the text
 # --------------------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[(\"“0-9])|(?<=[。！？；])|\n+")
-
-
 def _sentences(text: str) -> list[tuple[int, str]]:
-    out, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        if text[start : m.start()].strip():
-            out.append((start, text[start : m.start()]))
-        start = m.end()
-    if text[start:].strip():
-        out.append((start, text[start:]))
-    return out
+    return [(s, text[s:e]) for s, e in sentence_spans(text, semicolons="full-width", line_breaks=True)]
 
 
 def _mask(text: str, pattern: re.Pattern[str]) -> str:
@@ -212,17 +203,13 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
 # --------------------------------------------------------------------------------------------
 
 
-def _is_cjk(text: str) -> bool:
-    return bool(re.search(r"[\u4e00-\u9fff]", text))
-
-
 def _title_head(evidence: _Evidence, title: str, kinds: Sequence[SourceType]) -> SourceType | None:
     """The kind the title is about: English puts the head noun first, Chinese last."""
     hits = [h for h in evidence.hits if h.zone == "title" and h.kind in kinds
             and h.score >= HEAD_MIN_WEIGHT * ZONE_WEIGHT["title"]]
     if not hits:
         return None
-    pick = max if _is_cjk(title) else min
+    pick = max if has_cjk(title) else min
     return pick(hits, key=lambda h: h.position).kind  # type: ignore[return-value]
 
 

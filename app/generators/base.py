@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from evidence.schema import Conflict, Evidence
+from indexing.text import is_cjk_char
 
 
 class GenerationError(RuntimeError):
@@ -66,5 +67,5 @@ class AnswerGenerator(ABC):
 def approximate_token_count(text: str) -> int:
     """A deliberately generous estimate for tokenizers we cannot load: every CJK character is a
     token and other text is ~3 characters a token, so a prompt fitted with it never overflows."""
-    cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+    cjk = sum(1 for ch in text if is_cjk_char(ch))
     return cjk + (len(text) - cjk + 2) // 3

@@ -20,6 +20,7 @@ from indexing.readers.pdf_worker import isolation_available, parse_pdf_isolated
 from indexing.readers.sidecar import find_sidecar, is_sidecar, load_sidecar, merge_meta
 from indexing.readers.text import decode_text, first_line_title, split_pages
 from indexing.schema import Document, Page, SourceMeta
+from indexing.text import detect_language
 
 __all__ = [
     "ReadError",
@@ -121,7 +122,7 @@ def read_document(path: str | Path, limits: ReadLimits | None = None) -> Documen
     sample = "\n".join(p.text for p in pages[:3])
     if found.doi is None:
         found.doi = find_doi(sample)
-    found.language = guess_language(sample)
+    found.language = detect_language(sample)
     meta = merge_meta(found, sidecar_meta)
     final_title = meta.title or title or _title_from_name(path)
     meta = meta.model_copy(update={"title": final_title})
@@ -193,15 +194,6 @@ def find_doi(text: str) -> str | None:
     if not m:
         return None
     return m.group(1).rstrip(".,;:)]}")
-
-
-def guess_language(text: str) -> str | None:
-    cjk = sum(1 for c in text if "\u4e00" <= c <= "\u9fff")
-    latin = sum(1 for c in text if c.isascii() and c.isalpha())
-    if cjk == 0 and latin == 0:
-        return None
-    # A Chinese character carries about a word; Latin letters come ~5 to a word.
-    return "zh" if cjk >= latin / 5 else "en"
 
 
 def _first_heading_line(pages: list[tuple[int, str]]) -> str | None:

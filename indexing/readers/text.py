@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from indexing.errors import ReadError
+from indexing.text import is_cjk_char
 
 
 def decode_text(path, data: bytes) -> str:
@@ -23,7 +24,7 @@ def decode_text(path, data: bytes) -> str:
     try:
         text = data.decode("gb18030")
         non_ascii = [c for c in text if ord(c) > 127]
-        cjk = sum(1 for c in non_ascii if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef")
+        cjk = sum(1 for c in non_ascii if is_cjk_char(c) or c == "\u3000")
         if non_ascii and cjk / len(non_ascii) > 0.8:
             return text
     except UnicodeDecodeError:
