@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from bench.runtime import HF, weight_bytes_per_token  # noqa: E402  (transformers driven the same way)
+
 LLAMA_1B = dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
                 num_attention_heads=32, num_key_value_heads=8, rope_theta=500000.0, rms_norm_eps=1e-5,
                 max_position_embeddings=131072, tie_word_embeddings=True)
@@ -168,28 +170,7 @@ class Ours:
         return self.model(ids).float()
 
 
-class HF:
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-
-    @torch.inference_mode()
-    def prefill(self, ids: torch.Tensor, max_tokens: int):
-        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1].float(), out.past_key_values
-
-    @torch.inference_mode()
-    def step(self, ids: torch.Tensor, cache):
-        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True)
-        return out.logits[:, -1].float(), out.past_key_values
-
-    @torch.inference_mode()
-    def all_logits(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=ids).logits.float()
-
-
 def weight_bytes(model: nn.Module) -> int:
-    from bench.runtime import weight_bytes_per_token
-
     return weight_bytes_per_token(model)
 
 
