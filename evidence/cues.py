@@ -16,6 +16,8 @@ from indexing.labels import SourceType
 PROTOCOL = "protocol"  # a study protocol: reports no results
 PRECLINICAL = "preclinical"  # animal / in-vitro / mechanism work
 POST_HOC = "post_hoc"  # secondary analysis of trial data
+QUALITATIVE = "qualitative"  # interviews, focus groups: outside the evidence hierarchy
+NON_CLINICAL_KINDS = (PROTOCOL, PRECLINICAL, QUALITATIVE)  # report no clinical evidence: other, level 5
 CueKind = SourceType | str
 
 
@@ -55,12 +57,15 @@ CUES: list[Cue] = [
          r"\brandomi[sz]ed(?:[\s,-]+(?:\w+[\s,-]+){0,4}?)(?:controlled\s+)?(?:clinical\s+)?trials?\b", 1.0),
     _cue(S.RCT, "RCT", r"\bRCT\b", 0.8),
     _cue(S.RCT, "random allocation",
-         r"\brandomly\s+(?:assigned|allocated|divided)|\b(?:were|was|been)\s+randomi[sz]ed|\brandomi[sz]ation\b|\brandomi[sz]ed\s+(?:\d|in\s+a|to\b|1:1|2:1)", 0.9),
+         r"\brandomly\s+(?:assigned|allocated|divided|distributed|selected\s+to\s+receive|given)|\b(?:were|was|been)\s+(?:\w+ly\s+)?randomi[sz]ed(?!\s+order)"
+         r"|\brandomi[sz]ation\b|\brandomi[sz]ed\s+(?:\d|in\s+a|to\b|1:1|2:1|into\b)", 0.9),
+    _cue(S.RCT, "randomised study",
+         r"\brandomi[sz]ed,?\s+(?:[\w-]+,?\s+){0,3}?(?:study|studies|fashion|manner|design|comparison|experiment|cross-?over)\b", 0.9),
     _cue(S.RCT, "blinding", r"\b(?:double|triple|single)[- ]blind(?:ed)?\b|\bplacebo[- ]controlled\b|\bmasked\s+trial", 0.7),
     _cue(S.RCT, "allocation concealment", r"\ballocation\s+concealment|\bCONSORT\b", 0.6),
     _cue(S.RCT, "assigned to arms",
          r"\b(?:were|was)\s+(?:\w+\s+)?(?:assigned|allocated)\s+to\s+(?:receive\s+)?(?:either|one\s+of|\w+\s+or)", 0.6),
-    _cue(S.RCT, "trial", r"\btrial\b", 0.3),
+    _cue(S.RCT, "trial", r"\btrial\b(?!\s+regist)", 0.3),
     _cue(S.RCT, "random sequence / masked assessment",
          r"\bcomputer-generated\s+(?:random\s+)?(?:sequence|allocation|list)|\brandom\s+(?:sequence|allocation)"
          r"|\b(?:assessors|investigators|participants)\s+(?:were\s+)?(?:unaware|blinded|masked)\s+(?:of|to)\s+(?:group|treatment)\s+(?:assignment|allocation)", 0.8),
@@ -76,6 +81,14 @@ CUES: list[Cue] = [
          r"\bprospectively\s+(?:followed|enrolled|collected)|\bfollowed\s+(?:up\s+)?for\s+(?:a\s+)?(?:median|mean|\d)|\blongitudinal\s+(?:study|analysis)", 0.6),
     _cue(S.COHORT, "registry/database study", r"\bregistry(?:-based)?\s+(?:study|data|analysis)|\b(?:claims|administrative|electronic\s+health\s+record)s?\s+(?:database|data)", 0.5),
     _cue(S.COHORT, "retrospective study", r"\bretrospective(?:ly)?\s+(?:study|analysis|review|analy[sz]ed)", 0.4),
+    _cue(S.COHORT, "record review",
+         r"\b(?:were|was)\s+(?:evaluated|analy[sz]ed|reviewed|studied|examined|collected)\s+retrospectively|\bretrospectively\s+(?:reviewed|evaluated|collected|studied|examined)"
+         r"|\b(?:medical|clinical|hospital|patients?'?|health)\s+(?:records|charts|files|notes)\s+(?:\w+\s+){0,3}(?:were|was)\s+(?:reviewed|analy[sz]ed|examined|evaluated)"
+         r"|\b(?:chart|record)\s+review", 0.8),
+    _cue(S.COHORT, "non-randomised / single-arm trial",
+         r"\bsingle[- ]arm\b|\bphase\s+(?:I|II|IV|1|2|4)[ab]?\s+(?:\w+\s+)?(?:study|trial)|\bopen[- ]label\s+(?:\w+\s+)?(?:study|trial)|\buncontrolled\s+(?:study|trial)", 0.6),
+    _cue(S.COHORT, "before-after comparison",
+         r"\bbefore\s+and\s+(?:after|during)\s+(?:the\s+)?(?:treatment|surgery|intervention|implant\w*|therapy)|\bpre-?\s?test[- ]post-?\s?test|\bpre-?\s?and\s+post-?(?:operative|treatment|intervention)", 0.6),
     _cue(S.COHORT, "follow-up of a population",
          r"\b\d+\s+years?\s+of\s+follow-?up|\bduring\s+(?:a\s+)?(?:median\s+|mean\s+)?(?:\d+|\w+)[\s-]+(?:years?|months?)\s+of\s+follow-?up"
          r"|\bfollowed\s+(?:them|participants|all|up)\b|\bbiobank\b|\bnationwide\s+registers?|\bincident\s+\w+", 0.6),
@@ -92,6 +105,7 @@ CUES: list[Cue] = [
     # ---- case-control
     _cue(S.CASE_CONTROL, "case-control", r"\bcase[- ]control(?:led)?\b|\bcase[- ]referent", 1.0),
     _cue(S.CASE_CONTROL, "matched controls", r"\bmatched\s+(?:healthy\s+)?controls|\bcontrols\s+(?:were\s+)?matched", 0.6),
+    _cue(S.CASE_CONTROL, "healthy controls", r"\bhealthy\s+(?:\w+\s+)?controls?\b|\bcontrol\s+group\s+of\s+(?:\d+\s+)?healthy", 0.5),
     _cue(S.CASE_CONTROL, "cases compared with controls",
          r"\bcases\s+and\s+(?:\w+\s+)?controls\b|\bcontrol\s+(?:infants|subjects|individuals|children|women|men)\b|\bcompared\s+with\s+(?:\w+\s+){0,3}controls\b", 0.7),
     _cue(S.CASE_CONTROL, "matched comparison of exposures",
@@ -108,6 +122,8 @@ CUES: list[Cue] = [
     _cue(S.CROSS_SECTIONAL, "single-occasion measurement",
          r"\b(?:on|at|during)\s+a\s+single\s+(?:visit|occasion|day|time[- ]point)|\bcompleted\s+(?:a|an)\s+(?:\w+\s+)?questionnaire|\bprevalence\b", 0.5),
     _cue(S.CROSS_SECTIONAL, "survey", r"\bsurvey\b|\bself-administered\s+questionnaire", 0.5),
+    _cue(S.CROSS_SECTIONAL, "descriptive study",
+         r"\bdescriptive\s+(?:\w+\s+){0,2}(?:study|analysis|survey|investigation)|\bwere\s+interviewed\b|\bpopulation-based\s+(?:study|sample)|\bnationally\s+representative", 0.6),
     _cue(S.CROSS_SECTIONAL, "questionnaire administered",
          r"\b(?:web-based|online|self-administered|structured|anonymous)\s+questionnaire|\bquestionnaire\s+was\s+(?:completed|administered|distributed|sent)", 0.6),
     _cue(S.CROSS_SECTIONAL, "调查", r"一次性调查|调查", 0.5),
@@ -124,6 +140,9 @@ CUES: list[Cue] = [
     _cue(S.CASE_SERIES, "patients described",
          r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
+    _cue(S.CASE_SERIES, "the case described",
+         r"\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\s+(?:a|an)\b|is\s+(?:presented|described|discussed|reported)|was\s+(?:presented|described|reported))"
+         r"|\b(?:this|our|the\s+present)\s+case\b|\bcase\s+presentation\b|\bwe\s+(?:report|present|describe)\s+(?:here\s+)?(?:a|an)\s+(?:[\w-]+\s+){0,3}(?:man|woman|boy|girl|patient|infant|neonate|child)", 0.9),
     _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报[告道]\s*\d+\s*例|附\s*\d+\s*例|[\d一二三四五六七八九十]+\s*例\s*$", 1.0),
     _cue(S.CASE_SERIES, "家系报告", r"家系(?:报告|分析|调查)?|报[告道]\s*(?:一|1)\s*(?:个|例)", 0.8),
     _cue(S.CASE_SERIES, "患者简介", r"患者[，,]\s*[男女][，,]\s*\d+\s*岁", 0.6),
@@ -182,10 +201,20 @@ CUES: list[Cue] = [
     _cue(S.TEXTBOOK, "教材", r"第[一二三四五六七八九十百\d]+章|本章|教材|教科书|学习目标|手册", 0.9),
     # ---- not evidence about patients yet
     _cue(PROTOCOL, "study protocol",
-         r"\b(?:study|trial|review)\s+protocol\b|\bprotocol\s+(?:for|of)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,4}(?:trial|study|review|meta-analysis)\b|\b(?:design\s+and\s+rationale|rationale\s+and\s+design)\b|\bdescribes\s+the\s+design\s+of|^\W*design\s+of\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,3}(?:trial|study)\b|\bresults\s+are\s+expected|\bwill\s+be\s+(?:randomi[sz]ed|recruited|enrolled|assigned)", 0.9),
+         r"\b(?:study|trial|review)\s+protocol\b|\bprotocol\s+(?:for|of)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,4}(?:trial|study|review|meta-analysis)\b|\b(?:design\s+and\s+rationale|rationale\s+and\s+design)\b|\bdescribes\s+the\s+design\s+of|^\W*design\s+of\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,3}(?:trial|study)\b|\bresults\s+are\s+expected|\bwill\s+be\s+(?:randomi[sz]ed|recruited|enrolled|assigned)"
+         r"|\bstatistical\s+analysis\s+plan|\b(?:economic\s+)?evaluation\s+plan\b|^\W*protocol\b|\bthis\s+(?:is\s+a\s+)?protocol\b", 0.9),
     _cue(PROTOCOL, "研究方案", r"研究方案|试验方案|将被随机|将纳入", 0.9),
     _cue(PRECLINICAL, "animal / in-vitro study",
          r"\bin\s+(?:mice|rats|mouse|rat|zebrafish|vitro)\b|\bmurine\b|\bcell\s+lines?\b|\bknock-?out\s+mice|\banimal\s+models?|\bxenograft|\brodent", 0.9),
+    _cue(PRECLINICAL, "animals studied",
+         r"\b(?:mice|rats|rabbits|hamsters|guinea\s+pigs|zebrafish|larvae|dogs|cats|piglets|pigs|swine|sheep|ewes|lambs|cattle|cows|calves"
+         r"|heifers|horses|chickens|broilers|hens|turkeys|monkeys|macaques|primates)\b|\b(?:SD|Wistar|Sprague[- ]Dawley|C57BL/6)\b", 0.7),
+    _cue(PRECLINICAL, "laboratory work",
+         r"\bex\s+vivo\b|\bcultured\s+(?:\w+\s+){0,2}cells|\bcell\s+cultures?\b|\bknock(?:down|out|ed\s+down)\b|\btransfect\w*|\bwestern\s+blot\w*"
+         r"|\bsiRNA\b|\bcadaver\w*|\bbioinformatic\w*|\bmicroarray", 0.6),
+    _cue(QUALITATIVE, "qualitative study",
+         r"\bqualitative\s+(?:\w+\s+)?(?:study|approach|research|design|methods?|interviews?|data|findings|analysis)|\bthematic(?:ally)?\s+analy\w*"
+         r"|\bfocus\s+groups?\b|\bsemi-?structured\s+(?:\w+\s+)?interviews?|\bgrounded\s+theory|\bphenomenological", 0.9),
     _cue(PRECLINICAL, "动物/细胞实验", r"小鼠|大鼠|细胞系|体外实验|动物模型|细胞实验", 0.9),
     _cue(POST_HOC, "post-hoc / secondary analysis",
          r"\bpost-?trial\s+follow-?up|\bafter\s+the\s+randomi[sz]ed\s+(?:phase|period)|\bobservational\s+follow-?up"
@@ -208,6 +237,50 @@ POOLED_WEAKER = re.compile(r"\bcase[- ]control|\bcross[- ]sectional|\bcase\s+(?:
 POOL_CONTEXT = re.compile(
     r"\binclu(?:d|sion)|\beligib|\bpooled|\bsearch|\bidentif|\bretriev|\bselected|\bmeta-?\s?analy|\bsystematic\s+review"
     r"|\bof\s+\d+\s+(?:studies|trials)|\b\d+\s+(?:studies|trials|RCTs)|纳入|检索|合并|荟萃|Meta\s*分析|系统评价",
+    re.IGNORECASE,
+)
+
+# Sections of a structured abstract: where a design word sits decides how much it says.
+SECTION_LABEL = re.compile(
+    r"^\W*(background|introduction|context|rationale|importance|objectives?|aims?|purpose|methods?|design|setting"
+    r"|materials?\s+and\s+methods|patients?\s+and\s+methods|participants|results?|findings|conclusions?|discussion"
+    r"|interpretation|implications)\b[^:：.]{0,25}[:：.]",
+    re.IGNORECASE,
+)
+LEAD_SECTIONS = ("background", "introduction", "context", "rationale", "importance")
+CONCLUSION_SECTIONS = ("conclusion", "discussion", "interpretation", "implications")
+# A call for future work names designs that were not done.
+FUTURE_WORK = re.compile(
+    r"\b(?:are|is|were|be)\s+(?:\w+\s+)?(?:needed|warranted|required|necessary)\b|\bfuture\s+(?:\w+\s+){0,3}(?:stud|trial|research|review)"
+    r"|\bfurther\s+(?:\w+\s+){0,3}(?:stud|trial|research|investigation)|\bshould\s+be\s+(?:\w+\s+)?(?:conducted|performed|confirmed|evaluated)",
+    re.IGNORECASE,
+)
+# A guideline that is the subject of a study ("adherence to guidelines") is not this document's kind.
+GUIDELINE_AS_SUBJECT = re.compile(
+    r"\b(?:adherence|compliance|concordance|conformity|implementation|adoption|uptake|use|application|awareness|knowledge)"
+    r"\s+(?:to|with|of)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:guidelines?|recommendations?)\b"
+    r"|\b(?:according\s+to|based\s+on|as\s+recommended\s+by|in\s+line\s+with|following)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?guidelines?\b"
+    r"|\b(?:state\s+of\s+the\s+art|review|appraisal|quality|evaluation|analysis|comparison)\s+(?:on|of)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?guidelines\b"
+    r"|\bcomputer[- ]interpretable\s+guidelines?|\binteracting\s+(?:clinical\s+)?guidelines|\bguidelines?\s+(?:adherence|implementation|compliance)"
+    r"|\bannotation\s+guidelines?|\bguideline\s+development,",
+    re.IGNORECASE,
+)
+
+# A text that discusses a topic rather than reporting a study of its own.
+DISCURSIVE = re.compile(
+    r"\b(?:we|this\s+(?:article|paper|review|chapter|manuscript|contribution|text))\s+(?:also\s+|briefly\s+|then\s+)?"
+    r"(?:discuss|describe|summari[sz]e|highlight|outline|review|present|consider|explore|address|focus|provide|examine|analy[sz]e)\w*"
+    r"|\b(?:is|are|were)\s+(?:\w+\s+)?(?:discussed|reviewed|summari[sz]ed|highlighted|outlined|presented|explained)\b"
+    r"|\bcurrent\s+(?:knowledge|understanding|evidence|concepts|status|state|challenges)|\brecent\s+(?:advances|developments|progress|findings|insights)"
+    r"|\bhere(?:in)?,?\s+we\b|\bthe\s+aim\s+of\s+this\s+(?:article|paper|review)",
+    re.IGNORECASE,
+)
+# Results of a study of its own: p values, percentages of a sample, effect estimates, "we found".
+RESULTS_REPORTED = re.compile(
+    r"\bp\s*[<=>≤]\s*0?\.\d|\b95\s*%\s*C\.?I\b|\b(?:OR|HR|RR|AUC)\s*[=:(]|\bn\s*=\s*\d+|\(\s*\d+(?:\.\d+)?\s*%\s*\)"
+    r"|\bsignificant(?:ly)?\s+(?:higher|lower|increased|decreased|reduced|improved|associated|different|more|less|greater)"
+    r"|\bwe\s+(?:found|observed|show(?:ed)?|demonstrate[ds]?|identified)\b|\bresults?\s+(?:showed|indicated|revealed)"
+    r"|\b(?:patients|participants|subjects|children|women|men|adults|samples|mice|rats)\s+(?:were|was)\s+(?:included|enrolled|recruited|treated|examined)",
     re.IGNORECASE,
 )
 
@@ -290,6 +363,44 @@ PUBLICATION_TYPES: dict[str, tuple[CueKind, float]] = {
     "textbooks": (S.TEXTBOOK, 6.0),
     "textbook": (S.TEXTBOOK, 6.0),
 }
+# Publication types that say what kind of document a record is. NLM's indexers read the full
+# article, so with one present it decides the source type: the first row (in this order) whose type
+# the record carries gives the kinds allowed; the text may choose among them, else the first wins.
+# "Review" allows a systematic review because NLM only added "Systematic Review" in 2019 (older
+# systematic reviews carry "Review"); "Clinical Trial" and its phases do not say randomised, so
+# they allow an RCT only where the text shows random allocation (else: non-randomised trial,
+# cohort); "Observational Study" narrows to the observational designs.
+PUBLICATION_TYPE_DECIDES: list[tuple[str, tuple[SourceType, ...]]] = [
+    ("practice guideline", (S.GUIDELINE,)),
+    ("guideline", (S.GUIDELINE,)),
+    ("consensus development conference, nih", (S.CONSENSUS,)),
+    ("consensus development conference", (S.CONSENSUS,)),
+    ("consensus statement", (S.CONSENSUS,)),
+    ("clinical trial protocol", (S.OTHER,)),
+    ("randomized controlled trial, veterinary", (S.OTHER,)),
+    ("meta-analysis", (S.SYSTEMATIC_REVIEW,)),
+    ("network meta-analysis", (S.SYSTEMATIC_REVIEW,)),
+    ("systematic review", (S.SYSTEMATIC_REVIEW,)),
+    ("randomized controlled trial", (S.RCT,)),
+    ("case reports", (S.CASE_SERIES,)),
+    ("editorial", (S.EXPERT_OPINION,)),
+    ("comment", (S.EXPERT_OPINION,)),
+    ("letter", (S.EXPERT_OPINION,)),
+    ("textbooks", (S.TEXTBOOK,)),
+    ("review", (S.NARRATIVE_REVIEW, S.SYSTEMATIC_REVIEW)),
+    ("scoping review", (S.NARRATIVE_REVIEW, S.SYSTEMATIC_REVIEW)),
+    ("equivalence trial", (S.RCT, S.COHORT)),
+    ("pragmatic clinical trial", (S.RCT, S.COHORT)),
+    ("controlled clinical trial", (S.COHORT, S.RCT)),
+    ("clinical trial, phase iv", (S.COHORT, S.RCT)),
+    ("clinical trial, phase iii", (S.COHORT, S.RCT)),
+    ("clinical trial, phase ii", (S.COHORT, S.RCT)),
+    ("clinical trial, phase i", (S.COHORT, S.RCT)),
+    ("clinical trial", (S.COHORT, S.RCT)),
+    ("observational study", (S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)),
+    ("twin study", (S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL)),
+]
+
 IGNORED_PUBLICATION_TYPES = {
     "comparative study", "multicenter study", "journal article", "research support, non-u.s. gov't",
     "research support, n.i.h., extramural", "research support, u.s. gov't, non-p.h.s.", "validation study",
