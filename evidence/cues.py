@@ -65,7 +65,6 @@ CUES: list[Cue] = [
     _cue(S.RCT, "allocation concealment", r"\ballocation\s+concealment|\bCONSORT\b", 0.6),
     _cue(S.RCT, "assigned to arms",
          r"\b(?:were|was)\s+(?:\w+\s+)?(?:assigned|allocated)\s+to\s+(?:receive\s+)?(?:either|one\s+of|\w+\s+or)", 0.6),
-    _cue(S.RCT, "trial", r"\btrial\b(?!\s+regist)", 0.3),
     _cue(S.RCT, "random sequence / masked assessment",
          r"\bcomputer-generated\s+(?:random\s+)?(?:sequence|allocation|list)|\brandom\s+(?:sequence|allocation)"
          r"|\b(?:assessors|investigators|participants)\s+(?:were\s+)?(?:unaware|blinded|masked)\s+(?:of|to)\s+(?:group|treatment)\s+(?:assignment|allocation)", 0.8),
@@ -141,7 +140,7 @@ CUES: list[Cue] = [
          r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
     _cue(S.CASE_SERIES, "the case described",
-         r"\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\s+(?:a|an)\b|is\s+(?:presented|described|discussed|reported)|was\s+(?:presented|described|reported))"
+         r"(?<!in )(?<!in the )\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\b|is\s+(?:presented|described|discussed|reported)|was\s+(?:presented|described|reported))"
          r"|\b(?:this|our|the\s+present)\s+case\b|\bcase\s+presentation\b|\bwe\s+(?:report|present|describe)\s+(?:here\s+)?(?:a|an)\s+(?:[\w-]+\s+){0,3}(?:man|woman|boy|girl|patient|infant|neonate|child)", 0.9),
     _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报[告道]\s*\d+\s*例|附\s*\d+\s*例|[\d一二三四五六七八九十]+\s*例\s*$", 1.0),
     _cue(S.CASE_SERIES, "家系报告", r"家系(?:报告|分析|调查)?|报[告道]\s*(?:一|1)\s*(?:个|例)", 0.8),
@@ -149,7 +148,8 @@ CUES: list[Cue] = [
     # ---- guidelines
     _cue(S.GUIDELINE, "guideline", r"\b(?:clinical\s+)?(?:practice\s+)?guidelines?\b", 1.0),
     _cue(S.GUIDELINE, "recommendations for practice",
-         r"\bpractice\s+parameters?\b|\brecommendations\s+(?:for|on)\s+the\s+(?:diagnosis|management|treatment|prevention|evaluation|care)", 0.7),
+         r"\bpractice\s+parameters?\b|\brecommendations\s+(?:for|on)\s+the\s+(?:diagnosis|management|treatment|prevention|evaluation|care)"
+         r"|^\W*recommendations\s+(?:for|on)\b|\b(?:clinical\s+)?practice\s+recommendations\b|\bthe\s+present\s+recommendations\b", 0.7),
     _cue(S.GUIDELINE, "guideline panel", r"\bguideline\s+(?:panel|development\s+group|committee|writing\s+committee)|\bthe\s+panel\s+(?:recommends|suggests)", 1.0),
     _cue(S.GUIDELINE, "recommendation statement",
          r"\brecommendation\s+statement|\b(?:the\s+)?(?:USPSTF|task\s+force|society|college|association)\s+recommends\b", 0.8),
@@ -165,7 +165,7 @@ CUES: list[Cue] = [
     # ---- consensus and position statements
     _cue(S.CONSENSUS, "consensus statement",
          r"\bconsensus\s+(?:statement|document|report|conference|recommendations?|guidelines?|paper|panel)|\bexpert\s+consensus|\binternational\s+consensus", 1.0),
-    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b", 0.5),
+    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b(?!\s+(?:sequences?|reads?|accuracy|calling|motifs?|sites?|clustering|genotypes?))", 0.5),
     _cue(S.CONSENSUS, "position/scientific statement",
          r"\bposition\s+(?:statement|paper|stand)|\bcommittee\s+opinion|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
     _cue(S.CONSENSUS, "expert panel agreement",
@@ -187,7 +187,8 @@ CUES: list[Cue] = [
     _cue(S.NARRATIVE_REVIEW, "综述", r"(?<!系统)(?<!系统性)综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
     # ---- expert opinion / editorial
     _cue(S.EXPERT_OPINION, "editorial/commentary",
-         r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\bperspective\b|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
+         r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\b(?:a|an|our|this|my)\s+(?:[\w-]+\s+)?perspective\b(?!\s+(?:of|on|from))"
+         r"|\bperspective\s+(?:article|piece|paper)|\b(?:this|the)\s+(?:article|paper|essay)\s+(?:argues|contends|proposes)|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
     _cue(S.EXPERT_OPINION, "first-person argument",
          r"\bI\s+(?:believe|argue|think|propose|contend)\b|(?:^|(?<=[.;:!?] ))\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
     _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+for)|\bthe\s+authors\s+(?:reflect|argue|call)", 0.8),
@@ -208,7 +209,7 @@ CUES: list[Cue] = [
          r"\bin\s+(?:mice|rats|mouse|rat|zebrafish|vitro)\b|\bmurine\b|\bcell\s+lines?\b|\bknock-?out\s+mice|\banimal\s+models?|\bxenograft|\brodent", 0.9),
     _cue(PRECLINICAL, "animals studied",
          r"\b(?:mice|rats|rabbits|hamsters|guinea\s+pigs|zebrafish|larvae|dogs|cats|piglets|pigs|swine|sheep|ewes|lambs|cattle|cows|calves"
-         r"|heifers|horses|chickens|broilers|hens|turkeys|monkeys|macaques|primates)\b|\b(?:SD|Wistar|Sprague[- ]Dawley|C57BL/6)\b", 0.7),
+         r"|heifers|horses|chickens|broilers|hens|turkeys|monkeys|macaques|primates)\b|\b(?:Wistar|Sprague[- ]Dawley|C57BL/6)\b", 0.7),
     _cue(PRECLINICAL, "laboratory work",
          r"\bex\s+vivo\b|\bcultured\s+(?:\w+\s+){0,2}cells|\bcell\s+cultures?\b|\bknock(?:down|out|ed\s+down)\b|\btransfect\w*|\bwestern\s+blot\w*"
          r"|\bsiRNA\b|\bcadaver\w*|\bbioinformatic\w*|\bmicroarray", 0.6),
@@ -249,6 +250,13 @@ SECTION_LABEL = re.compile(
 )
 LEAD_SECTIONS = ("background", "introduction", "context", "rationale", "importance")
 CONCLUSION_SECTIONS = ("conclusion", "discussion", "interpretation", "implications")
+# A sentence that starts describing this work: the lead-in of an abstract ends there.
+STUDY_START = re.compile(
+    r"^\W*(?:to|we|our)\s|\b(?:aim|aims|aimed|objective|purpose|goal|hypothes\w+)\b|\bthis\s+(?:study|paper|article|review|report|work)"
+    r"|\b(?:was|were)\s+(?:\w+\s+)?(?:performed|conducted|carried\s+out|undertaken|done|included|enrolled|recruited|randomi[sz]ed|analy[sz]ed|reviewed|evaluated|studied|examined|interviewed)\b"
+    r"|^\W*(?:a|an|this|the)?\s*(?:[\w-]+\s+){0,3}(?:study|trial|review|analysis|survey|meta-analysis|report)\b",
+    re.IGNORECASE,
+)
 # A call for future work names designs that were not done.
 FUTURE_WORK = re.compile(
     r"\b(?:are|is|were|be)\s+(?:\w+\s+)?(?:needed|warranted|required|necessary)\b|\bfuture\s+(?:\w+\s+){0,3}(?:stud|trial|research|review)"
@@ -269,10 +277,11 @@ GUIDELINE_AS_SUBJECT = re.compile(
 # A text that discusses a topic rather than reporting a study of its own.
 DISCURSIVE = re.compile(
     r"\b(?:we|this\s+(?:article|paper|review|chapter|manuscript|contribution|text))\s+(?:also\s+|briefly\s+|then\s+)?"
-    r"(?:discuss|describe|summari[sz]e|highlight|outline|review|present|consider|explore|address|focus|provide|examine|analy[sz]e)\w*"
-    r"|\b(?:is|are|were)\s+(?:\w+\s+)?(?:discussed|reviewed|summari[sz]ed|highlighted|outlined|presented|explained)\b"
-    r"|\bcurrent\s+(?:knowledge|understanding|evidence|concepts|status|state|challenges)|\brecent\s+(?:advances|developments|progress|findings|insights)"
-    r"|\bhere(?:in)?,?\s+we\b|\bthe\s+aim\s+of\s+this\s+(?:article|paper|review)",
+    r"(?:discuss|summari[sz]e|highlight|outline|review|overview)\w*"
+    r"|\b(?:this|the\s+present)\s+(?:article|paper|chapter|manuscript|contribution)\s+(?:\w+\s+)?(?:describes|presents|addresses|focuses|provides|examines)"
+    r"|\b(?:is|are|were)\s+(?:\w+\s+)?(?:discussed|reviewed|summari[sz]ed|highlighted|outlined)\b"
+    r"|\bcurrent\s+(?:knowledge|understanding|evidence|concepts|status|state|challenges)|\brecent\s+(?:advances|developments|progress|insights)"
+    r"|\bthe\s+(?:aim|purpose|objective)\s+of\s+this\s+(?:article|paper|review)|\bthe\s+literature\b|\bwe\s+(?:present|provide)\s+(?:an?\s+)?(?:overview|update|summary)",
     re.IGNORECASE,
 )
 # Results of a study of its own: p values, percentages of a sample, effect estimates, "we found".
@@ -280,7 +289,8 @@ RESULTS_REPORTED = re.compile(
     r"\bp\s*[<=>≤]\s*0?\.\d|\b95\s*%\s*C\.?I\b|\b(?:OR|HR|RR|AUC)\s*[=:(]|\bn\s*=\s*\d+|\(\s*\d+(?:\.\d+)?\s*%\s*\)"
     r"|\bsignificant(?:ly)?\s+(?:higher|lower|increased|decreased|reduced|improved|associated|different|more|less|greater)"
     r"|\bwe\s+(?:found|observed|show(?:ed)?|demonstrate[ds]?|identified)\b|\bresults?\s+(?:showed|indicated|revealed)"
-    r"|\b(?:patients|participants|subjects|children|women|men|adults|samples|mice|rats)\s+(?:were|was)\s+(?:included|enrolled|recruited|treated|examined)",
+    r"|\b(?:patients|participants|subjects|children|women|men|adults|samples|isolates|strains|mice|rats)\s+(?:were|was)\s+(?:\w+\s+)?(?:included|enrolled|recruited|treated|examined|collected|tested|measured|analy[sz]ed)"
+    r"|\b(?:was|were)\s+(?:measured|determined|quantified|synthesi[sz]ed|prepared|characteri[sz]ed|performed|conducted|carried\s+out)\b",
     re.IGNORECASE,
 )
 

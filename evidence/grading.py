@@ -46,6 +46,7 @@ READ_CHARS = 10000  # cues past this point say little about the document's own d
 CONTAINERS = (S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW)
 DOCUMENT_KINDS = CONTAINERS + (S.NARRATIVE_REVIEW, S.EXPERT_OPINION, S.TEXTBOOK)
 NON_BACKGROUND_ZONES = ("metadata", "title", "self", "opening", "body", "conclusion")
+LEAD_SHARE = 0.6  # of an abstract's sentences: a longer "lead-in" means its start was missed
 MIN_NON_CLINICAL = 0.6  # one animal / laboratory / qualitative phrase in the abstract proper
 NON_CLINICAL_SHARE = 0.6  # ... that holds its own against the strongest clinical design named
 RESULTS_OF_ITS_OWN = 2  # results phrases (p values, percentages, "we found") that mark original research
@@ -190,22 +191,25 @@ def _zone_of(sentence: str, clause: str, offset: int, section: str) -> str:
 def _sections(sentences: list[tuple[int, str]]) -> list[str]:
     """Where each sentence of an abstract sits: a labelled section ("Background:", "CONCLUSIONS:")
     carries forward until the next label; without labels, the sentences before the first one that
-    speaks of this work ("The aim of this study...", "We conducted...") are the lead-in, which in
-    real abstracts cites other studies. Only the opening of a long document is treated so."""
+    starts describing this work ("The aim of this study...", "We conducted...", "A retrospective
+    study was performed...") are the lead-in, which in real abstracts cites other studies. A
+    lead-in longer than LEAD_SHARE of the text is no lead-in (the start was not recognised)."""
     out: list[str] = []
-    current, seen_self = "", False
+    current, started = "", False
     for offset, sentence in sentences:
         label = C.SECTION_LABEL.match(sentence)
         if label:
             name = label.group(1).lower()
             current = ("lead" if name.startswith(C.LEAD_SECTIONS) else
                        "conclusion" if name.startswith(C.CONCLUSION_SECTIONS) else "")
-            seen_self = seen_self or current == ""
-        elif not seen_self and (C.SELF_DESCRIPTION.search(sentence) or offset >= OPENING_CHARS):
-            seen_self, current = True, ("" if current == "lead" else current)
-        out.append(current if (current or seen_self) else "lead")
-    if not any(z != "lead" for z in out):
-        return [""] * len(out)  # nothing spoke of this work: no lead-in to discount
+            started = started or current == ""
+        elif not started and (offset >= OPENING_CHARS or C.SELF_DESCRIPTION.search(sentence)
+                              or C.STUDY_START.search(sentence)):
+            started, current = True, ("" if current == "lead" else current)
+        out.append(current if (current or started) else "lead")
+    unlabelled_lead = [z for z, (_, s) in zip(out, sentences, strict=True) if z == "lead" and not C.SECTION_LABEL.match(s)]
+    if len(unlabelled_lead) > LEAD_SHARE * len(out):
+        return ["" if z == "lead" else z for z in out]
     return out
 
 
@@ -369,7 +373,7 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
     reasons.extend(_reason(h) for h in top[:3])
     reasons.extend(why)
 
-    source_type, reasons, no_clinical_evidence = _non_clinical(evidence, source_type, reasons)
+    source_type, reasons, no_clinical_evidence = _non_clinical(evidence, source_type, reasons, text)
     grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(
         text, scheme_hint=scheme_hint_for(meta.organization if meta else None, title))
     if not no_clinical_evidence and _guideline_like(evidence, source_type, grades, reasons):
@@ -407,7 +411,7 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
                          confidence=round(min(confidence, cap), 2), origin=origin)
 
 
-def _non_clinical(evidence: _Evidence, source_type: SourceType, reasons: list[str]
+def _non_clinical(evidence: _Evidence, source_type: SourceType, reasons: list[str], text: str
                   ) -> tuple[SourceType, list[str], bool]:
     """Protocols, animal / in-vitro work and qualitative studies report no clinical evidence of a
     design: other, level 5. A protocol must say so of itself (title or design sentence); animal,
@@ -423,9 +427,12 @@ def _non_clinical(evidence: _Evidence, source_type: SourceType, reasons: list[st
     if source_type in CONTAINERS:
         return source_type, reasons, False
     primary_best = max((evidence.score(t) for t in PRIMARY), default=0.0)
+    results = bool(C.RESULTS_REPORTED.search(text[:OPENING_CHARS * 2]))
     for kind, why in ((C.PRECLINICAL, "animal / in-vitro (mechanistic) work: other, level 5"),
                       (C.QUALITATIVE, "qualitative study: outside the evidence hierarchy of designs, other, level 5")):
         found = evidence.score(kind, NON_BACKGROUND_ZONES)
+        if kind == C.PRECLINICAL and found < 2 * MIN_NON_CLINICAL and not results:
+            continue  # one passing "in vitro" in a text that reports nothing of its own (a review)
         if found >= MIN_NON_CLINICAL and found >= NON_CLINICAL_SHARE * primary_best:
             return S.OTHER, [_reason(h) for h in evidence.of(kind)[:2]] + reasons + [why], True
     return source_type, reasons, False

@@ -232,6 +232,6 @@ def test_guideline_abstract_stating_an_evidence_based_method_is_level_1_with_low
 
 
 def test_passing_mentions_alone_never_name_a_design():
-    g = grade_document("", "Earlier reports suggested that the recent trial was underpowered.")
+    g = grade_document("", "Earlier reports suggested that the recent randomised trial was underpowered.")
     assert (g.source_type, g.level) == (S.OTHER, EvidenceLevel.OPINION)
     assert any("passing mention" in r for r in g.reasons)
