@@ -73,7 +73,9 @@ CUES: list[Cue] = [
     _cue(S.RCT, "双盲", r"双盲|三盲|安慰剂对照", 0.7),
     # ---- cohort and other non-randomised controlled designs
     _cue(S.COHORT, "cohort study", r"\bcohort\s+stud(?:y|ies)|\b(?:prospective|retrospective|population-based|longitudinal|birth|historical|inception)\s+cohort", 1.0),
-    _cue(S.COHORT, "cohort", r"\bcohorts?\b", 0.4),
+    _cue(S.COHORT, "cohort", r"\bcohorts?\b", 0.25),  # "a cohort of patients" is said of any group
+    _cue(S.COHORT, "prospective study",
+         r"\bprospective\s+(?:\w+\s+){0,2}?(?:study|analysis|evaluation|follow-up)|\bprospective(?:ly)?,?\s+(?:observational|longitudinal)", 0.5),
     _cue(S.COHORT, "non-randomised controlled design",
          r"\bnon-?\s?randomi[sz]ed|\bquasi-?\s?(?:experimental|randomi[sz]ed)|\bcontrolled\s+before[- ]and[- ]after|\binterrupted\s+time[- ]series", 0.9),
     _cue(S.COHORT, "prospective/longitudinal follow-up",
@@ -127,7 +129,9 @@ CUES: list[Cue] = [
          r"\b(?:web-based|online|self-administered|structured|anonymous)\s+questionnaire|\bquestionnaire\s+was\s+(?:completed|administered|distributed|sent)", 0.6),
     _cue(S.CROSS_SECTIONAL, "调查", r"一次性调查|调查", 0.5),
     _cue(S.CROSS_SECTIONAL, "diagnostic accuracy",
-         r"\bdiagnostic\s+accuracy|\baccuracy\s+of\b|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test", 0.8),
+         r"\bdiagnostic\s+(?:accuracy|performance|value)|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test", 0.8),
+    _cue(S.CROSS_SECTIONAL, "associated factors",
+         r"\bfactors\s+associated\s+with|\bassociated\s+factors|\bdeterminants\s+of|\blogistic\s+regression", 0.35),
     _cue(S.CROSS_SECTIONAL, "横断面", r"横断面|现况调查|现况研究", 1.0),
     _cue(S.CROSS_SECTIONAL, "问卷调查", r"问卷调查|流行病学调查|抽样调查|患病率(?:调查)?|(?:分层|整群|多阶段)\S{0,6}抽样", 0.7),
     # ---- case reports and series
@@ -140,7 +144,8 @@ CUES: list[Cue] = [
          r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
     _cue(S.CASE_SERIES, "the case described",
-         r"(?<!in )(?<!in the )\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\b|is\s+(?:presented|described|discussed|reported)|was\s+(?:presented|described|reported))"
+         r"(?<!in )(?<!in the )\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}(?:man|woman|boy|girl|patient|infant|neonate|child|male|female|\d+-year-old)"
+         r"|is\s+(?:presented|described|discussed|reported)|was\s+(?:presented|described|reported))"
          r"|\b(?:this|our|the\s+present)\s+case\b|\bcase\s+presentation\b|\bwe\s+(?:report|present|describe)\s+(?:here\s+)?(?:a|an)\s+(?:[\w-]+\s+){0,3}(?:man|woman|boy|girl|patient|infant|neonate|child)", 0.9),
     _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报[告道]\s*\d+\s*例|附\s*\d+\s*例|[\d一二三四五六七八九十]+\s*例\s*$", 1.0),
     _cue(S.CASE_SERIES, "家系报告", r"家系(?:报告|分析|调查)?|报[告道]\s*(?:一|1)\s*(?:个|例)", 0.8),
@@ -282,6 +287,14 @@ DISCURSIVE = re.compile(
     r"|\b(?:is|are|were)\s+(?:\w+\s+)?(?:discussed|reviewed|summari[sz]ed|highlighted|outlined)\b"
     r"|\bcurrent\s+(?:knowledge|understanding|evidence|concepts|status|state|challenges)|\brecent\s+(?:advances|developments|progress|insights)"
     r"|\bthe\s+(?:aim|purpose|objective)\s+of\s+this\s+(?:article|paper|review)|\bthe\s+literature\b|\bwe\s+(?:present|provide)\s+(?:an?\s+)?(?:overview|update|summary)",
+    re.IGNORECASE,
+)
+# Work of its own being done: research verbs in the first person or passive.
+ORIGINAL_WORK = re.compile(
+    r"\bwe\s+(?:\w+ly\s+)?(?:found|observed|show|showed|measured|collected|tested|performed|conducted|studied|investigated|analy[sz]ed|examined"
+    r"|evaluated|assessed|compared|developed|propose|report|recruited|enrolled|identified|used|applied|designed|constructed|obtained|determined)"
+    r"|\b(?:this|the\s+present|our|the\s+current)\s+(?:study|work|experiment|investigation|research)|\bin\s+this\s+(?:study|work|investigation)"
+    r"|\b(?:was|were)\s+(?:\w+\s+)?(?:measured|collected|tested|recruited|enrolled|included|investigated|assessed|evaluated|analy[sz]ed|studied|examined)\b",
     re.IGNORECASE,
 )
 # Results of a study of its own: p values, percentages of a sample, effect estimates, "we found".

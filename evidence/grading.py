@@ -49,6 +49,7 @@ NON_BACKGROUND_ZONES = ("metadata", "title", "self", "opening", "body", "conclus
 LEAD_SHARE = 0.6  # of an abstract's sentences: a longer "lead-in" means its start was missed
 MIN_NON_CLINICAL = 0.6  # one animal / laboratory / qualitative phrase in the abstract proper
 NON_CLINICAL_SHARE = 0.6  # ... that holds its own against the strongest clinical design named
+MIN_EXPOSITION_CHARS = 400  # a shorter text is too little to call an overview
 RESULTS_OF_ITS_OWN = 2  # results phrases (p values, percentages, "we found") that mark original research
 HEAD_MIN_WEIGHT = 0.8  # a generic word ("review") in a title does not decide the head noun
 FIRM_METADATA = 4.0  # a publication type that names the kind outright ("Review" alone does not)
@@ -424,7 +425,7 @@ def _non_clinical(evidence: _Evidence, source_type: SourceType, reasons: list[st
         studied = source_type.label if source_type != S.OTHER else "study"
         return S.OTHER, ([_reason(h) for h in evidence.of(C.PROTOCOL)[:2]] + reasons
                          + [f"a protocol (of a {studied}) reports no results: other, level 5"]), True
-    if source_type in CONTAINERS:
+    if source_type in CONTAINERS and evidence.strong(source_type) > 0:
         return source_type, reasons, False
     primary_best = max((evidence.score(t) for t in PRIMARY), default=0.0)
     results = bool(C.RESULTS_REPORTED.search(text[:OPENING_CHARS * 2]))
@@ -463,6 +464,10 @@ def _unstated_design(title: str, text: str, reasons: list[str]) -> SourceType:
     if discursive and results < RESULTS_OF_ITS_OWN:
         reasons.append(f'no study design stated and no results of its own; "{discursive.group(0).strip()}" '
                        "reads as a narrative overview (low confidence)")
+        return S.NARRATIVE_REVIEW
+    if not results and len(opening) >= MIN_EXPOSITION_CHARS and not C.ORIGINAL_WORK.search(opening):
+        reasons.append("no study design, no work of its own and no results: reads as an expository overview "
+                       "(narrative review, low confidence)")
         return S.NARRATIVE_REVIEW
     reasons.append("the text states no study design: left as other at low confidence rather than guessed")
     return S.OTHER
