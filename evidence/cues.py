@@ -294,7 +294,9 @@ ORIGINAL_WORK = re.compile(
     r"\bwe\s+(?:\w+ly\s+)?(?:found|observed|show|showed|measured|collected|tested|performed|conducted|studied|investigated|analy[sz]ed|examined"
     r"|evaluated|assessed|compared|developed|propose|report|recruited|enrolled|identified|used|applied|designed|constructed|obtained|determined)"
     r"|\b(?:this|the\s+present|our|the\s+current)\s+(?:study|work|experiment|investigation|research)|\bin\s+this\s+(?:study|work|investigation)"
-    r"|\b(?:was|were)\s+(?:\w+\s+)?(?:measured|collected|tested|recruited|enrolled|included|investigated|assessed|evaluated|analy[sz]ed|studied|examined)\b",
+    r"|\b(?:was|were)\s+(?:\w+\s+)?(?:measured|collected|tested|recruited|enrolled|included|investigated|assessed|evaluated|analy[sz]ed|studied|examined"
+    r"|obtained|extracted|fitted|prepared|synthesi[sz]ed|fabricated|isolated|sequenced|characteri[sz]ed|detected|identified|observed|described)\b"
+    r"|\bwe\s+(?:describe|present|report|propose|introduce|demonstrate)\b|\bhere(?:in)?,?\s+we\b|\b(?:are|is)\s+(?:described|reported)\s+(?:here|for\s+the\s+first)",
     re.IGNORECASE,
 )
 # Results of a study of its own: p values, percentages of a sample, effect estimates, "we found".

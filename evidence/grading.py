@@ -304,11 +304,20 @@ def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]
         if cited and chosen in CONTAINERS:
             why.append(f"designs it cites ({', '.join(t.label for t in cited)}) do not make it one of them")
         return chosen, why
+    # Guidelines that the text only mentions ("current guidelines recommend") are its subject, not
+    # its kind: without a title or self-description they do not count. (Reviews and consensus
+    # are told by method words, "databases were searched", "a Delphi round", which do count.)
+    mentioned = [S.GUIDELINE] if scores[S.GUIDELINE] > 0 else []
+    scores[S.GUIDELINE] = 0.0
     best = max(scores, key=lambda t: (scores[t], -TIE_ORDER.index(t)))
     if scores[best] <= 0:
+        if mentioned:
+            return S.OTHER, [f"mentions {', '.join(t.label for t in mentioned)} without being one; no design of its own named"]
         return S.OTHER, ["no design or document-type cue found"]
     if scores[best] < MIN_TYPE_SCORE:
         return S.OTHER, [f"only passing mentions ({_reason(evidence.of(best)[0])}): too weak to name a design"]
+    if best == S.COHORT and any(h.name == "cross-sectional" and h.zone in STRONG_ZONES for h in evidence.of(S.CROSS_SECTIONAL)):
+        return S.CROSS_SECTIONAL, ["a cross-sectional analysis (of cohort data): the analysis stated decides"]
     return best, why
 
 
