@@ -85,7 +85,7 @@ CUES: list[Cue] = [
     _cue(S.COHORT, "record review",
          r"\b(?:were|was)\s+(?:evaluated|analy[sz]ed|reviewed|studied|examined|collected)\s+retrospectively|\bretrospectively\s+(?:reviewed|evaluated|collected|studied|examined)"
          r"|\b(?:medical|clinical|hospital|patients?'?|health)\s+(?:records|charts|files|notes)\s+(?:\w+\s+){0,3}(?:were|was)\s+(?:reviewed|analy[sz]ed|examined|evaluated)"
-         r"|\b(?:chart|record)\s+review", 0.8),
+         r"|\b(?:chart|record)\s+review|\breview\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,2}(?:records|charts|case\s+notes|files)\b", 0.8),
     _cue(S.COHORT, "non-randomised / single-arm trial",
          r"\bsingle[- ]arm\b|\bphase\s+(?:I|II|IV|1|2|4)[ab]?\s+(?:\w+\s+)?(?:study|trial)|\bopen[- ]label\s+(?:\w+\s+)?(?:study|trial)|\buncontrolled\s+(?:study|trial)", 0.6),
     _cue(S.COHORT, "before-after comparison",
@@ -188,7 +188,8 @@ CUES: list[Cue] = [
     _cue(S.NARRATIVE_REVIEW, "overview", r"\boverview\b|\bwe\s+(?:outline|summari[sz]e|discuss)\s+(?:the|current|recent|what)", 0.7),
     # "review" as a noun ("a review", "this review", "Review:"), not the verb ("review urate in 4 weeks")
     _cue(S.NARRATIVE_REVIEW, "review",
-         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?:[\w-]+\s+)?review\b|^\W*review\b|\breview\W*$", 0.5),
+         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?!(?:retrospective|prospective|chart|record|case|file|medical)\s)(?:[\w-]+\s+)?review\b"
+         r"|^\W*review\b|\breview\W*$", 0.5),
     _cue(S.NARRATIVE_REVIEW, "综述", r"(?<!系统)(?<!系统性)综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
     # ---- expert opinion / editorial
     _cue(S.EXPERT_OPINION, "editorial/commentary",
@@ -258,7 +259,8 @@ CONCLUSION_SECTIONS = ("conclusion", "discussion", "interpretation", "implicatio
 # A sentence that starts describing this work: the lead-in of an abstract ends there.
 STUDY_START = re.compile(
     r"^\W*(?:to|we|our)\s|\b(?:aim|aims|aimed|objective|purpose|goal|hypothes\w+)\b|\bthis\s+(?:study|paper|article|review|report|work)"
-    r"|\b(?:was|were)\s+(?:\w+\s+)?(?:performed|conducted|carried\s+out|undertaken|done|included|enrolled|recruited|randomi[sz]ed|analy[sz]ed|reviewed|evaluated|studied|examined|interviewed)\b"
+    r"|\b(?:was|were)\s+(?:\w+\s+)?(?:performed|conducted|carried\s+out|undertaken|done|included|enrolled|recruited|randomi[sz]ed|analy[sz]ed|reviewed|evaluated|studied|examined|interviewed"
+    r"|assigned|allocated|divided|treated|followed|selected|invited|surveyed)\b"
     r"|^\W*(?:a|an|this|the)?\s*(?:[\w-]+\s+){0,3}(?:study|trial|review|analysis|survey|meta-analysis|report)\b",
     re.IGNORECASE,
 )
@@ -355,39 +357,8 @@ NEGATED_RANDOMISED = re.compile(
 )
 NEGATED_SYSTEMATIC = re.compile(r"\bnon-?\s?systematic|\bnot\s+(?:a\s+)?systematic", re.IGNORECASE)
 
-# PubMed publication types and MeSH terms that name a design. "... as Topic" headings name a
+# MeSH terms that name a design. "... as Topic" headings name a
 # subject, not the design of the paper, and are ignored.
-PUBLICATION_TYPES: dict[str, tuple[CueKind, float]] = {
-    "meta-analysis": (S.SYSTEMATIC_REVIEW, 6.0),
-    "network meta-analysis": (S.SYSTEMATIC_REVIEW, 6.0),
-    "systematic review": (S.SYSTEMATIC_REVIEW, 6.0),
-    "randomized controlled trial": (S.RCT, 6.0),
-    "randomized controlled trial, veterinary": (PRECLINICAL, 6.0),
-    "equivalence trial": (S.RCT, 3.0),
-    "pragmatic clinical trial": (S.RCT, 3.0),
-    "controlled clinical trial": (S.RCT, 2.0),
-    "clinical trial": (S.RCT, 1.5),
-    "clinical trial, phase i": (S.RCT, 1.0),
-    "clinical trial, phase ii": (S.RCT, 1.5),
-    "clinical trial, phase iii": (S.RCT, 2.0),
-    "clinical trial, phase iv": (S.RCT, 1.5),
-    "practice guideline": (S.GUIDELINE, 6.0),
-    "guideline": (S.GUIDELINE, 6.0),
-    "consensus development conference": (S.CONSENSUS, 6.0),
-    "consensus development conference, nih": (S.CONSENSUS, 6.0),
-    "consensus statement": (S.CONSENSUS, 6.0),
-    "review": (S.NARRATIVE_REVIEW, 2.0),
-    "scoping review": (S.NARRATIVE_REVIEW, 4.0),
-    "case reports": (S.CASE_SERIES, 6.0),
-    "observational study": (S.COHORT, 1.5),
-    "editorial": (S.EXPERT_OPINION, 6.0),
-    "comment": (S.EXPERT_OPINION, 4.0),
-    "letter": (S.EXPERT_OPINION, 4.0),
-    "clinical trial protocol": (PROTOCOL, 6.0),
-    "twin study": (S.COHORT, 3.0),
-    "textbooks": (S.TEXTBOOK, 6.0),
-    "textbook": (S.TEXTBOOK, 6.0),
-}
 # Publication types that say what kind of document a record is. NLM's indexers read the full
 # article, so with one present it decides the source type: the first row (in this order) whose type
 # the record carries gives the kinds allowed; the text may choose among them, else the first wins.

@@ -209,7 +209,7 @@ def _sections(sentences: list[tuple[int, str]]) -> list[str]:
             started, current = True, ("" if current == "lead" else current)
         out.append(current if (current or started) else "lead")
     unlabelled_lead = [z for z, (_, s) in zip(out, sentences, strict=True) if z == "lead" and not C.SECTION_LABEL.match(s)]
-    if len(unlabelled_lead) > LEAD_SHARE * len(out):
+    if len(unlabelled_lead) == len(out) or (len(out) >= 5 and len(unlabelled_lead) > LEAD_SHARE * len(out)):
         return ["" if z == "lead" else z for z in out]
     return out
 
@@ -239,17 +239,14 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
 
 
 def _read_metadata(meta: SourceMeta, evidence: _Evidence, notes: list[str]) -> None:
-    """Publication types and MeSH as hits in the "metadata" zone. MeSH "Animals" without
-    "Humans" is how NLM marks a study of animals only: strong evidence of preclinical work."""
+    """MeSH terms as hits in the "metadata" zone (publication types decide after the text has
+    spoken, so that a reason can say whether they agree). MeSH "Animals" without "Humans" is how
+    NLM marks a study of animals only: strong evidence of preclinical work."""
     mesh = {m.strip().lower() for m in meta.mesh_terms}
     if "animals" in mesh and "humans" not in mesh:
         evidence.hits.append(_Hit(C.PRECLINICAL, "MeSH: Animals (no Humans)", "metadata", "Animals", 4.0))
-    for raw in meta.publication_types:
-        key = raw.strip().lower()
-        if key in C.PUBLICATION_TYPES:
-            kind, weight = C.PUBLICATION_TYPES[key]
-            evidence.hits.append(_Hit(kind, f"publication type: {raw}", "metadata", raw, weight))
-        elif key in C.IGNORED_PUBLICATION_TYPES:
+    for raw in meta.publication_types:  # those that name a kind decide later (_publication_type_decides)
+        if raw.strip().lower() in C.IGNORED_PUBLICATION_TYPES:
             notes.append(f"publication type {raw!r} names no design: ignored")
     for raw in meta.mesh_terms:
         key = raw.strip().lower()
@@ -398,7 +395,7 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
     decided = _publication_type_decides(meta, source_type, evidence)
     if decided is not None:
         source_type, said = decided
-        reasons.insert(0, said)
+        reasons[:] = [said] + [r for r in reasons if not r.startswith(_UNDECIDED_REASONS)]
         origin, confidence = "metadata", 0.9
     if meta is not None and meta.source_type is not None:
         if meta.source_type != source_type:
@@ -480,6 +477,9 @@ def _unstated_design(title: str, text: str, reasons: list[str]) -> SourceType:
         return S.NARRATIVE_REVIEW
     reasons.append("the text states no study design: left as other at low confidence rather than guessed")
     return S.OTHER
+
+
+_UNDECIDED_REASONS = ("the text states no study design", "no study design", "no design or document-type", "mentions ")
 
 
 def _publication_type_decides(meta: SourceMeta | None, source_type: SourceType, evidence: _Evidence
