@@ -404,10 +404,10 @@ IGNORED_PUBLICATION_TYPES = {
 }
 MESH_TERMS: dict[str, tuple[CueKind, float]] = {
     "cohort studies": (S.COHORT, 3.0),
-    "prospective studies": (S.COHORT, 3.0),
-    "retrospective studies": (S.COHORT, 2.0),
+    "prospective studies": (S.COHORT, 1.5),  # how data were gathered, not the design: a case series can be prospective
+    "retrospective studies": (S.COHORT, 1.0),  # NLM adds it to retrospective case series and case-control studies too
     "longitudinal studies": (S.COHORT, 3.0),
-    "follow-up studies": (S.COHORT, 2.0),
+    "follow-up studies": (S.COHORT, 1.0),
     "case-control studies": (S.CASE_CONTROL, 4.0),
     "cross-sectional studies": (S.CROSS_SECTIONAL, 4.0),
     "random allocation": (S.RCT, 2.0),
