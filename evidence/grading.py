@@ -2,22 +2,35 @@
 
 How it decides, in order:
 1. A sidecar that states `source_type` / `evidence_level` wins (origin "override").
-2. Every cue (see `cues.py`) and every PubMed publication type / MeSH term found is scored by
-   where it sits: the title and metadata count most, then sentences that describe this work
-   ("we randomly assigned", "this guideline", "本研究"), then the rest of the opening text; a
-   sentence reporting others' work ("previous RCTs showed") counts little, and negations
+2. Every cue (see `cues.py`) and every design-naming MeSH term is scored by where it sits: the
+   title and metadata count most, then sentences that describe this work ("we randomly assigned",
+   "this guideline", "本研究"), then the rest of the opening text. An abstract is read by section:
+   the lead-in (a "Background:" section, or the sentences before the first one about this work)
+   and calls for future work ("trials are needed") count as background, a conclusion counts less;
+   a sentence reporting others' work ("previous RCTs showed") counts little, and negations
    ("non-randomised") are read as what they are. Repeats add with diminishing returns, so one
    telling phrase beats many passing mentions.
 3. Documents that review or cite designs (guideline, consensus, systematic review) win over the
    designs they mention once they describe themselves as such; among them, the head noun of the
    title decides ("systematic review of guidelines" is a review; "基于系统评价的指南" a guideline).
-4. The level follows from the type (Oxford CEBM 2011): a systematic review is as strong as the
+   A guideline the text only mentions ("adherence to guidelines") is its subject, not its kind.
+4. Protocols, animal / in-vitro work and qualitative studies report no clinical evidence of a
+   design: other, level 5. A secondary (post-hoc) analysis of an RCT keeps the trial's source type
+   but is graded level 3: comparisons outside the randomisation are observational.
+5. Where the text names no design, the grader says so at low confidence instead of guessing: a
+   text that only discusses a topic reads as a narrative review (confidence 0.4), anything else
+   stays "other" (0.2). A document that prints several graded recommendations is guideline-like.
+6. A PubMed publication type that names the kind of document (Randomized Controlled Trial,
+   Meta-Analysis, Practice Guideline, Case Reports, Review, Editorial, ...; see
+   `cues.PUBLICATION_TYPE_DECIDES`) decides the source type, the text choosing only among the
+   kinds it allows (origin "metadata"); the reasons say whether the text agreed.
+7. The level follows from the type (Oxford CEBM 2011): a systematic review is as strong as the
    designs it pools; a guideline is level 1 only when it shows graded recommendations, otherwise
-   it is consensus-like (level 5); a post-hoc analysis of a trial is observational (level 3);
-   protocols and animal / in-vitro work report no clinical evidence (other, level 5).
-5. A document that names no kind of its own but prints several graded recommendations is read
-   as guideline-like. With nothing to go on the answer is "other, level 5" at low confidence:
-   the grader errs towards under-grading, never towards inventing strength.
+   it is consensus-like (level 5). With nothing to go on the answer is "other, level 5": the
+   grader errs towards under-grading, never towards inventing strength.
+
+Measured on real PubMed abstracts by `bench/grading_quality.py` (set and labels in
+`bench/data/grading/`).
 """
 
 from __future__ import annotations
