@@ -65,6 +65,11 @@ CUES: list[Cue] = [
     _cue(S.RCT, "allocation concealment", r"\ballocation\s+concealment|\bCONSORT\b", 0.6),
     _cue(S.RCT, "assigned to arms",
          r"\b(?:were|was)\s+(?:\w+\s+)?(?:assigned|allocated)\s+to\s+(?:receive\s+)?(?:either|one\s+of|\w+\s+or)", 0.6),
+    # "trial" alone does not say randomised: it counts only in a text that speaks of randomisation
+    # somewhere (see grading._read), e.g. "a trial of X ... after the randomised phase ended".
+    _cue(S.RCT, "trial", r"\btrial\b(?!\s+regist)", 0.3),
+    _cue(S.RCT, "stepped-wedge / cluster randomisation",
+         r"\bstepped[- ]wedge\b|\bcluster[- ]randomi[sz]ed|\b(?:crossed\s+over|allocated|assigned)\s+(?:\w+\s+){0,4}in\s+(?:a\s+)?random\s+order", 0.9),
     _cue(S.RCT, "random sequence / masked assessment",
          r"\bcomputer-generated\s+(?:random\s+)?(?:sequence|allocation|list)|\brandom\s+(?:sequence|allocation)"
          r"|\b(?:assessors|investigators|participants)\s+(?:were\s+)?(?:unaware|blinded|masked)\s+(?:of|to)\s+(?:group|treatment)\s+(?:assignment|allocation)", 0.8),
@@ -124,14 +129,15 @@ CUES: list[Cue] = [
          r"\b(?:on|at|during)\s+a\s+single\s+(?:visit|occasion|day|time[- ]point)|\bcompleted\s+(?:a|an)\s+(?:\w+\s+)?questionnaire|\bprevalence\b", 0.5),
     _cue(S.CROSS_SECTIONAL, "survey", r"\bsurvey\b|\bself-administered\s+questionnaire", 0.5),
     _cue(S.CROSS_SECTIONAL, "descriptive study",
-         r"\bdescriptive\s+(?:\w+\s+){0,2}(?:study|analysis|survey|investigation)|\bwere\s+interviewed\b|\bpopulation-based\s+(?:study|sample)|\bnationally\s+representative", 0.6),
+         r"\bdescriptive\s+(?:\w+\s+){0,2}(?:study|analysis|survey|investigation)|\bnationally\s+representative", 0.6),
     _cue(S.CROSS_SECTIONAL, "questionnaire administered",
          r"\b(?:web-based|online|self-administered|structured|anonymous)\s+questionnaire|\bquestionnaire\s+was\s+(?:completed|administered|distributed|sent)", 0.6),
     _cue(S.CROSS_SECTIONAL, "调查", r"一次性调查|调查", 0.5),
     _cue(S.CROSS_SECTIONAL, "diagnostic accuracy",
-         r"\bdiagnostic\s+(?:accuracy|performance|value)|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test", 0.8),
+         r"\bdiagnostic\s+(?:accuracy|performance|value)|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test"
+         r"|^\W*(?:the\s+)?accuracy\s+of\b|\baccuracy\s+of\s+(?:[\w-]+\s+){1,5}(?:for|in)\s+(?:the\s+)?(?:diagnos|detect)", 0.8),
     _cue(S.CROSS_SECTIONAL, "associated factors",
-         r"\bfactors\s+associated\s+with|\bassociated\s+factors|\bdeterminants\s+of|\blogistic\s+regression", 0.35),
+         r"\bfactors\s+associated\s+with|\bassociated\s+factors|\bdeterminants\s+of|\blogistic\s+regression", 0.2),
     _cue(S.CROSS_SECTIONAL, "横断面", r"横断面|现况调查|现况研究", 1.0),
     _cue(S.CROSS_SECTIONAL, "问卷调查", r"问卷调查|流行病学调查|抽样调查|患病率(?:调查)?|(?:分层|整群|多阶段)\S{0,6}抽样", 0.7),
     # ---- case reports and series
@@ -264,6 +270,8 @@ STUDY_START = re.compile(
     r"|^\W*(?:a|an|this|the)?\s*(?:[\w-]+\s+){0,3}(?:study|trial|review|analysis|survey|meta-analysis|report)\b",
     re.IGNORECASE,
 )
+# Any word of randomisation: without one, a bare "trial" is no RCT cue.
+RANDOMISATION_WORD = re.compile(r"\brandomi[sz]|\brandomly\b|\brandom\s+(?:order|allocation|sequence)|随机", re.IGNORECASE)
 # A call for future work names designs that were not done.
 FUTURE_WORK = re.compile(
     r"\b(?:are|is|were|be)\s+(?:\w+\s+)?(?:needed|warranted|required|necessary)\b|\bfuture\s+(?:\w+\s+){0,3}(?:stud|trial|research|review)"

@@ -246,6 +246,8 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
     if zones:
         _scan(body, zones, evidence)
         evidence.hits = [h for h in evidence.hits if h.zone != "skip"]
+    if not C.RANDOMISATION_WORD.search(f"{title} {body}"):
+        evidence.hits = [h for h in evidence.hits if h.name != "trial"]
     if meta is not None:
         _read_metadata(meta, evidence, notes)
     return evidence, notes
