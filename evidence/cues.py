@@ -209,8 +209,8 @@ CUES: list[Cue] = [
     _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),
     # ---- textbooks and reference works
     _cue(S.TEXTBOOK, "textbook chapter",
-         r"\bchapter\s+\d+|\bin\s+this\s+chapter|\btextbook\b|\bhandbook\b|\blearning\s+objectives\b|\bencyclop(?:a)?edia\b|\bmanual\s+of\b", 0.9),
-    _cue(S.TEXTBOOK, "chapter", r"\bchapter\b|\bedition\b", 0.4),
+         r"\bchapter\s+\d+|\bin\s+this\s+chapter|\btextbook\b|\bhandbook\b|\blearning\s+objectives\b|\bencyclop(?:a)?edia\b|(?<!statistical\s)\bmanual\s+of\b", 0.9),  # not DSM's "Statistical Manual of"
+    _cue(S.TEXTBOOK, "chapter", r"\bchapter\b|\b(?:this|the\s+(?:new|latest))\s+edition\b", 0.4),  # "DSM-5, fifth edition" is no textbook
     _cue(S.TEXTBOOK, "教材", r"第[一二三四五六七八九十百\d]+章|本章|教材|教科书|学习目标|手册", 0.9),
     # ---- not evidence about patients yet
     _cue(PROTOCOL, "study protocol",
