@@ -89,6 +89,7 @@ CUES: list[Cue] = [
     _cue(S.COHORT, "retrospective study", r"\bretrospective(?:ly)?\s+(?:study|analysis|review|analy[sz]ed)", 0.4),
     _cue(S.COHORT, "record review",
          r"\b(?:were|was)\s+(?:evaluated|analy[sz]ed|reviewed|studied|examined|collected)\s+retrospectively|\bretrospectively\s+(?:reviewed|evaluated|collected|studied|examined)"
+         r"|\b(?:examined|reviewed|analy[sz]ed|evaluated|studied)\s+retrospectively\b"
          r"|\b(?:medical|clinical|hospital|patients?'?|health)\s+(?:records|charts|files|notes)\s+(?:\w+\s+){0,3}(?:were|was)\s+(?:reviewed|analy[sz]ed|examined|evaluated)"
          r"|\b(?:chart|record)\s+review|\breview\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,2}(?:records|charts|case\s+notes|files)\b", 0.8),
     _cue(S.COHORT, "non-randomised / single-arm trial",
@@ -131,7 +132,8 @@ CUES: list[Cue] = [
     _cue(S.CROSS_SECTIONAL, "descriptive study",
          r"\bdescriptive\s+(?:\w+\s+){0,2}(?:study|analysis|survey|investigation)|\bnationally\s+representative", 0.6),
     _cue(S.CROSS_SECTIONAL, "questionnaire administered",
-         r"\b(?:web-based|online|self-administered|structured|anonymous)\s+questionnaire|\bquestionnaire\s+was\s+(?:completed|administered|distributed|sent)", 0.6),
+         r"\b(?:web-based|online|self-administered|structured|anonymous|interviewer-administered)\s+questionnaire|\bquestionnaire\s+was\s+(?:completed|administered|distributed|sent)"
+         r"|\b(?:responded\s+to|answered|completed)\s+(?:the\s+|a\s+)?(?:[\w-]+\s+){0,4}questionnaires?\b|\bdata\s+were\s+collected\s+(?:using|through|by)\s+(?:a\s+)?(?:[\w-]+\s+){0,3}questionnaire", 0.6),
     _cue(S.CROSS_SECTIONAL, "调查", r"一次性调查|调查", 0.5),
     _cue(S.CROSS_SECTIONAL, "diagnostic accuracy",
          r"\bdiagnostic\s+(?:accuracy|performance|value)|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test"
@@ -203,7 +205,7 @@ CUES: list[Cue] = [
          r"|\bperspective\s+(?:article|piece|paper)|\b(?:this|the)\s+(?:article|paper|essay)\s+(?:argues|contends|proposes)|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
     _cue(S.EXPERT_OPINION, "first-person argument",
          r"\bI\s+(?:believe|argue|think|propose|contend)\b|(?:^|(?<=[.;:!?] ))\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
-    _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+for)|\bthe\s+authors\s+(?:reflect|argue|call)", 0.8),
+    _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+(?:for|on)|contend)|\bthe\s+authors\s+(?:reflect|argue|call)|\bopens?\s+a\s+(?:discussion|debate)", 0.8),
     _cue(S.EXPERT_OPINION, "letter", r"(?:^|(?<=[.;:!?] ))\W*letter\b|\b(?:I|we)\s+write\s+to\b|\bI\s+write\b", 0.9),
     _cue(S.EXPERT_OPINION, "笔者观点", r"笔者|看法|思考|谈谈", 0.7),
     _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),

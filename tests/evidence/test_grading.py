@@ -346,3 +346,21 @@ def test_no_stated_design_gets_low_confidence_and_says_so():
     overview = grade_document("Kisspeptin signalling", "Kisspeptins are peptides encoded by the KISS1 gene. " * 10)
     assert overview.source_type == S.NARRATIVE_REVIEW and overview.confidence <= 0.45
     assert any("low confidence" in r for r in overview.reasons)
+
+
+def test_pubmed_record_is_graded_with_its_publication_types(tmp_path):
+    from evidence.annotator import grade_pubmed_record
+    from indexing.readers.pubmed import iter_pubmed
+
+    xml = ('<?xml version="1.0"?><PubmedArticleSet><PubmedArticle><MedlineCitation><PMID Version="1">123</PMID>'
+           "<Article><Journal><JournalIssue><PubDate><Year>2020</Year></PubDate></JournalIssue><Title>J Test</Title>"
+           "</Journal><ArticleTitle>Outcomes of drug X</ArticleTitle><Abstract><AbstractText Label=\"METHODS\">"
+           "We reviewed the records of 80 patients.</AbstractText></Abstract><PublicationTypeList>"
+           "<PublicationType>Journal Article</PublicationType><PublicationType>Meta-Analysis</PublicationType>"
+           "</PublicationTypeList></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>")
+    path = tmp_path / "one.xml"
+    path.write_text(xml)
+    [record] = iter_pubmed(path)
+    g = grade_pubmed_record(record)
+    assert (g.source_type, g.origin) == (S.SYSTEMATIC_REVIEW, "metadata")
+    assert any("'Meta-Analysis' decides" in r for r in g.reasons)
