@@ -41,6 +41,7 @@ CUES: list[Cue] = [
     _cue(S.SYSTEMATIC_REVIEW, "systematic search", r"\bsystematic(?:ally)?\s+(?:literature\s+)?search(?:ed|es)?\b|\bsystematically\s+reviewed", 0.9),
     _cue(S.SYSTEMATIC_REVIEW, "pooled data", r"\bpooled\s+data\s+from\s+\d+|\bsummary\s+(?:relative\s+risks?|odds\s+ratios?|estimates?|effect)", 0.6),
     _cue(S.SYSTEMATIC_REVIEW, "PRISMA", r"\bPRISMA\b", 0.8),
+    _cue(S.SYSTEMATIC_REVIEW, "evidence synthesis", r"\bevidence\s+synthesis\b", 0.7),
     _cue(S.SYSTEMATIC_REVIEW, "umbrella review", r"\bumbrella\s+review|overview\s+of\s+(?:systematic\s+)?reviews", 0.9),
     _cue(S.SYSTEMATIC_REVIEW, "database search",
          r"\b(?:we\s+)?search(?:ed)?\s+(?:[\w,()]+\s+){0,5}(?:MEDLINE|PubMed|Embase|Cochrane|Web\s+of\s+Science|CINAHL|Scopus)", 0.8),
