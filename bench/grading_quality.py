@@ -100,10 +100,11 @@ def score(rows: list[dict], classify: Classifier, with_meta: bool) -> dict:
         per_class[c] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f1, 3),
                         "support": actual, "predicted": predicted}
     present = [c for c, v in per_class.items() if v["support"]]
+    designs = [c for c in DESIGN_CLASSES if c in present]  # a small subset may lack some designs
     return {
         "rows": len(rows),
         "accuracy": round(sum(confusion[(c, c)] for c in per_class) / len(rows), 3),
-        "macro_f1_design": round(sum(per_class[c]["f1"] for c in DESIGN_CLASSES) / len(DESIGN_CLASSES), 3),
+        "macro_f1_design": round(sum(per_class[c]["f1"] for c in designs) / max(1, len(designs)), 3),
         "macro_f1_all": round(sum(per_class[c]["f1"] for c in present) / len(present), 3),
         "per_class": per_class,
         "confusion": {f"{w} -> {g}": v for (w, g), v in confusion.most_common() if w != g},
