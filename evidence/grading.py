@@ -65,7 +65,6 @@ NON_CLINICAL_SHARE = 0.6  # ... that holds its own against the strongest clinica
 MIN_EXPOSITION_CHARS = 400  # a shorter text is too little to call an overview
 RESULTS_OF_ITS_OWN = 2  # results phrases (p values, percentages, "we found") that mark original research
 HEAD_MIN_WEIGHT = 0.8  # a generic word ("review") in a title does not decide the head noun
-FIRM_METADATA = 4.0  # a publication type that names the kind outright ("Review" alone does not)
 MIN_TYPE_SCORE = 0.3  # below this (a background mention or two) nothing is named: never over-grade on hearsay
 GUIDELINE_LIKE_GRADES = 3  # graded recommendations that make an unnamed document guideline-like
 PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
@@ -296,21 +295,17 @@ def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]
     scores = {t: evidence.score(t) for t in SourceType if t != S.OTHER}
     strong_containers = {t: evidence.strong(t) for t in CONTAINERS if evidence.strong(t) > 0}
     if strong_containers:
-        # A document about documents: what kind of document is it? Firm metadata first, then the
-        # title's head noun, then whichever kind it names itself most strongly.
-        firm = {t: evidence.score(t, ("metadata",)) for t in DOCUMENT_KINDS}
-        firm = {t: v for t, v in firm.items() if v >= FIRM_METADATA}
+        # A document about documents: what kind of document is it? The title's head noun, then
+        # whichever kind it names itself most strongly (publication types decide later).
         head = _title_head(evidence, title, DOCUMENT_KINDS)
         candidates = {t: evidence.strong(t) for t in DOCUMENT_KINDS if evidence.strong(t) > 0}
-        if firm:
-            chosen = max(firm, key=lambda t: (firm[t], -TIE_ORDER.index(t)))
-        elif head is not None:
+        if head is not None:
             chosen = head
         else:
             chosen = max(candidates, key=lambda t: (candidates[t], -TIE_ORDER.index(t)))
         others = [t for t in candidates if t != chosen]
         if others:
-            how = "heads the title" if head == chosen and not firm else "is named most firmly"
+            how = "heads the title" if head == chosen else "is named most firmly"
             why.append(f"also names {', '.join(t.label for t in others)}; {chosen.label} {how}")
         cited = [t for t in PRIMARY if scores[t] > 0]
         if cited and chosen in CONTAINERS:
