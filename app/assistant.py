@@ -369,6 +369,8 @@ class Assistant:
                     message=f"The answer reached the limit of {request.max_new_tokens} new tokens and may be cut off (max_new_tokens).",
                 )
             )
+        if request.problem and not cancelled:  # e.g. a server stream cut before [DONE]
+            warnings.append(AnswerWarning(code="other", message=request.problem))
         if insufficient and not any(w.code == "insufficient_evidence" for w in warnings):
             warnings.append(AnswerWarning(code="insufficient_evidence", message="The retrieved passages do not answer this question."))
         if mode == "evidence" and text:
