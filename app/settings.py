@@ -49,11 +49,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32)
     chunk_overlap: int = Field(default=40, ge=0)
     index_workers: int = Field(default=1, ge=1)
-    # Per-file caps (indexing/readers/limits.py reads the same variables): a file above
-    # max_file_mb is refused; a text/markdown file above max_text_mb too, because cleaning and
-    # chunking hold several copies of its text (about 15x its size) in one worker.
+    # Per-file caps, checked here so a bad value fails at start; indexing/readers/limits.py reads
+    # the same M1E_MAX_FILE_MB / M1E_MAX_TEXT_MB variables and explains the defaults.
     max_file_mb: float = Field(default=256.0, gt=0, allow_inf_nan=False)
-    max_text_mb: float = Field(default=32.0, gt=0, allow_inf_nan=False)
+    max_text_mb: float = Field(default=8.0, gt=0, allow_inf_nan=False)
 
     # Retrieval
     top_k: int = Field(default=8, ge=1, le=100)
