@@ -16,9 +16,10 @@ class FakeChatServer:
     kept in `requests`.
     """
 
-    def __init__(self, reply: str = "Metformin is first line [E1].", fail_first: int = 0, delay_s: float = 0.0, chunk_delay_s: float = 0.0, misbehave: str | None = None):
+    def __init__(self, reply: str = "Metformin is first line [E1].", fail_first: int = 0, delay_s: float = 0.0, chunk_delay_s: float = 0.0, misbehave: str | None = None, refuse_with: str | None = None):
         assert misbehave is None or misbehave in MISBEHAVIOURS, misbehave
         self.misbehave = misbehave
+        self.refuse_with = refuse_with  # answer HTTP 400 with this body (a server's error text)
         self.stop = threading.Event()  # ends the endless misbehaviours when the test is over
         self.reply = reply
         self.fail_first = fail_first
@@ -38,6 +39,14 @@ class FakeChatServer:
                 server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
                 if self.path != "/v1/chat/completions":
                     self.send_error(404)
+                    return
+                if server.refuse_with is not None:
+                    data = server.refuse_with.encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                     return
                 if server.fail_first > 0:
                     server.fail_first -= 1
