@@ -12,9 +12,9 @@ Kinds and their runners:
 - "question" tests/app/test_assistant_hostile.py  a question string; expect: AssistantError regex
 - "file"     tests/indexing/test_hostile_files.py a file named to `m1e index`; expect: failure
              reason regex, or None when it must index
-- "upload"   tests/app/test_ui_parts.py          an upload name; expect: the saved name's bound
+- "upload"   tests/app/test_ui_parts.py          an upload name; must save (name under 255 bytes) and index
 - "sidecar"  tests/indexing/test_hostile_files.py a metadata sidecar; expect: reason regex
-- "preview"  tests/app/test_ui_parts.py          a PDF page to preview; expect: PreviewError regex
+- "preview"  tests/app/test_ui_parts.py          a page's MediaBox (points); expect: PreviewError regex
 Other hostile inputs that need their own set-up (a racing writer, terminal escapes shown by the
 CLI, markdown in UI errors, the browser's requests) are listed in `ELSEWHERE` with their test.
 """
@@ -22,7 +22,6 @@ CLI, markdown in UI errors, the browser's requests) are listed in `ELSEWHERE` wi
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +117,12 @@ ELSEWHERE: dict[str, str] = {
     "one bad file in an upload batch": "tests/app/test_ui_parts.py::test_one_bad_upload_never_stops_the_batch",
     "m1e ui --host 0.0.0.0": "tests/app/test_cli_hostile.py::test_ui_on_all_interfaces_warns_no_authentication",
     "unknown M1E_FOO variable": "tests/app/test_settings.py::test_unknown_variable_warns_naming_it",
-    "any request from the page leaving 127.0.0.1": "tests/e2e/test_offline_page.py",
+    "any request from the page leaving 127.0.0.1": "tests/e2e/test_offline_page.py::test_page_load_and_ask_stay_on_127_0_0_1",
+    "a stream cut before [DONE], through the Assistant": "tests/app/test_openai_generator.py::test_a_cut_stream_is_a_warning_on_the_answer",
+    "a poster-sized (A0) page to preview": "tests/app/test_ui_parts.py::test_preview_of_a_large_but_real_page_is_scaled_to_the_pixel_cap",
+    "a question that is bytes, not text": "tests/app/test_assistant_hostile.py::test_a_question_that_is_not_text_is_refused",
+    "a checkpoint with only pickle weights that run code when loaded": "tests/model/test_no_pickle.py::test_pickle_only_checkpoint_is_refused_unread",
+    "M1E_MAX_FILE_MB=abc where the reader takes it": "tests/app/test_settings.py::test_max_file_mb_is_checked_where_the_reader_takes_it",
 }
 
 
@@ -142,5 +146,3 @@ RUNNERS: dict[str, str] = {
     "upload": "tests/app/test_ui_parts.py",
     "preview": "tests/app/test_ui_parts.py",
 }
-
-Builder = Callable[[Path], Any]

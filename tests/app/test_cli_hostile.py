@@ -61,3 +61,11 @@ def test_ui_on_all_interfaces_warns_no_authentication(capsys, tmp_path, monkeypa
     assert main(["ui", "--host", host, "--print-command"]) == 0
     err = capsys.readouterr().err
     assert ("no authentication" in err and host in err and "proxy" in err) is warned, err
+
+
+def test_ui_binds_127_0_0_1_by_default(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("M1E_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("M1E_UI_HOST", raising=False)
+    assert main(["ui", "--print-command"]) == 0
+    out, err = capsys.readouterr()
+    assert "--server.address 127.0.0.1" in out and "no authentication" not in err
