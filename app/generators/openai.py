@@ -90,7 +90,8 @@ class OpenAIGenerator(AnswerGenerator):
                     last_problem = str(exc) or type(exc).__name__
                 except httpx.TimeoutException as exc:
                     if budget.expired():
-                        return self._out_of_time(request, streamed)
+                        self._out_of_time(request, streamed)
+                        return
                     raise GenerationError(
                         f"the generation server at {self.url} did not answer within {timeout_s:g} s"
                     ) from exc
@@ -100,7 +101,8 @@ class OpenAIGenerator(AnswerGenerator):
                     _flag_incomplete(request, f"the connection broke ({last_problem})")
                     return
                 if budget.expired():
-                    return self._out_of_time(request, streamed)
+                    self._out_of_time(request, streamed)
+                    return
         raise GenerationError(
             f"cannot reach the generation server at {self.url} "
             f"({attempts} attempt{'s' if attempts > 1 else ''}; last: {last_problem})"
@@ -129,7 +131,7 @@ class OpenAIGenerator(AnswerGenerator):
             if response.status_code >= 500:
                 raise _Retryable(f"HTTP {response.status_code}")
             if response.status_code >= 400:
-                detail = response.read().decode("utf-8", "replace")[:300]
+                detail = _head(response, 300).decode("utf-8", "replace")
                 raise GenerationError(
                     f"the generation server at {self.url} refused the request: HTTP {response.status_code} {detail}"
                 )
@@ -144,7 +146,7 @@ class OpenAIGenerator(AnswerGenerator):
         """SSE pieces until [DONE]; the deadline and the piece count are checked on every network
         read, so keep-alive comments or a byte at a time cannot hold the answer open."""
         pending = b""
-        for data in response.iter_raw():
+        for data in response.iter_bytes():
             if cancel is not None and cancel.is_set():
                 return
             pending += data
@@ -213,13 +215,23 @@ def _read_bounded(response: httpx.Response, budget: _Budget, url: str) -> bytes:
     """A plain JSON answer, read within the deadline and a size a real answer never reaches."""
     limit = budget.max_tokens * MAX_CHARS_PER_TOKEN * 4 + MAX_EVENT_BYTES
     body = b""
-    for data in response.iter_raw():
+    for data in response.iter_bytes():
         body += data
         if len(body) > limit:
             raise GenerationError(f"the generation server at {url} sent an answer over {limit} bytes")
         if budget.expired():
             raise httpx.ReadTimeout("server_deadline_s passed")
     return body
+
+
+def _head(response: httpx.Response, limit: int) -> bytes:
+    """The first `limit` bytes of a body (an error text), never the whole of a huge one."""
+    body = b""
+    for data in response.iter_bytes():
+        body += data
+        if len(body) >= limit:
+            break
+    return body[:limit]
 
 
 def _flag_incomplete(request: GenerationRequest, how: str) -> None:
