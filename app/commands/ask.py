@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app.commands._common import add_filter_arguments, add_generator_argument, filters_from, one_line_errors, open_assistant
-from app.rendering import evidence_table, warnings_text
+from app.rendering import evidence_table, printable, warnings_text
 from evidence.schema import Answer
 
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(item, Answer):
                 answer = item
             elif not args.json:
-                sys.stdout.write(item)
+                sys.stdout.write(printable(item))  # answer text quotes documents: no terminal escapes
                 sys.stdout.flush()
     assert answer is not None
     if args.json:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from app.rendering import printable
 from indexing.labels import DocumentGrade, StatedGrade
 
 
@@ -79,7 +80,7 @@ def run(args) -> int:
         print(report.model_dump_json(indent=2))
         return 0
     g = report.grade
-    print(f"{report.title}")
+    print(printable(report.title, one_line=True))
     print(f"  file:        {report.path} ({report.format}, {report.pages} page{'s' if report.pages != 1 else ''})")
     print(f"  source type: {g.source_type.label}")
     print(f"  level:       {g.level.label}")
@@ -93,10 +94,10 @@ def run(args) -> int:
     print(f"  stated grades: {len(report.stated_grades)}")
     for sg in report.stated_grades[: max(0, args.limit)]:
         page = f"p. {sg.page}" if sg.page is not None else "p. ?"
-        print(f"    {page:>7}  {_describe(sg)}")
+        print(printable(f"    {page:>7}  {_describe(sg)}"))
         if sg.recommendation:
             rec = sg.recommendation if len(sg.recommendation) <= 160 else sg.recommendation[:157] + "..."
-            print(f"             {rec}")
+            print(printable(f"             {rec}"))
     if len(report.stated_grades) > args.limit:
         print(f"    ... {len(report.stated_grades) - args.limit} more (use --json for all)")
     return 0

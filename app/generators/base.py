@@ -29,7 +29,8 @@ class GenerationRequest:
     max_new_tokens: int = 384
     temperature: float = 0.0
     top_p: float = 1.0
-    finish_reason: str | None = None  # set by the generator: "stop", "length" or "cancelled"
+    finish_reason: str | None = None  # set by the generator: "stop", "length", "cancelled", "incomplete", "deadline"
+    problem: str | None = None  # set by the generator when the answer may be incomplete: a warning, in words
 
 
 class AnswerGenerator(ABC):

@@ -19,7 +19,7 @@ from app.generators import GENERATOR_NAMES, GenerationError
 from app.settings import load_settings
 from app.ui.preview import PreviewError, render_pdf_page
 from app.ui.text import anchor_id, answer_markdown, escape_markdown
-from app.ui.uploads import UploadError, save_upload
+from app.ui.uploads import save_uploads
 from evidence.schema import Answer, Evidence, SearchFilters
 from indexing.labels import EvidenceLevel, SourceType
 
@@ -150,7 +150,7 @@ def run_question(helper: Assistant, question: str, mode: str, generator: str, fi
     except (ValueError, OSError, GenerationError) as exc:  # AssistantError and SettingsError included
         stop_slot.empty()
         placeholder.empty()
-        st.error(str(exc), icon=":material/error:")
+        st.error(escape_markdown(str(exc)), icon=":material/error:")  # a server's text: never live markdown
         return
     stop_slot.empty()
     placeholder.empty()
@@ -307,14 +307,11 @@ def upload_section(helper: Assistant) -> None:
         key="uploads",
     )
     if st.button("Index uploaded files", disabled=not files, key="index_uploads"):
-        paths = []
-        for f in files or []:
-            try:
-                paths.append(save_upload(f.name, f.getvalue(), helper.settings.uploads_dir, helper.settings.upload_max_mb))
-            except UploadError as exc:
-                st.error(escape_markdown(str(exc)))
-        if paths:
-            index_with_progress(helper, paths)
+        saved = save_uploads(files or [], helper.settings.uploads_dir, helper.settings.upload_max_mb)
+        for error in saved.errors:  # a file that cannot be saved never stops the others
+            st.error(escape_markdown(error))
+        if saved.paths:
+            index_with_progress(helper, saved.paths)
     if st.button("Index the demo corpus", key="index_demo"):
         index_with_progress(helper, None)
 
@@ -379,7 +376,9 @@ def first_start(helper: Assistant) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="m1-evidence", page_icon=":material/medical_information:", layout="wide")
+    # An emoji icon becomes a data: URL; a ":material/...:" page icon makes the browser fetch an SVG
+    # from fonts.gstatic.com (tests/e2e/test_offline_page.py checks no request leaves 127.0.0.1).
+    st.set_page_config(page_title="m1-evidence", page_icon="🩺", layout="wide")
     try:
         helper = assistant()
         first_start(helper)
@@ -390,4 +389,4 @@ def main() -> None:
             ask_page(helper, mode, generator, filters)
     except (ValueError, OSError, GenerationError) as exc:
         # Bad settings, an index built with another embedder, an unreadable index: one clear line.
-        st.error(str(exc), icon=":material/error:")
+        st.error(escape_markdown(str(exc)), icon=":material/error:")  # a server's text: never live markdown

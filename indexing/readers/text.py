@@ -39,6 +39,20 @@ def decode_text(path, data: bytes) -> str:
     return text
 
 
+# C0 and C1 control characters, DEL, and the bidirectional overrides/isolates that reorder how a
+# line is displayed (the "Trojan Source" characters). Tab, newline and form feed are text.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0d-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def strip_controls(text: str, one_line: bool = False) -> str:
+    """Text safe to show on a terminal or a page: terminal escape sequences removed whole (so
+    `\x1b[31m` leaves nothing behind), other control characters dropped; `one_line` also turns
+    line breaks and tabs into single spaces (titles, table cells)."""
+    text = _CONTROLS.sub("", _ESCAPE_SEQUENCE.sub("", text or ""))
+    return " ".join(text.split()) if one_line else text
+
+
 def split_pages(text: str) -> list[str]:
     """A form feed is a page break in plain text; otherwise the file is one page."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
