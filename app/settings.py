@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     device: str = "cpu"
     threads: int | None = Field(default=None, ge=1)
     cpu_kernels: Literal["on", "off", "avx2", "c"] = "on"  # model/kernels.py: the CPU decode kernels
+    # model/decoding.py: auto = CUDA graphs on a GPU, none on CPU; compile adds torch.compile.
+    decode: Literal["auto", "graphs", "compile", "eager", "off"] = "auto"
     max_new_tokens: int = Field(default=384, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=100.0, allow_inf_nan=False)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
