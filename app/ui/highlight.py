@@ -246,7 +246,7 @@ def _to_display(box: tuple[float, float, float, float], transform) -> Box:
 
 
 def _merge_lines(char_boxes: list[Box]) -> list[Box]:
-    """Character boxes (in text order) merged into one box per line: a character joins the
+    """Character boxes (in text order, y growing downwards) merged into one box per line: a character joins the
     current box when it overlaps it vertically by half its height and starts no further right
     than 1.5 line heights past it (a wider gap is another column, a jump back is a new line)."""
     lines: list[Box] = []
@@ -278,8 +278,11 @@ def span_boxes(pdf_path: str | Path, page_number: int, quote: str) -> list[Box]:
         transform = _display_transform(page)
     page_key, key_index = matching_key(text)
     spans = _source_spans(key_index, find_fragments(page_key, quote_key))
-    picked = [_to_display(char_boxes[i], transform) for s, e in spans for i in range(s, e) if char_boxes[i]]
-    return _merge_lines(picked)
+    # Lines are merged in page space, where text runs left to right whatever the page's /Rotate;
+    # y is negated there so that `Box.top` is the smaller value, as on the displayed page.
+    picked = [(l, -t, r, -b) for s, e in spans for i in range(s, e) if (box := char_boxes[i]) for l, b, r, t in [box]]
+    lines = _merge_lines([Box(*corners) for corners in picked])
+    return [_to_display((line.left, -line.bottom, line.right, -line.top), transform) for line in lines]
 
 
 def render_with_highlight(pdf_path: str | Path, page_number: int, boxes: list[Box], *, scale: float = 1.5,
@@ -340,11 +343,12 @@ def mark_span(section_text: str, quote: str) -> list[tuple[str, bool]]:
     at = 0
     for start, end in spans:
         if stripped and stripped[-1] in _CLOSING:
-            while end < len(section_text) and section_text[end] in _CLOSING and end - start < len(section_text):
+            while end < len(section_text) and section_text[end] in _CLOSING:
                 end += 1
         if start > at:
             pieces.append((section_text[at:start], False))
-        pieces.append((section_text[max(start, at):end], True))
+        if end > max(start, at):
+            pieces.append((section_text[max(start, at):end], True))
         at = max(at, end)
     if at < len(section_text):
         pieces.append((section_text[at:], False))
