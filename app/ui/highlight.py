@@ -160,6 +160,22 @@ def _nearest(haystack: str, piece: str, after: int | None) -> int:
     return best
 
 
+# What closes a sentence or a parenthesis after its last letter: ". ) 。 ）" and quotes.
+_CLOSING = frozenset(".。!！?？;；:：)）]】」』\"'”’")
+
+
+def _with_closing(text: str, spans: list[tuple[int, int]], quote: str) -> list[tuple[int, int]]:
+    """The last span stretched over the closing punctuation right after it (". )", "）。") when
+    the quote itself ends with punctuation: the key stops at the last letter or digit."""
+    stripped = _CITATION_MARKERS.sub("", quote).rstrip()
+    if not spans or not stripped or stripped[-1] not in _CLOSING:
+        return spans
+    start, end = spans[-1]
+    while end < len(text) and text[end] in _CLOSING:
+        end += 1
+    return spans[:-1] + [(start, end)]
+
+
 def _source_spans(key_index: list[int], fragments: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Key fragments as [start, end) spans of the source text, fragments that follow each other
     in the key (only spaces or punctuation between them) joined into one span."""
@@ -277,7 +293,7 @@ def span_boxes(pdf_path: str | Path, page_number: int, quote: str) -> list[Box]:
         text, char_boxes = _page_chars(page)
         transform = _display_transform(page)
     page_key, key_index = matching_key(text)
-    spans = _source_spans(key_index, find_fragments(page_key, quote_key))
+    spans = _with_closing(text, _source_spans(key_index, find_fragments(page_key, quote_key)), quote)
     # Lines are merged in page space, where text runs left to right whatever the page's /Rotate;
     # y is negated there so that `Box.top` is the smaller value, as on the displayed page.
     picked = [(l, -t, r, -b) for s, e in spans for i in range(s, e) if (box := char_boxes[i]) for l, b, r, t in [box]]
@@ -324,8 +340,6 @@ def highlight_page(pdf_path: str | Path, page_number: int, quote: str, **render_
 
 # ----------------------------------------------------------------------------- text sources
 
-_CLOSING = set(".。!！?？;；:：)）]】」』\"'”’")
-
 
 def mark_span(section_text: str, quote: str) -> list[tuple[str, bool]]:
     """`section_text` cut into consecutive pieces, the quoted span's flagged True; joined, the
@@ -335,16 +349,12 @@ def mark_span(section_text: str, quote: str) -> list[tuple[str, bool]]:
     last letter or digit, and over the closing punctuation after it when the quote ends with
     some. The pieces are raw text: the caller escapes them for markdown or HTML."""
     key, key_index = matching_key(section_text)
-    spans = _source_spans(key_index, find_fragments(key, _quote_key(quote)))
+    spans = _with_closing(section_text, _source_spans(key_index, find_fragments(key, _quote_key(quote))), quote)
     if not spans:
         return [(section_text, False)] if section_text else []
-    stripped = _CITATION_MARKERS.sub("", quote).rstrip()
     pieces: list[tuple[str, bool]] = []
     at = 0
     for start, end in spans:
-        if stripped and stripped[-1] in _CLOSING:
-            while end < len(section_text) and section_text[end] in _CLOSING:
-                end += 1
         if start > at:
             pieces.append((section_text[at:start], False))
         if end > max(start, at):

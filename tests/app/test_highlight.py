@@ -64,6 +64,10 @@ def test_a_sentence_wrapped_over_two_lines_gets_one_box_per_line(paragraph_pdf):
     for i, line, word in [(0, PARAGRAPH[0], "emergency"), (2, PARAGRAPH[2], "Fluids"), (3, PARAGRAPH[3], "early")]:
         assert not covered(boxes, word_center(line, word, LEFT, line_baseline(i), "Helvetica", 11)), word
     # one box per line: the first spans from "Clinicians" to "hour", nothing above or below it
+    # the full stop after "shock" is marked too (the quote ends with it), "Fluids" is not
+    last = max(boxes, key=lambda b: b.top)
+    end_of_sentence = LEFT + stringWidth(PARAGRAPH[2][: PARAGRAPH[2].index("shock.") + 6], "Helvetica", 11)
+    assert end_of_sentence - 0.5 <= last.right < end_of_sentence + stringWidth(" ", "Helvetica", 11)
     first = min(boxes, key=lambda b: b.top)
     assert first.left == pytest.approx(LEFT, abs=2)
     assert first.bottom - first.top < 2 * LEADING
