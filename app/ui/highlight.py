@@ -97,21 +97,30 @@ def _quote_key(quote: str) -> str:
 
 
 def _min_fragment(fragment: str) -> int:
-    """Shortest fragment trusted on its own: 8 letters or digits (a word or two), or 4 Han
+    """Shortest fragment trusted on its own: 12 letters or digits (two or three words), or 5 Han
     characters (each carries about a word); shorter ones are too common to place."""
     han = sum(1 for c in fragment if unicodedata.category(c) == "Lo")
-    return 4 if han * 2 >= len(fragment) else 8
+    return 5 if han * 2 >= len(fragment) else 12
 
 
-def find_fragments(haystack: str, quote: str, min_coverage: float = 0.9) -> list[tuple[int, int]]:
+def _near(position: int, line_starts: frozenset[int], slack: int = 3) -> bool:
+    """Whether a line starts within `slack` key characters of `position` (a longest-prefix match
+    may run a character or two past a line's end by coincidence)."""
+    return any(p in line_starts for p in range(position - slack, position + slack + 1))
+
+
+def find_fragments(haystack: str, quote: str, min_coverage: float = 0.9,
+                   line_starts: frozenset[int] = frozenset()) -> list[tuple[int, int]]:
     """Where key `quote` lies in key `haystack`: [(start, end)] key offsets, [] when not found.
 
-    One run when the quote is there whole. Otherwise greedily the longest prefix of what is left
-    of the quote that occurs in the haystack (nearest to where the previous fragment ended); a
-    prefix too short to trust (`_min_fragment`) that does not continue the previous fragment
-    costs one quote character. Found when the fragments cover `min_coverage` of the quote
-    (0.9: a stray character or ligature the text layer lost must not hide a sentence, a sentence
-    sharing a few phrases must not pass for it)."""
+    One run when the quote is there whole. Otherwise the quote is in pieces, as when a page's
+    text runs row by row across two columns: greedily the longest prefix of what is left of the
+    quote that occurs in the haystack, placed right after the previous piece (a lost character)
+    or else at the start of a line (`line_starts`: key offsets where the source starts a line);
+    a piece shorter than `_min_fragment` that does not continue the previous one costs one quote
+    character instead. Every piece that another piece does not continue must end where a line
+    ends. Found when the pieces cover `min_coverage` of the quote (0.9: a stray character the
+    text layer lost must not hide a sentence; a sentence that shares phrases must not pass)."""
     if not quote:
         return []
     start = haystack.find(quote)
@@ -121,15 +130,22 @@ def find_fragments(haystack: str, quote: str, min_coverage: float = 0.9) -> list
     pos = matched = 0
     while pos < len(quote):
         length = _longest_prefix(haystack, quote, pos)
-        where = _nearest(haystack, quote[pos : pos + length], fragments[-1][1] if fragments else None)
-        continues = bool(fragments) and length > 0 and 0 <= where - fragments[-1][1] <= 3
-        if length and (length >= _min_fragment(quote[pos : pos + length]) or continues):
+        piece = quote[pos : pos + length]
+        after = fragments[-1][1] if fragments else None
+        where = _place(haystack, piece, after, line_starts) if length else -1
+        continues = after is not None and 0 <= where - after <= 3
+        if where >= 0 and (length >= _min_fragment(piece) or continues):
             fragments.append((where, where + length))
             matched += length
             pos += length
         else:
             pos += 1
-    return fragments if matched >= min_coverage * len(quote) else []
+    if matched < min_coverage * len(quote):
+        return []
+    for (_, end), (next_start, _) in zip(fragments, fragments[1:]):
+        if not 0 <= next_start - end <= 3 and not _near(end, line_starts | {len(haystack)}):
+            return []
+    return fragments
 
 
 def _longest_prefix(haystack: str, quote: str, pos: int) -> int:
@@ -145,19 +161,39 @@ def _longest_prefix(haystack: str, quote: str, pos: int) -> int:
     return lo
 
 
-def _nearest(haystack: str, piece: str, after: int | None) -> int:
-    """The occurrence of `piece` closest to `after` (the first one when there is no `after`)."""
-    if not piece:
-        return -1
-    first = haystack.find(piece)
-    if after is None:
-        return first
-    best, at = first, first
+def _place(haystack: str, piece: str, after: int | None, line_starts: frozenset[int]) -> int:
+    """Where to take `piece` from: its first occurrence for the first piece; else right after the
+    previous piece (`after`) if it is there, else the occurrence nearest to `after` among those
+    that start a line; -1 when there is none."""
+    occurrences = []
+    at = haystack.find(piece)
     while at >= 0:
-        if abs(at - after) < abs(best - after):
-            best = at
+        occurrences.append(at)
         at = haystack.find(piece, at + 1)
-    return best
+    if after is None or not occurrences:
+        return occurrences[0] if occurrences else -1
+    following = [at for at in occurrences if 0 <= at - after <= 3]
+    if following:
+        return following[0]
+    at_line_start = [at for at in occurrences if _near(at, line_starts)]
+    return min(at_line_start, key=lambda at: abs(at - after)) if at_line_start else -1
+
+
+def line_starts(text: str, key_index: list[int], char_boxes: list[Box | None] | None = None) -> frozenset[int]:
+    """Key offsets where `text` starts a line: after a line break, or (given each character's box,
+    y growing downwards) where the next character is not beside the previous one on its line,
+    as where a page's text jumps from the left column to the right one on the same baseline."""
+    starts = {0}
+    for k in range(1, len(key_index)):
+        i, j = key_index[k - 1], key_index[k]
+        if i == j:
+            continue
+        if "\n" in text[i + 1 : j] or "\r" in text[i + 1 : j]:
+            starts.add(k)
+        elif char_boxes is not None and char_boxes[i] and char_boxes[j]:
+            if not _same_line(char_boxes[i], char_boxes[j]):
+                starts.add(k)
+    return frozenset(starts)
 
 
 # What closes a sentence or a parenthesis after its last letter: ". ) 。 ）" and quotes.
@@ -219,23 +255,26 @@ def _open_page(pdf_path: str | Path, page_number: int) -> Iterator[Any]:
         pdf.close()
 
 
-def _page_chars(page: Any) -> tuple[str, list[tuple[float, float, float, float] | None]]:
+def _page_chars(page: Any) -> tuple[str, list[Box | None]]:
     """The text page's characters, one per pdfium character index (pdfium's own get_text_range
     may drop or add characters, which would shift every index after them), and each one's loose
-    box in page space (left, bottom, right, top; None for generated spaces and line breaks).
-    Loose boxes span the font's ascent to descent, so a line's marker has one even height."""
+    box in page space with y negated (so that, as on the displayed page, `top` is the smaller
+    value and text runs left to right whatever the page's /Rotate); None for generated spaces
+    and line breaks. Loose boxes span the font's ascent to descent: a line's marker has one
+    even height."""
     import pypdfium2.raw as pdfium_c
 
     textpage = page.get_textpage()
     try:
         chars: list[str] = []
-        boxes: list[tuple[float, float, float, float] | None] = []
+        boxes: list[Box | None] = []
         for i in range(textpage.count_chars()):
             code = pdfium_c.FPDFText_GetUnicode(textpage.raw, i)
             chars.append(chr(code) if 0 < code < 0x110000 else "\ufffd")
             generated = pdfium_c.FPDFText_IsGenerated(textpage.raw, i) == 1
             box = None if generated or chars[-1] in "\r\n" else textpage.get_charbox(i, loose=True)
-            boxes.append(box if box and box[2] > box[0] and box[3] > box[1] else None)
+            left, bottom, right, top = box or (0, 0, 0, 0)
+            boxes.append(Box(left, -top, right, -bottom) if right > left and top > bottom else None)
         return "".join(chars), boxes
     finally:
         textpage.close()
@@ -255,50 +294,53 @@ def _display_transform(page: Any):
     return lambda x, y: (x - left, top - y)
 
 
-def _to_display(box: tuple[float, float, float, float], transform) -> Box:
-    left, bottom, right, top = box
-    (x1, y1), (x2, y2) = transform(left, bottom), transform(right, top)
+def _to_display(box: Box, transform) -> Box:
+    """A y-negated page-space box (see `_page_chars`) on the displayed page."""
+    (x1, y1), (x2, y2) = transform(box.left, -box.bottom), transform(box.right, -box.top)
     return Box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
 def _merge_lines(char_boxes: list[Box]) -> list[Box]:
-    """Character boxes (in text order, y growing downwards) merged into one box per line: a character joins the
-    current box when it overlaps it vertically by half its height and starts no further right
-    than 1.5 line heights past it (a wider gap is another column, a jump back is a new line)."""
+    """Character boxes (in text order, y growing downwards) merged into one box per line
+    (`_same_line`: a wider gap is another column, a jump back is a new line)."""
     lines: list[Box] = []
     for box in char_boxes:
-        if lines:
+        if lines and _same_line(lines[-1], box):
             cur = lines[-1]
-            height = min(cur.bottom - cur.top, box.bottom - box.top)
-            overlap = min(cur.bottom, box.bottom) - max(cur.top, box.top)
-            same_line = overlap >= 0.5 * height and cur.left - height <= box.left <= cur.right + 1.5 * height
-            if same_line:
-                lines[-1] = Box(min(cur.left, box.left), min(cur.top, box.top),
-                                max(cur.right, box.right), max(cur.bottom, box.bottom))
-                continue
-        lines.append(box)
+            lines[-1] = Box(min(cur.left, box.left), min(cur.top, box.top),
+                            max(cur.right, box.right), max(cur.bottom, box.bottom))
+        else:
+            lines.append(box)
     return lines
 
 
-def span_boxes(pdf_path: str | Path, page_number: int, quote: str) -> list[Box]:
+def _same_line(line: Box, box: Box) -> bool:
+    """Whether `box` continues `line` (y growing downwards): it overlaps it vertically by half
+    its height and starts no further right than 1.5 line heights past its end."""
+    height = min(line.bottom - line.top, box.bottom - box.top)
+    overlap = min(line.bottom, box.bottom) - max(line.top, box.top)
+    return overlap >= 0.5 * height and line.left - height <= box.left <= line.right + 1.5 * height
+
+
+def span_boxes(pdf_path: str | Path, page_number: int, quote: str, *, min_coverage: float = 0.9) -> list[Box]:
     """Boxes, one per line, of `quote` on the 1-based page `page_number` of the PDF, in the
     displayed page's points with the origin at the top-left (see `Box`); [] when the quote is
     not on that page, has no letters or digits, or the page has no text layer (a scan).
 
     Raises HighlightError (a PreviewError) naming the file when it cannot be opened or has no
-    such page. A quote spanning two pages is found on each page only if 90% of it is there:
-    call this for the page the preview shows."""
+    such page. A quote is found when `min_coverage` of its letters and digits are on the page
+    (see `find_fragments`); to mark the part of a passage that runs on to the next page, pass
+    the share expected on this page (lower values risk marking a look-alike sentence)."""
     quote_key = _quote_key(quote)
     with _open_page(pdf_path, page_number) as page:
         text, char_boxes = _page_chars(page)
         transform = _display_transform(page)
     page_key, key_index = matching_key(text)
-    spans = _with_closing(text, _source_spans(key_index, find_fragments(page_key, quote_key)), quote)
-    # Lines are merged in page space, where text runs left to right whatever the page's /Rotate;
-    # y is negated there so that `Box.top` is the smaller value, as on the displayed page.
-    picked = [(l, -t, r, -b) for s, e in spans for i in range(s, e) if (box := char_boxes[i]) for l, b, r, t in [box]]
-    lines = _merge_lines([Box(*corners) for corners in picked])
-    return [_to_display((line.left, -line.bottom, line.right, -line.top), transform) for line in lines]
+    starts = line_starts(text, key_index, char_boxes)
+    fragments = find_fragments(page_key, quote_key, min_coverage, starts)
+    spans = _with_closing(text, _source_spans(key_index, fragments), quote)
+    picked = [box for start, end in spans for box in char_boxes[start:end] if box]
+    return [_to_display(line, transform) for line in _merge_lines(picked)]
 
 
 def render_with_highlight(pdf_path: str | Path, page_number: int, boxes: list[Box], *, scale: float = 1.5,
@@ -341,7 +383,7 @@ def highlight_page(pdf_path: str | Path, page_number: int, quote: str, **render_
 # ----------------------------------------------------------------------------- text sources
 
 
-def mark_span(section_text: str, quote: str) -> list[tuple[str, bool]]:
+def mark_span(section_text: str, quote: str, *, min_coverage: float = 0.9) -> list[tuple[str, bool]]:
     """`section_text` cut into consecutive pieces, the quoted span's flagged True; joined, the
     pieces are `section_text` exactly. No match: [(section_text, False)].
 
@@ -349,7 +391,8 @@ def mark_span(section_text: str, quote: str) -> list[tuple[str, bool]]:
     last letter or digit, and over the closing punctuation after it when the quote ends with
     some. The pieces are raw text: the caller escapes them for markdown or HTML."""
     key, key_index = matching_key(section_text)
-    spans = _with_closing(section_text, _source_spans(key_index, find_fragments(key, _quote_key(quote))), quote)
+    fragments = find_fragments(key, _quote_key(quote), min_coverage, line_starts(section_text, key_index))
+    spans = _with_closing(section_text, _source_spans(key_index, fragments), quote)
     if not spans:
         return [(section_text, False)] if section_text else []
     pieces: list[tuple[str, bool]] = []

@@ -236,3 +236,28 @@ def test_a_different_sentence_sharing_phrases_is_not_a_match():
     assert find_fragments(page, quote) == []
     lost, _ = matching_key("Aspirin is recommended for patients with diabetes and h\ufffdgh risk.")
     assert find_fragments(lost, matching_key("Aspirin is recommended for patients with diabetes and high risk.")[0])
+
+
+def test_pieces_of_a_quote_count_only_when_they_break_where_the_page_breaks_lines(paragraph_pdf):
+    # halves of two different lines, glued: every word is on the page, but not this sentence
+    glued = "Clinicians should give broad antibiotics ment plan that the unit agreed on last year."
+    assert span_boxes(paragraph_pdf, 2, glued) == []
+    # whole lines in another order (what a row-by-row two-column page does to a passage) are found
+    reordered = PARAGRAPH[4] + " " + PARAGRAPH[1]
+    boxes = span_boxes(paragraph_pdf, 2, reordered)
+    assert len(boxes) == 2
+    assert covered(boxes, word_center(PARAGRAPH[1], "broad", LEFT, line_baseline(1), "Helvetica", 11))
+    assert covered(boxes, word_center(PARAGRAPH[4], "agreed", LEFT, line_baseline(4), "Helvetica", 11))
+
+
+def test_a_long_quote_in_the_same_words_as_the_page_is_not_found(tmp_path):
+    """A page and a quote drawn from the same dozen words share many two- and three-word
+    phrases; 90% of the quote is covered by them, but they do not break at line ends."""
+    import random
+
+    rng = random.Random(7)
+    words = "patients with diabetes should receive therapy treatment blood pressure target risk outcome".split()
+    lines = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(40)]
+    pdf = lines_pdf(tmp_path / "dense.pdf", [lines], size=8)
+    assert span_boxes(pdf, 1, " ".join(rng.choice(words) for _ in range(120))) == []
+    assert len(span_boxes(pdf, 1, " ".join(lines[5:9]))) == 4
