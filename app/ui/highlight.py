@@ -97,55 +97,132 @@ def _quote_key(quote: str) -> str:
 
 
 def _min_fragment(fragment: str) -> int:
-    """Shortest fragment trusted on its own: 12 letters or digits (two or three words), or 5 Han
-    characters (each carries about a word); shorter ones are too common to place."""
+    """Shortest piece placed on the strength of its own letters: 12 letters or digits (two or
+    three words), or 5 Han characters (each carries about a word); shorter ones are too common."""
     han = sum(1 for c in fragment if unicodedata.category(c) == "Lo")
     return 5 if han * 2 >= len(fragment) else 12
 
 
-def _near(position: int, line_starts: frozenset[int], slack: int = 3) -> bool:
-    """Whether a line starts within `slack` key characters of `position` (a longest-prefix match
-    may run a character or two past a line's end by coincidence)."""
-    return any(p in line_starts for p in range(position - slack, position + slack + 1))
+def _unreadable(char: str) -> bool:
+    """A character the text layer could not map to Unicode: U+FFFD, private use, unassigned, or
+    a control other than white space (what a glyph without a ToUnicode entry comes out as)."""
+    return char == "\ufffd" or unicodedata.category(char) in ("Co", "Cn") or (char < " " and char not in "\t\r\n\f")
 
 
-def find_fragments(haystack: str, quote: str, min_coverage: float = 0.9,
-                   line_starts: frozenset[int] = frozenset()) -> list[tuple[int, int]]:
-    """Where key `quote` lies in key `haystack`: [(start, end)] key offsets, [] when not found.
+@dataclass(frozen=True)
+class KeyedText:
+    """A source text's matching key (see `matching_key`) with where its lines start and where the
+    source has an unreadable character, both as key offsets."""
 
-    One run when the quote is there whole. Otherwise the quote is in pieces, as when a page's
-    text runs row by row across two columns: greedily the longest prefix of what is left of the
-    quote that occurs in the haystack, placed right after the previous piece (a lost character)
-    or else at the start of a line (`line_starts`: key offsets where the source starts a line);
-    a piece shorter than `_min_fragment` that does not continue the previous one costs one quote
-    character instead. Every piece that another piece does not continue must end where a line
-    ends. Found when the pieces cover `min_coverage` of the quote (0.9: a stray character the
-    text layer lost must not hide a sentence; a sentence that shares phrases must not pass)."""
+    key: str
+    index: list[int]  # key offset -> source character index
+    line_starts: frozenset[int]
+    unreadable: frozenset[int]  # key offsets with an unreadable source character right before them
+
+
+def keyed_text(text: str, char_boxes: list[Box | None] | None = None) -> KeyedText:
+    """`text` keyed for `find_fragments`. A line starts after a line break or, given each
+    character's box (y growing downwards), where a character is not beside the one before it on
+    its line, as where a page's text jumps to the other column on the same baseline."""
+    key, index = matching_key(text)
+    starts, unreadable = {0}, set()
+    for k in range(len(index) + 1):
+        i = index[k - 1] if k else -1
+        j = index[k] if k < len(index) else len(text)
+        gap = text[i + 1 : j]
+        if any(_unreadable(c) for c in gap):
+            unreadable.add(k)
+        if k == 0 or k == len(index) or i == j:
+            continue
+        if "\n" in gap or "\r" in gap:
+            starts.add(k)
+        elif char_boxes is not None and char_boxes[i] and char_boxes[j] and not _same_line(char_boxes[i], char_boxes[j]):
+            starts.add(k)
+    return KeyedText(key, index, frozenset(starts), frozenset(unreadable))
+
+
+def find_fragments(source: KeyedText, quote: str, min_coverage: float = 1.0) -> list[tuple[int, int]]:
+    """Where key `quote` lies in `source.key`: [(start, end)] key offsets, [] when not found.
+
+    One run when the quote is there whole. Otherwise in pieces, each the longest run of the
+    quote the source has, and each next piece only where the source allows a break:
+    - the page's text runs in another order (two columns drawn row by row): the previous piece
+      ends where a line ends and the next starts where a line starts (`_after_line_break`);
+    - the text layer lost a character: one or two quote characters are passed over where the
+      source has an unreadable character, and the next piece continues right there.
+    Nothing else is passed over, so "not", "不" or a different number between two pieces is
+    never absorbed. `min_coverage` below 1 lets the quote start before or end after what is
+    found (a passage that runs over from the page before or on to the next): the first piece,
+    at least `_min_fragment` long, may then start anywhere, and the pieces must cover that share."""
     if not quote:
         return []
-    start = haystack.find(quote)
-    if start >= 0:
-        return [(start, start + len(quote))]
+    at = source.key.find(quote)
+    if at >= 0:
+        return [(at, at + len(quote))]
     fragments: list[tuple[int, int]] = []
-    pos = matched = 0
+    pos = covered = 0
     while pos < len(quote):
-        length = _longest_prefix(haystack, quote, pos)
-        piece = quote[pos : pos + length]
-        after = fragments[-1][1] if fragments else None
-        where = _place(haystack, piece, after, line_starts) if length else -1
-        continues = after is not None and 0 <= where - after <= 3
-        if where >= 0 and (length >= _min_fragment(piece) or continues):
-            fragments.append((where, where + length))
-            matched += length
-            pos += length
+        if not fragments:
+            length = _longest_prefix(source.key, quote, pos)
+            if length >= min(_min_fragment(quote[pos : pos + length]), len(quote) - pos):
+                at = source.key.find(quote[pos : pos + length])
+                fragments.append((at, at + length))
+                covered += length
+            pos += max(length, 1) if fragments else 1
+            continue
+        step = _across_lost_char(source, quote, pos, fragments[-1][1]) or _after_line_break(source, quote, pos, fragments[-1][1])
+        if step is None:
+            break
+        skipped, at, length = step
+        fragments.append((at, at + length))
+        covered += skipped + length
+        pos += skipped + length
+    return fragments if covered >= min_coverage * len(quote) else []
+
+
+def _common(haystack: str, at: int, quote: str, pos: int) -> int:
+    """How many characters of quote[pos:] haystack[at:] starts with."""
+    lo, hi = 0, min(len(quote) - pos, len(haystack) - at)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if haystack.startswith(quote[pos : pos + mid], at):
+            lo = mid
         else:
-            pos += 1
-    if matched < min_coverage * len(quote):
-        return []
-    for (_, end), (next_start, _) in zip(fragments, fragments[1:]):
-        if not 0 <= next_start - end <= 3 and not _near(end, line_starts | {len(haystack)}):
-            return []
-    return fragments
+            hi = mid - 1
+    return lo
+
+
+def _across_lost_char(source: KeyedText, quote: str, pos: int, after: int) -> tuple[int, int, int] | None:
+    """(quote characters passed over, start, length) of the piece that goes on right after the
+    previous one, past an unreadable source character standing for one or two quote ones."""
+    if after not in source.unreadable:
+        return None
+    for skipped in (1, 2):
+        length = _common(source.key, after, quote, pos + skipped)
+        if length and (length >= 3 or pos + skipped + length == len(quote)):
+            return skipped, after, length
+    return None
+
+
+def _after_line_break(source: KeyedText, quote: str, pos: int, after: int) -> tuple[int, int, int] | None:
+    """(0, start, length) of the longest next piece that starts a line, when the previous piece
+    (ending at key offset `after`) ended a line. A longest match may run up to three characters
+    past a line's end by coincidence; the next piece then starts as far into its line. A piece
+    shorter than `_min_fragment` must be a whole line or finish the quote."""
+    lines = sorted(source.line_starts | {len(source.key)})
+    overrun = [after - s for s in lines if 0 <= after - s <= 3]
+    if not overrun:
+        return None
+    best: tuple[int, int, int] | None = None
+    for start in lines[:-1] if lines[-1] == len(source.key) else lines:
+        for extra in overrun:
+            at = start + extra
+            length = _common(source.key, at, quote, pos)
+            whole = extra == 0 and (at + length in source.line_starts or at + length == len(source.key))
+            if length and (length >= _min_fragment(quote[pos : pos + length]) or whole or pos + length == len(quote)):
+                if best is None or (length, -abs(at - after)) > (best[2], -abs(best[1] - after)):
+                    best = (0, at, length)
+    return best
 
 
 def _longest_prefix(haystack: str, quote: str, pos: int) -> int:
@@ -159,41 +236,6 @@ def _longest_prefix(haystack: str, quote: str, pos: int) -> int:
         else:
             hi = mid - 1
     return lo
-
-
-def _place(haystack: str, piece: str, after: int | None, line_starts: frozenset[int]) -> int:
-    """Where to take `piece` from: its first occurrence for the first piece; else right after the
-    previous piece (`after`) if it is there, else the occurrence nearest to `after` among those
-    that start a line; -1 when there is none."""
-    occurrences = []
-    at = haystack.find(piece)
-    while at >= 0:
-        occurrences.append(at)
-        at = haystack.find(piece, at + 1)
-    if after is None or not occurrences:
-        return occurrences[0] if occurrences else -1
-    following = [at for at in occurrences if 0 <= at - after <= 3]
-    if following:
-        return following[0]
-    at_line_start = [at for at in occurrences if _near(at, line_starts)]
-    return min(at_line_start, key=lambda at: abs(at - after)) if at_line_start else -1
-
-
-def line_starts(text: str, key_index: list[int], char_boxes: list[Box | None] | None = None) -> frozenset[int]:
-    """Key offsets where `text` starts a line: after a line break, or (given each character's box,
-    y growing downwards) where the next character is not beside the previous one on its line,
-    as where a page's text jumps from the left column to the right one on the same baseline."""
-    starts = {0}
-    for k in range(1, len(key_index)):
-        i, j = key_index[k - 1], key_index[k]
-        if i == j:
-            continue
-        if "\n" in text[i + 1 : j] or "\r" in text[i + 1 : j]:
-            starts.add(k)
-        elif char_boxes is not None and char_boxes[i] and char_boxes[j]:
-            if not _same_line(char_boxes[i], char_boxes[j]):
-                starts.add(k)
-    return frozenset(starts)
 
 
 # What closes a sentence or a parenthesis after its last letter: ". ) 。 ）" and quotes.
@@ -322,23 +364,22 @@ def _same_line(line: Box, box: Box) -> bool:
     return overlap >= 0.5 * height and line.left - height <= box.left <= line.right + 1.5 * height
 
 
-def span_boxes(pdf_path: str | Path, page_number: int, quote: str, *, min_coverage: float = 0.9) -> list[Box]:
+def span_boxes(pdf_path: str | Path, page_number: int, quote: str, *, min_coverage: float = 1.0) -> list[Box]:
     """Boxes, one per line, of `quote` on the 1-based page `page_number` of the PDF, in the
     displayed page's points with the origin at the top-left (see `Box`); [] when the quote is
     not on that page, has no letters or digits, or the page has no text layer (a scan).
 
     Raises HighlightError (a PreviewError) naming the file when it cannot be opened or has no
-    such page. A quote is found when `min_coverage` of its letters and digits are on the page
-    (see `find_fragments`); to mark the part of a passage that runs on to the next page, pass
-    the share expected on this page (lower values risk marking a look-alike sentence)."""
+    such page. The whole quote must be on the page (see `find_fragments`); to mark the part of
+    a passage that runs over from or on to another page, pass `min_coverage`, the share of its
+    letters and digits expected on this page (0.5 for a passage split evenly over two pages)."""
     quote_key = _quote_key(quote)
     with _open_page(pdf_path, page_number) as page:
         text, char_boxes = _page_chars(page)
         transform = _display_transform(page)
-    page_key, key_index = matching_key(text)
-    starts = line_starts(text, key_index, char_boxes)
-    fragments = find_fragments(page_key, quote_key, min_coverage, starts)
-    spans = _with_closing(text, _source_spans(key_index, fragments), quote)
+    source = keyed_text(text, char_boxes)
+    fragments = find_fragments(source, quote_key, min_coverage)
+    spans = _with_closing(text, _source_spans(source.index, fragments), quote)
     picked = [box for start, end in spans for box in char_boxes[start:end] if box]
     return [_to_display(line, transform) for line in _merge_lines(picked)]
 
@@ -383,16 +424,16 @@ def highlight_page(pdf_path: str | Path, page_number: int, quote: str, **render_
 # ----------------------------------------------------------------------------- text sources
 
 
-def mark_span(section_text: str, quote: str, *, min_coverage: float = 0.9) -> list[tuple[str, bool]]:
+def mark_span(section_text: str, quote: str, *, min_coverage: float = 1.0) -> list[tuple[str, bool]]:
     """`section_text` cut into consecutive pieces, the quoted span's flagged True; joined, the
     pieces are `section_text` exactly. No match: [(section_text, False)].
 
     Same tolerant matching as `span_boxes`. The marked span runs from the quote's first to its
     last letter or digit, and over the closing punctuation after it when the quote ends with
     some. The pieces are raw text: the caller escapes them for markdown or HTML."""
-    key, key_index = matching_key(section_text)
-    fragments = find_fragments(key, _quote_key(quote), min_coverage, line_starts(section_text, key_index))
-    spans = _with_closing(section_text, _source_spans(key_index, fragments), quote)
+    source = keyed_text(section_text)
+    fragments = find_fragments(source, _quote_key(quote), min_coverage)
+    spans = _with_closing(section_text, _source_spans(source.index, fragments), quote)
     if not spans:
         return [(section_text, False)] if section_text else []
     pieces: list[tuple[str, bool]] = []

@@ -13,6 +13,7 @@ from app.ui.highlight import (
     Box,
     HighlightError,
     find_fragments,
+    keyed_text,
     mark_span,
     matching_key,
     render_with_highlight,
@@ -231,11 +232,37 @@ def test_mark_span_without_a_match_returns_the_text_unmarked():
 
 
 def test_a_different_sentence_sharing_phrases_is_not_a_match():
-    page, _ = matching_key("Aspirin is recommended for patients with diabetes and high risk. Other text follows here.")
+    page = keyed_text("Aspirin is recommended for patients with diabetes and high risk. Other text follows here.")
     quote, _ = matching_key("Statins are recommended for patients with diabetes and high cardiovascular risk.")
     assert find_fragments(page, quote) == []
-    lost, _ = matching_key("Aspirin is recommended for patients with diabetes and h\ufffdgh risk.")
-    assert find_fragments(lost, matching_key("Aspirin is recommended for patients with diabetes and high risk.")[0])
+
+
+@pytest.mark.parametrize("page, quote", [
+    ("Aspirin should be given and is not recommended for primary prevention in older adults.",
+     "Aspirin should be given and is recommended for primary prevention in older adults."),
+    ("Lower the systolic pressure to a target below 140 mmHg in most adults.",
+     "Lower the systolic pressure to a target below 130 mmHg in most adults."),
+    ("对于一般高血压患者，不推荐常规使用阿司匹林进行一级预防。", "对于一般高血压患者，推荐常规使用阿司匹林进行一级预防。"),
+])
+def test_a_negation_or_a_different_number_is_never_passed_over(page, quote):
+    assert find_fragments(keyed_text(page), matching_key(quote)[0]) == []
+    assert mark_span(page, quote) == [(page, False)]
+
+
+def test_a_character_the_text_layer_lost_is_passed_over_only_where_the_page_has_an_unreadable_one():
+    quote = matching_key("Aspirin is recommended for patients with diabetes and high risk.")[0]
+    assert find_fragments(keyed_text("Aspirin is recommended for patients with diabetes and h\ufffdgh risk."), quote)
+    assert find_fragments(keyed_text("Aspirin is recommended for patients with diabetes and h\ue001gh risk."), quote)
+    assert find_fragments(keyed_text("Aspirin is recommended for patients with diabetes and hagh risk."), quote) == []
+
+
+def test_a_passage_running_on_to_the_next_page_is_marked_where_it_is_with_a_lower_coverage(paragraph_pdf):
+    passage = " ".join(PARAGRAPH[3:]) + " The next page goes on about fluid volumes and vasopressors in detail."
+    assert span_boxes(paragraph_pdf, 2, passage) == []  # by default the whole quote must be there
+    boxes = span_boxes(paragraph_pdf, 2, passage, min_coverage=0.4)
+    assert len(boxes) == 2
+    assert covered(boxes, word_center(PARAGRAPH[4], "agreed", LEFT, line_baseline(4), "Helvetica", 11))
+    assert not covered(boxes, word_center(PARAGRAPH[2], "Fluids", LEFT, line_baseline(2), "Helvetica", 11))
 
 
 def test_pieces_of_a_quote_count_only_when_they_break_where_the_page_breaks_lines(paragraph_pdf):
