@@ -153,31 +153,43 @@ def find_fragments(source: KeyedText, quote: str, min_coverage: float = 1.0) -> 
     Nothing else is passed over, so "not", "不" or a different number between two pieces is
     never absorbed. `min_coverage` below 1 lets the quote start before or end after what is
     found (a passage that runs over from the page before or on to the next): the first piece,
-    at least `_min_fragment` long, may then start anywhere, and the pieces must cover that share."""
+    at least `_min_fragment` long, may then start anywhere in the quote, and the pieces must
+    cover that share of it."""
     if not quote:
         return []
     at = source.key.find(quote)
     if at >= 0:
         return [(at, at + len(quote))]
-    fragments: list[tuple[int, int]] = []
-    pos = covered = 0
-    while pos < len(quote):
-        if not fragments:
-            length = _longest_prefix(source.key, quote, pos)
-            if length >= min(_min_fragment(quote[pos : pos + length]), len(quote) - pos):
-                at = source.key.find(quote[pos : pos + length])
-                fragments.append((at, at + length))
-                covered += length
-            pos += max(length, 1) if fragments else 1
+    needed = min_coverage * len(quote)
+    pos = 0
+    while pos < len(quote) and len(quote) - pos >= needed:
+        length = _longest_prefix(source.key, quote, pos)
+        if length < min(_min_fragment(quote[pos : pos + length]), len(quote) - pos):
+            pos += 1
             continue
-        step = _across_lost_char(source, quote, pos, fragments[-1][1]) or _after_line_break(source, quote, pos, fragments[-1][1])
+        fragments, covered, end = _chain(source, quote, pos, length)
+        if covered >= needed:
+            return fragments
+        pos = max(end, pos + 1)  # a first piece placed on a look-alike phrase: start again after it
+    return []
+
+
+def _chain(source: KeyedText, quote: str, pos: int, length: int) -> tuple[list[tuple[int, int]], int, int]:
+    """The pieces that follow a first piece quote[pos:pos+length] (placed where it first occurs)
+    as far as the source allows: (pieces, quote characters covered, quote offset reached)."""
+    at = source.key.find(quote[pos : pos + length])
+    fragments = [(at, at + length)]
+    covered, pos = length, pos + length
+    while pos < len(quote):
+        after = fragments[-1][1]
+        step = _across_lost_char(source, quote, pos, after) or _after_line_break(source, quote, pos, after)
         if step is None:
             break
         skipped, at, length = step
         fragments.append((at, at + length))
         covered += skipped + length
         pos += skipped + length
-    return fragments if covered >= min_coverage * len(quote) else []
+    return fragments, covered, pos
 
 
 def _common(haystack: str, at: int, quote: str, pos: int) -> int:

@@ -288,3 +288,15 @@ def test_a_long_quote_in_the_same_words_as_the_page_is_not_found(tmp_path):
     pdf = lines_pdf(tmp_path / "dense.pdf", [lines], size=8)
     assert span_boxes(pdf, 1, " ".join(rng.choice(words) for _ in range(120))) == []
     assert len(span_boxes(pdf, 1, " ".join(lines[5:9]))) == 4
+
+
+def test_a_passage_that_began_on_the_page_before_is_marked_after_a_look_alike_phrase(paragraph_pdf):
+    # its start shares "Clinicians should give broad" with line 2: that first try is dropped
+    passage = "Clinicians should give broad support to families. " + PARAGRAPH[0] + " " + PARAGRAPH[1]
+    boxes = span_boxes(paragraph_pdf, 2, passage, min_coverage=0.5)
+    assert len(boxes) == 2
+    assert covered(boxes, word_center(PARAGRAPH[0], "emergency", LEFT, line_baseline(0), "Helvetica", 11))
+    assert covered(boxes, word_center(PARAGRAPH[1], "antibiotics", LEFT, line_baseline(1), "Helvetica", 11))
+    assert not covered(boxes, word_center(PARAGRAPH[2], "recognition", LEFT, line_baseline(2), "Helvetica", 11))
+    pieces = mark_span("\n".join(PARAGRAPH), passage, min_coverage=0.5)
+    assert [t for t, f in pieces if f] == [PARAGRAPH[0] + "\n" + PARAGRAPH[1]]
