@@ -1,16 +1,26 @@
 """The cited span shown in its source: the quoted sentence's boxes on a PDF page, or the span
 marked in a markdown/text section.
 
-How the UI uses it (all pure functions; nothing is cached here, the caller caches):
+How the UI uses it (pure functions; nothing is cached here: cache on (path, mtime, page, quote)):
 
-    boxes = span_boxes(pdf_path, page_number, quote)          # [] when the quote is not found
-    image = render_with_highlight(pdf_path, page_number, boxes)  # PIL image, boxes marked
-    pieces = mark_span(section_text, quote)                   # [(text, is_quoted), ...]
+    boxes = span_boxes(pdf_path, page_number, quote)             # [] when the quote is not found
+    image = render_with_highlight(pdf_path, page_number, boxes)  # RGB PIL image, boxes marked
+    image, boxes = highlight_page(pdf_path, page_number, quote)  # the two in one call
+    pieces = mark_span(section_text, quote)                      # [(text, is_quoted), ...]
 
-`quote` is the sentence to show: a sentence of the cited passage (the extractive digest quotes
-them verbatim) or the passage text itself. Citation markers such as "[E2]" are ignored, so an
-answer sentence may be passed as it is, but a paraphrase will not be found: the match is of
-the quote's own words.
+- PDF evidence: `pdf_path` = `EvidenceItem.path`, `page_number` = the page the preview shows
+  (`item.page_start`). Errors are `HighlightError`, a subclass of `app.ui.preview.PreviewError`,
+  so the preview's `except PreviewError` already shows them. When `boxes` is empty, show the plain
+  page with a caption such as "the quoted sentence could not be located on this page".
+- Markdown evidence: `section_text` = the section file's text (page N of an open-medicine
+  document is its N-th section file); escape each piece and wrap the flagged ones, e.g. in
+  `<mark>…</mark>` (escape first, then wrap).
+- `quote`: for a citation, the answer sentence that cites the evidence (`Citation.sentence`);
+  the extractive digest writes the passage's own sentences, so they are found. A language
+  model's paraphrase is not (the match is of the quote's own words): fall back to the passage
+  text (`item.text`), with `min_coverage=1.0` when the passage lies on one page and about 0.3
+  when it runs over two (only the part on the shown page is marked).
+  Citation markers such as "[E2]" in the quote are ignored.
 
 Matching tolerates what differs between a stored passage and a page's text layer: white space
 and line breaks, words hyphenated across lines ("treat-\\nment"), ligatures ("ﬁ"), full-width
@@ -18,7 +28,8 @@ and half-width forms, case, punctuation, and Chinese with or without spaces. Bot
 reduced to a key of letters and digits (`matching_key`), with a map from each key character back
 to the source character, so a match in the keys is a span of the page's characters.
 When the page's text order differs from the passage's (two columns drawn row by row across the
-page), the quote is found as a few long fragments instead of one run.
+page), the quote is found in pieces that break only where the page's lines break
+(`find_fragments`); words, numbers and negations are never skipped.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from app.ui.preview import PreviewError
+from evidence.sentences import CITATION, split_sentences, strip_markup
 
 DEFAULT_MAX_PIXELS = 25_000_000  # the same cap as the page preview: ~100 MB of RGBA at most
 MARKER_RGBA = (255, 200, 0, 110)  # a yellow marker pen; alpha 110/255 keeps the text readable
@@ -61,8 +73,6 @@ class Box:
 
 # ----------------------------------------------------------------------------- matching keys
 
-# "[E2]", "[E1, E3]": the answer's citation markers, not words of the source.
-_CITATION_MARKERS = re.compile(r"\[\s*E\d+(?:\s*[,;，、–-]\s*E\d+)*\s*\]")
 
 
 @lru_cache(maxsize=8192)
@@ -93,7 +103,7 @@ def matching_key(text: str) -> tuple[str, list[int]]:
 
 
 def _quote_key(quote: str) -> str:
-    return matching_key(_CITATION_MARKERS.sub(" ", quote))[0]
+    return matching_key(CITATION.sub(" ", quote))[0]  # "[E2]" is the answer's, not the source's
 
 
 def _min_fragment(fragment: str) -> int:
@@ -257,7 +267,7 @@ _CLOSING = frozenset(".。!！?？;；:：)）]】」』\"'”’")
 def _with_closing(text: str, spans: list[tuple[int, int]], quote: str) -> list[tuple[int, int]]:
     """The last span stretched over the closing punctuation right after it (". )", "）。") when
     the quote itself ends with punctuation: the key stops at the last letter or digit."""
-    stripped = _CITATION_MARKERS.sub("", quote).rstrip()
+    stripped = CITATION.sub("", quote).rstrip()
     if not spans or not stripped or stripped[-1] not in _CLOSING:
         return spans
     start, end = spans[-1]
@@ -459,3 +469,28 @@ def mark_span(section_text: str, quote: str, *, min_coverage: float = 1.0) -> li
     if at < len(section_text):
         pieces.append((section_text[at:], False))
     return pieces
+
+
+# ----------------------------------------------------------------------------- quotes from answers
+
+
+def cited_quotes(answer_text: str, evidence_id: str) -> list[str]:
+    """The words of `answer_text` that cite `evidence_id`, one per citing marker, in order: for
+    each "[E2]" (or "[E1, E2]") the sentence that ends right before it, without bullet, emphasis
+    or markers. The extractive digest's lines ("- <the passage's sentence> [E2] (grade) (under
+    “label”)") give the passage's own sentence, which `span_boxes`/`mark_span` then find.
+    (`Citation.sentence` cannot serve: the citation check stores it with the markers removed and
+    the digest's grade and scope notes kept, which are not words of the source.)"""
+    quotes: list[str] = []
+    for line in answer_text.splitlines():
+        start, cited = 0, ""
+        for marker in CITATION.finditer(line):
+            segment = line[start : marker.start()]
+            start = marker.end()
+            if matching_key(segment)[0]:  # "[E1][E2]": the second marker cites the same words
+                sentences = split_sentences(segment)
+                cited = strip_markup(sentences[-1]) if sentences else ""
+            ids = [i.strip() for i in re.split(r"[,;，、]", marker.group(1))]
+            if evidence_id in ids and cited and cited not in quotes:
+                quotes.append(cited)
+    return quotes

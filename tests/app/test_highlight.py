@@ -11,6 +11,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from app.ui.highlight import (
     Box,
+    cited_quotes,
     HighlightError,
     find_fragments,
     keyed_text,
@@ -300,3 +301,43 @@ def test_a_passage_that_began_on_the_page_before_is_marked_after_a_look_alike_ph
     assert not covered(boxes, word_center(PARAGRAPH[2], "recognition", LEFT, line_baseline(2), "Helvetica", 11))
     pieces = mark_span("\n".join(PARAGRAPH), passage, min_coverage=0.5)
     assert [t for t, f in pieces if f] == [PARAGRAPH[0] + "\n" + PARAGRAPH[1]]
+
+
+# ----------------------------------------------------------------------------- quotes from answers
+
+
+def test_cited_quotes_takes_the_words_before_each_marker():
+    answer = (
+        "**Treatment (guideline, level 1; p. 2)**\n"
+        "- Aspirin is recommended for secondary prevention (Class I, LOE A). [E1] (Class I, LOE A) (under “Recs”)\n"
+        "Metformin is first-line [E3]. It lowers HbA1c by about 1% [E3][E1]. 二甲双胍是首选药物[E4]。"
+    )
+    assert cited_quotes(answer, "E1") == ["Aspirin is recommended for secondary prevention (Class I, LOE A).",
+                                          "It lowers HbA1c by about 1%"]
+    assert cited_quotes(answer, "E3") == ["Metformin is first-line", "It lowers HbA1c by about 1%"]
+    assert cited_quotes(answer, "E4") == ["二甲双胍是首选药物"]
+    assert cited_quotes(answer, "E9") == []
+
+
+def test_the_extractive_digests_quotes_are_found_in_their_passages():
+    """End to end on the digest's real output format: each quote it cites is marked in the
+    passage it cites, and nothing else is (the grade and scope notes it appends are not)."""
+    from evidence.digest import extractive_answer
+    from evidence.schema import Evidence
+
+    texts = {
+        "E1": "## Anticoagulation\n\n- Direct oral anticoagulants are **recommended** over warfarin in eligible\n"
+              "  patients with atrial fibrillation (Class I). Reduce apixaban to 2.5 mg twice daily if two criteria apply.",
+        "E2": "对于非瓣膜性房颤患者，推荐使用新型口服抗凝药预防卒中（I级推荐，A级证据）。\n不推荐单独使用阿司匹林预防卒中。",
+    }
+    questions = {"E1": "Which anticoagulant for atrial fibrillation?", "E2": "房颤患者用什么抗凝药预防卒中?"}
+    for eid, text in texts.items():
+        evidence = Evidence(evidence_id=eid, chunk_id=f"{eid}:0", document_id=eid, text=text, page_start=1,
+                            page_end=1, title=eid, year=2023)
+        answer = extractive_answer(questions[eid], [evidence])
+        quotes = cited_quotes(answer.text, eid)
+        assert quotes, answer.text
+        for quote in quotes:
+            marked = [t for t, f in mark_span(text, quote) if f]
+            assert len(marked) == 1, (quote, text)
+            assert "under" not in marked[0] and "not graded" not in marked[0]
