@@ -46,7 +46,7 @@ from typing import Any
 from app.ui.preview import PreviewError
 from evidence.sentences import CITATION, split_sentences, strip_markup
 
-DEFAULT_MAX_PIXELS = 25_000_000  # the same cap as the page preview: ~100 MB of RGBA at most
+DEFAULT_MAX_PIXELS = 25_000_000  # the page preview's cap (~100 MB of RGBA); use preview.MAX_PREVIEW_PIXELS once merged
 MARKER_RGBA = (255, 200, 0, 110)  # a yellow marker pen; alpha 110/255 keeps the text readable
 
 
