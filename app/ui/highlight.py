@@ -43,10 +43,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from app.ui.preview import PreviewError
+from app.ui.preview import MAX_PREVIEW_PIXELS, PreviewError
 from evidence.sentences import CITATION, split_sentences, strip_markup
 
-DEFAULT_MAX_PIXELS = 25_000_000  # the page preview's cap (~100 MB of RGBA); use preview.MAX_PREVIEW_PIXELS once merged
+DEFAULT_MAX_PIXELS = MAX_PREVIEW_PIXELS  # the page preview's own cap
 MARKER_RGBA = (255, 200, 0, 110)  # a yellow marker pen; alpha 110/255 keeps the text readable
 
 
