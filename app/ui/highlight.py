@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from app.ui.preview import MAX_PREVIEW_PIXELS, PreviewError
-from evidence.sentences import CITATION, split_sentences, strip_markup
+from evidence.sentences import CITATION, strip_markup
+from indexing.text import passage_sentences
 
 DEFAULT_MAX_PIXELS = MAX_PREVIEW_PIXELS  # the page preview's own cap
 MARKER_RGBA = (255, 200, 0, 110)  # a yellow marker pen; alpha 110/255 keeps the text readable
@@ -488,7 +489,7 @@ def cited_quotes(answer_text: str, evidence_id: str) -> list[str]:
             segment = line[start : marker.start()]
             start = marker.end()
             if matching_key(segment)[0]:  # "[E1][E2]": the second marker cites the same words
-                sentences = split_sentences(segment)
+                sentences = passage_sentences(segment)
                 cited = strip_markup(sentences[-1]) if sentences else ""
             ids = [i.strip() for i in re.split(r"[,;，、]", marker.group(1))]
             if evidence_id in ids and cited and cited not in quotes:
