@@ -90,6 +90,7 @@ def reference(tmp_path_factory):
         ("mid_transaction", 1, 2),  # the second transaction never committed
         ("after_db_commit", 1, 4),  # committed in SQLite, not yet published: readers stay on 1
         ("mid_publish", 1, 4),
+        ("before_manifest", 1, 4),
         ("before_current", 1, 4),
         ("after_publish", 2, 4),
     ],
