@@ -141,7 +141,7 @@ class IndexPipeline:
         self.workers = max(1, int(workers))
         self.commit_every = max(1, int(commit_every))
         self.embed_batch_chunks = max(1, int(embed_batch_chunks))
-        self.dense_options = dense_options  # flat vs HNSW choice for the index (None: by size)
+        self.dense_options = dense_options  # when the dense side gets compressed codes (None: defaults)
 
     # ---- public ------------------------------------------------------------------------------
 
@@ -295,6 +295,10 @@ class IndexPipeline:
                         report.generation = writer.commit()
                         times.write += time.perf_counter() - t0
                         staged_files = 0
+                        # Merging is not part of the commit: a crash here costs nothing committed.
+                        t0 = time.perf_counter()
+                        writer.maybe_merge()
+                        times.write += time.perf_counter() - t0
 
                 def is_live(document_id: str) -> bool:
                     """Committed, staged, or waiting to be embedded in this run."""
