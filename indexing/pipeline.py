@@ -83,6 +83,21 @@ def document_hash(document: Document) -> str:
     return digest.hexdigest()
 
 
+def _has_sidecar(path: str) -> bool:
+    from indexing.readers.sidecar import sidecar_candidates
+
+    return any(p.is_file() for p in sidecar_candidates(Path(path)))
+
+
+def _unchanged_on_disk(state: FileState) -> bool:
+    """The file still has the size and modification time it had when indexed."""
+    try:
+        stat = os.stat(state.path)
+    except OSError:
+        return False
+    return stat.st_size == state.size and stat.st_mtime == state.mtime
+
+
 def collect_files(paths: Iterable[str | Path], recursive: bool = True) -> tuple[list[Path], list[FileOutcome]]:
     """Files to index from files and folders, deduplicated, in a stable order; plus paths that
     do not exist. Folders contribute supported, non-hidden, non-sidecar files; a file named
@@ -324,6 +339,15 @@ class IndexPipeline:
                         outcome.document_id = document_id
                         outcome.reason = f"same content as {holder.get(document_id, 'another file')}"
                         report.unchanged.append(outcome)
+                    elif (kept := self._record_holder(writer, prepared, known, waiting)) is not None:
+                        # The same document under a second name: a link, never a replacement that
+                        # would drop what the first name's sidecar stated (year, organisation, ...).
+                        document_id = prepared.document.document_id
+                        writer.link_file(self._file_state(prepared, document_id))
+                        staged_files += 1
+                        outcome.document_id = document_id
+                        outcome.reason = f"same document as {kept}; its record and metadata kept"
+                        report.unchanged.append(outcome)
                     else:
                         document = prepared.document
                         by_hash[prepared.content_hash] = document.document_id
@@ -373,6 +397,27 @@ class IndexPipeline:
                 if nxt is not None:
                     pending.append(pool.submit(self._prepare, nxt, known))
                 yield result
+
+    @staticmethod
+    def _record_holder(writer, prepared: _Prepared, known: dict[str, FileState], waiting: list[_Prepared]) -> str | None:
+        """The other path whose record must stay for this document, or None to index it normally.
+
+        A file whose document is already live (or waiting in this run) under another name that
+        still holds it is a second name for the same content. It becomes a link unless it brings
+        a sidecar the first name lacks (curated metadata replaces guessed, never the reverse).
+        """
+        document_id = prepared.document.document_id
+        if not Path(prepared.path).is_file():  # pre-read documents (the demo registry) keep their identity rules
+            return None
+        holder = next((p.path for p in waiting if p.document.document_id == document_id), None)
+        if holder is None:
+            holder = writer.document_path(document_id)
+            state = known.get(holder) if holder else None
+            if state is None or state.document_id != document_id or not _unchanged_on_disk(state):
+                return None  # the first name changed or went away: this name takes the record over
+        if holder == prepared.path or (_has_sidecar(prepared.path) and not _has_sidecar(holder)):
+            return None
+        return holder
 
     @staticmethod
     def _file_state(prepared: _Prepared, document_id: str) -> FileState:

@@ -125,18 +125,25 @@ def top_k(positions: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray
     return positions, values
 
 
+def _dots(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Row-wise inner products without BLAS: a threaded matrix-vector product on a busy machine
+    took 30 ms for 2,300 rows where one thread takes 0.05 ms (OpenBLAS threads waiting on busy
+    cores), and the app asks one query at a time anyway."""
+    return np.einsum("ij,j->i", vectors, query)
+
+
 def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, positions: np.ndarray | None,
               alive: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """(local positions, cosines) of the k best rows among `positions` (all when None) still alive."""
     if positions is None:
-        sims = np.asarray(vectors) @ query
+        sims = _dots(vectors, query)
         if alive is not None:
             sims = np.where(alive, sims, -np.inf)
         candidates = np.arange(len(sims))
     else:
         if alive is not None:
             positions = positions[alive[positions]]
-        sims = np.asarray(vectors[positions]) @ query if len(positions) else np.zeros(0, np.float32)
+        sims = _dots(vectors[positions], query) if len(positions) else np.zeros(0, np.float32)
         candidates = positions
     candidates, sims = top_k(candidates, sims, k)
     keep = np.isfinite(sims)

@@ -161,6 +161,17 @@ class IndexWriter:
         ).fetchone()
         return row is not None
 
+    def document_path(self, document_id: str) -> str | None:
+        """The path of the live (or staged) record of this document: the name its metadata came from."""
+        if document_id in self._adds:
+            return self._adds[document_id].document.path
+        if document_id in self._removals:
+            return None
+        row = self._db().execute(
+            "SELECT path FROM documents WHERE document_id = ? AND gen_removed IS NULL", (document_id,)
+        ).fetchone()
+        return row[0] if row else None
+
     # ---- staging ---------------------------------------------------------------------------------
 
     @property
