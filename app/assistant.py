@@ -86,7 +86,9 @@ class Assistant:
 
                 try:
                     embedder = self.embedder
-                    store = IndexStore.open(self.index_dir, embedder_name=embedder.name, dim=embedder.dim)
+                    store = IndexStore.open(
+                        self.index_dir, embedder_name=embedder.name, dim=embedder.dim, dense_options=self.settings.dense_options
+                    )
                 except IndexNotFoundError:
                     return None
                 self._retriever = Retriever(store, embedder)
@@ -131,6 +133,7 @@ class Assistant:
             chunk_tokens=s.chunk_tokens,
             chunk_overlap=s.chunk_overlap,
             workers=s.index_workers,
+            dense_options=s.dense_options,
         )
 
     def index(

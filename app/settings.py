@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32)
     chunk_overlap: int = Field(default=40, ge=0)
     index_workers: int = Field(default=1, ge=1)
+    # Dense index (indexing/store/dense.py): live vectors at which large segments get compressed
+    # IVF codes, and the memory those codes may take (SQ8 while it fits a million vectors, else PQ)
+    dense_compress_threshold: int = Field(default=100_000, ge=1)
+    dense_memory_mb: int = Field(default=1024, ge=16)
 
     # Retrieval
     top_k: int = Field(default=8, ge=1, le=100)
@@ -70,6 +74,13 @@ class Settings(BaseSettings):
     # Web UI
     ui_host: str = "127.0.0.1"
     ui_port: int = Field(default=8501, ge=1, le=65535)
+
+    @property
+    def dense_options(self) -> Any:
+        """`indexing.store.DenseOptions` from the dense settings above."""
+        from indexing.store import DenseOptions
+
+        return DenseOptions(compress_threshold=self.dense_compress_threshold, memory_mb=self.dense_memory_mb)
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -161,3 +161,21 @@ def test_a_merge_that_dies_leaves_the_index_as_it_was(tmp_path, monkeypatch):
     assert len(segments) == before
     for s in (store, reader, one):
         s.close()
+
+
+def test_m1e_index_optimize(tmp_path, capsys):
+    from app.cli import main
+
+    many, live = _churn(tmp_path / "many", seed=2)
+    segments = many.stats().segments
+    many.close()
+    assert main(["index", "--optimize", "--index", str(tmp_path / "many")]) == 0
+    out = capsys.readouterr().out
+    assert f"{segments} segment(s) -> 1" in out
+    one = _one_index(tmp_path / "one", live)
+    reader = IndexStore.open(tmp_path / "many")
+    assert reader.stats().segments == 1
+    _assert_same_results(reader, one, live)
+    reader.close(), one.close()
+    assert main(["index", "--optimize", "--index", str(tmp_path / "nothing")]) != 0
+    assert str(tmp_path / "nothing") in capsys.readouterr().err
