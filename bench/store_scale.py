@@ -8,9 +8,13 @@ The embedder is left out: vectors are precomputed, so only the store's own cost 
 Text is real: sentences of the open-medicine guideline summaries (the demo corpus, MIT),
 shuffled and recombined into passages of 3-7 sentences, tokenised once per sentence with the
 store's own `lexical_tokens` (a passage's tokens are its sentences' tokens, which is what the
-tokenizer gives for English text joined by spaces). Vectors are random 384-d unit vectors drawn
-around n/200 topic centres (`bench/search.py` `clustered`), the structure real embeddings have;
-uniform noise would have no neighbours worth finding. The store grows in commits of 32
+tokenizer gives for English text joined by spaces). Vectors are precomputed, two kinds:
+`--vectors minilm` (default): each demo sentence embedded once with the real all-MiniLM-L6-v2,
+a passage's vector the normalised sum of its sentences' vectors, queries real MiniLM query
+embeddings of the query text: the neighbourhood structure real passages have, at no embedding
+cost per passage. `--vectors random`: random 384-d unit vectors around 5,000 centres
+(`bench/search.py` `clustered`), where the noise outweighs the centre (same-centre cosine about
+0.3): almost no structure, the hardest case for a coarse quantiser. The store grows in commits of 32
 documents of about 10 passages each, exactly as `m1e index` commits. At each size it records
 the time per commit over the latest commits, time spent merging (outside the commits, where
 the store has merges), peak RSS of this process, size on disk, then opens a reader (as another
@@ -60,7 +64,7 @@ def disk_mb(root: Path) -> float:
 class Corpus:
     """Deterministic commits of documents: text from real sentences, clustered random vectors."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, vectors: str = "minilm"):
         from bench.indexing import _sentences
         from indexing.lexical import lexical_tokens
 
@@ -68,28 +72,61 @@ class Corpus:
         self.sentences = sentences
         self.tokens = [lexical_tokens(s) for s in sentences]
         self.seed = seed
+        self.kind = vectors
+        self.picks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # commit -> (sentences, passage starts)
+        self.embedder = None
+        if vectors == "minilm":
+            from indexing.embedding import load_embedder
+
+            self.embedder = load_embedder()
+            self.sentence_vectors = self._sentence_vectors()
+
+    def _sentence_vectors(self) -> np.ndarray:
+        """MiniLM vectors of the sentences, cached beside the results (keyed by the sentences)."""
+        key = hashlib.sha256("\n".join(self.sentences).encode()).hexdigest()[:16]
+        cache = RESULTS.parent / f"store_scale_sentences_{key}.npy"
+        if cache.is_file():
+            return np.load(cache, allow_pickle=False)
+        t0 = time.perf_counter()
+        vectors = self.embedder.embed_passages(self.sentences).astype(np.float32)
+        print(f"embedded {len(self.sentences)} sentences in {time.perf_counter() - t0:.0f} s", flush=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, vectors, allow_pickle=False)
+        return vectors
         rng = np.random.default_rng(seed)
         self.centroids = rng.standard_normal((5000, DIM), dtype=np.float32)
         self.centroids /= np.linalg.norm(self.centroids, axis=1, keepdims=True)
         self.counts: dict[int, int] = {}  # commit -> passages, so vectors can be drawn again alone
 
     def _vectors(self, commit: int, n: int) -> np.ndarray:
+        if self.kind == "minilm":
+            flat, starts = self.picks[commit]
+            summed = np.add.reduceat(self.sentence_vectors[flat], starts, axis=0)
+            return (summed / np.linalg.norm(summed, axis=1, keepdims=True)).astype(np.float32)
         from bench.search import clustered
 
         return clustered(n, np.random.default_rng([self.seed, commit]), self.centroids)
+
+    def queries(self, texts: list[str]) -> np.ndarray:
+        if self.kind == "minilm":
+            return self.embedder.embed_queries(texts).astype(np.float32)
+        from bench.search import clustered
+
+        return clustered(len(texts), np.random.default_rng(99), self.centroids)
 
     def commit(self, commit: int):
         """[(document, chunks, tokens)], vectors for the passages of commit number `commit`."""
         from indexing.schema import Chunk, Document, Page
 
         rng = random.Random(self.seed * 1_000_003 + commit)
-        docs, n = [], 0
+        docs, n, all_picks = [], 0, []
         for d in range(DOCS_PER_COMMIT):
             key = f"{commit}:{d}"
             doc_id = hashlib.sha256(key.encode()).hexdigest()
             chunks, tokens = [], []
             for i in range(rng.randint(8, 12)):
                 picks = [rng.randrange(len(self.sentences)) for _ in range(rng.randint(3, 7))]
+                all_picks.append(picks)
                 text = " ".join(self.sentences[p] for p in picks)
                 chunks.append(Chunk(chunk_id=f"{doc_id[:16]}:{i}", document_id=doc_id, ordinal=i, text=text,
                                     page_start=1, page_end=1))
@@ -99,6 +136,8 @@ class Corpus:
             docs.append((document, chunks, tokens))
             n += len(chunks)
         self.counts[commit] = n
+        self.picks[commit] = (np.array([i for p in all_picks for i in p], dtype=np.int32),
+                              np.cumsum([0] + [len(p) for p in all_picks[:-1]]))
         return docs, self._vectors(commit, n)
 
     def exact_top10(self, commits: int, queries: np.ndarray) -> np.ndarray:
@@ -117,17 +156,18 @@ class Corpus:
         return best_i
 
 
-def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: list[str], n_queries: int) -> dict:
+def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: list[str], n_queries: int,
+                   options=None) -> dict:
     """Hybrid latency and dense recall@10 from a freshly opened reader."""
-    from bench.search import clustered, percentile_ms
+    from bench.search import percentile_ms
     from indexing.store import IndexStore
 
     t0 = time.perf_counter()
-    reader = IndexStore.open(index_dir)
+    reader = IndexStore.open(index_dir, dense_options=options)
     open_s = time.perf_counter() - t0
     qrng = random.Random(11)
     questions = [" ".join(qrng.choice(corpus.sentences).split()[:8]) for _ in range(n_queries)]
-    qvecs = clustered(n_queries, np.random.default_rng(99), corpus.centroids)
+    qvecs = corpus.queries(questions)
     truth = corpus.exact_top10(commits, qvecs)
     times, dense_t, lex_t, hits = [], [], [], 0
     for i, (q, v) in enumerate(zip(questions, qvecs)):
@@ -158,10 +198,12 @@ def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: lis
     }
 
 
-def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, optimize: bool, sink) -> list[dict]:
+def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, optimize: bool, sink,
+         options=None) -> list[dict]:
     from indexing.store import IndexStore
 
-    store = IndexStore.open(index_dir, create=True, embedder_name="bench-random-384", dim=DIM)
+    kw = {"dense_options": options} if options is not None else {}
+    store = IndexStore.open(index_dir, create=True, embedder_name=f"bench-{corpus.kind}-384", dim=DIM, **kw)
     rows: list[dict] = []
     commit_s: list[float] = []
     merge_s, passages, chunk_ids = 0.0, 0, []
@@ -200,12 +242,12 @@ def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, opti
                     "disk_mb": disk_mb(index_dir),
                     "loadavg": os.getloadavg()[0],
                 }
-                row.update(measure_search(index_dir, corpus, c, chunk_ids, n_queries))
+                row.update(measure_search(index_dir, corpus, c, chunk_ids, n_queries, options))
                 if optimize and not targets and hasattr(w, "optimize"):
                     t0 = time.perf_counter()
                     w.optimize()
                     row["optimize_s"] = time.perf_counter() - t0
-                    after = measure_search(index_dir, corpus, c, chunk_ids, n_queries)
+                    after = measure_search(index_dir, corpus, c, chunk_ids, n_queries, options)
                     row["after_optimize"] = after
                 row["peak_rss_mb"] = rss_mb()
                 rows.append(row)
@@ -232,9 +274,16 @@ def main() -> None:
     parser.add_argument("--label", default="segments", help="name of this run in the JSON (e.g. baseline)")
     parser.add_argument("--optimize", action="store_true", help="optimize at the largest size and search again")
     parser.add_argument("--dir", help="index directory (default: a temporary one, removed after)")
+    parser.add_argument("--vectors", choices=["minilm", "random"], default="minilm", help="see the module docstring")
+    parser.add_argument("--nprobe", type=int, help="IVF cells searched (default: the store's)")
     args = parser.parse_args()
 
-    corpus = Corpus()
+    options = None
+    if args.nprobe:
+        from indexing.store import DenseOptions
+
+        options = DenseOptions(nprobe=args.nprobe)
+    corpus = Corpus(vectors=args.vectors)
     print(f"{len(corpus.sentences)} demo-corpus sentences; {DOCS_PER_COMMIT} documents per commit", flush=True)
     print(HEADER, flush=True)
     results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"bench": "store_scale"}
@@ -243,6 +292,8 @@ def main() -> None:
     def sink(rows: list[dict]) -> None:
         results["runs"][args.label] = {
             "sizes": args.sizes,
+            "vectors": args.vectors,
+            "nprobe": args.nprobe,
             "cpu_count": os.cpu_count(),
             "note": "shared 2-core machine under load from other work; timings are indicative",
             "rows": rows,
@@ -251,10 +302,10 @@ def main() -> None:
         RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
     if args.dir:
-        grow(Path(args.dir), corpus, args.sizes, args.queries, args.optimize, sink)
+        grow(Path(args.dir), corpus, args.sizes, args.queries, args.optimize, sink, options)
     else:
         with tempfile.TemporaryDirectory(prefix="m1e-store-scale-") as tmp:
-            grow(Path(tmp) / "index", corpus, args.sizes, args.queries, args.optimize, sink)
+            grow(Path(tmp) / "index", corpus, args.sizes, args.queries, args.optimize, sink, options)
     print(f"wrote {RESULTS}", file=sys.stderr)
 
 

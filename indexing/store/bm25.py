@@ -47,19 +47,18 @@ class Postings:
 
     @classmethod
     def build(cls, token_lists: list[list[str]]) -> "Postings":
-        vocab: dict[str, int] = {}
-        ids: list[int] = []
-        for tokens in token_lists:
-            ids.extend(vocab.setdefault(t, len(vocab)) for t in tokens)
         n = len(token_lists)
         doclen = np.fromiter((len(t) for t in token_lists), dtype=np.int32, count=n)
+        flat = [t for tokens in token_lists for t in tokens]
+        terms, ids = np.unique(np.array(flat, dtype=str), return_inverse=True) if flat else ([], np.zeros(0, np.int64))
+        terms = [str(t) for t in terms]  # sorted: the same rows give the same files
         doc_of = np.repeat(np.arange(n, dtype=np.int64), doclen)
-        key = np.asarray(ids, dtype=np.int64) * max(n, 1) + doc_of
+        key = np.asarray(ids, dtype=np.int64).reshape(-1) * max(n, 1) + doc_of
         unique, counts = np.unique(key, return_counts=True)
         term, doc = np.divmod(unique, max(n, 1))
-        offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term, minlength=len(vocab)), out=offsets[1:])
-        return cls(list(vocab), offsets, doc.astype(np.int32), counts.astype(np.int32), doclen, vocab)
+        offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term, minlength=len(terms)), out=offsets[1:])
+        return cls(terms, offsets, doc.astype(np.int32), counts.astype(np.int32), doclen)
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         i = self.vocab.get(term)

@@ -65,6 +65,14 @@ class _StagedDocument:
     lexical: list[list[str]]
 
 
+RECORD_MARK = "#pmid="  # "<file>#pmid=<n>": one article of a PubMed file, which is the path that exists
+
+
+def source_file(path: str) -> str:
+    """The file a document's path lives in (a PubMed article's path names its XML file too)."""
+    return path.rsplit(RECORD_MARK, 1)[0] if RECORD_MARK in path else path
+
+
 MERGE_FACTOR = 10  # segments of one size tier merged together: each row is rewritten log10(N/320) times
 COMPACT_DELETED = 0.5  # a segment with more than this share of deleted rows is rewritten alone
 
@@ -92,6 +100,11 @@ class IndexWriter:
         try:
             self._lock.acquire()
             self._conn = connect(self.root)
+            # Between commits SQLite checkpoints by itself every 1000 pages (not each commit: that
+            # was an fsync'd write of every dirtied index page, a commit's main cost at 100k rows);
+            # the log is cut back to 64 MB after each, and a larger cache keeps index pages warm.
+            self._conn.execute("PRAGMA journal_size_limit=67108864")
+            self._conn.execute("PRAGMA cache_size=-65536")
             create_schema(self._conn)  # idempotent; adds tables an older index lacks
             self._recover()
         except BaseException:
@@ -109,6 +122,12 @@ class IndexWriter:
     def _close(self) -> None:
         self.discard()
         if self._conn is not None:
+            try:
+                # Fold the write-ahead log back into the database so it does not keep a batch's
+                # size on disk; readers inside an older snapshot just make it a partial one.
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass  # busy or closing after an error: the next writer or SQLite itself will do it
             self._conn.close()
             self._conn = None
         self._lock.release()
@@ -223,7 +242,7 @@ class IndexWriter:
             by_document.setdefault(state.document_id, []).append(path)
         removed = []
         for document_id, paths in sorted(by_document.items()):
-            gone = [p for p in paths if not Path(p).exists()]
+            gone = [p for p in paths if not Path(source_file(p)).exists()]
             self._forget.update(gone)
             if len(gone) == len(paths) and document_id not in self._adds:
                 self.remove_document(document_id)
@@ -368,9 +387,6 @@ class IndexWriter:
             conn.execute("ROLLBACK")
             raise
         remove_stale(self.root, keep=keep)
-        # Fold the write-ahead log back into the database so it does not keep a batch's size on
-        # disk; readers still inside an older snapshot just make this a partial checkpoint.
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # ---- merging (never inside a commit) ------------------------------------------------------------
 
