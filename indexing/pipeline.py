@@ -167,6 +167,8 @@ def expand_pubmed(files: list[Path]) -> tuple[list[Path | Document], dict[str, s
                 deletions[pubmed_document_id(pmid)] = f"{path}#pmid={pmid}"
         except pubmed.PubmedError as exc:
             failed.append(FileOutcome(path=str(path), status="failed", reason=str(exc)))
+    # an article deleted by a later file is not read (its earlier version is removed instead)
+    items = [i for i in items if not (isinstance(i, Document) and i.document_id in deletions)]
     return items, deletions, failed
 
 
