@@ -141,7 +141,8 @@ def test_sigkill_from_outside_at_random_moments(tmp_path, reference):
 
 
 def _churn(index_dir: Path, rounds: int) -> None:
-    """Writer: add, replace and remove documents, one commit each."""
+    """Writer: add, replace and remove documents, one commit each, merging segments between
+    commits (replacements leave mostly-deleted segments, so merges and their clean-up run often)."""
     embedder = HashEmbedder()
     store = IndexStore.open(index_dir)
     for i in range(rounds):
@@ -151,6 +152,7 @@ def _churn(index_dir: Path, rounds: int) -> None:
             if i % 5 == 4:
                 w.remove_document(make_document(f"d{(i + 1) % 4}", ["x"])[0].document_id)
             w.commit()
+            w.maybe_merge()
     store.close()
 
 
