@@ -233,7 +233,9 @@ def test_derived_files_need_no_pickle(store, tmp_path):
 
 
 @pytest.mark.parametrize("threshold, kind", [(1000, "flat"), (50, "ivf")])
-def test_dense_kind_follows_size_threshold(tmp_path, threshold, kind):
+def test_dense_kind_follows_size_threshold(tmp_path, monkeypatch, threshold, kind):
+    from indexing.store import dense as dense_module
+
     rng = np.random.default_rng(1)
     options = DenseOptions(compress_threshold=threshold, ivf_segment_min=50, nlist=4, nprobe=4)
     store = new_store(tmp_path, dense_options=options)
@@ -258,6 +260,12 @@ def test_dense_kind_follows_size_threshold(tmp_path, threshold, kind):
     sims = vectors[0:160:3] @ vectors[18]
     want = [chunks[i * 3].chunk_id for i in np.argsort(-sims)[:3]]
     assert got == want
+    # a large filter on a compressed segment goes through the IVF selector, then the exact re-rank
+    monkeypatch.setattr(dense_module, "EXACT_FILTER_LIMIT", 10)
+    got = [cid for cid, _ in store.search_dense(vectors[18], 3, chunk_filter=subset)]
+    assert got == want
+    store.remove_document(document.document_id)
+    assert store.search_dense(vectors[18], 3) == [] and store.search_dense(vectors[18], 3, chunk_filter=subset) == []
     reopened.close()
     store.close()
     assert DenseOptions(kind="auto", compress_threshold=10).choose(9) == "flat"
