@@ -73,6 +73,10 @@ class Corpus:
         self.tokens = [lexical_tokens(s) for s in sentences]
         self.seed = seed
         self.kind = vectors
+        rng = np.random.default_rng(seed)
+        self.centroids = rng.standard_normal((5000, DIM), dtype=np.float32)
+        self.centroids /= np.linalg.norm(self.centroids, axis=1, keepdims=True)
+        self.counts: dict[int, int] = {}  # commit -> passages, so vectors can be drawn again alone
         self.picks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # commit -> (sentences, passage starts)
         self.embedder = None
         if vectors == "minilm":
@@ -93,10 +97,6 @@ class Corpus:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, vectors, allow_pickle=False)
         return vectors
-        rng = np.random.default_rng(seed)
-        self.centroids = rng.standard_normal((5000, DIM), dtype=np.float32)
-        self.centroids /= np.linalg.norm(self.centroids, axis=1, keepdims=True)
-        self.counts: dict[int, int] = {}  # commit -> passages, so vectors can be drawn again alone
 
     def _vectors(self, commit: int, n: int) -> np.ndarray:
         if self.kind == "minilm":
