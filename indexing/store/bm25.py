@@ -147,11 +147,11 @@ def bm25_scores(parts: list[LexicalPart], query_tokens: list[str]) -> list[np.nd
             out.append(None)
             continue
         scores = np.zeros(len(part.postings.doclen), dtype=np.float64)
-        norm = K1 * (1.0 - B + B * np.asarray(part.postings.doclen, dtype=np.float64) / avgdl)
         for j, hit in enumerate(lists):
             if hit is not None and df[j] > 0:
                 docs, tf = hit
                 tf = tf.astype(np.float64)
-                scores[docs] += idf[j] * tf / (tf + norm[docs])
+                norm = K1 * (1.0 - B + B * part.postings.doclen[docs].astype(np.float64) / avgdl)
+                scores[docs] += idf[j] * tf / (tf + norm)
         out.append(scores)
     return out
