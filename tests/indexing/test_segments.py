@@ -179,3 +179,17 @@ def test_m1e_index_optimize(tmp_path, capsys):
     reader.close(), one.close()
     assert main(["index", "--optimize", "--index", str(tmp_path / "nothing")]) != 0
     assert str(tmp_path / "nothing") in capsys.readouterr().err
+
+
+def test_scores_equal_those_of_the_bm25s_index_used_before():
+    """Retrieval's thresholds were tuned on bm25s scores: the segment scorer gives the same numbers."""
+    bm25s = pytest.importorskip("bm25s")
+    rng = random.Random(4)
+    docs = [[rng.choice(WORDS) for _ in range(rng.randint(1, 12))] for _ in range(60)]
+    reference = bm25s.BM25()
+    reference.index(docs, show_progress=False)
+    for query in (["apixaban", "dose"], ["stroke"], ["2.5 mg", "renal", "elderly"]):
+        ids = sorted({reference.vocab_dict[t] for t in query if t in reference.vocab_dict})
+        want = reference.get_scores_from_ids(ids)
+        got = bm25_scores([LexicalPart(Postings.build(docs), None, 60, sum(map(len, docs)))], query)[0]
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
