@@ -86,7 +86,9 @@ class Assistant:
 
                 try:
                     embedder = self.embedder
-                    store = IndexStore.open(self.index_dir, embedder_name=embedder.name, dim=embedder.dim)
+                    store = IndexStore.open(
+                        self.index_dir, embedder_name=embedder.name, dim=embedder.dim, dense_options=self.settings.dense_options
+                    )
                 except IndexNotFoundError:
                     return None
                 self._retriever = Retriever(store, embedder)
@@ -136,6 +138,7 @@ class Assistant:
             chunk_overlap=s.chunk_overlap,
             workers=s.index_workers,
             limits=ReadLimits(max_file_bytes=int(s.max_file_mb * 2**20), max_text_bytes=int(s.max_text_mb * 2**20)),
+            dense_options=s.dense_options,
         )
 
     def index(

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # the same M1E_MAX_FILE_MB / M1E_MAX_TEXT_MB variables and explains the defaults.
     max_file_mb: float = Field(default=256.0, gt=0, allow_inf_nan=False)
     max_text_mb: float = Field(default=8.0, gt=0, allow_inf_nan=False)
+    # Dense index (indexing/store/dense.py): live vectors at which large segments get compressed
+    # IVF codes, and the memory those codes may take (SQ8 while it fits a million vectors, else PQ)
+    dense_compress_threshold: int = Field(default=100_000, ge=1)
+    dense_memory_mb: int = Field(default=1024, ge=16)
 
     # Retrieval
     top_k: int = Field(default=8, ge=1, le=100)
@@ -89,6 +93,13 @@ class Settings(BaseSettings):
     # Web UI
     ui_host: str = "127.0.0.1"
     ui_port: int = Field(default=8501, ge=1, le=65535)
+
+    @property
+    def dense_options(self) -> Any:
+        """`indexing.store.DenseOptions` from the dense settings above."""
+        from indexing.store import DenseOptions
+
+        return DenseOptions(compress_threshold=self.dense_compress_threshold, memory_mb=self.dense_memory_mb)
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -4,9 +4,9 @@
     python bench/search.py --n 200000 --chunks 20000   # quick
 
 Dense: clustered synthetic 384-d vectors (n/200 Gaussian clusters, normalised; queries drawn
-from the same mixture, not from the index), an HNSW index built with the store's own
-parameters, single-query latency p50/p99 and recall@10 against exact search, for several
-efSearch values. Hybrid: an IndexStore of real-looking chunks (sentences from the demo corpus
+from the same mixture, not from the index), the store's compressed path (IVF codes trained on a
+sample, shortlist re-ranked exactly), single-query latency p50/p99 and recall@10 against exact
+search, for several nprobe values. Hybrid: an IndexStore of real-looking chunks (sentences from the demo corpus
 shuffled into passages), with random clustered vectors on the dense side (so dense scores are
 meaningless, latency is not); a query is dense top-50 + BM25 top-50, fused by reciprocal rank,
 then the top 8 chunk rows fetched from SQLite. MiniLM query embedding is timed separately.
@@ -51,10 +51,13 @@ def percentile_ms(samples: list[float], q: float) -> float:
     return float(np.percentile(np.array(samples) * 1000, q))
 
 
-def dense_bench(n: int, n_queries: int, ef_values: list[int]) -> dict:
+def dense_bench(n: int, n_queries: int, nprobes: list[int]) -> dict:
+    """The store's compressed dense path on one segment of n vectors: IVF codes (trained on a
+    sample, as the store trains them), shortlist re-ranked exactly from the float vectors."""
     import faiss
 
-    from indexing.store.dense import DenseOptions, build_index
+    from indexing.store import dense
+    from indexing.store.dense import DenseOptions
 
     rng = np.random.default_rng(0)
     # about 200 vectors per topic cluster: neighbours are near, not duplicates
@@ -69,36 +72,41 @@ def dense_bench(n: int, n_queries: int, ef_values: list[int]) -> dict:
     _, truth = exact.search(queries, 10)
     del exact
 
-    options = DenseOptions(kind="hnsw")
+    options = DenseOptions()
     t0 = time.perf_counter()
-    index = build_index(vectors, options)
-    build_s = time.perf_counter() - t0
-    index_mb = (n * DIM * 4 + n * options.hnsw_m * 2 * 4) / 2**20  # vectors + level-0 links (approx.)
+    sample = vectors[rng.choice(n, size=min(n, options.nlist * dense.TRAIN_PER_CELL), replace=False)]
+    codec = dense.train_codec(sample, options)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rows = np.arange(n, dtype=np.int64)
+    index = dense.encode(codec, vectors, rows)
+    encode_s = time.perf_counter() - t0
     faiss.omp_set_num_threads(1)  # one query at a time, as the app asks them
-    rows = []
-    for ef in ef_values:
-        index.hnsw.efSearch = ef
+    out = []
+    for nprobe in nprobes:
+        opts = DenseOptions(nprobe=nprobe)
         times, hits = [], 0
         for i in range(n_queries):
             t = time.perf_counter()
-            _, found = index.search(queries[i : i + 1], 10)
+            found, _ = dense.ivf_top(index, vectors, rows, queries[i], 10, None, None, opts)
             times.append(time.perf_counter() - t)
-            hits += len(set(found[0]) & set(truth[i]))
-        rows.append(
-            {"ef_search": ef, "p50_ms": percentile_ms(times, 50), "p99_ms": percentile_ms(times, 99), "recall_at_10": hits / (10 * n_queries)}
-        )
+            hits += len(set(found.tolist()) & set(truth[i].tolist()))
+        out.append({"nprobe": nprobe, "p50_ms": percentile_ms(times, 50), "p99_ms": percentile_ms(times, 99),
+                    "recall_at_10": hits / (10 * n_queries)})
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     return {
         "n": n,
         "queries": n_queries,
-        "hnsw_m": options.hnsw_m,
-        "ef_construction": options.ef_construction,
-        "store_default_ef_search": options.ef_search,
-        "build_s": build_s,
-        "index_mb_estimate": index_mb,
+        "codec": dense.codec_label(index),
+        "nlist": index.nlist,
+        "shortlist": options.shortlist,
+        "store_default_nprobe": options.nprobe,
+        "train_s": train_s,
+        "encode_s": encode_s,
+        "codes_mb": n * index.code_size / 2**20,
         "peak_rss_mb": rss_mb(),
         "rss_before_index_mb": before,
-        "by_ef_search": rows,
+        "by_nprobe": out,
     }
 
 
@@ -197,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="dense vectors")
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--ef", type=int, nargs="+", default=[32, 64, 96, 128, 256])
+    parser.add_argument("--nprobe", type=int, nargs="+", default=[8, 16, 32, 48, 64])
     parser.add_argument("--chunks", type=int, default=100_000, help="chunks in the hybrid store")
     parser.add_argument("--skip-dense", action="store_true")
     parser.add_argument("--skip-hybrid", action="store_true")
@@ -205,13 +213,13 @@ def main() -> None:
 
     result = {"bench": "search", "cpu_count": os.cpu_count()}
     if not args.skip_dense:
-        d = dense_bench(args.n, args.queries, args.ef)
+        d = dense_bench(args.n, args.queries, args.nprobe)
         result["dense"] = d
-        print(f"dense HNSW: {d['n']:,} x {DIM}  M={d['hnsw_m']} efC={d['ef_construction']}  build {d['build_s']:.1f} s  "
-              f"index ~{d['index_mb_estimate']:.0f} MB  peak RSS {d['peak_rss_mb']:.0f} MB")
-        print(f"{'efSearch':>8} {'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9}")
-        for r in d["by_ef_search"]:
-            print(f"{r['ef_search']:>8} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['recall_at_10']:>9.3f}")
+        print(f"dense {d['codec']}: {d['n']:,} x {DIM}  nlist={d['nlist']} shortlist={d['shortlist']}  train "
+              f"{d['train_s']:.1f} s  encode {d['encode_s']:.1f} s  codes {d['codes_mb']:.0f} MB  peak RSS {d['peak_rss_mb']:.0f} MB")
+        print(f"{'nprobe':>8} {'p50 ms':>7} {'p99 ms':>7} {'recall@10':>9}")
+        for r in d["by_nprobe"]:
+            print(f"{r['nprobe']:>8} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['recall_at_10']:>9.3f}")
     if not args.skip_hybrid:
         h = hybrid_bench(args.chunks, min(args.queries, 200))
         result["hybrid"] = h

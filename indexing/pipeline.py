@@ -91,6 +91,95 @@ def document_hash(document: Document) -> str:
     return digest.hexdigest()
 
 
+def _has_sidecar(path: str) -> bool:
+    from indexing.readers.sidecar import sidecar_candidates
+
+    return any(p.is_file() for p in sidecar_candidates(Path(path)))
+
+
+def _unchanged_on_disk(state: FileState) -> bool:
+    """The file still has the size and modification time it had when indexed."""
+    try:
+        stat = os.stat(state.path)
+    except OSError:
+        return False
+    return stat.st_size == state.size and stat.st_mtime == state.mtime
+
+
+def pubmed_document_id(pmid: str) -> str:
+    """A PubMed article is identified by its PMID, not its bytes: a later version replaces it."""
+    return hashlib.sha256(f"pubmed:{pmid}".encode()).hexdigest()
+
+
+_LANGUAGES = {"eng": "en", "chi": "zh", "zho": "zh"}  # MEDLINE's three-letter codes we recognise
+
+
+def pubmed_document(record, source: Path) -> Document:
+    """One document per article: title and abstract (with its section labels) as the text; PMID,
+    DOI, journal, year, MeSH terms and publication types as metadata the grader reads."""
+    from indexing.schema import Page, SourceMeta
+    from indexing.store.writer import RECORD_MARK
+
+    abstract = record.abstract_text or ""
+    text = "\n\n".join(part for part in (record.title, abstract) if part)
+    language = _LANGUAGES.get((record.language or "").lower(), record.language or None)
+    meta = SourceMeta(
+        title=record.title or None,
+        year=record.year,
+        doi=record.doi,
+        journal=record.journal,
+        url=f"https://pubmed.ncbi.nlm.nih.gov/{record.pmid}/",
+        language=language,
+        publication_types=list(record.publication_types),
+        mesh_terms=list(record.mesh_terms),
+        abstract=abstract or None,
+    )
+    return Document(
+        document_id=pubmed_document_id(record.pmid),
+        path=f"{source}{RECORD_MARK}{record.pmid}",
+        format="text",
+        title=record.title or f"PMID {record.pmid}",
+        pages=[Page(number=1, text=text or f"PMID {record.pmid}")],
+        meta=meta,
+    )
+
+
+def is_pubmed_file(path: Path) -> bool:
+    return path.name.lower().endswith((".xml", ".xml.gz"))
+
+
+def expand_pubmed(files: list[Path]) -> tuple[list[Path | Document], dict[str, str], list[FileOutcome]]:
+    """PubMed/MEDLINE XML files (`PubmedArticleSet`, plain or .gz) become one document per article;
+    their DeleteCitation lists become removals (document id -> path to report). Other files pass.
+    Articles arrive in file order, so an update file named after the baseline replaces its
+    versions; a file that fails part way keeps the articles read before the failure."""
+    items: list[Path | Document] = []
+    deletions: dict[str, str] = {}
+    failed: list[FileOutcome] = []
+    for path in files:
+        if not is_pubmed_file(path):
+            items.append(path)
+            continue
+        try:
+            from indexing.readers import pubmed
+        except ModuleNotFoundError as exc:
+            if exc.name != "indexing.readers.pubmed":
+                raise
+            items.append(path)  # no PubMed reader in this install: the file fails with the usual reason
+            continue
+        try:
+            for record in pubmed.iter_pubmed(path):
+                items.append(pubmed_document(record, path))
+                deletions.pop(pubmed_document_id(record.pmid), None)  # deleted, then published again
+            for pmid in pubmed.deleted_pmids(path):
+                deletions[pubmed_document_id(pmid)] = f"{path}#pmid={pmid}"
+        except pubmed.PubmedError as exc:
+            failed.append(FileOutcome(path=str(path), status="failed", reason=str(exc)))
+    # an article deleted by a later file is not read (its earlier version is removed instead)
+    items = [i for i in items if not (isinstance(i, Document) and i.document_id in deletions)]
+    return items, deletions, failed
+
+
 def collect_files(paths: Iterable[str | Path], recursive: bool = True) -> tuple[list[Path], list[FileOutcome]]:
     """Files to index from files and folders, deduplicated, in a stable order; plus paths that
     do not exist. Folders contribute supported, non-hidden, non-sidecar files; a file named
@@ -150,7 +239,7 @@ class IndexPipeline:
         self.workers = max(1, int(workers))
         self.commit_every = max(1, int(commit_every))
         self.embed_batch_chunks = max(1, int(embed_batch_chunks))
-        self.dense_options = dense_options  # flat vs HNSW choice for the index (None: by size)
+        self.dense_options = dense_options  # when the dense side gets compressed codes (None: defaults)
         self.limits = limits  # per-file caps (None: ReadLimits() from the M1E_MAX_* variables)
 
     # ---- public ------------------------------------------------------------------------------
@@ -164,7 +253,8 @@ class IndexPipeline:
     ) -> IndexReport:
         """Index files and folders; unchanged files are skipped, failures reported, never fatal."""
         files, missing = collect_files(paths, recursive)
-        return self._run(files, missing, progress, prune)
+        items, deletions, failed = expand_pubmed(files)
+        return self._run(items, missing + failed, progress, prune, deletions)
 
     def run_demo(self, progress: ProgressCallback | None = None) -> IndexReport:
         """Index the bundled demo corpus (open-medicine guideline summaries + sample files)."""
@@ -251,6 +341,7 @@ class IndexPipeline:
         missing: list[FileOutcome],
         progress: ProgressCallback | None,
         prune: bool,
+        deletions: dict[str, str] | None = None,
     ) -> IndexReport:
         started = time.perf_counter()
         report = IndexReport(index_dir=str(self.store_dir), embedder=self.embedder.name)
@@ -315,6 +406,10 @@ class IndexPipeline:
                         report.generation = writer.commit()
                         times.write += time.perf_counter() - t0
                         staged_files = 0
+                        # Merging is not part of the commit: a crash here costs nothing committed.
+                        t0 = time.perf_counter()
+                        writer.maybe_merge()
+                        times.write += time.perf_counter() - t0
 
                 def is_live(document_id: str) -> bool:
                     """Committed, staged, or waiting to be embedded in this run."""
@@ -343,6 +438,15 @@ class IndexPipeline:
                         outcome.document_id = document_id
                         outcome.reason = f"same content as {holder.get(document_id, 'another file')}"
                         report.unchanged.append(outcome)
+                    elif (kept := self._record_holder(writer, prepared, known, waiting)) is not None:
+                        # The same document under a second name: a link, never a replacement that
+                        # would drop what the first name's sidecar stated (year, organisation, ...).
+                        document_id = prepared.document.document_id
+                        writer.link_file(self._file_state(prepared, document_id))
+                        staged_files += 1
+                        outcome.document_id = document_id
+                        outcome.reason = f"same document as {kept}; its record and metadata kept"
+                        report.unchanged.append(outcome)
                     else:
                         document = prepared.document
                         by_hash[prepared.content_hash] = document.document_id
@@ -357,6 +461,12 @@ class IndexPipeline:
                     n_waiting = sum(len(p.chunks) for p in waiting)
                     if n_waiting >= self.embed_batch_chunks or staged_files + len(waiting) >= self.commit_every:
                         flush(commit=staged_files + len(waiting) >= self.commit_every)
+                if deletions:
+                    flush(commit=False)  # a deleted article staged earlier in this run goes too
+                    for document_id, path in deletions.items():
+                        if writer.has_document(document_id):
+                            writer.remove_document(document_id)
+                            report.removed.append(FileOutcome(path=path, status="removed", document_id=document_id))
                 if prune:
                     tell("pruning")
                     before = {s.document_id: s.path for s in known.values()}
@@ -392,6 +502,27 @@ class IndexPipeline:
                 if nxt is not None:
                     pending.append(pool.submit(self._prepare, nxt, known))
                 yield result
+
+    @staticmethod
+    def _record_holder(writer, prepared: _Prepared, known: dict[str, FileState], waiting: list[_Prepared]) -> str | None:
+        """The other path whose record must stay for this document, or None to index it normally.
+
+        A file whose document is already live (or waiting in this run) under another name that
+        still holds it is a second name for the same content. It becomes a link unless it brings
+        a sidecar the first name lacks (curated metadata replaces guessed, never the reverse).
+        """
+        document_id = prepared.document.document_id
+        if not Path(prepared.path).is_file():  # pre-read documents (the demo registry) keep their identity rules
+            return None
+        holder = next((p.path for p in waiting if p.document.document_id == document_id), None)
+        if holder is None:
+            holder = writer.document_path(document_id)
+            state = known.get(holder) if holder else None
+            if state is None or state.document_id != document_id or not _unchanged_on_disk(state):
+                return None  # the first name changed or went away: this name takes the record over
+        if holder == prepared.path or (_has_sidecar(prepared.path) and not _has_sidecar(holder)):
+            return None
+        return holder
 
     @staticmethod
     def _file_state(prepared: _Prepared, document_id: str) -> FileState:

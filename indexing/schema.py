@@ -17,6 +17,7 @@ class SourceMeta(BaseModel):
     organization: str | None = None
     year: int | None = None
     doi: str | None = None
+    journal: str | None = None  # where an article was published (e.g. from PubMed)
     url: str | None = None
     language: str | None = None  # "en", "zh", ... when known
     source_type: SourceType | None = None  # an explicit statement (sidecar), not a guess

@@ -31,6 +31,12 @@ def register(subparsers) -> None:
     parser.add_argument("--workers", type=int, metavar="N", help="reader threads (default: index_workers setting)")
     parser.add_argument("--json-report", metavar="FILE", help="also write the full report as JSON to FILE")
     parser.add_argument("--prune", action="store_true", help="remove documents whose files no longer exist")
+    parser.add_argument(
+        "--optimize",
+        action="store_true",
+        help="merge the index's segments into one (dropping removed rows) and retrain the compressed "
+        "dense codes; alone, or after indexing the given paths",
+    )
     parser.set_defaults(func=run)
 
 
@@ -91,11 +97,13 @@ def run(args: argparse.Namespace) -> int:
     from indexing.embedding import load_embedder
     from indexing.pipeline import IndexPipeline
 
-    if not args.paths and not args.demo:
-        raise CommandError("name at least one file or folder to index, or use --demo")
+    if not args.paths and not args.demo and not args.optimize:
+        raise CommandError("name at least one file or folder to index, or use --demo or --optimize")
     if args.workers is not None and args.workers < 1:
         raise CommandError(f"--workers must be at least 1, got {args.workers}")
     settings = load_settings(index_dir=args.index, index_workers=args.workers)
+    if not args.paths and not args.demo:
+        return _optimize(settings)
     embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
     pipeline = IndexPipeline(
         settings.resolved_index_dir,
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         chunk_tokens=settings.chunk_tokens,
         chunk_overlap=settings.chunk_overlap,
         workers=settings.index_workers,
+        dense_options=settings.dense_options,
     )
     bar = _ProgressBar()
     try:
@@ -123,15 +132,31 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CommandError(f"cannot write JSON report {path}: {exc.strerror or exc}") from None
     print(printable("\n".join(summary_lines(report))))  # file names and reasons may hold escapes
+    if args.optimize:
+        _optimize(settings)
     return 1 if report.failed else 0
 
 
-def _merge(first, second):
-    merged = second.model_copy(deep=True)
-    for name in ("indexed", "unchanged", "failed", "removed"):
-        getattr(merged, name)[:0] = getattr(first, name)
-    t, f = merged.totals, first.totals
-    for name in ("files", "indexed", "unchanged", "failed", "removed", "pages", "chunks"):
-        setattr(t, name, getattr(t, name) + getattr(f, name))
-    merged.seconds += first.seconds
-    return merged
+def _optimize(settings) -> int:
+    """Merge every segment into one; the index stays readable throughout (readers keep theirs)."""
+    import time
+
+    from app.cli import CommandError
+    from indexing.store import IndexStore, IndexStoreError
+
+    started = time.perf_counter()
+    try:
+        store = IndexStore.open(settings.resolved_index_dir, dense_options=settings.dense_options)
+    except IndexStoreError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        before = store.stats().segments
+        store.optimize()
+        stats = store.stats()
+    finally:
+        store.close()
+    print(
+        f"optimized {stats.path}: {before} segment(s) -> {stats.segments}, {stats.chunks} chunks, "
+        f"dense {stats.dense_kind}, {stats.size_bytes / 2**20:.0f} MB in {time.perf_counter() - started:.1f} s"
+    )
+    return 0

@@ -1,7 +1,8 @@
-"""The durable index: SQLite (truth) + FAISS (dense) + bm25s (lexical), one directory.
+"""The durable index: SQLite (truth) + immutable segments (FAISS/numpy dense, BM25 postings), one directory.
 
-See `indexing/store/store.py` for the on-disk layout and `writer.py` for how commits stay
-atomic under a crash.
+See `indexing/store/store.py` for the on-disk layout, `segments.py` and `generations.py` for the
+segments and the manifests that name them, and `writer.py` for how commits stay atomic under a
+crash and cost what they add.
 """
 
 from indexing.store.dense import DenseOptions

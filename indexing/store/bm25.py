@@ -1,79 +1,157 @@
-"""The lexical side: a bm25s index over the same row order as the dense index.
+"""The lexical side: BM25 postings per segment, scored with statistics of the whole index.
 
-bm25s saves plain .npy arrays and JSON, and loads them with allow_pickle=False; an index that
-fails to load is rebuilt from the tokens kept in SQLite.
+Why our own postings rather than an engine (tantivy, or bm25s rebuilt per generation): a
+segment's postings are three numpy arrays (term offsets, document positions, term counts) plus
+its document lengths, written once and never changed, so a commit costs what it adds; merging
+segments is concatenating remapped arrays, with no re-tokenising. Above all, scoring can be made
+*exact*: the idf of a term and the average document length come from totals over every live
+segment (deleted rows subtracted), and each row's score is summed over the query's terms in one
+fixed order in float64, so a search over many segments gives bit for bit the scores of one
+index holding the same rows. An external engine keeps per-segment statistics and would differ.
+Files are plain .npy (loaded with allow_pickle=False) and a JSON term list.
+
+The formula is the Lucene BM25 that bm25s uses by default (k1 1.5, b 0.75, idf
+log(1 + (N - df + 0.5) / (df + 0.5)), term part tf / (tf + k1 (1 - b + b dl / avgdl))), so
+scores match what the index gave before segments.
 """
 
 from __future__ import annotations
 
-import logging
+import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+K1 = 1.5
+B = 0.75
 
 
-class LexicalIndex:
-    def __init__(self, retriever, n_docs: int):
-        self._retriever = retriever
-        self.n_docs = n_docs
-        self._vocab = retriever.vocab_dict if retriever is not None else {}
+@dataclass
+class Postings:
+    """Term -> (positions, counts) for the rows of one segment; positions are local, ascending."""
+
+    terms: list[str]
+    offsets: np.ndarray  # int64 [V + 1]: postings of term i are [offsets[i], offsets[i+1])
+    docs: np.ndarray  # int32 local positions
+    tfs: np.ndarray  # int32 counts of the term in the row
+    doclen: np.ndarray  # int32 [n]: tokens per row
+    _vocab: dict[str, int] | None = None
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        if self._vocab is None:
+            self._vocab = {t: i for i, t in enumerate(self.terms)}
+        return self._vocab
 
     @classmethod
-    def build(cls, corpus_tokens: list[list[str]]) -> "LexicalIndex":
-        if not corpus_tokens:
-            return cls(None, 0)
-        import bm25s
+    def build(cls, token_lists: list[list[str]]) -> "Postings":
+        n = len(token_lists)
+        doclen = np.fromiter((len(t) for t in token_lists), dtype=np.int32, count=n)
+        flat = [t for tokens in token_lists for t in tokens]
+        terms, ids = np.unique(np.array(flat, dtype=str), return_inverse=True) if flat else ([], np.zeros(0, np.int64))
+        terms = [str(t) for t in terms]  # sorted: the same rows give the same files
+        doc_of = np.repeat(np.arange(n, dtype=np.int64), doclen)
+        key = np.asarray(ids, dtype=np.int64).reshape(-1) * max(n, 1) + doc_of
+        unique, counts = np.unique(key, return_counts=True)
+        term, doc = np.divmod(unique, max(n, 1))
+        offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term, minlength=len(terms)), out=offsets[1:])
+        return cls(terms, offsets, doc.astype(np.int32), counts.astype(np.int32), doclen)
 
-        retriever = bm25s.BM25()
-        retriever.index(corpus_tokens, show_progress=False)
-        return cls(retriever, len(corpus_tokens))
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        i = self.vocab.get(term)
+        if i is None:
+            return None
+        lo, hi = self.offsets[i], self.offsets[i + 1]
+        return self.docs[lo:hi], self.tfs[lo:hi]
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        if self._retriever is not None:
-            self._retriever.save(str(directory), allow_pickle=False)
+        (directory / "terms.json").write_text(json.dumps(self.terms, ensure_ascii=False), encoding="utf-8")
+        for name in ("offsets", "docs", "tfs", "doclen"):
+            np.save(directory / f"{name}.npy", getattr(self, name), allow_pickle=False)
 
     @classmethod
-    def load(cls, directory: Path, n_docs: int) -> "LexicalIndex":
-        if n_docs == 0:
-            return cls(None, 0)
-        import bm25s
+    def load(cls, directory: Path) -> "Postings":
+        terms = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
+        arrays = {n: np.load(directory / f"{n}.npy", allow_pickle=False, mmap_mode="r")
+                  for n in ("offsets", "docs", "tfs", "doclen")}
+        postings = cls(terms, **arrays)
+        if len(postings.offsets) != len(terms) + 1 or postings.offsets[-1] != len(postings.docs):
+            raise ValueError(f"lexical postings in {directory} are inconsistent")
+        return postings
 
-        retriever = bm25s.BM25.load(str(directory), load_corpus=False, mmap=False, allow_pickle=False)
-        loaded = int(retriever.scores.get("num_docs", -1))
-        if loaded != n_docs:
-            raise ValueError(f"lexical index in {directory} holds {loaded} rows, expected {n_docs}")
-        return cls(retriever, n_docs)
+    @classmethod
+    def merge(cls, parts: list[tuple["Postings", np.ndarray | None]]) -> "Postings":
+        """One segment's postings from consecutive parts; `alive` masks drop deleted rows."""
+        vocab: dict[str, int] = {}
+        all_terms, all_docs, all_tfs, lengths = [], [], [], []
+        base = 0
+        for postings, alive in parts:
+            n = len(postings.doclen)
+            keep = np.ones(n, dtype=bool) if alive is None else alive
+            new_pos = np.cumsum(keep) - 1 + base
+            remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in postings.terms), dtype=np.int64,
+                                count=len(postings.terms))
+            term_of = np.repeat(remap, np.diff(postings.offsets))
+            docs = np.asarray(postings.docs)
+            live = keep[docs]
+            all_terms.append(term_of[live])
+            all_docs.append(new_pos[docs[live]])
+            all_tfs.append(np.asarray(postings.tfs)[live])
+            lengths.append(np.asarray(postings.doclen)[keep])
+            base += int(keep.sum())
+        terms = np.concatenate(all_terms) if all_terms else np.zeros(0, np.int64)
+        docs = np.concatenate(all_docs) if all_docs else np.zeros(0, np.int64)
+        tfs = np.concatenate(all_tfs) if all_tfs else np.zeros(0, np.int32)
+        order = np.lexsort((docs, terms))
+        offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(vocab)), out=offsets[1:])
+        doclen = np.concatenate(lengths).astype(np.int32) if lengths else np.zeros(0, np.int32)
+        return cls(list(vocab), offsets, docs[order].astype(np.int32), tfs[order].astype(np.int32), doclen, vocab)
 
-    def scores(self, query_tokens: list[str]) -> np.ndarray | None:
-        """BM25 score of every row for the query, or None when no query term is in the index."""
-        if self._retriever is None:
-            return None
-        ids = sorted({self._vocab[t] for t in query_tokens if t in self._vocab and t != ""})
-        if not ids:
-            return None
-        return self._retriever.get_scores_from_ids(ids)
 
-    def top(self, query_tokens: list[str], k: int, positions: np.ndarray | None = None):
-        """(positions, scores) of the k best-scoring rows with a positive score."""
-        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        scores = self.scores(query_tokens)
-        if scores is None or k <= 0:
-            return empty
-        if positions is not None:
-            positions = np.asarray(positions, dtype=np.int64)
-            if len(positions) == 0:
-                return empty
-            sub = scores[positions]
-            keep = sub > 0
-            candidates, values = positions[keep], sub[keep]
-        else:
-            candidates = np.flatnonzero(scores > 0)
-            values = scores[candidates]
-        if len(candidates) > k:
-            part = np.argpartition(-values, k - 1)[:k]
-            candidates, values = candidates[part], values[part]
-        order = np.lexsort((candidates, -values))  # best first; ties by position for stable output
-        return candidates[order].astype(np.int64), values[order].astype(np.float32)
+@dataclass
+class LexicalPart:
+    """What scoring needs of one live segment: its postings, which rows are deleted, which allowed."""
+
+    postings: Postings
+    alive: np.ndarray | None  # bool [n], None when nothing is deleted
+    n_live: int
+    live_length: int
+
+
+def bm25_scores(parts: list[LexicalPart], query_tokens: list[str]) -> list[np.ndarray | None]:
+    """Per part, the float64 BM25 score of each of its rows (None where no query term occurs).
+
+    N, df and avgdl are totals over all parts' live rows: exactly the statistics one index of
+    the same rows would have.
+    """
+    terms = sorted({t for t in query_tokens if t})
+    n_live = sum(p.n_live for p in parts)
+    if not terms or n_live == 0:
+        return [None] * len(parts)
+    found = [[p.postings.postings(t) for t in terms] for p in parts]
+    df = np.zeros(len(terms), dtype=np.int64)
+    for part, lists in zip(parts, found):
+        for j, hit in enumerate(lists):
+            if hit is not None:
+                df[j] += len(hit[0]) if part.alive is None else int(part.alive[hit[0]].sum())
+    avgdl = sum(p.live_length for p in parts) / n_live
+    idf = [math.log(1.0 + (n_live - d + 0.5) / (d + 0.5)) for d in df]
+    out: list[np.ndarray | None] = []
+    for part, lists in zip(parts, found):
+        if all(hit is None for hit in lists):
+            out.append(None)
+            continue
+        scores = np.zeros(len(part.postings.doclen), dtype=np.float64)
+        for j, hit in enumerate(lists):
+            if hit is not None and df[j] > 0:
+                docs, tf = hit
+                tf = tf.astype(np.float64)
+                norm = K1 * (1.0 - B + B * part.postings.doclen[docs].astype(np.float64) / avgdl)
+                scores[docs] += idf[j] * tf / (tf + norm)
+        out.append(scores)
+    return out

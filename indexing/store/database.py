@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_live ON chunks(chunk_id) WHERE gen_removed IS NULL;
 CREATE INDEX IF NOT EXISTS chunks_by_id ON chunks(chunk_id);
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id);
+CREATE INDEX IF NOT EXISTS chunks_by_added ON chunks(gen_added);
+CREATE INDEX IF NOT EXISTS chunks_by_removed ON chunks(gen_removed) WHERE gen_removed IS NOT NULL;
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,
     document_id TEXT NOT NULL,

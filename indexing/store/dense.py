@@ -1,7 +1,15 @@
-"""The FAISS side: exact inner product for small indexes, HNSW for large ones.
+"""The dense side: exact search over small segments, IVF codes with an exact re-rank over big ones.
 
-Vectors are L2-normalised, so inner product is cosine similarity. Positions in the FAISS index
-are positions in the generation's row list; the store maps them back to chunk ids.
+Vectors are L2-normalised, so inner product is cosine similarity. Every segment keeps its float
+vectors in a .npy file that readers memory-map: small segments are searched exactly from it;
+segments of `ivf_segment_min` rows or more, once the index holds `compress_threshold` live
+vectors, also carry an IVF index of compressed codes (SQ8, or PQ when SQ8 would not fit the
+memory setting) whose shortlist is re-ranked exactly from the mapped floats. So resident memory
+is the codes (dim bytes a vector for SQ8: 366 MB at 1M x 384), not the floats (1.5 GB), and the
+returned scores are exact cosines. The coarse quantiser and the codes are trained once on a
+sample when the threshold is first passed (`train_codec`) and retrained by `m1e index --optimize`.
+IVF ids are global row ids, so segments encoded with one codec merge by moving their inverted
+lists (`merge_from`), without encoding again.
 """
 
 from __future__ import annotations
@@ -11,27 +19,44 @@ from typing import Literal
 
 import numpy as np
 
-DenseKind = Literal["flat", "hnsw"]
+DenseKind = Literal["flat", "ivf"]
 
-HNSW_THRESHOLD = 100_000  # below this many vectors exact search is already fast enough
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128  # recall@10 0.99 at 1M clustered vectors (bench/search.py), p50 < 1 ms
+COMPRESS_THRESHOLD = 100_000  # below this many live vectors exact search is fast enough (~10 ms)
+IVF_SEGMENT_MIN = 20_000  # smaller segments stay exact: 20k x 384 is ~2 ms of matrix-vector work
+NLIST = 1024  # coarse cells; ~1000 vectors a cell at 1M, the usual sqrt-of-N order
+# Cells visited per query. On passages whose vectors are sums of real MiniLM sentence vectors
+# (bench/store_scale.py; 200k of them, codes trained on 41k) recall@10 after the exact re-rank was
+# 0.77 at 48 cells, 0.88 at 128, 0.95 at 256, 0.97 at 384 (4.8 ms a query on the busy machine):
+# such vectors spread evenly, so a coarse cell holds few of a query's neighbours. 384 of 1024.
+NPROBE = 384
+SHORTLIST = 256  # candidates a segment re-ranks exactly (at least 4 k)
+TRAIN_PER_CELL = 40  # faiss wants >= 39 training points a cell
+MEMORY_MB = 1024  # budget for resident codes; SQ8 while it fits PLANNED_VECTORS, else PQ
+PLANNED_VECTORS = 1_000_000
 EXACT_FILTER_LIMIT = 20_000  # a filter this small is searched exactly, whatever the index
 
 
 @dataclass(frozen=True)
 class DenseOptions:
-    kind: Literal["auto", "flat", "hnsw"] = "auto"
-    hnsw_threshold: int = HNSW_THRESHOLD
-    hnsw_m: int = HNSW_M
-    ef_construction: int = HNSW_EF_CONSTRUCTION
-    ef_search: int = HNSW_EF_SEARCH
+    kind: Literal["auto", "flat", "ivf"] = "auto"
+    compress_threshold: int = COMPRESS_THRESHOLD
+    ivf_segment_min: int = IVF_SEGMENT_MIN
+    nlist: int = NLIST
+    nprobe: int = NPROBE
+    shortlist: int = SHORTLIST
+    memory_mb: int = MEMORY_MB
+    planned_vectors: int = PLANNED_VECTORS
 
     def choose(self, n_vectors: int) -> DenseKind:
+        """Whether an index of `n_vectors` live vectors should carry compressed codes."""
         if self.kind != "auto":
             return self.kind
-        return "hnsw" if n_vectors >= self.hnsw_threshold else "flat"
+        return "ivf" if n_vectors >= self.compress_threshold else "flat"
+
+    def code_bytes(self, dim: int) -> int:
+        """Bytes a vector's code may take: SQ8 (one a dimension) if that fits the budget, else less."""
+        budget = self.memory_mb * 2**20 // max(self.planned_vectors, 1)
+        return dim if budget >= dim else max(8, int(budget))
 
 
 def _faiss():
@@ -40,66 +65,106 @@ def _faiss():
     return faiss
 
 
-def new_index(dim: int, kind: DenseKind, options: DenseOptions):
+def train_codec(sample: np.ndarray, options: DenseOptions):
+    """An empty, trained IVF index (inner product) over `sample`; codes sized by the memory setting."""
     faiss = _faiss()
-    if kind == "flat":
-        return faiss.IndexFlatIP(dim)
-    index = faiss.IndexHNSWFlat(dim, options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = options.ef_construction
-    index.hnsw.efSearch = options.ef_search
+    sample = np.ascontiguousarray(sample, dtype=np.float32)
+    dim = sample.shape[1]
+    nlist = max(1, min(options.nlist, len(sample) // TRAIN_PER_CELL))
+    quantizer = faiss.IndexFlatIP(dim)
+    code = options.code_bytes(dim)
+    if code >= dim:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+    else:
+        m = max(d for d in range(1, code + 1) if dim % d == 0)
+        index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    index.train(sample)
     return index
 
 
-def index_kind(index) -> DenseKind:
-    return "hnsw" if hasattr(index, "hnsw") else "flat"
+def codec_label(index) -> str:
+    return "ivf-pq" if hasattr(index, "pq") else "ivf-sq8"
 
 
-def build_index(vectors: np.ndarray, options: DenseOptions = DenseOptions()):
-    """A FAISS index over `vectors` (float32 [n, dim], normalised) of the kind `options` picks."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    index = new_index(vectors.shape[1], options.choose(len(vectors)), options)
-    if len(vectors):
-        index.add(vectors)
+def encode(codec, vectors: np.ndarray, rows: np.ndarray):
+    """A copy of the trained `codec` holding `vectors` under ids `rows`."""
+    faiss = _faiss()
+    index = faiss.clone_index(codec)
+    for start in range(0, len(rows), 65_536):
+        index.add_with_ids(np.ascontiguousarray(vectors[start : start + 65_536], dtype=np.float32),
+                           np.ascontiguousarray(rows[start : start + 65_536], dtype=np.int64))
     return index
+
+
+def merge_encoded(indexes: list, drop_rows: np.ndarray):
+    """One IVF index with the lists of `indexes` (same codec; consumed), minus `drop_rows`."""
+    faiss = _faiss()
+    target = indexes[0]
+    for other in indexes[1:]:
+        target.merge_from(other, 0)
+    if len(drop_rows):
+        target.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(drop_rows, dtype=np.int64)))
+    return target
 
 
 def write_index(index, path) -> None:
     _faiss().write_index(index, str(path))
 
 
-def read_index(path, ef_search: int = HNSW_EF_SEARCH):
-    faiss = _faiss()
+def read_index(path):
     # read_index already returns the concrete class; wrapping it again with downcast_index
     # would leave two owners of one C++ object.
-    index = faiss.read_index(str(path))
-    if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = ef_search
-    return index
+    return _faiss().read_index(str(path))
 
 
-def search(index, query: np.ndarray, k: int, positions: np.ndarray | None = None, ef_search: int = HNSW_EF_SEARCH):
-    """(positions, scores) of the k best rows, optionally only among `positions`."""
-    faiss = _faiss()
-    query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-    if index.ntotal == 0 or k <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+def top_k(positions: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (value desc, position asc): ties at the cut are settled by position, as a single
+    index would settle them, never by argpartition's arbitrary choice."""
+    if len(values) > k:
+        kth = np.partition(-values, k - 1)[k - 1]
+        near = np.flatnonzero(-values <= kth)
+        order = np.lexsort((positions[near], -values[near]))[:k]
+        return positions[near][order], values[near][order]
+    return positions, values
+
+
+def _dots(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Row-wise inner products without BLAS: a threaded matrix-vector product on a busy machine
+    took 30 ms for 2,300 rows where one thread takes 0.05 ms (OpenBLAS threads waiting on busy
+    cores), and the app asks one query at a time anyway."""
+    return np.einsum("ij,j->i", vectors, query)
+
+
+def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, positions: np.ndarray | None,
+              alive: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(local positions, cosines) of the k best rows among `positions` (all when None) still alive."""
     if positions is None:
-        scores, found = index.search(query, min(k, index.ntotal))
-    elif len(positions) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    elif len(positions) <= EXACT_FILTER_LIMIT:
-        # Small candidate set: exact cosine over just those rows, whatever the index kind.
-        positions = np.asarray(positions, dtype=np.int64)
-        vectors = index.reconstruct_batch(positions)
-        sims = vectors @ query[0]
-        top = np.argsort(-sims, kind="stable")[:k]
-        return positions[top], sims[top].astype(np.float32)
+        sims = _dots(vectors, query)
+        if alive is not None:
+            sims = np.where(alive, sims, -np.inf)
+        candidates = np.arange(len(sims))
     else:
-        selector = faiss.IDSelectorBatch(np.asarray(positions, dtype=np.int64))
-        if hasattr(index, "hnsw"):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef_search, 2 * k))
-        else:
-            params = faiss.SearchParameters(sel=selector)
-        scores, found = index.search(query, min(k, len(positions)), params=params)
-    keep = found[0] >= 0
-    return found[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+        if alive is not None:
+            positions = positions[alive[positions]]
+        sims = _dots(vectors[positions], query) if len(positions) else np.zeros(0, np.float32)
+        candidates = positions
+    candidates, sims = top_k(candidates, sims, k)
+    keep = np.isfinite(sims)
+    return candidates[keep].astype(np.int64), sims[keep].astype(np.float32)
+
+
+def ivf_top(index, vectors: np.ndarray, rows: np.ndarray, query: np.ndarray, k: int,
+            positions: np.ndarray | None, alive: np.ndarray | None, options: DenseOptions):
+    """The IVF shortlist of one segment, re-ranked exactly from its float vectors."""
+    faiss = _faiss()
+    want = max(options.shortlist, 4 * k)
+    params = faiss.SearchParametersIVF(nprobe=min(options.nprobe, index.nlist))
+    if positions is not None:
+        params = faiss.SearchParametersIVF(nprobe=min(options.nprobe, index.nlist),
+                                           sel=faiss.IDSelectorBatch(np.ascontiguousarray(rows[positions])))
+    _, found = index.search(np.ascontiguousarray(query.reshape(1, -1)), min(want, index.ntotal), params=params)
+    found = found[0][found[0] >= 0]
+    local = np.searchsorted(rows, found)
+    local = np.unique(local[(local < len(rows)) & (rows[np.minimum(local, len(rows) - 1)] == found)])
+    return exact_top(vectors, query, k, local, alive)

@@ -1,8 +1,13 @@
-"""Derived artefacts (FAISS + BM25) for one committed generation, built from SQLite.
+"""A committed generation's derived index: the list of live segments and their deletions.
 
-A generation directory is written under a temporary name, fsync'd, renamed into place, and only
-then named by the CURRENT pointer. Anything in it can be rebuilt from the database, so a crash
-while writing one costs time, never data.
+Generation G is published by writing `generations/<G>.json` (the manifest: which segments, which
+deletion file of each, the codec) atomically and then pointing CURRENT at G. A commit adds one
+segment for the rows it added and deletion files for the segments it removed rows from, so it
+costs what it adds; `advance` does exactly that from the database, and is also how a writer
+catches up after a crash left the database ahead of CURRENT. SQLite stays the source of truth:
+every manifest and segment can be rebuilt from it (`advance` from an empty snapshot).
+A merge publishes a new manifest for the same generation (same rows, fewer segments); a reader
+sees the old manifest or the new one, both whole.
 """
 
 from __future__ import annotations
@@ -15,12 +20,38 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing.store import dense
-from indexing.store.bm25 import LexicalIndex
+from indexing.store import dense, segments
+from indexing.store.bm25 import LexicalPart
 from indexing.store.database import TOKEN_SEP, visible
-from indexing.store.files import fsync_dir, fsync_tree, write_atomic
+from indexing.store.files import write_atomic
+from indexing.store.segments import SEGMENTS, Segment
 
 GENERATIONS = "generations"
+CODECS = "codecs"
+
+
+@dataclass
+class SegmentView:
+    """A segment as one generation sees it: the segment plus the positions deleted by then."""
+
+    segment: Segment
+    deleted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    deletes_file: str | None = None
+
+    def __post_init__(self) -> None:
+        self.deleted = np.unique(np.asarray(self.deleted, dtype=np.int64))
+        n = len(self.segment)
+        self.alive: np.ndarray | None = None
+        lengths = self.segment.postings.doclen
+        self.live_length = int(np.asarray(lengths, dtype=np.int64).sum())
+        if len(self.deleted):
+            self.alive = np.ones(n, dtype=bool)
+            self.alive[self.deleted] = False
+            self.live_length -= int(np.asarray(lengths)[self.deleted].astype(np.int64).sum())
+        self.n_live = n - len(self.deleted)
+
+    def lexical(self) -> LexicalPart:
+        return LexicalPart(self.segment.postings, self.alive, self.n_live, self.live_length)
 
 
 @dataclass
@@ -28,149 +59,166 @@ class Snapshot:
     """Everything a query needs, pinned to one generation; replaced whole, never mutated."""
 
     generation: int
-    rows: np.ndarray  # int64 chunk row ids, position -> row
-    chunk_ids: list[str]
-    dense_index: object
-    lexical: LexicalIndex
-    position_of: dict[str, int] = field(default_factory=dict)
+    views: list[SegmentView]
+    codec_id: str | None = None
 
-    def __post_init__(self) -> None:
-        if not self.position_of:
-            self.position_of = {cid: i for i, cid in enumerate(self.chunk_ids)}
+    @property
+    def n_live(self) -> int:
+        return sum(v.n_live for v in self.views)
 
     @property
     def kind(self) -> str:
-        return "empty" if not len(self.rows) else dense.index_kind(self.dense_index)
+        if self.n_live == 0:
+            return "empty"
+        return "ivf" if any(v.segment.ivf is not None for v in self.views) else "flat"
 
 
-def generation_dir(root: Path, generation: int) -> Path:
-    return root / GENERATIONS / f"{generation:010d}"
+def manifest_path(root: Path, generation: int) -> Path:
+    return root / GENERATIONS / f"{generation:010d}.json"
 
 
-def visible_rows(conn: sqlite3.Connection, generation: int) -> tuple[np.ndarray, list[str]]:
-    cur = conn.execute(f"SELECT row, chunk_id FROM chunks WHERE {visible()} ORDER BY row", {"gen": generation})
-    pairs = cur.fetchall()
-    rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
-    return rows, [c for _, c in pairs]
-
-
-def _vectors(conn: sqlite3.Connection, generation: int, dim: int, after_row: int = -1) -> np.ndarray:
-    cur = conn.execute(
-        f"SELECT vector FROM chunks WHERE {visible()} AND row > :after ORDER BY row",
-        {"gen": generation, "after": after_row},
-    )
-    blobs = [b for (b,) in cur.fetchall()]
-    if not blobs:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
-
-
-def _tokens(conn: sqlite3.Connection, generation: int) -> list[list[str]]:
-    cur = conn.execute(f"SELECT lexical FROM chunks WHERE {visible()} ORDER BY row", {"gen": generation})
-    return [text.split(TOKEN_SEP) if text else [] for (text,) in cur.fetchall()]
-
-
-def build_snapshot(
-    conn: sqlite3.Connection,
-    generation: int,
-    dim: int,
-    options: dense.DenseOptions,
-    previous: Snapshot | None = None,
-) -> Snapshot:
-    """The snapshot of `generation`, extending `previous` when it only gained rows."""
-    conn.execute("BEGIN")  # one read transaction: rows, vectors and tokens agree
-    try:
-        rows, chunk_ids = visible_rows(conn, generation)
-        kind = options.choose(len(rows))
-        reuse = (
-            previous is not None
-            and len(previous.rows) > 0
-            and len(previous.rows) <= len(rows)
-            and previous.kind == kind
-            and np.array_equal(previous.rows, rows[: len(previous.rows)])
-        )
-        if reuse:
-            import faiss
-
-            index = faiss.clone_index(previous.dense_index)
-            added = _vectors(conn, generation, dim, after_row=int(previous.rows[-1]))
-            if len(added):
-                index.add(added)
-        else:
-            index = dense.build_index(_vectors(conn, generation, dim), options)
-        if index.ntotal != len(rows):
-            raise RuntimeError(f"dense index holds {index.ntotal} vectors for {len(rows)} rows")
-        lexical = LexicalIndex.build(_tokens(conn, generation))
-    finally:
-        conn.execute("COMMIT")
-    if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = options.ef_search
-    return Snapshot(generation, rows, chunk_ids, index, lexical)
+def codec_path(root: Path, codec_id: str) -> Path:
+    return root / CODECS / f"{codec_id}.faiss"
 
 
 def publish(root: Path, snapshot: Snapshot, embedder_name: str, dim: int) -> None:
-    """Write the snapshot's files durably, then point CURRENT at them."""
-    final = generation_dir(root, snapshot.generation)
-    parent = final.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    if final.exists() and not _matches(final, snapshot.rows):
-        shutil.rmtree(final)
-    if not final.exists():
-        tmp = parent / f".tmp-{snapshot.generation:010d}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        np.save(tmp / "rows.npy", snapshot.rows, allow_pickle=False)
-        dense.write_index(snapshot.dense_index, tmp / "dense.faiss")
-        snapshot.lexical.save(tmp / "lexical")
-        meta = {
-            "generation": snapshot.generation,
-            "rows": int(len(snapshot.rows)),
-            "kind": snapshot.kind,
-            "embedder": embedder_name,
-            "dim": dim,
-        }
-        (tmp / "generation.json").write_text(json.dumps(meta), encoding="utf-8")
-        fsync_tree(tmp)
-        tmp.rename(final)
-        fsync_dir(parent)
+    """Write the manifest of `snapshot` atomically, then point CURRENT at its generation."""
+    (root / GENERATIONS).mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "generation": snapshot.generation,
+        "live": snapshot.n_live,
+        "embedder": embedder_name,
+        "dim": dim,
+        "codec": snapshot.codec_id,
+        "segments": [{"id": v.segment.id, "deletes": v.deletes_file, "deleted": len(v.deleted)}
+                     for v in snapshot.views],
+    }
+    write_atomic(manifest_path(root, snapshot.generation), json.dumps(manifest))
     write_atomic(root / "CURRENT", f"{snapshot.generation}\n")
 
 
-def _matches(directory: Path, rows: np.ndarray) -> bool:
-    try:
-        return np.array_equal(np.load(directory / "rows.npy", allow_pickle=False), rows)
-    except (OSError, ValueError):
-        return False
+def live_count(conn: sqlite3.Connection, generation: int) -> int:
+    return conn.execute(f"SELECT COUNT(*) FROM chunks WHERE {visible()}", {"gen": generation}).fetchone()[0]
 
 
-def load_snapshot(root: Path, conn: sqlite3.Connection, generation: int, ef_search: int) -> Snapshot:
-    """Load a published generation and check it against the database; raises if it disagrees."""
-    directory = generation_dir(root, generation)
-    meta = json.loads((directory / "generation.json").read_text(encoding="utf-8"))
-    if int(meta["generation"]) != generation:
-        raise ValueError(f"{directory} describes generation {meta['generation']}")
-    stored_rows = np.load(directory / "rows.npy", allow_pickle=False)
-    conn.execute("BEGIN")
+def load_snapshot(root: Path, generation: int, cache: dict[str, Segment],
+                  conn: sqlite3.Connection | None = None) -> Snapshot:
+    """Load a published generation, reusing segments already in `cache`; with `conn`, check the
+    live row count against the database. Raises if anything is missing or disagrees."""
+    path = manifest_path(root, generation)
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if int(manifest["generation"]) != generation:
+        raise ValueError(f"{path} describes generation {manifest['generation']}")
+    views = []
+    for entry in manifest["segments"]:
+        segment = cache.get(entry["id"]) or segments.load(root, entry["id"])
+        views.append(SegmentView(segment, segments.read_deletes(root, entry["id"], entry["deletes"]),
+                                 entry["deletes"]))
+    snapshot = Snapshot(generation, views, manifest.get("codec"))
+    if snapshot.n_live != int(manifest["live"]):
+        raise ValueError(f"{path} names {manifest['live']} live rows, its segments hold {snapshot.n_live}")
+    if conn is not None and live_count(conn, generation) != snapshot.n_live:
+        raise ValueError(f"{path} does not match the database rows of generation {generation}")
+    return snapshot
+
+
+def _added_rows(conn: sqlite3.Connection, after: int, upto: int):
+    """Rows added in (after, upto] and still visible at upto, ascending."""
+    return conn.execute(
+        "SELECT row, chunk_id, lexical, vector FROM chunks WHERE gen_added > :after AND gen_added <= :upto "
+        "AND (gen_removed IS NULL OR gen_removed > :upto) ORDER BY row",
+        {"after": after, "upto": upto},
+    ).fetchall()
+
+
+def _removed_rows(conn: sqlite3.Connection, after: int, upto: int) -> np.ndarray:
+    """Rows that were visible at `after` and were removed by `upto`."""
+    found = conn.execute(
+        "SELECT row FROM chunks WHERE gen_removed IS NOT NULL AND gen_removed > :after AND gen_removed <= :upto "
+        "AND gen_added <= :after",
+        {"after": after, "upto": upto},
+    ).fetchall()
+    return np.sort(np.fromiter((r for (r,) in found), dtype=np.int64, count=len(found)))
+
+
+def advance(root: Path, conn: sqlite3.Connection, snapshot: Snapshot, upto: int, dim: int,
+            write: bool = True) -> Snapshot:
+    """`snapshot` brought forward to generation `upto`: one new segment for the rows added since,
+    new deletion files for the rows removed since. `write=False` keeps it in memory (a reader)."""
+    after = snapshot.generation
+    conn.execute("BEGIN")  # one read transaction: added and removed rows agree
     try:
-        rows, chunk_ids = visible_rows(conn, generation)
+        added = _added_rows(conn, after, upto)
+        removed = _removed_rows(conn, after, upto)
     finally:
         conn.execute("COMMIT")
-    if not np.array_equal(stored_rows, rows):
-        raise ValueError(f"{directory} does not match the database rows of generation {generation}")
-    index = dense.read_index(directory / "dense.faiss", ef_search=ef_search)
-    if index.ntotal != len(rows):
-        raise ValueError(f"{directory}/dense.faiss holds {index.ntotal} vectors for {len(rows)} rows")
-    lexical = LexicalIndex.load(directory / "lexical", len(rows))
-    return Snapshot(generation, rows, chunk_ids, index, lexical)
+    views = _apply_removals(root, snapshot.views, removed, upto, write)
+    if added:
+        rows = np.fromiter((r[0] for r in added), dtype=np.int64, count=len(added))
+        vectors = np.frombuffer(b"".join(r[3] for r in added), dtype=np.float32).reshape(len(added), dim)
+        tokens = [r[2].split(TOKEN_SEP) if r[2] else [] for r in added]
+        segment = segments.build(rows, [r[1] for r in added], vectors, tokens, segments.new_id(upto))
+        views.append(SegmentView(segments.write(root, segment) if write else segment))
+    return Snapshot(upto, views, snapshot.codec_id)
+
+
+def _apply_removals(root: Path, views: list[SegmentView], removed: np.ndarray, generation: int,
+                    write: bool) -> list[SegmentView]:
+    out, placed = [], 0
+    for view in views:
+        rows = view.segment.rows
+        at = np.searchsorted(rows, removed)
+        inside = at < len(rows)
+        hit = np.zeros(len(removed), dtype=bool)
+        hit[inside] = rows[at[inside]] == removed[inside]
+        if not hit.any():
+            out.append(view)
+            continue
+        placed += int(hit.sum())
+        deleted = np.union1d(view.deleted, at[hit])
+        name = segments.write_deletes(root, view.segment.id, generation, deleted) if write else None
+        out.append(SegmentView(view.segment, deleted, name))
+    if placed != len(removed):
+        raise ValueError(f"{len(removed) - placed} removed rows are in no segment; the derived index needs a rebuild")
+    return out
 
 
 def remove_stale(root: Path, keep: set[int]) -> None:
-    """Delete generation directories (and leftovers of interrupted writes) not in `keep`."""
-    parent = root / GENERATIONS
-    if not parent.is_dir():
-        return
-    for entry in parent.iterdir():
-        name = entry.name
-        stale = name.startswith(".tmp-") or (name.isdigit() and int(name) not in keep)
-        if stale:
-            shutil.rmtree(entry, ignore_errors=True)
+    """Delete manifests not in `keep` and every segment, deletion file and codec none of the kept
+    manifests names (and leftovers of interrupted writes). Readers that already loaded a segment
+    keep it: its arrays are in memory or mapped, and an unlinked mapped file stays readable."""
+    names: dict[str, set[str]] = {}
+    codecs: set[str] = set()
+    for generation in keep:
+        try:
+            manifest = json.loads(manifest_path(root, generation).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        codecs.add(manifest.get("codec") or "")
+        for entry in manifest["segments"]:
+            names.setdefault(entry["id"], set()).add(entry["deletes"] or "")
+    for entry in _entries(root / GENERATIONS):
+        stem = entry.name.removesuffix(".json")
+        if not (stem.isdigit() and entry.name.endswith(".json") and int(stem) in keep):
+            _remove(entry)  # older manifests, old-format generation directories, temporary files
+    for entry in _entries(root / SEGMENTS):
+        if entry.name not in names:
+            _remove(entry)
+            continue
+        for item in _entries(entry):
+            if item.name.startswith(".tmp-") or (item.name.startswith("del-") and item.name not in names[entry.name]):
+                _remove(item)
+    for entry in _entries(root / CODECS):
+        if entry.name.removesuffix(".faiss") not in codecs:
+            _remove(entry)
+
+
+def _entries(directory: Path) -> list[Path]:
+    return list(directory.iterdir()) if directory.is_dir() else []
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

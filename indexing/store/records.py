@@ -49,5 +49,6 @@ class IndexStats(BaseModel):
     pages: int
     embedder_name: str
     dim: int
-    dense_kind: Literal["flat", "hnsw", "empty"]
+    dense_kind: Literal["flat", "ivf", "empty"]  # ivf: large segments carry compressed codes
     size_bytes: int
+    segments: int = 0  # live segments; `m1e index --optimize` merges them into one

@@ -2,10 +2,13 @@
 
 Layout of an index directory:
     index.sqlite (+ -wal, -shm)   documents, chunks (text, labels, tokens, vectors), files, manifest
-    generations/<gen>/            rows.npy, dense.faiss, lexical/ (bm25s), generation.json
+    segments/<id>/                immutable segments: rows, vectors, postings, IVF codes, deletions
+                                  (indexing/store/segments.py)
+    generations/<gen>.json        the segments (and deletion files) live at a generation
+    codecs/<id>.faiss             the trained IVF codec, once the index is large
     CURRENT                       the published generation number
     writer.lock                   flock held by the one writer
-SQLite is the source of truth; the generation directories are derived and rebuildable.
+SQLite is the source of truth; segments and manifests are derived and rebuildable.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from indexing.store.database import (
     visible,
 )
 from indexing.store.files import WriterLock, read_current
-from indexing.store.generations import Snapshot, build_snapshot, load_snapshot
+from indexing.store.bm25 import bm25_scores
+from indexing.store.generations import Snapshot, SegmentView, advance, load_snapshot
 from indexing.store.records import (
     DocumentRecord,
     EmbedderMismatchError,
@@ -182,19 +186,25 @@ class IndexStore:
         return holder.conn
 
     def _load_published(self) -> Snapshot:
-        """The generation CURRENT names, loaded from its files or, failing that, rebuilt in memory."""
+        """The generation CURRENT names, loaded from its files or, failing that, rebuilt in memory.
+
+        Segments already loaded are reused (they never change), so a refresh after a commit
+        loads only the new segment and deletion files. The database check (live row count)
+        runs when the store is opened; later refreshes trust the atomically written manifests.
+        """
         conn = self._conn()
+        previous = self._snapshot
+        cache = {v.segment.id: v.segment for v in previous.views} if previous is not None else {}
         for _ in range(5):
             current = read_current(self.path)
             latest = database_generation(conn)
             target = latest if current is None or current > latest else current
             try:
-                return load_snapshot(self.path, conn, target, self.dense_options.ef_search)
-            except Exception:  # noqa: BLE001 - derived files are rebuildable; any failure means rebuild
+                return load_snapshot(self.path, target, cache, conn if previous is None else None)
+            except Exception:  # noqa: BLE001 - derived files are rebuildable; any failure means retry or rebuild
                 if read_current(self.path) != current:
                     continue  # a writer published meanwhile; load the newer one
-                return build_snapshot(conn, target, self.dim, self.dense_options)
-        return build_snapshot(conn, database_generation(conn), self.dim, self.dense_options)
+        return advance(self.path, conn, Snapshot(0, []), target, self.dim, write=False)
 
     def refresh(self) -> bool:
         """Pick up a newer committed generation; True if the view changed."""
@@ -350,30 +360,69 @@ class IndexStore:
 
     # ---- search ------------------------------------------------------------------------------
 
-    def _positions(self, snap: Snapshot, chunk_filter: set[str] | None) -> np.ndarray | None:
+    @staticmethod
+    def _positions(view: SegmentView, chunk_filter: set[str] | None) -> np.ndarray | None:
+        """Local positions of `chunk_filter` in one segment (None: no filter)."""
         if chunk_filter is None:
             return None
-        where = snap.position_of
+        where = view.segment.position_of
         return np.fromiter(sorted(where[c] for c in chunk_filter if c in where), dtype=np.int64)
+
+    @staticmethod
+    def _best(found: list[tuple[float, int, str]], k: int) -> list[tuple[str, float]]:
+        """Best first; equal scores in row order, as one index over all rows would give them."""
+        found.sort(key=lambda hit: (-hit[0], hit[1]))
+        return [(cid, score) for score, _, cid in found[:k]]
 
     def search_dense(
         self, query_vector: np.ndarray, k: int, chunk_filter: set[str] | None = None
     ) -> list[tuple[str, float]]:
-        """(chunk_id, cosine) best first."""
+        """(chunk_id, cosine) best first; exact cosines (compressed segments are re-ranked)."""
         snap = self._snap()
         query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.dim:
             raise IndexStoreError(f"query vector has {query.shape[0]} dimensions; index at {self.path} has {self.dim}")
-        positions, scores = dense.search(
-            snap.dense_index, query, k, self._positions(snap, chunk_filter), self.dense_options.ef_search
-        )
-        return [(snap.chunk_ids[p], float(s)) for p, s in zip(positions, scores)]
+        if k <= 0:
+            return []
+        found: list[tuple[float, int, str]] = []
+        for view in snap.views:
+            segment, positions = view.segment, self._positions(view, chunk_filter)
+            if positions is not None and not len(positions):
+                continue
+            exact = segment.ivf is None or (positions is not None and len(positions) <= dense.EXACT_FILTER_LIMIT)
+            if exact:
+                local, scores = dense.exact_top(segment.vectors, query, k, positions, view.alive)
+            else:
+                local, scores = dense.ivf_top(segment.ivf, segment.vectors, segment.rows, query, k, positions,
+                                              view.alive, self.dense_options)
+            found += [(float(s), int(segment.rows[p]), segment.chunk_ids[p]) for p, s in zip(local, scores)]
+        return self._best(found, k)
 
     def search_lexical(self, query: str, k: int, chunk_filter: set[str] | None = None) -> list[tuple[str, float]]:
-        """(chunk_id, BM25 score) best first; only chunks sharing a term with the query."""
+        """(chunk_id, BM25 score) best first; only chunks sharing a term with the query.
+
+        Scores use the statistics of every live segment together: the same as one index."""
         snap = self._snap()
-        positions, scores = snap.lexical.top(lexical_tokens(query), k, self._positions(snap, chunk_filter))
-        return [(snap.chunk_ids[p], float(s)) for p, s in zip(positions, scores)]
+        if k <= 0:
+            return []
+        per_view = bm25_scores([v.lexical() for v in snap.views], lexical_tokens(query))
+        found: list[tuple[float, int, str]] = []
+        for view, scores in zip(snap.views, per_view):
+            if scores is None:
+                continue
+            positions = self._positions(view, chunk_filter)
+            keep = scores > 0
+            if view.alive is not None:
+                keep &= view.alive
+            if positions is not None:
+                allowed = np.zeros(len(scores), dtype=bool)
+                allowed[positions] = True
+                keep &= allowed
+            candidates = np.flatnonzero(keep)
+            candidates, values = dense.top_k(candidates, scores[candidates], k)
+            segment = view.segment
+            found += [(float(v), int(segment.rows[p]), segment.chunk_ids[p]) for p, v in zip(candidates, values)]
+        return self._best(found, k)
 
     # ---- facts ---------------------------------------------------------------------------------
 
@@ -393,12 +442,13 @@ class IndexStore:
             path=str(self.path),
             generation=snap.generation,
             documents=documents,
-            chunks=len(snap.rows),
+            chunks=snap.n_live,
             pages=pages,
             embedder_name=self.embedder_name,
             dim=self.dim,
             dense_kind=snap.kind,
             size_bytes=size,
+            segments=len(snap.views),
         )
 
     # ---- writing ---------------------------------------------------------------------------------
@@ -417,6 +467,11 @@ class IndexStore:
             w.remove_document(document_id)
             w.commit()
         return True
+
+    def optimize(self) -> None:
+        """Merge every segment into one, dropping deleted rows; retrain the compressed codes."""
+        with self.writer() as w:
+            w.optimize()
 
     def prune(self) -> list[str]:
         """Remove documents whose every file has vanished; returns their ids."""

@@ -1,17 +1,26 @@
 """`IndexWriter`: stage documents, then commit them as one new generation.
 
 A commit is one SQLite transaction (rows, vectors, tokens, file hashes, generation number);
-after it the FAISS and BM25 files for that generation are written beside the old ones and the
-CURRENT pointer is swapped. A crash before the transaction commits leaves the previous
-generation untouched; a crash after it leaves the database one generation ahead of CURRENT,
-which readers ignore (they stay on CURRENT) and the next writer repairs on open.
+after it one new segment with only the commit's rows, and deletion files for the segments it
+removed rows from, are written beside the old ones; then the generation's manifest and the
+CURRENT pointer. So a commit costs what it adds, whatever the size of the index. A crash before
+the transaction commits leaves the previous generation untouched; a crash after it leaves the
+database one generation ahead of CURRENT, which readers ignore (they stay on CURRENT) and the
+next writer repairs on open by writing the missing segment.
+
+Merges (`maybe_merge`, size-tiered, called between commits; `optimize`, everything into one)
+never run inside a commit: they write a new segment from the live rows of consecutive segments
+and publish a new manifest for the same generation.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import sqlite3
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +31,18 @@ from indexing.labels import StatedGrade
 from indexing.lexical import lexical_tokens
 from indexing.schema import Chunk, Document
 from indexing.store.database import TOKEN_SEP, connect, create_schema, database_generation
-from indexing.store.files import WriterLock, read_current
-from indexing.store.generations import build_snapshot, generation_dir, load_snapshot, publish, remove_stale
+from indexing.store import dense, segments
+from indexing.store.files import WriterLock, fsync_dir, read_current
+from indexing.store.generations import (
+    Snapshot,
+    SegmentView,
+    advance,
+    codec_path,
+    load_snapshot,
+    manifest_path,
+    publish,
+    remove_stale,
+)
 from indexing.store.records import IndexLockedError, IndexStoreError
 
 
@@ -44,6 +63,18 @@ class _StagedDocument:
     chunks: list[Chunk]
     vectors: np.ndarray
     lexical: list[list[str]]
+
+
+RECORD_MARK = "#pmid="  # "<file>#pmid=<n>": one article of a PubMed file, which is the path that exists
+
+
+def source_file(path: str) -> str:
+    """The file a document's path lives in (a PubMed article's path names its XML file too)."""
+    return path.rsplit(RECORD_MARK, 1)[0] if RECORD_MARK in path else path
+
+
+MERGE_FACTOR = 10  # segments of one size tier merged together: each row is rewritten log10(N/320) times
+COMPACT_DELETED = 0.5  # a segment with more than this share of deleted rows is rewritten alone
 
 
 def _stated_json(grades: list[StatedGrade]) -> str:
@@ -69,6 +100,11 @@ class IndexWriter:
         try:
             self._lock.acquire()
             self._conn = connect(self.root)
+            # Between commits SQLite checkpoints by itself every 1000 pages (not each commit: that
+            # was an fsync'd write of every dirtied index page, a commit's main cost at 100k rows);
+            # the log is cut back to 64 MB after each, and a larger cache keeps index pages warm.
+            self._conn.execute("PRAGMA journal_size_limit=67108864")
+            self._conn.execute("PRAGMA cache_size=-65536")
             create_schema(self._conn)  # idempotent; adds tables an older index lacks
             self._recover()
         except BaseException:
@@ -86,6 +122,12 @@ class IndexWriter:
     def _close(self) -> None:
         self.discard()
         if self._conn is not None:
+            try:
+                # Fold the write-ahead log back into the database so it does not keep a batch's
+                # size on disk; readers inside an older snapshot just make it a partial one.
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass  # busy or closing after an error: the next writer or SQLite itself will do it
             self._conn.close()
             self._conn = None
         self._lock.release()
@@ -98,21 +140,25 @@ class IndexWriter:
         return self._conn
 
     def _recover(self) -> None:
-        """Bring the derived files up to the database's generation after an interrupted commit."""
+        """Bring the derived index up to the database's generation after an interrupted commit."""
         conn = self._db()
         latest = database_generation(conn)
         current = read_current(self.root)
         snapshot = self.store._snapshot
-        healthy = current == latest and generation_dir(self.root, latest).is_dir()
+        healthy = current == latest and manifest_path(self.root, latest).is_file()
         if healthy and snapshot is not None and snapshot.generation == latest:
             remove_stale(self.root, keep={latest})
             return
         try:
-            if not healthy:
+            if current is None or current > latest:
                 raise FileNotFoundError
-            snapshot = load_snapshot(self.root, conn, latest, self.store.dense_options.ef_search)
-        except Exception:  # noqa: BLE001 - rebuild whatever is missing or inconsistent
-            snapshot = build_snapshot(conn, latest, self.store.dim, self.store.dense_options)
+            cache = {v.segment.id: v.segment for v in snapshot.views} if snapshot is not None else {}
+            snapshot = load_snapshot(self.root, current, cache, conn)
+            if snapshot.generation < latest:
+                snapshot = advance(self.root, conn, snapshot, latest, self.store.dim)
+        except Exception:  # noqa: BLE001 - rebuild whatever is missing or inconsistent from the database
+            snapshot = advance(self.root, conn, Snapshot(0, []), latest, self.store.dim)
+        if not healthy:
             publish(self.root, snapshot, self.store.embedder_name, self.store.dim)
         self.store._use(snapshot)
         remove_stale(self.root, keep={latest})
@@ -133,6 +179,17 @@ class IndexWriter:
             "SELECT 1 FROM documents WHERE document_id = ? AND gen_removed IS NULL", (document_id,)
         ).fetchone()
         return row is not None
+
+    def document_path(self, document_id: str) -> str | None:
+        """The path of the live (or staged) record of this document: the name its metadata came from."""
+        if document_id in self._adds:
+            return self._adds[document_id].document.path
+        if document_id in self._removals:
+            return None
+        row = self._db().execute(
+            "SELECT path FROM documents WHERE document_id = ? AND gen_removed IS NULL", (document_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     # ---- staging ---------------------------------------------------------------------------------
 
@@ -185,7 +242,7 @@ class IndexWriter:
             by_document.setdefault(state.document_id, []).append(path)
         removed = []
         for document_id, paths in sorted(by_document.items()):
-            gone = [p for p in paths if not Path(p).exists()]
+            gone = [p for p in paths if not Path(source_file(p)).exists()]
             self._forget.update(gone)
             if len(gone) == len(paths) and document_id not in self._adds:
                 self.remove_document(document_id)
@@ -217,10 +274,13 @@ class IndexWriter:
             raise
         self.discard()
         previous = self.store._snapshot
-        snapshot = build_snapshot(conn, generation, self.store.dim, self.store.dense_options, previous)
+        try:
+            snapshot = advance(self.root, conn, previous, generation, self.store.dim)
+        except ValueError:  # the derived index disagreed with the database: rebuild it whole
+            snapshot = advance(self.root, conn, Snapshot(0, []), generation, self.store.dim)
         publish(self.root, snapshot, self.store.embedder_name, self.store.dim)
         self.store._use(snapshot)
-        self._collect_garbage(conn, keep={generation, previous.generation if previous else generation})
+        self._collect_garbage(conn, keep={generation, previous.generation})
         return generation
 
     def _mark_removed(self, conn: sqlite3.Connection, document_id: str, generation: int) -> None:
@@ -327,6 +387,80 @@ class IndexWriter:
             conn.execute("ROLLBACK")
             raise
         remove_stale(self.root, keep=keep)
-        # Fold the write-ahead log back into the database so it does not keep a batch's size on
-        # disk; readers still inside an older snapshot just make this a partial checkpoint.
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # ---- merging (never inside a commit) ------------------------------------------------------------
+
+    def maybe_merge(self) -> int:
+        """Size-tiered merging: any run of MERGE_FACTOR consecutive segments of one size tier (by
+        powers of MERGE_FACTOR), and any segment mostly deleted, is rewritten as one segment.
+        Keeps the number of segments logarithmic in the index size. Returns merges done."""
+        done = 0
+        while True:
+            run = self._plan(self.store._snapshot.views)
+            if run is None:
+                return done
+            self._merge(*run, retrain=False)
+            done += 1
+
+    def optimize(self) -> None:
+        """Merge every segment into one without deleted rows; (re)train the compressed codes when
+        the index is large enough for them."""
+        views = self.store._snapshot.views
+        if views:
+            self._merge(0, len(views), retrain=True)
+
+    @staticmethod
+    def _plan(views: list[SegmentView]) -> tuple[int, int] | None:
+        for i, view in enumerate(views):
+            if view.n_live < COMPACT_DELETED * len(view.segment):
+                return i, i + 1
+        tiers = [int(math.log(max(v.n_live, 1), MERGE_FACTOR)) for v in views]
+        start = 0
+        for i in range(1, len(views) + 1):
+            if i == len(views) or tiers[i] != tiers[start]:
+                if i - start >= MERGE_FACTOR:
+                    return start, start + MERGE_FACTOR
+                start = i
+        return None
+
+    def _merge(self, start: int, stop: int, retrain: bool) -> None:
+        snapshot = self.store._snapshot
+        options = self.store.dense_options
+        codec_id = snapshot.codec_id
+        if options.choose(snapshot.n_live) == "ivf" and (retrain or codec_id is None):
+            codec_id = self._train_codec(snapshot)
+        elif options.choose(snapshot.n_live) == "flat" and retrain:
+            codec_id = None
+        codec = dense.read_index(codec_path(self.root, codec_id)) if codec_id else None
+        parts = [(v.segment, v.alive) for v in snapshot.views[start:stop]]
+        merged = segments.merge(parts, segments.new_id(snapshot.generation), codec_id, codec, options)
+        written = segments.write(self.root, merged)
+        views = snapshot.views[:start] + ([SegmentView(written)] if len(written) else []) + snapshot.views[stop:]
+        updated = Snapshot(snapshot.generation, views, codec_id)
+        publish(self.root, updated, self.store.embedder_name, self.store.dim)
+        self.store._use(updated)
+        remove_stale(self.root, keep={snapshot.generation, snapshot.generation - 1})
+
+    def _train_codec(self, snapshot: Snapshot) -> str:
+        """Train the IVF codec on a uniform sample of live vectors and store it; returns its id."""
+        options = self.store.dense_options
+        want = min(snapshot.n_live, options.nlist * dense.TRAIN_PER_CELL)
+        rng = np.random.default_rng(snapshot.generation)
+        picks = np.sort(rng.choice(snapshot.n_live, size=want, replace=False))
+        sample, base = [], 0
+        for view in snapshot.views:
+            live = np.flatnonzero(view.alive) if view.alive is not None else np.arange(len(view.segment))
+            mine = picks[(picks >= base) & (picks < base + len(live))] - base
+            sample.append(np.asarray(view.segment.vectors[live[mine]]))
+            base += len(live)
+        codec = dense.train_codec(np.concatenate(sample), options)
+        codec_id = f"{snapshot.generation:010d}-{uuid.uuid4().hex[:10]}"
+        path = codec_path(self.root, codec_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        dense.write_index(codec, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+        return codec_id

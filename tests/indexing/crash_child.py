@@ -4,7 +4,8 @@
     python -m tests.indexing.crash_child read INDEX SECONDS
 
 Kill points (all at the second commit, so one good generation exists before it):
-    none, mid_transaction, after_db_commit, mid_publish, before_current, after_publish, external
+    none, mid_transaction, after_db_commit, mid_publish, before_manifest, before_current, after_publish,
+    external
 ("external" kills nothing itself; it prints COMMITTED lines so the parent can kill it).
 """
 
@@ -49,7 +50,7 @@ def _die() -> None:
 
 
 def _install(kill_point: str) -> None:
-    from indexing.store import generations, writer
+    from indexing.store import generations, segments, writer
 
     def at_second_commit(generation: int) -> bool:
         return generation >= 2
@@ -64,28 +65,37 @@ def _install(kill_point: str) -> None:
 
         writer.IndexWriter._insert = insert
     elif kill_point == "after_db_commit":
-        real_build = writer.build_snapshot
+        real_advance = writer.advance
 
-        def build(conn, generation, *a, **kw):
-            if at_second_commit(generation):
+        def advance(root, conn, snapshot, upto, *a, **kw):
+            if at_second_commit(upto):
                 _die()
-            return real_build(conn, generation, *a, **kw)
+            return real_advance(root, conn, snapshot, upto, *a, **kw)
 
-        writer.build_snapshot = build
-    elif kill_point == "mid_publish":
-        real_fsync_tree = generations.fsync_tree
+        writer.advance = advance
+    elif kill_point == "mid_publish":  # the new segment's files written, not yet renamed into place
+        real_fsync_tree = segments.fsync_tree
 
         def fsync_tree(root):
-            if at_second_commit(int(root.name.split("-")[-1])):
+            if at_second_commit(int(root.name.removeprefix(".tmp-").split("-")[0])):
                 _die()
             real_fsync_tree(root)
 
-        generations.fsync_tree = fsync_tree
+        segments.fsync_tree = fsync_tree
+    elif kill_point == "before_manifest":  # the segment in place, no manifest names it yet
+        real_write = generations.write_atomic
+
+        def write_manifest(path, text):
+            if path.name.endswith(".json") and at_second_commit(int(path.name.removesuffix(".json"))):
+                _die()
+            real_write(path, text)
+
+        generations.write_atomic = write_manifest
     elif kill_point == "before_current":
         real_write = generations.write_atomic
 
         def write_atomic(path, text):
-            if at_second_commit(int(text)):
+            if path.name == "CURRENT" and at_second_commit(int(text)):
                 _die()
             real_write(path, text)
 

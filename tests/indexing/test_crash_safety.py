@@ -90,6 +90,7 @@ def reference(tmp_path_factory):
         ("mid_transaction", 1, 2),  # the second transaction never committed
         ("after_db_commit", 1, 4),  # committed in SQLite, not yet published: readers stay on 1
         ("mid_publish", 1, 4),
+        ("before_manifest", 1, 4),
         ("before_current", 1, 4),
         ("after_publish", 2, 4),
     ],
@@ -140,7 +141,8 @@ def test_sigkill_from_outside_at_random_moments(tmp_path, reference):
 
 
 def _churn(index_dir: Path, rounds: int) -> None:
-    """Writer: add, replace and remove documents, one commit each."""
+    """Writer: add, replace and remove documents, one commit each, merging segments between
+    commits (replacements leave mostly-deleted segments, so merges and their clean-up run often)."""
     embedder = HashEmbedder()
     store = IndexStore.open(index_dir)
     for i in range(rounds):
@@ -150,6 +152,7 @@ def _churn(index_dir: Path, rounds: int) -> None:
             if i % 5 == 4:
                 w.remove_document(make_document(f"d{(i + 1) % 4}", ["x"])[0].document_id)
             w.commit()
+            w.maybe_merge()
     store.close()
 
 

@@ -199,53 +199,77 @@ def test_removed_rows_are_collected_after_retention(store, tmp_path):
     with sqlite3.connect(tmp_path / "index" / "index.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM chunks WHERE gen_removed IS NOT NULL").fetchone()[0] == 0
     gens = os.listdir(tmp_path / "index" / "generations")
-    assert len(gens) <= 2 and f"{store.generation:010d}" in gens
+    assert len(gens) <= 2 and f"{store.generation:010d}.json" in gens
+    store.optimize()  # one segment: the files of the merged-away ones are collected
+    assert store.stats().segments == 1
+    live = [d for d in os.listdir(tmp_path / "index" / "segments") if not d.startswith(".")]
+    assert len(live) <= 1 + 3  # the new one, and at most those the previous manifest names
 
 
 def test_derived_files_are_rebuilt_when_missing(store, tmp_path):
     root = tmp_path / "index"
     expected = store.search_lexical("metformin diabetes", 3)
     shutil.rmtree(root / "generations")
+    shutil.rmtree(root / "segments")
     reader = IndexStore.open(root)  # rebuilt in memory; readers never write
     assert reader.search_lexical("metformin diabetes", 3) == expected
-    assert not (root / "generations").exists()
+    assert not (root / "generations").exists() and not (root / "segments").exists()
     with reader.writer():  # a writer republishes them
         pass
-    assert (root / "generations" / f"{reader.generation:010d}" / "dense.faiss").is_file()
+    assert (root / "generations" / f"{reader.generation:010d}.json").is_file()
+    assert [p.name for p in (root / "segments").glob("*/vectors.npy")] == ["vectors.npy"]
+    again = IndexStore.open(root)
+    assert again.search_lexical("metformin diabetes", 3) == expected
+    again.close()
     reader.close()
 
 
 def test_derived_files_need_no_pickle(store, tmp_path):
-    gen_dir = tmp_path / "index" / "generations" / f"{store.generation:010d}"
+    gen_dir = tmp_path / "index" / "segments"
     names = [p.name for p in gen_dir.rglob("*") if p.is_file()]
     assert not [n for n in names if n.endswith((".pkl", ".pickle"))]
     for npy in gen_dir.rglob("*.npy"):
         np.load(npy, allow_pickle=False)
 
 
-@pytest.mark.parametrize("threshold, kind", [(1000, "flat"), (50, "hnsw")])
-def test_dense_kind_follows_size_threshold(tmp_path, threshold, kind):
+@pytest.mark.parametrize("threshold, kind", [(1000, "flat"), (50, "ivf")])
+def test_dense_kind_follows_size_threshold(tmp_path, monkeypatch, threshold, kind):
+    from indexing.store import dense as dense_module
+
     rng = np.random.default_rng(1)
-    store = new_store(tmp_path, dense_options=DenseOptions(hnsw_threshold=threshold, hnsw_m=8))
-    vectors = rng.normal(size=(120, 32)).astype(np.float32)
+    options = DenseOptions(compress_threshold=threshold, ivf_segment_min=50, nlist=4, nprobe=4)
+    store = new_store(tmp_path, dense_options=options)
+    vectors = rng.normal(size=(160, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    document, chunks = make_document("many", [f"passage number {i}" for i in range(120)])
+    document, chunks = make_document("many", [f"passage number {i}" for i in range(160)])
     with store.writer() as w:
         w.add_document(document, chunks, vectors)
         w.commit()
+    assert store.stats().dense_kind == "flat"  # a commit's own segment is always exact
+    store.optimize()  # merges train the codes once the index is past the threshold
     assert store.stats().dense_kind == kind
     hits = store.search_dense(vectors[17], 5)
     assert hits[0][0] == chunks[17].chunk_id and hits[0][1] == pytest.approx(1.0, abs=1e-4)
-    reopened = IndexStore.open(tmp_path / "index", dense_options=DenseOptions(hnsw_threshold=threshold))
+    exact = np.argsort(-(vectors @ vectors[17]))[:5]
+    assert [s for _, s in hits] == pytest.approx((vectors[exact] @ vectors[17]).tolist(), abs=1e-5)  # re-ranked
+    reopened = IndexStore.open(tmp_path / "index", dense_options=options)
     assert reopened.stats().dense_kind == kind and reopened.search_dense(vectors[17], 1)[0][0] == chunks[17].chunk_id
     # a filter is searched exactly whatever the index kind
-    subset = {chunks[i].chunk_id for i in range(0, 120, 3)}
+    subset = {chunks[i].chunk_id for i in range(0, 160, 3)}
     got = [cid for cid, _ in store.search_dense(vectors[18], 3, chunk_filter=subset)]
-    sims = vectors[0:120:3] @ vectors[18]
+    sims = vectors[0:160:3] @ vectors[18]
     want = [chunks[i * 3].chunk_id for i in np.argsort(-sims)[:3]]
     assert got == want
+    # a large filter on a compressed segment goes through the IVF selector, then the exact re-rank
+    monkeypatch.setattr(dense_module, "EXACT_FILTER_LIMIT", 10)
+    got = [cid for cid, _ in store.search_dense(vectors[18], 3, chunk_filter=subset)]
+    assert got == want
+    store.remove_document(document.document_id)
+    assert store.search_dense(vectors[18], 3) == [] and store.search_dense(vectors[18], 3, chunk_filter=subset) == []
     reopened.close()
     store.close()
-    assert DenseOptions(kind="auto", hnsw_threshold=10).choose(9) == "flat"
-    assert DenseOptions(kind="auto", hnsw_threshold=10).choose(10) == "hnsw"
-    assert DenseOptions(kind="flat", hnsw_threshold=10).choose(10**6) == "flat"
+    assert DenseOptions(kind="auto", compress_threshold=10).choose(9) == "flat"
+    assert DenseOptions(kind="auto", compress_threshold=10).choose(10) == "ivf"
+    assert DenseOptions(kind="flat", compress_threshold=10).choose(10**6) == "flat"
+    assert DenseOptions().code_bytes(384) == 384  # SQ8 fits 1M vectors in the default budget
+    assert DenseOptions(memory_mb=64).code_bytes(384) < 384  # a tighter budget switches to PQ

@@ -1,0 +1,313 @@
+"""The store alone as the library grows: commit cost, memory, disk, hybrid search latency, dense recall.
+
+    python bench/store_scale.py                          # 10k, 30k, 100k passages
+    python bench/store_scale.py --sizes 10000 300000 1000000 --label segments
+    python bench/store_scale.py --sizes 10000 30000 --label baseline   # on the old store
+
+The embedder is left out: vectors are precomputed, so only the store's own cost is measured.
+Text is real: sentences of the open-medicine guideline summaries (the demo corpus, MIT),
+shuffled and recombined into passages of 3-7 sentences, tokenised once per sentence with the
+store's own `lexical_tokens` (a passage's tokens are its sentences' tokens, which is what the
+tokenizer gives for English text joined by spaces). Vectors are precomputed, two kinds:
+`--vectors minilm` (default): each demo sentence embedded once with the real all-MiniLM-L6-v2,
+a passage's vector the normalised sum of its sentences' vectors, queries real MiniLM query
+embeddings of the query text: the neighbourhood structure real passages have, at no embedding
+cost per passage. `--vectors random`: random 384-d unit vectors around 5,000 centres
+(`bench/search.py` `clustered`), where the noise outweighs the centre (same-centre cosine about
+0.3): almost no structure, the hardest case for a coarse quantiser. The store grows in commits of 32
+documents of about 10 passages each, exactly as `m1e index` commits. At each size it records
+the time per commit over the latest commits, time spent merging (outside the commits, where
+the store has merges), peak RSS of this process, size on disk, then opens a reader (as another
+process would) and times hybrid queries (dense top-50 + BM25 top-50, fused by reciprocal rank,
+top 8 chunk rows fetched) and measures dense recall@10 against exact search over every vector.
+Writes a table and bench/results/store_scale.json (one entry per --label, so before and after
+sit side by side).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "store_scale.json"
+DIM = 384
+DOCS_PER_COMMIT = 32
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def disk_mb(root: Path) -> float:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                total += (Path(dirpath) / name).stat().st_size
+            except OSError:
+                pass
+    return total / 2**20
+
+
+class Corpus:
+    """Deterministic commits of documents: text from real sentences, clustered random vectors."""
+
+    def __init__(self, seed: int = 0, vectors: str = "minilm"):
+        from bench.indexing import _sentences
+        from indexing.lexical import lexical_tokens
+
+        sentences, _ = _sentences()
+        self.sentences = sentences
+        self.tokens = [lexical_tokens(s) for s in sentences]
+        self.seed = seed
+        self.kind = vectors
+        rng = np.random.default_rng(seed)
+        self.centroids = rng.standard_normal((5000, DIM), dtype=np.float32)
+        self.centroids /= np.linalg.norm(self.centroids, axis=1, keepdims=True)
+        self.counts: dict[int, int] = {}  # commit -> passages, so vectors can be drawn again alone
+        self.picks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # commit -> (sentences, passage starts)
+        self.embedder = None
+        if vectors == "minilm":
+            from indexing.embedding import load_embedder
+
+            self.embedder = load_embedder()
+            self.sentence_vectors = self._sentence_vectors()
+
+    def _sentence_vectors(self) -> np.ndarray:
+        """MiniLM vectors of the sentences, cached beside the results (keyed by the sentences)."""
+        key = hashlib.sha256("\n".join(self.sentences).encode()).hexdigest()[:16]
+        cache = RESULTS.parent / f"store_scale_sentences_{key}.npy"
+        if cache.is_file():
+            return np.load(cache, allow_pickle=False)
+        t0 = time.perf_counter()
+        vectors = self.embedder.embed_passages(self.sentences).astype(np.float32)
+        print(f"embedded {len(self.sentences)} sentences in {time.perf_counter() - t0:.0f} s", flush=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache, vectors, allow_pickle=False)
+        return vectors
+
+    def _vectors(self, commit: int, n: int) -> np.ndarray:
+        if self.kind == "minilm":
+            flat, starts = self.picks[commit]
+            summed = np.add.reduceat(self.sentence_vectors[flat], starts, axis=0)
+            return (summed / np.linalg.norm(summed, axis=1, keepdims=True)).astype(np.float32)
+        from bench.search import clustered
+
+        return clustered(n, np.random.default_rng([self.seed, commit]), self.centroids)
+
+    def queries(self, texts: list[str]) -> np.ndarray:
+        if self.kind == "minilm":
+            return self.embedder.embed_queries(texts).astype(np.float32)
+        from bench.search import clustered
+
+        return clustered(len(texts), np.random.default_rng(99), self.centroids)
+
+    def commit(self, commit: int):
+        """[(document, chunks, tokens)], vectors for the passages of commit number `commit`."""
+        from indexing.schema import Chunk, Document, Page
+
+        rng = random.Random(self.seed * 1_000_003 + commit)
+        docs, n, all_picks = [], 0, []
+        for d in range(DOCS_PER_COMMIT):
+            key = f"{commit}:{d}"
+            doc_id = hashlib.sha256(key.encode()).hexdigest()
+            chunks, tokens = [], []
+            for i in range(rng.randint(8, 12)):
+                picks = [rng.randrange(len(self.sentences)) for _ in range(rng.randint(3, 7))]
+                all_picks.append(picks)
+                text = " ".join(self.sentences[p] for p in picks)
+                chunks.append(Chunk(chunk_id=f"{doc_id[:16]}:{i}", document_id=doc_id, ordinal=i, text=text,
+                                    page_start=1, page_end=1))
+                tokens.append([t for p in picks for t in self.tokens[p]])
+            document = Document(document_id=doc_id, path=f"/bench/{key}.txt", format="text", title=f"Bench {key}",
+                                pages=[Page(number=1, text=chunks[0].text)])
+            docs.append((document, chunks, tokens))
+            n += len(chunks)
+        self.counts[commit] = n
+        self.picks[commit] = (np.array([i for p in all_picks for i in p], dtype=np.int32),
+                              np.cumsum([0] + [len(p) for p in all_picks[:-1]]))
+        return docs, self._vectors(commit, n)
+
+    def exact_top10(self, commits: int, queries: np.ndarray) -> np.ndarray:
+        """Chunk-order indices of the exact top 10 per query, over the vectors of `commits` commits."""
+        best_s = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+        best_i = np.full((len(queries), 10), -1, dtype=np.int64)
+        offset = 0
+        for c in range(commits):
+            vectors = self._vectors(c, self.counts[c])
+            s = queries @ vectors.T
+            idx = np.broadcast_to(np.arange(offset, offset + len(vectors)), s.shape)
+            all_s, all_i = np.concatenate([best_s, s], axis=1), np.concatenate([best_i, idx], axis=1)
+            top = np.argsort(-all_s, axis=1, kind="stable")[:, :10]
+            best_s, best_i = np.take_along_axis(all_s, top, 1), np.take_along_axis(all_i, top, 1)
+            offset += len(vectors)
+        return best_i
+
+
+def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: list[str], n_queries: int,
+                   options=None) -> dict:
+    """Hybrid latency and dense recall@10 from a freshly opened reader."""
+    from bench.search import percentile_ms
+    from indexing.store import IndexStore
+
+    t0 = time.perf_counter()
+    reader = IndexStore.open(index_dir, dense_options=options)
+    open_s = time.perf_counter() - t0
+    qrng = random.Random(11)
+    questions = [" ".join(qrng.choice(corpus.sentences).split()[:8]) for _ in range(n_queries)]
+    qvecs = corpus.queries(questions)
+    truth = corpus.exact_top10(commits, qvecs)
+    times, dense_t, lex_t, hits = [], [], [], 0
+    for i, (q, v) in enumerate(zip(questions, qvecs)):
+        t = time.perf_counter()
+        dense = reader.search_dense(v, 50)
+        t1 = time.perf_counter()
+        lexical = reader.search_lexical(q, 50)
+        t2 = time.perf_counter()
+        fused: dict[str, float] = {}
+        for found in (dense, lexical):
+            for rank, (cid, _) in enumerate(found):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (60 + rank)
+        reader.chunks(sorted(fused, key=fused.get, reverse=True)[:8])
+        times.append(time.perf_counter() - t)
+        dense_t.append(t1 - t)
+        lex_t.append(t2 - t1)
+        hits += len({cid for cid, _ in dense[:10]} & {chunk_ids[j] for j in truth[i]})
+    kind = reader.stats().dense_kind
+    reader.close()
+    return {
+        "reader_open_s": open_s,
+        "dense_kind": kind,
+        "hybrid_p50_ms": percentile_ms(times, 50),
+        "hybrid_p99_ms": percentile_ms(times, 99),
+        "dense_p50_ms": percentile_ms(dense_t, 50),
+        "lexical_p50_ms": percentile_ms(lex_t, 50),
+        "dense_recall_at_10": hits / (10 * n_queries),
+    }
+
+
+def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, optimize: bool, sink,
+         options=None) -> list[dict]:
+    from indexing.store import IndexStore
+
+    kw = {"dense_options": options} if options is not None else {}
+    store = IndexStore.open(index_dir, create=True, embedder_name=f"bench-{corpus.kind}-384", dim=DIM, **kw)
+    rows: list[dict] = []
+    commit_s: list[float] = []
+    merge_s, passages, chunk_ids = 0.0, 0, []
+    targets = sorted(sizes)
+    with store.writer() as w:
+        merge = getattr(w, "maybe_merge", None)
+        c = 0
+        while targets:
+            docs, vectors = corpus.commit(c)
+            t0 = time.perf_counter()
+            offset = 0
+            for document, chunks, tokens in docs:
+                w.add_document(document, chunks, vectors[offset : offset + len(chunks)], lexical=tokens)
+                offset += len(chunks)
+                chunk_ids += [ch.chunk_id for ch in chunks]
+            w.commit()
+            commit_s.append(time.perf_counter() - t0)
+            if merge is not None:
+                t0 = time.perf_counter()
+                merge()
+                merge_s += time.perf_counter() - t0
+            passages += offset
+            c += 1
+            if passages >= targets[0]:
+                targets.pop(0)
+                window = np.array(commit_s[-min(len(commit_s), 30):]) * 1000
+                row = {
+                    "passages": passages,
+                    "commits": c,
+                    "commit_ms_mean": float(window.mean()),
+                    "commit_ms_p50": float(np.percentile(window, 50)),
+                    "commit_ms_max": float(window.max()),
+                    "store_s_total": float(sum(commit_s) + merge_s),
+                    "merge_s_total": merge_s,
+                    "peak_rss_mb": rss_mb(),
+                    "disk_mb": disk_mb(index_dir),
+                    "loadavg": os.getloadavg()[0],
+                }
+                row.update(measure_search(index_dir, corpus, c, chunk_ids, n_queries, options))
+                if optimize and not targets and hasattr(w, "optimize"):
+                    t0 = time.perf_counter()
+                    w.optimize()
+                    row["optimize_s"] = time.perf_counter() - t0
+                    after = measure_search(index_dir, corpus, c, chunk_ids, n_queries, options)
+                    row["after_optimize"] = after
+                row["peak_rss_mb"] = rss_mb()
+                rows.append(row)
+                print(line(row), flush=True)
+                sink(rows)
+    store.close()
+    return rows
+
+
+HEADER = (f"{'passages':>9} {'commit ms':>9} {'(max)':>7} {'store s':>8} {'merge s':>7} {'RSS MB':>7} {'disk MB':>8} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'dense':>6} {'recall':>6}")
+
+
+def line(r: dict) -> str:
+    return (f"{r['passages']:>9,} {r['commit_ms_mean']:>9.1f} {r['commit_ms_max']:>7.0f} {r['store_s_total']:>8.1f} "
+            f"{r['merge_s_total']:>7.1f} {r['peak_rss_mb']:>7.0f} {r['disk_mb']:>8.0f} {r['hybrid_p50_ms']:>7.1f} "
+            f"{r['hybrid_p99_ms']:>7.1f} {r['dense_kind']:>6} {r['dense_recall_at_10']:>6.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000], help="passages")
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--label", default="segments", help="name of this run in the JSON (e.g. baseline)")
+    parser.add_argument("--optimize", action="store_true", help="optimize at the largest size and search again")
+    parser.add_argument("--dir", help="index directory (default: a temporary one, removed after)")
+    parser.add_argument("--vectors", choices=["minilm", "random"], default="minilm", help="see the module docstring")
+    parser.add_argument("--nprobe", type=int, help="IVF cells searched (default: the store's)")
+    args = parser.parse_args()
+
+    options = None
+    if args.nprobe:
+        from indexing.store import DenseOptions
+
+        options = DenseOptions(nprobe=args.nprobe)
+    corpus = Corpus(vectors=args.vectors)
+    print(f"{len(corpus.sentences)} demo-corpus sentences; {DOCS_PER_COMMIT} documents per commit", flush=True)
+    print(HEADER, flush=True)
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"bench": "store_scale"}
+    results.setdefault("runs", {})
+
+    def sink(rows: list[dict]) -> None:
+        results["runs"][args.label] = {
+            "sizes": args.sizes,
+            "vectors": args.vectors,
+            "nprobe": args.nprobe,
+            "cpu_count": os.cpu_count(),
+            "note": "shared 2-core machine under load from other work; timings are indicative",
+            "rows": rows,
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+    if args.dir:
+        grow(Path(args.dir), corpus, args.sizes, args.queries, args.optimize, sink, options)
+    else:
+        with tempfile.TemporaryDirectory(prefix="m1e-store-scale-") as tmp:
+            grow(Path(tmp) / "index", corpus, args.sizes, args.queries, args.optimize, sink, options)
+    print(f"wrote {RESULTS}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Segments: many commits with deletions search exactly like one index of the same rows; merges
+keep that, bound the number of segments, and a failed merge leaves the index as it was."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexing.store import DenseOptions, IndexStore
+from indexing.store.bm25 import LexicalPart, Postings, bm25_scores
+from tests.indexing.crash_child import consistency_problems
+from tests.indexing.store_fakes import make_document
+
+DIM = 16
+# A small vocabulary so terms repeat and BM25 scores tie: ties must break the same way too.
+WORDS = ("anticoagulation apixaban warfarin metformin insulin statin aspirin hypertension diabetes "
+         "stroke bleeding dose renal elderly trial guideline 2.5 mg hba1c cha2ds2-vasc").split()
+QUERIES = ["apixaban dose", "metformin renal", "stroke bleeding warfarin", "statin elderly guideline",
+           "2.5 mg apixaban", "hba1c diabetes insulin", "aspirin", "cha2ds2-vasc stroke", "trial", "unknownword"]
+
+
+def _random_doc(rng: random.Random, nrng: np.random.Generator, key: str):
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))) for _ in range(rng.randint(1, 4))]
+    document, chunks = make_document(key, texts)
+    vectors = nrng.standard_normal((len(chunks), DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return document, chunks, vectors
+
+
+def _open(root: Path, options: DenseOptions | None = None) -> IndexStore:
+    return IndexStore.open(root, create=True, embedder_name="random", dim=DIM, dense_options=options)
+
+
+def _churn(root: Path, seed: int, options: DenseOptions | None = None):
+    """Several commits adding, replacing and removing documents; returns the store and the live
+    documents in the order their rows were last written."""
+    rng, nrng = random.Random(seed), np.random.default_rng(seed)
+    store = _open(root, options)
+    live: dict[str, tuple] = {}
+    for commit in range(6):
+        staged: dict[str, tuple] = {}  # in the writer's order: a document staged twice keeps its place
+        with store.writer() as w:
+            for _ in range(rng.randint(3, 6)):
+                key = f"d{rng.randrange(14)}"
+                doc = _random_doc(rng, nrng, key)
+                w.add_document(*doc)
+                staged[key] = doc
+            known = sorted(set(live) | set(staged))
+            for key in rng.sample(known, k=min(2, len(known)) if commit % 2 else 0):
+                w.remove_document((live.get(key) or staged[key])[0].document_id)
+                live.pop(key, None)
+                staged.pop(key, None)
+            w.commit()
+        for key, doc in staged.items():  # a replacement's rows come after every older row
+            live.pop(key, None)
+            live[key] = doc
+    return store, live
+
+
+def _one_index(root: Path, live: dict[str, tuple]) -> IndexStore:
+    store = _open(root)
+    with store.writer() as w:
+        for doc in live.values():
+            w.add_document(*doc)
+        w.commit()
+    return store
+
+
+def _assert_same_results(many: IndexStore, one: IndexStore, live: dict[str, tuple]) -> None:
+    nrng = np.random.default_rng(3)
+    some = {c.chunk_id for _, chunks, _ in list(live.values())[::2] for c in chunks}
+    for query in QUERIES:
+        for k in (1, 3, 10, 100):
+            assert many.search_lexical(query, k) == one.search_lexical(query, k), (query, k)
+            assert many.search_lexical(query, k, chunk_filter=some) == one.search_lexical(query, k, chunk_filter=some)
+    for _ in range(10):
+        q = nrng.standard_normal(DIM).astype(np.float32)
+        q /= np.linalg.norm(q)
+        for k, chunk_filter in ((5, None), (50, None), (5, some)):
+            got, want = many.search_dense(q, k, chunk_filter), one.search_dense(q, k, chunk_filter)
+            assert [c for c, _ in got] == [c for c, _ in want]
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-6)
+    assert many.stats().chunks == one.stats().chunks
+
+
+def test_many_segments_with_deletions_search_like_one_index(tmp_path):
+    many, live = _churn(tmp_path / "many", seed=5)
+    one = _one_index(tmp_path / "one", live)
+    assert many.stats().segments > 3 and one.stats().segments == 1
+    _assert_same_results(many, one, live)
+    reader = IndexStore.open(tmp_path / "many")  # another process's view, loaded from the files
+    _assert_same_results(reader, one, live)
+    many.optimize()
+    assert many.stats().segments == 1
+    _assert_same_results(many, one, live)
+    assert consistency_problems(many) == []
+    assert reader.refresh() is False  # same generation, merged: the old view stays whole
+    _assert_same_results(reader, one, live)
+    for store in (many, one, reader):
+        store.close()
+
+
+def test_scores_are_the_bm25_of_one_index():
+    """Global statistics: the idf and average length of all live rows across segments."""
+    docs = [["apixaban", "dose"], ["apixaban", "apixaban", "renal"], ["warfarin"], ["dose", "renal", "renal"]]
+    whole = bm25_scores([LexicalPart(Postings.build(docs), None, 4, 9)], ["apixaban", "renal"])[0]
+    split = bm25_scores(
+        [LexicalPart(Postings.build(docs[:2]), None, 2, 5), LexicalPart(Postings.build(docs[2:] + [["x"] * 9]),
+                                                                         np.array([True, True, False]), 2, 4)],
+        ["apixaban", "renal"],
+    )
+    assert np.concatenate([split[0], split[1][:2]]).tolist() == whole.tolist()
+    n, avgdl, k1, b = 4, 9 / 4, 1.5, 0.75
+    idf = np.log(1 + (n - 2 + 0.5) / (2 + 0.5))  # both terms occur in two rows
+    expected = idf * 2 / (2 + k1 * (1 - b + b * 3 / avgdl)) + idf * 1 / (1 + k1 * (1 - b + b * 3 / avgdl))
+    assert whole[1] == pytest.approx(expected)
+
+
+def test_tiered_merges_bound_segments_and_keep_results(tmp_path):
+    rng, nrng = random.Random(1), np.random.default_rng(1)
+    store = _open(tmp_path / "tiered")
+    live: dict[str, tuple] = {}
+    with store.writer() as w:
+        for i in range(25):
+            doc = _random_doc(rng, nrng, f"t{i}")
+            live[f"t{i}"] = doc
+            w.add_document(*doc)
+            w.commit()
+            w.maybe_merge()
+    assert store.stats().segments < 10
+    one = _one_index(tmp_path / "one", live)
+    _assert_same_results(store, one, live)
+    store.close()
+    one.close()
+
+
+def test_a_merge_that_dies_leaves_the_index_as_it_was(tmp_path, monkeypatch):
+    from indexing.store import writer as writer_module
+
+    store, live = _churn(tmp_path / "many", seed=9)
+    before = store.stats().segments
+
+    def broken_publish(*args, **kwargs):
+        raise OSError("disk full")
+
+    with store.writer() as w:
+        monkeypatch.setattr(writer_module, "publish", broken_publish)
+        with pytest.raises(OSError, match="disk full"):
+            w.optimize()
+        monkeypatch.undo()
+    reader = IndexStore.open(tmp_path / "many")
+    assert reader.stats().segments == before and consistency_problems(reader) == []
+    one = _one_index(tmp_path / "one", live)
+    _assert_same_results(reader, one, live)
+    with reader.writer():  # the next writer collects the orphaned merged segment
+        pass
+    segments = [p for p in (tmp_path / "many" / "segments").iterdir()]
+    assert len(segments) == before
+    for s in (store, reader, one):
+        s.close()
+
+
+def test_m1e_index_optimize(tmp_path, capsys):
+    from app.cli import main
+
+    many, live = _churn(tmp_path / "many", seed=2)
+    segments = many.stats().segments
+    many.close()
+    assert main(["index", "--optimize", "--index", str(tmp_path / "many")]) == 0
+    out = capsys.readouterr().out
+    assert f"{segments} segment(s) -> 1" in out
+    one = _one_index(tmp_path / "one", live)
+    reader = IndexStore.open(tmp_path / "many")
+    assert reader.stats().segments == 1
+    _assert_same_results(reader, one, live)
+    reader.close(), one.close()
+    assert main(["index", "--optimize", "--index", str(tmp_path / "nothing")]) != 0
+    assert str(tmp_path / "nothing") in capsys.readouterr().err
+
+
+def test_scores_equal_those_of_the_bm25s_index_used_before():
+    """Retrieval's thresholds were tuned on bm25s scores: the segment scorer gives the same numbers."""
+    bm25s = pytest.importorskip("bm25s")
+    rng = random.Random(4)
+    docs = [[rng.choice(WORDS) for _ in range(rng.randint(1, 12))] for _ in range(60)]
+    reference = bm25s.BM25()
+    reference.index(docs, show_progress=False)
+    for query in (["apixaban", "dose"], ["stroke"], ["2.5 mg", "renal", "elderly"]):
+        ids = sorted({reference.vocab_dict[t] for t in query if t in reference.vocab_dict})
+        want = reference.get_scores_from_ids(ids)
+        got = bm25_scores([LexicalPart(Postings.build(docs), None, 60, sum(map(len, docs)))], query)[0]
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
