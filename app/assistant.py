@@ -99,6 +99,11 @@ class Assistant:
         if store is not None:
             store.refresh()
 
+    def index_generation(self) -> int | None:
+        """The index's commit generation (stored with history and feedback); None without an index."""
+        store = self._open()
+        return getattr(store, "generation", None) if store is not None else None
+
     def generator(self, name: str | None = None) -> AnswerGenerator:
         name = name or self.settings.generator
         if name not in GENERATOR_NAMES:
