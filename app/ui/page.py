@@ -252,8 +252,9 @@ def run_question(helper: Assistant, question: str, choices: Choices, conversatio
     for key in ("answer", "entry_id", "asked"):
         st.session_state.pop(key, None)
     standalone = conversation.standalone(question)
+    answering = st.empty()  # while it is written; the answer box shows it afterwards
     if standalone != question.strip():
-        st.caption("Answering: " + escape_markdown(standalone))
+        answering.caption("Answering: " + escape_markdown(standalone))
     stop_slot = st.empty()
     # Any click makes Streamlit rerun the page, which abandons this run; the abandoned stream is
     # closed, and with it the generation. The text so far is kept in "partial" for that rerun.
@@ -285,15 +286,13 @@ def run_question(helper: Assistant, question: str, choices: Choices, conversatio
                 status.caption(generation_line(count, now - started, now - first_at, unit))
                 last_draw = now
     except (ValueError, OSError, GenerationError) as exc:  # AssistantError and SettingsError included
-        stop_slot.empty()
-        status.empty()
-        placeholder.empty()
+        for slot in (answering, stop_slot, status, placeholder):
+            slot.empty()
         st.session_state.pop("partial", None)
         st.error(str(exc), icon=":material/error:")
         return
-    stop_slot.empty()
-    status.empty()
-    placeholder.empty()
+    for slot in (answering, stop_slot, status, placeholder):
+        slot.empty()
     st.session_state.pop("partial", None)
     if answer is not None:
         entry_id = history_store(helper).add(
