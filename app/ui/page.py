@@ -22,6 +22,7 @@ from app.feedback import MAX_COMMENT_CHARS, VERDICTS, FeedbackError, FeedbackLog
 from app.generators import GENERATOR_NAMES, GenerationError
 from app.history import History, SourceState, source_states
 from app.settings import load_settings
+from app.startup import read_status
 from app.ui.preview import PreviewError, render_pdf_page
 from app.ui.text import anchor_id, answer_markdown, escape_markdown, generation_line, index_line, passage_markdown
 from app.ui.uploads import UploadError, save_upload
@@ -585,8 +586,29 @@ def documents_section(helper: Assistant) -> None:
 
 
 # ---------------------------------------------------------------------------------------- first start
+@st.fragment(run_every=2)
+def demo_progress(data_dir: str) -> None:
+    """The live line of the indexer `m1e ui` started; the whole page reruns when it finishes."""
+    status = read_status(data_dir)
+    if status is None or status.state != "running":
+        st.rerun()
+    clock = f" · running {time.time() - status.started:.0f} s" if status.started else ""
+    st.info("Indexing the bundled demo guidelines (started with the server): " + escape_markdown(status.line + clock),
+            icon=":material/hourglass_top:")
+
+
 def first_start(helper: Assistant) -> None:
-    """With an empty index, index the demo corpus once (progress shown) so the app is usable."""
+    """With an empty index, index the demo corpus once (progress shown) so the app is usable.
+
+    When `m1e ui` already started the indexer (app.startup), show its progress instead."""
+    status = read_status(helper.settings.data_dir)
+    if status is not None and status.state == "running":
+        demo_progress(str(helper.settings.data_dir))
+        return
+    if status is not None and not st.session_state.get("demo_finish_shown"):
+        st.session_state["demo_finish_shown"] = True
+        (st.success if status.state == "done" else st.error)(escape_markdown(status.line.capitalize()))
+        st.session_state["demo_checked"] = True
     if st.session_state.get("demo_checked") or helper.documents():
         st.session_state["demo_checked"] = True
         return
