@@ -127,9 +127,12 @@ class Assistant:
             return gen
 
     def _check_question(self, question: str) -> str:
+        if question is not None and not isinstance(question, str):
+            raise AssistantError(f"the question must be text, not {type(question).__name__}")
         question = (question or "").strip()
         if not question:
             raise AssistantError("the question is empty")
+        _check_text(question)
         limit = self.settings.max_question_chars
         if len(question) > limit:
             raise AssistantError(f"the question is {len(question)} characters long; the limit is {limit} (max_question_chars)")
@@ -139,6 +142,7 @@ class Assistant:
     def _pipeline(self) -> Any:
         from evidence.annotator import EvidenceAnnotator
         from indexing.pipeline import IndexPipeline
+        from indexing.readers.limits import ReadLimits
 
         s = self.settings
         return IndexPipeline(
@@ -148,6 +152,7 @@ class Assistant:
             chunk_tokens=s.chunk_tokens,
             chunk_overlap=s.chunk_overlap,
             workers=s.index_workers,
+            limits=ReadLimits(max_file_bytes=int(s.max_file_mb * 2**20), max_text_bytes=int(s.max_text_mb * 2**20)),
         )
 
     def index(
@@ -390,6 +395,8 @@ class Assistant:
                     message=f"The answer reached the limit of {request.max_new_tokens} new tokens and may be cut off (max_new_tokens).",
                 )
             )
+        if request.problem and not cancelled:  # e.g. a server stream cut before [DONE]
+            warnings.append(AnswerWarning(code="other", message=request.problem))
         if insufficient and not any(w.code == "insufficient_evidence" for w in warnings):
             warnings.append(AnswerWarning(code="insufficient_evidence", message="The retrieved passages do not answer this question."))
         if mode == "evidence" and text:
@@ -484,6 +491,18 @@ class Assistant:
             data_dir=str(Path(s.data_dir).expanduser()),
             models_dir=str(s.resolved_models_dir),
         )
+
+
+def _check_text(question: str) -> None:
+    """Text the tokenizers can take: no lone surrogates (what a shell makes of non-UTF-8 bytes)
+    and no control characters (NUL, terminal escapes) beyond tab and newlines."""
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AssistantError("the question is not valid text (it holds bytes that are not UTF-8); retype it") from None
+    bad = next((c for c in question if (c < " " and c not in "\t\n\r") or "\x7f" <= c <= "\x9f"), None)
+    if bad is not None:
+        raise AssistantError(f"the question holds a control character (U+{ord(bad):04X}); remove it")
 
 
 def _numbered(evidence: list[Evidence]) -> list[Evidence]:

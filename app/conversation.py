@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from evidence.schema import Answer
-from indexing.lexical import ENGLISH_STOP_WORDS
+from indexing.text import STOP_WORDS
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -119,4 +119,4 @@ def standalone_question(question: str, previous: str) -> str:
 
 
 def _content(words: list[str]) -> list[str]:
-    return [w for w in words if w.lower() not in ENGLISH_STOP_WORDS and w.lower() not in _QUESTION_WORDS]
+    return [w for w in words if w.lower() not in STOP_WORDS and w.lower() not in _QUESTION_WORDS]

@@ -1,4 +1,9 @@
-"""Plain-text tables and labels for the command line (no colours, safe to pipe)."""
+"""Plain-text tables and labels for the command line (no colours, safe to pipe).
+
+Everything printed passes through `printable`: document titles, passages and answers are
+foreign text, and a terminal escape in one (`\x1b[2J` clears the screen) must not reach the
+terminal. Titles are also cleaned when indexed; this covers older indexes and answer text.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import textwrap
 from collections.abc import Sequence
 
 from evidence.schema import Answer, Evidence
+from indexing.readers.text import strip_controls
 
 DASH = "-"
 
@@ -26,8 +32,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], max_widths: 
     return "\n".join(lines)
 
 
+def printable(text: object, one_line: bool = False) -> str:
+    """Foreign text without terminal escapes or other control characters."""
+    return strip_controls(str(text), one_line=one_line)
+
+
 def _one_line(value: object) -> str:
-    return " ".join(str(DASH if value is None or value == "" else value).split())
+    return printable(DASH if value is None or value == "" else value, one_line=True)
 
 
 def _cut(text: str, width: int) -> str:
@@ -63,8 +74,8 @@ def evidence_table(evidence: Sequence[Evidence], with_passage: bool = False) -> 
     if with_passage:
         parts = [out, ""]
         for e in evidence:
-            parts.append(f"[{e.evidence_id}] {e.title} (p. {e.pages})")
-            parts.append(textwrap.indent(textwrap.fill(" ".join(e.text.split()), 100), "    "))
+            parts.append(printable(f"[{e.evidence_id}] {e.title} (p. {e.pages})", one_line=True))
+            parts.append(textwrap.indent(textwrap.fill(printable(e.text, one_line=True), 100), "    "))
         out = "\n".join(parts)
     return out
 
@@ -72,4 +83,4 @@ def evidence_table(evidence: Sequence[Evidence], with_passage: bool = False) -> 
 def warnings_text(answer: Answer) -> str:
     if not answer.warnings:
         return ""
-    return "Warnings:\n" + "\n".join(f"  ! {w.message}" for w in answer.warnings)
+    return "Warnings:\n" + "\n".join(f"  ! {printable(w.message, one_line=True)}" for w in answer.warnings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,15 @@ class SettingsError(ValueError):
     """A malformed config file or variable; the message names it."""
 
 
+class SettingsWarning(UserWarning):
+    """A setting that is probably a mistake but harmless (an unknown M1E_* variable)."""
+
+
+# M1E_* variables that are read outside the Settings fields (so not "unknown").
+OTHER_VARIABLES = frozenset({"M1E_CONFIG", "M1E_PDF_WORKER_MEMORY", "M1E_UPDATE_SCREENSHOT"})
+OTHER_PREFIXES = ("M1E_TEST_",)  # the test suite's own switches
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="M1E_", extra="forbid", validate_default=True)
 
@@ -39,6 +49,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32)
     chunk_overlap: int = Field(default=40, ge=0)
     index_workers: int = Field(default=1, ge=1)
+    # Per-file caps, checked here so a bad value fails at start; indexing/readers/limits.py reads
+    # the same M1E_MAX_FILE_MB / M1E_MAX_TEXT_MB variables and explains the defaults.
+    max_file_mb: float = Field(default=256.0, gt=0, allow_inf_nan=False)
+    max_text_mb: float = Field(default=8.0, gt=0, allow_inf_nan=False)
 
     # Retrieval
     top_k: int = Field(default=8, ge=1, le=100)
@@ -52,18 +66,23 @@ class Settings(BaseSettings):
     checkpoint: Path | None = None  # local M1-layout checkpoint; default: the imported demo model
     dtype: Literal["float32", "bfloat16", "int8"] = "float32"
     device: str = "cpu"
-    threads: int | None = None
+    threads: int | None = Field(default=None, ge=1)
     cpu_kernels: Literal["on", "off", "avx2", "c"] = "on"  # model/kernels.py: the CPU decode kernels
+    # model/decoding.py: auto = CUDA graphs on a GPU, none on CPU; compile adds torch.compile.
+    decode: Literal["auto", "graphs", "compile", "eager", "off"] = "auto"
     max_new_tokens: int = Field(default=384, ge=1)
-    temperature: float = Field(default=0.0, ge=0.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    context_tokens: int | None = None  # cap on prompt+answer tokens; default: the model's limit
+    temperature: float = Field(default=0.0, ge=0.0, le=100.0, allow_inf_nan=False)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
+    context_tokens: int | None = Field(default=None, ge=1)  # cap on prompt+answer tokens; default: the model's limit
 
     # OpenAI-compatible server (e.g. vLLM serving Baichuan-M1-14B-Instruct)
     server_url: str = "http://127.0.0.1:8000/v1"
     server_model: str = "baichuan-inc/Baichuan-M1-14B-Instruct"
     server_api_key: str | None = None
-    server_timeout_s: float = Field(default=120.0, gt=0)
+    server_timeout_s: float = Field(default=120.0, gt=0, allow_inf_nan=False)  # per read (connect: at most 10 s)
+    # The whole answer, first byte to last: a server that trickles tokens or only keep-alives
+    # forever is stopped here. 600 s is ~1,000 tokens at a slow CPU-offloaded 14B's 2 tokens/s.
+    server_deadline_s: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     server_retries: int = Field(default=2, ge=0)
     server_stream: bool = True  # ask the server to stream (SSE); a plain JSON answer also works
 
@@ -109,6 +128,11 @@ class _TomlSource(PydanticBaseSettingsSource):
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError(f"config file {path}: {exc}") from exc
         # Accept both a flat file and one with an [m1e] table.
+        if "m1e" in data and not isinstance(data["m1e"], dict):
+            raise SettingsError(
+                f"config file {path}: 'm1e' must be a table ([m1e] with keys under it), "
+                f"not {type(data['m1e']).__name__} {data['m1e']!r:.40}"
+            )
         return dict(data.get("m1e", data))
 
 
@@ -124,16 +148,40 @@ def config_file_path() -> Path | None:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings with explicit overrides on top; a bad file or variable raises SettingsError naming it."""
+    """Settings with explicit overrides on top; a bad file or variable raises SettingsError naming it,
+    an unknown M1E_* variable gives a SettingsWarning naming it."""
+    warn_unknown_variables(os.environ)
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**given)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err, given) for err in exc.errors())
         source = config_file_path()
         where = f" (config file {source} or M1E_* variables)" if source else " (M1E_* variables or arguments)"
         raise SettingsError(f"invalid settings{where}: {problems}") from exc
+
+
+def _problem(err: Any, given: dict[str, Any]) -> str:
+    """One validation error, naming the variable when the value came from the environment."""
+    key = ".".join(str(p) for p in err["loc"]) or "?"
+    variable = f"M1E_{key.upper()}"
+    if key not in given and variable in os.environ:
+        return f"{key} ({variable}={os.environ[variable]!r:.60}): {err['msg']}"
+    return f"{key}: {err['msg']}"
+
+
+def unknown_variables(environ: Any) -> list[str]:
+    """M1E_* variables that no setting reads (likely a typo: M1E_TOPK for M1E_TOP_K)."""
+    known = {f"M1E_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+    return sorted(
+        name for name in environ if name.upper().startswith("M1E_") and name.upper() not in known
+        and not name.upper().startswith(OTHER_PREFIXES)
+    )
+
+
+def warn_unknown_variables(environ: Any) -> None:
+    for name in unknown_variables(environ):
+        warnings.warn(f"unknown variable {name} is ignored (no setting of that name)", SettingsWarning, stacklevel=3)
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,8 @@ echo "== CUDA tests"
 timeout "${GPU_CHECK_TEST_S:-300}" $PY -m pytest -q -p no:cacheprovider -m "cuda and not slow" tests/model \
   > "$OUTDIR/cuda_tests.log" 2>&1 || status=1
 tail -n 30 "$OUTDIR/cuda_tests.log"
+echo "== bf16 reference numerics on CUDA"
+timeout 120 $PY bench/reference_numerics.py 2>&1 | grep -v -i warn | tee "$OUTDIR/reference_numerics.log"
 echo "== GPU bench (quick)"
 timeout "${GPU_CHECK_BENCH_S:-360}" $PY bench/runtime.py --device cuda --quick --out "$OUTDIR/runtime_gpu.json" \
   > "$OUTDIR/runtime_gpu.log" 2>&1 || status=1

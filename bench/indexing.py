@@ -35,6 +35,7 @@ PAGES_PER_PDF = (4, 12)
 def _sentences() -> tuple[list[str], list[str]]:
     """Sentences and headings from the demo guideline summaries (markdown bullets and prose)."""
     from indexing.readers.demo import open_medicine_dir
+    from indexing.text import split_sentences
 
     sentences, headings = [], []
     for path in sorted(open_medicine_dir().rglob("*.md")):
@@ -43,7 +44,7 @@ def _sentences() -> tuple[list[str], list[str]]:
             if line.startswith("#"):
                 headings.append(line.strip("# ").strip())
             elif len(line.split()) >= 6:
-                sentences += [s.strip() for s in re.split(r"(?<=[.;])\s+", line) if len(s.split()) >= 4]
+                sentences += [s for s in split_sentences(line, semicolons="all") if len(s.split()) >= 4]
     return sentences, headings
 
 

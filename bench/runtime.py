@@ -171,13 +171,18 @@ class Ours:
 
 
 class HF:
-    def __init__(self, path: Path, dtype: str, device: str) -> None:
+    """transformers' Llama (SDPA, its own dynamic cache), driven like `Ours`; bench/runtime_gpu.py
+    wraps a model it built with `HF(model)`."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model.eval()
+
+    @classmethod
+    def load(cls, path: Path, dtype: str, device: str) -> "HF":
         from transformers import LlamaForCausalLM
 
         td = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
-        self.model = LlamaForCausalLM.from_pretrained(path, torch_dtype=td, attn_implementation="sdpa").to(device)
-        self.model.eval()
-        self.device = device
+        return cls(LlamaForCausalLM.from_pretrained(path, torch_dtype=td, attn_implementation="sdpa").to(device))
 
     def weight_bytes_per_token(self) -> int:
         return weight_bytes_per_token(self.model)
@@ -227,8 +232,7 @@ def worker(args: argparse.Namespace) -> None:
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     base_rss = rss_mb()
     t = time.perf_counter()
-    cls = Ours if args.engine == "ours" else HF
-    eng = cls(Path(args.path), args.dtype, dev)
+    eng = Ours(Path(args.path), args.dtype, dev) if args.engine == "ours" else HF.load(Path(args.path), args.dtype, dev)
     sync()
     load_s = time.perf_counter() - t
     rss_after_load = current_rss_mb()

@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from bench.runtime import HF, weight_bytes_per_token  # noqa: E402  (transformers driven the same way)
+
 LLAMA_1B = dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
                 num_attention_heads=32, num_key_value_heads=8, rope_theta=500000.0, rms_norm_eps=1e-5,
                 max_position_embeddings=131072, tie_word_embeddings=True)
@@ -168,28 +170,7 @@ class Ours:
         return self.model(ids).float()
 
 
-class HF:
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-
-    @torch.inference_mode()
-    def prefill(self, ids: torch.Tensor, max_tokens: int):
-        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1].float(), out.past_key_values
-
-    @torch.inference_mode()
-    def step(self, ids: torch.Tensor, cache):
-        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True)
-        return out.logits[:, -1].float(), out.past_key_values
-
-    @torch.inference_mode()
-    def all_logits(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=ids).logits.float()
-
-
 def weight_bytes(model: nn.Module) -> int:
-    from bench.runtime import weight_bytes_per_token
-
     return weight_bytes_per_token(model)
 
 
@@ -286,7 +267,14 @@ def llama_rows(args, bw: float) -> tuple[list[dict], dict]:
         row["prefill_4096_tok_s"] = prefill_rate(eng, LLAMA_1B["vocab_size"], 4096, 3)
         row["long_context"] = 4096
         rows.append(row)
-    quality = teacher_forced(Ours(ours, "off"), HF(hf), LLAMA_1B["vocab_size"])
+    # bf16 noise for scale: both engines against transformers in fp32 on the same weights.
+    import copy
+
+    hf32 = HF(copy.deepcopy(hf).float())
+    quality = {"ours_bf16_vs_transformers_bf16": teacher_forced(Ours(ours, "off"), HF(hf), LLAMA_1B["vocab_size"]),
+               "ours_bf16_vs_transformers_fp32": teacher_forced(Ours(ours, "off"), hf32, LLAMA_1B["vocab_size"]),
+               "transformers_bf16_vs_fp32": teacher_forced(HF(hf), hf32, LLAMA_1B["vocab_size"])}
+    del hf32
     ref = rows[0]["greedy"]
     for r in rows:
         r["greedy_same_as_transformers"] = common_prefix(r.get("greedy", []), ref)
@@ -403,9 +391,10 @@ def main(argv: list[str] | None = None) -> None:
         save()
         print_table(rows[-2:], bw)
     if quality:
-        print(f"Llama-1B ours vs transformers, teacher-forced over 256 tokens: max |dlogit| "
-              f"{quality['max_abs_logit_diff']:.3f} (logits up to {quality['logit_scale']:.1f}), "
-              f"top-1 agreement {quality['top1_agreement']:.3f}")
+        print("Llama-1B, teacher-forced over 256 tokens (random weights: near-ties are common):")
+        for name, qd in quality.items():
+            print(f"  {name:<34} max |dlogit| {qd['max_abs_logit_diff']:.3f} (logits up to "
+                  f"{qd['logit_scale']:.1f}), top-1 agreement {qd['top1_agreement']:.3f}")
         for r in rows:
             if "greedy_same_as_transformers" in r:
                 print(f"  {r['row']}: greedy tokens identical to transformers for {r['greedy_same_as_transformers']}")

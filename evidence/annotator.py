@@ -7,7 +7,8 @@ import re
 from evidence.grading import grade_document
 from evidence.stated_grades import extract_stated_grades, scheme_hint_for
 from indexing.labels import DocumentGrade, StatedGrade
-from indexing.schema import Chunk, Document
+from indexing.readers.pubmed import PubmedRecord
+from indexing.schema import Chunk, Document, SourceMeta
 
 _SPACE = re.compile(r"\s+")
 
@@ -70,3 +71,16 @@ class EvidenceAnnotator:
             if len(found) > 1:
                 break  # the same wording on several pages: cannot tell them apart
         return chunk.page_start
+
+
+def pubmed_meta(record: PubmedRecord) -> SourceMeta:
+    """The facts of a PubMed citation in the form every grader and the store take."""
+    return SourceMeta(title=record.title, year=record.year, doi=record.doi, organization=record.journal,
+                      language=record.language, publication_types=list(record.publication_types),
+                      mesh_terms=list(record.mesh_terms), abstract=record.abstract_text)
+
+
+def grade_pubmed_record(record: PubmedRecord) -> DocumentGrade:
+    """One PubMed abstract graded as one document: its publication types decide the source type
+    where they name one, its title and abstract do the rest."""
+    return grade_document(record.title, record.abstract_text, pubmed_meta(record))

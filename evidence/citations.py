@@ -18,7 +18,8 @@ from typing import Protocol
 import numpy as np
 
 from evidence.schema import Citation, CitationReport, Evidence
-from evidence.sentences import cited_ids, content_terms, has_cjk, numbers, split_sentences, strip_markup
+from evidence.sentences import cited_ids, content_terms, numbers, strip_markup
+from indexing.text import has_cjk, passage_sentences
 
 LEXICAL_SUPPORT = 0.5  # share of a claim's content terms found in the passage
 SEMANTIC_SUPPORT = 0.6  # cosine between claim and passage (all-MiniLM-L6-v2 scale)
@@ -58,7 +59,7 @@ _NEGATION = re.compile(
 
 def _passage(e: Evidence) -> _Passage:
     text = _support_text(e)
-    sentences = [(content_terms(s), bool(_NEGATION.search(s))) for s in split_sentences(e.text)]
+    sentences = [(content_terms(s), bool(_NEGATION.search(s))) for s in passage_sentences(e.text)]
     return _Passage(e, content_terms(text), numbers(text), sentences)
 
 
@@ -112,7 +113,7 @@ def check_citations(answer_text: str, evidence: Sequence[Evidence], embedder: Em
     claims = 0
     pending: list[tuple[int, str, str]] = []  # (citation index, claim, evidence id) for semantic check
 
-    for sentence in split_sentences(answer_text or ""):
+    for sentence in passage_sentences(answer_text or ""):
         if is_heading_or_question(sentence):
             continue
         ids = cited_ids(sentence)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from evidence.schema import Conflict, Evidence
 from evidence.stated_grades import sentence_direction
+from indexing.text import CONTENT_STOP_WORDS, has_cjk, split_sentences
 
 _EXPLICIT = re.compile(
     r"\b(?:recommend\w*|suggest\w*|should|is\s+indicated|are\s+indicated|not\s+indicated|do\s+not|avoid\w*"
@@ -39,26 +40,23 @@ _CUT = re.compile(
     re.IGNORECASE,
 )
 _ZH_CUT = re.compile(r"(?:用于|治疗|作为|进行|预防|的患者|患者|时|以|于).*$")
-_STOP = {
-    "the", "a", "an", "of", "and", "or", "is", "are", "be", "been", "should", "may", "can", "not", "no", "it",
-    "we", "that", "this", "these", "use", "using", "used", "therapy", "treatment", "treatments", "management",
-    "patients", "patient", "adults", "people", "person", "individuals", "recommended", "recommend", "suggest",
-    "strongly", "conditionally", "reasonable", "considered", "consider", "against", "all", "any", "other",
-    "initial", "standard", "usual", "care", "clinicians", "clinician", "routinely", "also", "which", "who", "their",
-    "prescribe", "give", "offer", "start", "first", "panel", "guideline", "but", "prior", "including", "include",
-    "starting", "stopping", "continuing", "alternative", "alternatives", "option", "options", "approach", "strategy",
-    "benefit", "regimen", "agent", "agents", "drug", "drugs", "medication", "medications", "dose", "doses", "dosing",
-    "level", "levels", "score", "scores", "risk", "test", "testing", "procedure", "procedures", "intervention",
-    "interventions", "measure", "measures", "assessment", "evaluation", "placement", "fluid", "fluids", "surgery",
-    "time", "timing", "day", "days", "hour", "hours", "week", "weeks", "month", "months", "year", "years", "more",
-    "less", "than", "only", "both", "either", "each", "every", "such", "without", "where", "there", "then", "must",
-    "will", "would", "could", "might", "has", "have", "had", "was", "were", "being", "its", "his", "her", "they",
-    "them", "you", "your", "our", "one", "two", "three", "new", "based", "following", "after", "before",
-    # verbs and bare modifiers name no intervention on their own
-    "titrate", "initiate", "initiating", "discontinue", "continue", "change", "add", "adding", "switch", "switching",
-    "stop", "reduce", "increase", "maintain", "early", "late", "oral", "intravenous", "medical", "surgical",
-    "pharmacological", "pharmacologic", "systemic", "topical", "additional", "further", "supplemental", "full",
-    "maximal", "lowest", "possible", "higher", "lower", "high", "low", "further", "specific", "current", "appropriate",
+# Words that name no intervention: function words, and the clinical filler around one.
+_STOP = CONTENT_STOP_WORDS | {
+    "no", "use", "using", "used", "therapy", "treatment", "treatments", "management", "patients", "patient",
+    "adults", "people", "person", "individuals", "recommended", "recommend", "suggest", "strongly",
+    "conditionally", "reasonable", "considered", "consider", "initial", "standard", "usual", "care",
+    "clinicians", "clinician", "routinely", "prescribe", "give", "offer", "start", "first", "panel",
+    "guideline", "prior", "including", "include", "starting", "stopping", "continuing", "alternative",
+    "alternatives", "option", "options", "approach", "strategy", "benefit", "regimen", "agent", "agents",
+    "drug", "drugs", "medication", "medications", "dose", "doses", "dosing", "level", "levels", "score",
+    "scores", "risk", "test", "testing", "procedure", "procedures", "intervention", "interventions", "measure",
+    "measures", "assessment", "evaluation", "placement", "fluid", "fluids", "surgery", "time", "timing", "day",
+    "days", "hour", "hours", "week", "weeks", "month", "months", "year", "years", "less", "every", "one", "two",
+    "three", "new", "based", "following", "titrate", "initiate", "initiating", "discontinue", "continue",
+    "change", "add", "adding", "switch", "switching", "stop", "reduce", "increase", "maintain", "early", "late",
+    "oral", "intravenous", "medical", "surgical", "pharmacological", "pharmacologic", "systemic", "topical",
+    "additional", "supplemental", "full", "maximal", "lowest", "possible", "higher", "lower", "high", "low",
+    "specific", "current", "appropriate",
 }
 # Ungraded sentences count only when the recommending words govern the sentence, not a side
 # clause ("... in patients who do not have ..."): stricter than the grade-direction wording.
@@ -104,7 +102,7 @@ def _singular(word: str) -> str:
 
 def _intervention(sentence: str) -> tuple[frozenset[str], str] | None:
     """The intervention a recommendation is about, as a set of content words and a label."""
-    if re.search(r"[\u4e00-\u9fff]", sentence):
+    if has_cjk(sentence):
         m = _ZH_INTERVENTION.search(sentence)
         if not m:
             return None
@@ -147,7 +145,7 @@ def _statements(item: Evidence) -> list[_Statement]:
         if about and grade.recommendation not in seen:
             seen.add(grade.recommendation)
             found.append(_Statement(eid, item.document_id, grade.direction, about[0], about[1], grade.recommendation))
-    for sentence in re.split(r"(?<=[.!?。；;])\s*|\n+", item.text):
+    for sentence in split_sentences(item.text, semicolons="all", line_breaks=True):
         sentence = sentence.strip(" -*#\t")
         if not sentence or sentence in seen or not _EXPLICIT.search(sentence):
             continue
@@ -172,7 +170,7 @@ def _same_intervention(a: _Statement, b: _Statement) -> bool:
     # Chinese phrases: one names the other ("阿司匹林" within "小剂量阿司匹林").
     if len(a.terms) == len(b.terms) == 1:
         x, y = next(iter(a.terms)), next(iter(b.terms))
-        return bool(re.search(r"[\u4e00-\u9fff]", x)) and (x in y or y in x)
+        return has_cjk(x) and (x in y or y in x)
     return False
 
 

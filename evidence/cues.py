@@ -16,6 +16,8 @@ from indexing.labels import SourceType
 PROTOCOL = "protocol"  # a study protocol: reports no results
 PRECLINICAL = "preclinical"  # animal / in-vitro / mechanism work
 POST_HOC = "post_hoc"  # secondary analysis of trial data
+QUALITATIVE = "qualitative"  # interviews, focus groups: outside the evidence hierarchy
+NON_CLINICAL_KINDS = (PROTOCOL, PRECLINICAL, QUALITATIVE)  # report no clinical evidence: other, level 5
 CueKind = SourceType | str
 
 
@@ -39,6 +41,7 @@ CUES: list[Cue] = [
     _cue(S.SYSTEMATIC_REVIEW, "systematic search", r"\bsystematic(?:ally)?\s+(?:literature\s+)?search(?:ed|es)?\b|\bsystematically\s+reviewed", 0.9),
     _cue(S.SYSTEMATIC_REVIEW, "pooled data", r"\bpooled\s+data\s+from\s+\d+|\bsummary\s+(?:relative\s+risks?|odds\s+ratios?|estimates?|effect)", 0.6),
     _cue(S.SYSTEMATIC_REVIEW, "PRISMA", r"\bPRISMA\b", 0.8),
+    _cue(S.SYSTEMATIC_REVIEW, "evidence synthesis", r"\bevidence\s+synthesis\b", 0.7),
     _cue(S.SYSTEMATIC_REVIEW, "umbrella review", r"\bumbrella\s+review|overview\s+of\s+(?:systematic\s+)?reviews", 0.9),
     _cue(S.SYSTEMATIC_REVIEW, "database search",
          r"\b(?:we\s+)?search(?:ed)?\s+(?:[\w,()]+\s+){0,5}(?:MEDLINE|PubMed|Embase|Cochrane|Web\s+of\s+Science|CINAHL|Scopus)", 0.8),
@@ -55,12 +58,19 @@ CUES: list[Cue] = [
          r"\brandomi[sz]ed(?:[\s,-]+(?:\w+[\s,-]+){0,4}?)(?:controlled\s+)?(?:clinical\s+)?trials?\b", 1.0),
     _cue(S.RCT, "RCT", r"\bRCT\b", 0.8),
     _cue(S.RCT, "random allocation",
-         r"\brandomly\s+(?:assigned|allocated|divided)|\b(?:were|was|been)\s+randomi[sz]ed|\brandomi[sz]ation\b|\brandomi[sz]ed\s+(?:\d|in\s+a|to\b|1:1|2:1)", 0.9),
+         r"\brandomly\s+(?:assigned|allocated|divided|distributed|selected\s+to\s+receive|given)|\b(?:were|was|been)\s+(?:\w+ly\s+)?randomi[sz]ed(?!\s+order)"
+         r"|\brandomi[sz]ation\b|\brandomi[sz]ed\s+(?:\d|in\s+a|to\b|1:1|2:1|into\b)", 0.9),
+    _cue(S.RCT, "randomised study",
+         r"\brandomi[sz]ed,?\s+(?:[\w-]+,?\s+){0,3}?(?:study|studies|fashion|manner|design|comparison|experiment|cross-?over)\b", 0.9),
     _cue(S.RCT, "blinding", r"\b(?:double|triple|single)[- ]blind(?:ed)?\b|\bplacebo[- ]controlled\b|\bmasked\s+trial", 0.7),
     _cue(S.RCT, "allocation concealment", r"\ballocation\s+concealment|\bCONSORT\b", 0.6),
     _cue(S.RCT, "assigned to arms",
          r"\b(?:were|was)\s+(?:\w+\s+)?(?:assigned|allocated)\s+to\s+(?:receive\s+)?(?:either|one\s+of|\w+\s+or)", 0.6),
-    _cue(S.RCT, "trial", r"\btrial\b", 0.3),
+    # "trial" alone does not say randomised: it counts only in a text that speaks of randomisation
+    # somewhere (see grading._read), e.g. "a trial of X ... after the randomised phase ended".
+    _cue(S.RCT, "trial", r"\btrial\b(?!\s+regist)", 0.3),
+    _cue(S.RCT, "stepped-wedge / cluster randomisation",
+         r"\bstepped[- ]wedge\b|\bcluster[- ]randomi[sz]ed|\b(?:crossed\s+over|allocated|assigned)\s+(?:\w+\s+){0,4}in\s+(?:a\s+)?random\s+order", 0.9),
     _cue(S.RCT, "random sequence / masked assessment",
          r"\bcomputer-generated\s+(?:random\s+)?(?:sequence|allocation|list)|\brandom\s+(?:sequence|allocation)"
          r"|\b(?:assessors|investigators|participants)\s+(?:were\s+)?(?:unaware|blinded|masked)\s+(?:of|to)\s+(?:group|treatment)\s+(?:assignment|allocation)", 0.8),
@@ -69,13 +79,24 @@ CUES: list[Cue] = [
     _cue(S.RCT, "双盲", r"双盲|三盲|安慰剂对照", 0.7),
     # ---- cohort and other non-randomised controlled designs
     _cue(S.COHORT, "cohort study", r"\bcohort\s+stud(?:y|ies)|\b(?:prospective|retrospective|population-based|longitudinal|birth|historical|inception)\s+cohort", 1.0),
-    _cue(S.COHORT, "cohort", r"\bcohorts?\b", 0.4),
+    _cue(S.COHORT, "cohort", r"\bcohorts?\b", 0.25),  # "a cohort of patients" is said of any group
+    _cue(S.COHORT, "prospective study",
+         r"\bprospective\s+(?:\w+\s+){0,2}?(?:study|analysis|evaluation|follow-up)|\bprospective(?:ly)?,?\s+(?:observational|longitudinal)", 0.5),
     _cue(S.COHORT, "non-randomised controlled design",
          r"\bnon-?\s?randomi[sz]ed|\bquasi-?\s?(?:experimental|randomi[sz]ed)|\bcontrolled\s+before[- ]and[- ]after|\binterrupted\s+time[- ]series", 0.9),
     _cue(S.COHORT, "prospective/longitudinal follow-up",
          r"\bprospectively\s+(?:followed|enrolled|collected)|\bfollowed\s+(?:up\s+)?for\s+(?:a\s+)?(?:median|mean|\d)|\blongitudinal\s+(?:study|analysis)", 0.6),
     _cue(S.COHORT, "registry/database study", r"\bregistry(?:-based)?\s+(?:study|data|analysis)|\b(?:claims|administrative|electronic\s+health\s+record)s?\s+(?:database|data)", 0.5),
     _cue(S.COHORT, "retrospective study", r"\bretrospective(?:ly)?\s+(?:study|analysis|review|analy[sz]ed)", 0.4),
+    _cue(S.COHORT, "record review",
+         r"\b(?:were|was)\s+(?:evaluated|analy[sz]ed|reviewed|studied|examined|collected)\s+retrospectively|\bretrospectively\s+(?:reviewed|evaluated|collected|studied|examined)"
+         r"|\b(?:examined|reviewed|analy[sz]ed|evaluated|studied)\s+retrospectively\b"
+         r"|\b(?:medical|clinical|hospital|patients?'?|health)\s+(?:records|charts|files|notes)\s+(?:\w+\s+){0,3}(?:were|was)\s+(?:reviewed|analy[sz]ed|examined|evaluated)"
+         r"|\b(?:chart|record)\s+review|\breview\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,2}(?:records|charts|case\s+notes|files)\b", 0.8),
+    _cue(S.COHORT, "non-randomised / single-arm trial",
+         r"\bsingle[- ]arm\b|\bphase\s+(?:I|II|IV|1|2|4)[ab]?\s+(?:\w+\s+)?(?:study|trial)|\bopen[- ]label\s+(?:\w+\s+)?(?:study|trial)|\buncontrolled\s+(?:study|trial)", 0.6),
+    _cue(S.COHORT, "before-after comparison",
+         r"\bbefore\s+and\s+(?:after|during)\s+(?:the\s+)?(?:treatment|surgery|intervention|implant\w*|therapy)|\bpre-?\s?test[- ]post-?\s?test|\bpre-?\s?and\s+post-?(?:operative|treatment|intervention)", 0.6),
     _cue(S.COHORT, "follow-up of a population",
          r"\b\d+\s+years?\s+of\s+follow-?up|\bduring\s+(?:a\s+)?(?:median\s+|mean\s+)?(?:\d+|\w+)[\s-]+(?:years?|months?)\s+of\s+follow-?up"
          r"|\bfollowed\s+(?:them|participants|all|up)\b|\bbiobank\b|\bnationwide\s+registers?|\bincident\s+\w+", 0.6),
@@ -92,6 +113,7 @@ CUES: list[Cue] = [
     # ---- case-control
     _cue(S.CASE_CONTROL, "case-control", r"\bcase[- ]control(?:led)?\b|\bcase[- ]referent", 1.0),
     _cue(S.CASE_CONTROL, "matched controls", r"\bmatched\s+(?:healthy\s+)?controls|\bcontrols\s+(?:were\s+)?matched", 0.6),
+    _cue(S.CASE_CONTROL, "healthy controls", r"\bhealthy\s+(?:\w+\s+)?controls?\b|\bcontrol\s+group\s+of\s+(?:\d+\s+)?healthy", 0.5),
     _cue(S.CASE_CONTROL, "cases compared with controls",
          r"\bcases\s+and\s+(?:\w+\s+)?controls\b|\bcontrol\s+(?:infants|subjects|individuals|children|women|men)\b|\bcompared\s+with\s+(?:\w+\s+){0,3}controls\b", 0.7),
     _cue(S.CASE_CONTROL, "matched comparison of exposures",
@@ -108,11 +130,17 @@ CUES: list[Cue] = [
     _cue(S.CROSS_SECTIONAL, "single-occasion measurement",
          r"\b(?:on|at|during)\s+a\s+single\s+(?:visit|occasion|day|time[- ]point)|\bcompleted\s+(?:a|an)\s+(?:\w+\s+)?questionnaire|\bprevalence\b", 0.5),
     _cue(S.CROSS_SECTIONAL, "survey", r"\bsurvey\b|\bself-administered\s+questionnaire", 0.5),
+    _cue(S.CROSS_SECTIONAL, "descriptive study",
+         r"\bdescriptive\s+(?:\w+\s+){0,2}(?:study|analysis|survey|investigation)|\bnationally\s+representative", 0.6),
     _cue(S.CROSS_SECTIONAL, "questionnaire administered",
-         r"\b(?:web-based|online|self-administered|structured|anonymous)\s+questionnaire|\bquestionnaire\s+was\s+(?:completed|administered|distributed|sent)", 0.6),
+         r"\b(?:web-based|online|self-administered|structured|anonymous|interviewer-administered)\s+questionnaire|\bquestionnaire\s+was\s+(?:completed|administered|distributed|sent)"
+         r"|\b(?:responded\s+to|answered|completed)\s+(?:the\s+|a\s+)?(?:[\w-]+\s+){0,4}questionnaires?\b|\bdata\s+were\s+collected\s+(?:using|through|by)\s+(?:a\s+)?(?:[\w-]+\s+){0,3}questionnaire", 0.6),
     _cue(S.CROSS_SECTIONAL, "调查", r"一次性调查|调查", 0.5),
     _cue(S.CROSS_SECTIONAL, "diagnostic accuracy",
-         r"\bdiagnostic\s+accuracy|\baccuracy\s+of\b|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test", 0.8),
+         r"\bdiagnostic\s+(?:accuracy|performance|value)|\bsensitivity\s+and\s+specificity|\breference\s+standard|\bindex\s+test"
+         r"|^\W*(?:the\s+)?accuracy\s+of\b|\baccuracy\s+of\s+(?:[\w-]+\s+){1,5}(?:for|in)\s+(?:the\s+)?(?:diagnos|detect)", 0.8),
+    _cue(S.CROSS_SECTIONAL, "associated factors",
+         r"\bfactors\s+associated\s+with|\bassociated\s+factors|\bdeterminants\s+of|\blogistic\s+regression", 0.2),
     _cue(S.CROSS_SECTIONAL, "横断面", r"横断面|现况调查|现况研究", 1.0),
     _cue(S.CROSS_SECTIONAL, "问卷调查", r"问卷调查|流行病学调查|抽样调查|患病率(?:调查)?|(?:分层|整群|多阶段)\S{0,6}抽样", 0.7),
     # ---- case reports and series
@@ -124,13 +152,18 @@ CUES: list[Cue] = [
     _cue(S.CASE_SERIES, "patients described",
          r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
+    _cue(S.CASE_SERIES, "the case described",
+         r"(?<!in )(?<!in the )\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}(?:man|woman|boy|girl|patient|infant|neonate|child|male|female|\d+-year-old)"
+         r"|is\s+(?:presented|described|discussed|reported)|was\s+(?:presented|described|reported))"
+         r"|\b(?:this|our|the\s+present)\s+case\b|\bcase\s+presentation\b|\bwe\s+(?:report|present|describe)\s+(?:here\s+)?(?:a|an)\s+(?:[\w-]+\s+){0,3}(?:man|woman|boy|girl|patient|infant|neonate|child)", 0.9),
     _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报[告道]\s*\d+\s*例|附\s*\d+\s*例|[\d一二三四五六七八九十]+\s*例\s*$", 1.0),
     _cue(S.CASE_SERIES, "家系报告", r"家系(?:报告|分析|调查)?|报[告道]\s*(?:一|1)\s*(?:个|例)", 0.8),
     _cue(S.CASE_SERIES, "患者简介", r"患者[，,]\s*[男女][，,]\s*\d+\s*岁", 0.6),
     # ---- guidelines
     _cue(S.GUIDELINE, "guideline", r"\b(?:clinical\s+)?(?:practice\s+)?guidelines?\b", 1.0),
     _cue(S.GUIDELINE, "recommendations for practice",
-         r"\bpractice\s+parameters?\b|\brecommendations\s+(?:for|on)\s+the\s+(?:diagnosis|management|treatment|prevention|evaluation|care)", 0.7),
+         r"\bpractice\s+parameters?\b|\brecommendations\s+(?:for|on)\s+the\s+(?:diagnosis|management|treatment|prevention|evaluation|care)"
+         r"|^\W*recommendations\s+(?:for|on)\b|\b(?:clinical\s+)?practice\s+recommendations\b|\bthe\s+present\s+recommendations\b", 0.7),
     _cue(S.GUIDELINE, "guideline panel", r"\bguideline\s+(?:panel|development\s+group|committee|writing\s+committee)|\bthe\s+panel\s+(?:recommends|suggests)", 1.0),
     _cue(S.GUIDELINE, "recommendation statement",
          r"\brecommendation\s+statement|\b(?:the\s+)?(?:USPSTF|task\s+force|society|college|association)\s+recommends\b", 0.8),
@@ -146,7 +179,7 @@ CUES: list[Cue] = [
     # ---- consensus and position statements
     _cue(S.CONSENSUS, "consensus statement",
          r"\bconsensus\s+(?:statement|document|report|conference|recommendations?|guidelines?|paper|panel)|\bexpert\s+consensus|\binternational\s+consensus", 1.0),
-    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b", 0.5),
+    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b(?!\s+(?:sequences?|reads?|accuracy|calling|motifs?|sites?|clustering|genotypes?))", 0.5),
     _cue(S.CONSENSUS, "position/scientific statement",
          r"\bposition\s+(?:statement|paper|stand)|\bcommittee\s+opinion|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
     _cue(S.CONSENSUS, "expert panel agreement",
@@ -164,28 +197,40 @@ CUES: list[Cue] = [
     _cue(S.NARRATIVE_REVIEW, "overview", r"\boverview\b|\bwe\s+(?:outline|summari[sz]e|discuss)\s+(?:the|current|recent|what)", 0.7),
     # "review" as a noun ("a review", "this review", "Review:"), not the verb ("review urate in 4 weeks")
     _cue(S.NARRATIVE_REVIEW, "review",
-         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?:[\w-]+\s+)?review\b|^\W*review\b|\breview\W*$", 0.5),
+         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?!(?:retrospective|prospective|chart|record|case|file|medical)\s)(?:[\w-]+\s+)?review\b"
+         r"|^\W*review\b|\breview\W*$", 0.5),
     _cue(S.NARRATIVE_REVIEW, "综述", r"(?<!系统)(?<!系统性)综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
     # ---- expert opinion / editorial
     _cue(S.EXPERT_OPINION, "editorial/commentary",
-         r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\bperspective\b|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
+         r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\b(?:a|an|our|this|my)\s+(?:[\w-]+\s+)?perspective\b(?!\s+(?:of|on|from))"
+         r"|\bperspective\s+(?:article|piece|paper)|\b(?:this|the)\s+(?:article|paper|essay)\s+(?:argues|contends|proposes)|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
     _cue(S.EXPERT_OPINION, "first-person argument",
          r"\bI\s+(?:believe|argue|think|propose|contend)\b|(?:^|(?<=[.;:!?] ))\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
-    _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+for)|\bthe\s+authors\s+(?:reflect|argue|call)", 0.8),
+    _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+(?:for|on)|contend)|\bthe\s+authors\s+(?:reflect|argue|call)|\bopens?\s+a\s+(?:discussion|debate)", 0.8),
     _cue(S.EXPERT_OPINION, "letter", r"(?:^|(?<=[.;:!?] ))\W*letter\b|\b(?:I|we)\s+write\s+to\b|\bI\s+write\b", 0.9),
     _cue(S.EXPERT_OPINION, "笔者观点", r"笔者|看法|思考|谈谈", 0.7),
     _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),
     # ---- textbooks and reference works
     _cue(S.TEXTBOOK, "textbook chapter",
-         r"\bchapter\s+\d+|\bin\s+this\s+chapter|\btextbook\b|\bhandbook\b|\blearning\s+objectives\b|\bencyclop(?:a)?edia\b|\bmanual\s+of\b", 0.9),
-    _cue(S.TEXTBOOK, "chapter", r"\bchapter\b|\bedition\b", 0.4),
+         r"\bchapter\s+\d+|\bin\s+this\s+chapter|\btextbook\b|\bhandbook\b|\blearning\s+objectives\b|\bencyclop(?:a)?edia\b|(?<!statistical\s)\bmanual\s+of\b", 0.9),  # not DSM's "Statistical Manual of"
+    _cue(S.TEXTBOOK, "chapter", r"\bchapter\b|\b(?:this|the\s+(?:new|latest))\s+edition\b", 0.4),  # "DSM-5, fifth edition" is no textbook
     _cue(S.TEXTBOOK, "教材", r"第[一二三四五六七八九十百\d]+章|本章|教材|教科书|学习目标|手册", 0.9),
     # ---- not evidence about patients yet
     _cue(PROTOCOL, "study protocol",
-         r"\b(?:study|trial|review)\s+protocol\b|\bprotocol\s+(?:for|of)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,4}(?:trial|study|review|meta-analysis)\b|\b(?:design\s+and\s+rationale|rationale\s+and\s+design)\b|\bdescribes\s+the\s+design\s+of|^\W*design\s+of\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,3}(?:trial|study)\b|\bresults\s+are\s+expected|\bwill\s+be\s+(?:randomi[sz]ed|recruited|enrolled|assigned)", 0.9),
+         r"\b(?:study|trial|review)\s+protocol\b|\bprotocol\s+(?:for|of)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,4}(?:trial|study|review|meta-analysis)\b|\b(?:design\s+and\s+rationale|rationale\s+and\s+design)\b|\bdescribes\s+the\s+design\s+of|^\W*design\s+of\s+(?:the|a|an)\s+(?:[\w-]+\s+){0,3}(?:trial|study)\b|\bresults\s+are\s+expected|\bwill\s+be\s+(?:randomi[sz]ed|recruited|enrolled|assigned)"
+         r"|\bstatistical\s+analysis\s+plan|\b(?:economic\s+)?evaluation\s+plan\b|^\W*protocol\b|\bthis\s+(?:is\s+a\s+)?protocol\b", 0.9),
     _cue(PROTOCOL, "研究方案", r"研究方案|试验方案|将被随机|将纳入", 0.9),
     _cue(PRECLINICAL, "animal / in-vitro study",
          r"\bin\s+(?:mice|rats|mouse|rat|zebrafish|vitro)\b|\bmurine\b|\bcell\s+lines?\b|\bknock-?out\s+mice|\banimal\s+models?|\bxenograft|\brodent", 0.9),
+    _cue(PRECLINICAL, "animals studied",
+         r"\b(?:mice|rats|rabbits|hamsters|guinea\s+pigs|zebrafish|larvae|dogs|cats|piglets|pigs|swine|sheep|ewes|lambs|cattle|cows|calves"
+         r"|heifers|horses|chickens|broilers|hens|turkeys|monkeys|macaques|primates)\b|\b(?:Wistar|Sprague[- ]Dawley|C57BL/6)\b", 0.7),
+    _cue(PRECLINICAL, "laboratory work",
+         r"\bex\s+vivo\b|\bcultured\s+(?:\w+\s+){0,2}cells|\bcell\s+cultures?\b|\bknock(?:down|out|ed\s+down)\b|\btransfect\w*|\bwestern\s+blot\w*"
+         r"|\bsiRNA\b|\bcadaver\w*|\bbioinformatic\w*|\bmicroarray", 0.6),
+    _cue(QUALITATIVE, "qualitative study",
+         r"\bqualitative\s+(?:\w+\s+)?(?:study|approach|research|design|methods?|interviews?|data|findings|analysis)|\bthematic(?:ally)?\s+analy\w*"
+         r"|\bfocus\s+groups?\b|\bsemi-?structured\s+(?:\w+\s+)?interviews?|\bgrounded\s+theory|\bphenomenological", 0.9),
     _cue(PRECLINICAL, "动物/细胞实验", r"小鼠|大鼠|细胞系|体外实验|动物模型|细胞实验", 0.9),
     _cue(POST_HOC, "post-hoc / secondary analysis",
          r"\bpost-?trial\s+follow-?up|\bafter\s+the\s+randomi[sz]ed\s+(?:phase|period)|\bobservational\s+follow-?up"
@@ -208,6 +253,72 @@ POOLED_WEAKER = re.compile(r"\bcase[- ]control|\bcross[- ]sectional|\bcase\s+(?:
 POOL_CONTEXT = re.compile(
     r"\binclu(?:d|sion)|\beligib|\bpooled|\bsearch|\bidentif|\bretriev|\bselected|\bmeta-?\s?analy|\bsystematic\s+review"
     r"|\bof\s+\d+\s+(?:studies|trials)|\b\d+\s+(?:studies|trials|RCTs)|纳入|检索|合并|荟萃|Meta\s*分析|系统评价",
+    re.IGNORECASE,
+)
+
+# Sections of a structured abstract: where a design word sits decides how much it says.
+SECTION_LABEL = re.compile(
+    r"^\W*(background|introduction|context|rationale|importance|objectives?|aims?|purpose|methods?|design|setting"
+    r"|materials?\s+and\s+methods|patients?\s+and\s+methods|participants|results?|findings|conclusions?|discussion"
+    r"|interpretation|implications)\b[^:：.]{0,25}[:：.]",
+    re.IGNORECASE,
+)
+LEAD_SECTIONS = ("background", "introduction", "context", "rationale", "importance")
+CONCLUSION_SECTIONS = ("conclusion", "discussion", "interpretation", "implications")
+# A sentence that starts describing this work: the lead-in of an abstract ends there.
+STUDY_START = re.compile(
+    r"^\W*(?:to|we|our)\s|\b(?:aim|aims|aimed|objective|purpose|goal|hypothes\w+)\b|\bthis\s+(?:study|paper|article|review|report|work)"
+    r"|\b(?:was|were)\s+(?:\w+\s+)?(?:performed|conducted|carried\s+out|undertaken|done|included|enrolled|recruited|randomi[sz]ed|analy[sz]ed|reviewed|evaluated|studied|examined|interviewed"
+    r"|assigned|allocated|divided|treated|followed|selected|invited|surveyed)\b"
+    r"|^\W*(?:a|an|this|the)?\s*(?:[\w-]+\s+){0,3}(?:study|trial|review|analysis|survey|meta-analysis|report)\b",
+    re.IGNORECASE,
+)
+# Any word of randomisation: without one, a bare "trial" is no RCT cue.
+RANDOMISATION_WORD = re.compile(r"\brandomi[sz]|\brandomly\b|\brandom\s+(?:order|allocation|sequence)|随机", re.IGNORECASE)
+# A call for future work names designs that were not done.
+FUTURE_WORK = re.compile(
+    r"\b(?:are|is|were|be)\s+(?:\w+\s+)?(?:needed|warranted|required|necessary)\b|\bfuture\s+(?:\w+\s+){0,3}(?:stud|trial|research|review)"
+    r"|\bfurther\s+(?:\w+\s+){0,3}(?:stud|trial|research|investigation)|\bshould\s+be\s+(?:\w+\s+)?(?:conducted|performed|confirmed|evaluated)",
+    re.IGNORECASE,
+)
+# A guideline that is the subject of a study ("adherence to guidelines") is not this document's kind.
+GUIDELINE_AS_SUBJECT = re.compile(
+    r"\b(?:adherence|compliance|concordance|conformity|implementation|adoption|uptake|use|application|awareness|knowledge)"
+    r"\s+(?:to|with|of)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:guidelines?|recommendations?)\b"
+    r"|\b(?:according\s+to|based\s+on|as\s+recommended\s+by|in\s+line\s+with|following)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?guidelines?\b"
+    r"|\b(?:state\s+of\s+the\s+art|review|appraisal|quality|evaluation|analysis|comparison)\s+(?:on|of)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?guidelines\b"
+    r"|\bcomputer[- ]interpretable\s+guidelines?|\binteracting\s+(?:clinical\s+)?guidelines|\bguidelines?\s+(?:adherence|implementation|compliance)"
+    r"|\bannotation\s+guidelines?|\bguideline\s+development,",
+    re.IGNORECASE,
+)
+
+# A text that discusses a topic rather than reporting a study of its own.
+DISCURSIVE = re.compile(
+    r"\b(?:we|this\s+(?:article|paper|review|chapter|manuscript|contribution|text))\s+(?:also\s+|briefly\s+|then\s+)?"
+    r"(?:discuss|summari[sz]e|highlight|outline|review|overview)\w*"
+    r"|\b(?:this|the\s+present)\s+(?:article|paper|chapter|manuscript|contribution)\s+(?:\w+\s+)?(?:describes|presents|addresses|focuses|provides|examines)"
+    r"|\b(?:is|are|were)\s+(?:\w+\s+)?(?:discussed|reviewed|summari[sz]ed|highlighted|outlined)\b"
+    r"|\bcurrent\s+(?:knowledge|understanding|evidence|concepts|status|state|challenges)|\brecent\s+(?:advances|developments|progress|insights)"
+    r"|\bthe\s+(?:aim|purpose|objective)\s+of\s+this\s+(?:article|paper|review)|\bthe\s+literature\b|\bwe\s+(?:present|provide)\s+(?:an?\s+)?(?:overview|update|summary)",
+    re.IGNORECASE,
+)
+# Work of its own being done: research verbs in the first person or passive.
+ORIGINAL_WORK = re.compile(
+    r"\bwe\s+(?:\w+ly\s+)?(?:found|observed|show|showed|measured|collected|tested|performed|conducted|studied|investigated|analy[sz]ed|examined"
+    r"|evaluated|assessed|compared|developed|propose|report|recruited|enrolled|identified|used|applied|designed|constructed|obtained|determined)"
+    r"|\b(?:this|the\s+present|our|the\s+current)\s+(?:study|work|experiment|investigation|research)|\bin\s+this\s+(?:study|work|investigation)"
+    r"|\b(?:was|were)\s+(?:\w+\s+)?(?:measured|collected|tested|recruited|enrolled|included|investigated|assessed|evaluated|analy[sz]ed|studied|examined"
+    r"|obtained|extracted|fitted|prepared|synthesi[sz]ed|fabricated|isolated|sequenced|characteri[sz]ed|detected|identified|observed|described)\b"
+    r"|\bwe\s+(?:describe|present|report|propose|introduce|demonstrate)\b|\bhere(?:in)?,?\s+we\b|\b(?:are|is)\s+(?:described|reported)\s+(?:here|for\s+the\s+first)",
+    re.IGNORECASE,
+)
+# Results of a study of its own: p values, percentages of a sample, effect estimates, "we found".
+RESULTS_REPORTED = re.compile(
+    r"\bp\s*[<=>≤]\s*0?\.\d|\b95\s*%\s*C\.?I\b|\b(?:OR|HR|RR|AUC)\s*[=:(]|\bn\s*=\s*\d+|\(\s*\d+(?:\.\d+)?\s*%\s*\)"
+    r"|\bsignificant(?:ly)?\s+(?:higher|lower|increased|decreased|reduced|improved|associated|different|more|less|greater)"
+    r"|\bwe\s+(?:found|observed|show(?:ed)?|demonstrate[ds]?|identified)\b|\bresults?\s+(?:showed|indicated|revealed)"
+    r"|\b(?:patients|participants|subjects|children|women|men|adults|samples|isolates|strains|mice|rats)\s+(?:were|was)\s+(?:\w+\s+)?(?:included|enrolled|recruited|treated|examined|collected|tested|measured|analy[sz]ed)"
+    r"|\b(?:was|were)\s+(?:measured|determined|quantified|synthesi[sz]ed|prepared|characteri[sz]ed|performed|conducted|carried\s+out)\b",
     re.IGNORECASE,
 )
 
@@ -257,39 +368,46 @@ NEGATED_RANDOMISED = re.compile(
 )
 NEGATED_SYSTEMATIC = re.compile(r"\bnon-?\s?systematic|\bnot\s+(?:a\s+)?systematic", re.IGNORECASE)
 
-# PubMed publication types and MeSH terms that name a design. "... as Topic" headings name a
+# MeSH terms that name a design. "... as Topic" headings name a
 # subject, not the design of the paper, and are ignored.
-PUBLICATION_TYPES: dict[str, tuple[CueKind, float]] = {
-    "meta-analysis": (S.SYSTEMATIC_REVIEW, 6.0),
-    "network meta-analysis": (S.SYSTEMATIC_REVIEW, 6.0),
-    "systematic review": (S.SYSTEMATIC_REVIEW, 6.0),
-    "randomized controlled trial": (S.RCT, 6.0),
-    "randomized controlled trial, veterinary": (PRECLINICAL, 6.0),
-    "equivalence trial": (S.RCT, 3.0),
-    "pragmatic clinical trial": (S.RCT, 3.0),
-    "controlled clinical trial": (S.RCT, 2.0),
-    "clinical trial": (S.RCT, 1.5),
-    "clinical trial, phase i": (S.RCT, 1.0),
-    "clinical trial, phase ii": (S.RCT, 1.5),
-    "clinical trial, phase iii": (S.RCT, 2.0),
-    "clinical trial, phase iv": (S.RCT, 1.5),
-    "practice guideline": (S.GUIDELINE, 6.0),
-    "guideline": (S.GUIDELINE, 6.0),
-    "consensus development conference": (S.CONSENSUS, 6.0),
-    "consensus development conference, nih": (S.CONSENSUS, 6.0),
-    "consensus statement": (S.CONSENSUS, 6.0),
-    "review": (S.NARRATIVE_REVIEW, 2.0),
-    "scoping review": (S.NARRATIVE_REVIEW, 4.0),
-    "case reports": (S.CASE_SERIES, 6.0),
-    "observational study": (S.COHORT, 1.5),
-    "editorial": (S.EXPERT_OPINION, 6.0),
-    "comment": (S.EXPERT_OPINION, 4.0),
-    "letter": (S.EXPERT_OPINION, 4.0),
-    "clinical trial protocol": (PROTOCOL, 6.0),
-    "twin study": (S.COHORT, 3.0),
-    "textbooks": (S.TEXTBOOK, 6.0),
-    "textbook": (S.TEXTBOOK, 6.0),
-}
+# Publication types that say what kind of document a record is. NLM's indexers read the full
+# article, so with one present it decides the source type: the first row (in this order) whose type
+# the record carries gives the kinds allowed; the text may choose among them, else the first wins.
+# "Review" allows a systematic review because NLM only added "Systematic Review" in 2019 (older
+# systematic reviews carry "Review"); "Clinical Trial" and its phases do not say randomised, so
+# they allow an RCT only where the text shows random allocation (else: non-randomised trial,
+# cohort); "Observational Study" narrows to the observational designs.
+PUBLICATION_TYPE_DECIDES: list[tuple[str, tuple[SourceType, ...]]] = [
+    ("practice guideline", (S.GUIDELINE,)),
+    ("guideline", (S.GUIDELINE,)),
+    ("consensus development conference, nih", (S.CONSENSUS,)),
+    ("consensus development conference", (S.CONSENSUS,)),
+    ("consensus statement", (S.CONSENSUS,)),
+    ("clinical trial protocol", (S.OTHER,)),
+    ("randomized controlled trial, veterinary", (S.OTHER,)),
+    ("meta-analysis", (S.SYSTEMATIC_REVIEW,)),
+    ("network meta-analysis", (S.SYSTEMATIC_REVIEW,)),
+    ("systematic review", (S.SYSTEMATIC_REVIEW,)),
+    ("randomized controlled trial", (S.RCT,)),
+    ("case reports", (S.CASE_SERIES,)),
+    ("editorial", (S.EXPERT_OPINION,)),
+    ("comment", (S.EXPERT_OPINION,)),
+    ("letter", (S.EXPERT_OPINION,)),
+    ("textbooks", (S.TEXTBOOK,)),
+    ("review", (S.NARRATIVE_REVIEW, S.SYSTEMATIC_REVIEW)),
+    ("scoping review", (S.NARRATIVE_REVIEW, S.SYSTEMATIC_REVIEW)),
+    ("equivalence trial", (S.RCT, S.COHORT)),
+    ("pragmatic clinical trial", (S.RCT, S.COHORT)),
+    ("controlled clinical trial", (S.COHORT, S.RCT)),
+    ("clinical trial, phase iv", (S.COHORT, S.RCT)),
+    ("clinical trial, phase iii", (S.COHORT, S.RCT)),
+    ("clinical trial, phase ii", (S.COHORT, S.RCT)),
+    ("clinical trial, phase i", (S.COHORT, S.RCT)),
+    ("clinical trial", (S.COHORT, S.RCT)),
+    ("observational study", (S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)),
+    ("twin study", (S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL)),
+]
+
 IGNORED_PUBLICATION_TYPES = {
     "comparative study", "multicenter study", "journal article", "research support, non-u.s. gov't",
     "research support, n.i.h., extramural", "research support, u.s. gov't, non-p.h.s.", "validation study",
@@ -297,10 +415,10 @@ IGNORED_PUBLICATION_TYPES = {
 }
 MESH_TERMS: dict[str, tuple[CueKind, float]] = {
     "cohort studies": (S.COHORT, 3.0),
-    "prospective studies": (S.COHORT, 3.0),
-    "retrospective studies": (S.COHORT, 2.0),
+    "prospective studies": (S.COHORT, 1.5),  # how data were gathered, not the design: a case series can be prospective
+    "retrospective studies": (S.COHORT, 1.0),  # NLM adds it to retrospective case series and case-control studies too
     "longitudinal studies": (S.COHORT, 3.0),
-    "follow-up studies": (S.COHORT, 2.0),
+    "follow-up studies": (S.COHORT, 1.0),
     "case-control studies": (S.CASE_CONTROL, 4.0),
     "cross-sectional studies": (S.CROSS_SECTIONAL, 4.0),
     "random allocation": (S.RCT, 2.0),

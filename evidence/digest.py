@@ -20,12 +20,10 @@ from evidence.schema import Answer, AnswerWarning, Conflict, Evidence
 from evidence.sentences import (
     CITATION,
     content_terms,
-    has_cjk,
-    is_list_item,
     looks_like_injection,
-    split_sentences,
     strip_markup,
 )
+from indexing.text import has_cjk, is_bullet, passage_sentences
 
 MAX_SENTENCES = 6
 MAX_PER_PASSAGE = 2
@@ -67,11 +65,11 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     out: list[_Sentence] = []
     headings = {h.strip() for h in evidence.heading_path} | {evidence.title.strip()}
     label = ""
-    for s in split_sentences(evidence.text, headings):
+    for s in passage_sentences(evidence.text, headings):
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
         if s.lstrip().startswith("#") or text in headings:
             label = ""  # a new section ends the scope of a label
-        elif text.endswith((":", "：")) and not is_list_item(s):
+        elif text.endswith((":", "：")) and not is_bullet(s):
             # A scope label is a few words ("Women:", "In pregnancy:", "儿童："); a longer line
             # ending in a colon is a sentence's lead-in, not a scope, and ends the previous label.
             label = text if len(text) <= MAX_LABEL_CHARS and len(text.split()) <= 4 else ""

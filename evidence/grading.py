@@ -2,22 +2,35 @@
 
 How it decides, in order:
 1. A sidecar that states `source_type` / `evidence_level` wins (origin "override").
-2. Every cue (see `cues.py`) and every PubMed publication type / MeSH term found is scored by
-   where it sits: the title and metadata count most, then sentences that describe this work
-   ("we randomly assigned", "this guideline", "本研究"), then the rest of the opening text; a
-   sentence reporting others' work ("previous RCTs showed") counts little, and negations
+2. Every cue (see `cues.py`) and every design-naming MeSH term is scored by where it sits: the
+   title and metadata count most, then sentences that describe this work ("we randomly assigned",
+   "this guideline", "本研究"), then the rest of the opening text. An abstract is read by section:
+   the lead-in (a "Background:" section, or the sentences before the first one about this work)
+   and calls for future work ("trials are needed") count as background, a conclusion counts less;
+   a sentence reporting others' work ("previous RCTs showed") counts little, and negations
    ("non-randomised") are read as what they are. Repeats add with diminishing returns, so one
    telling phrase beats many passing mentions.
 3. Documents that review or cite designs (guideline, consensus, systematic review) win over the
    designs they mention once they describe themselves as such; among them, the head noun of the
    title decides ("systematic review of guidelines" is a review; "基于系统评价的指南" a guideline).
-4. The level follows from the type (Oxford CEBM 2011): a systematic review is as strong as the
+   A guideline the text only mentions ("adherence to guidelines") is its subject, not its kind.
+4. Protocols, animal / in-vitro work and qualitative studies report no clinical evidence of a
+   design: other, level 5. A secondary (post-hoc) analysis of an RCT keeps the trial's source type
+   but is graded level 3: comparisons outside the randomisation are observational.
+5. Where the text names no design, the grader says so at low confidence instead of guessing: a
+   text that only discusses a topic reads as a narrative review (confidence 0.4), anything else
+   stays "other" (0.2). A document that prints several graded recommendations is guideline-like.
+6. A PubMed publication type that names the kind of document (Randomized Controlled Trial,
+   Meta-Analysis, Practice Guideline, Case Reports, Review, Editorial, ...; see
+   `cues.PUBLICATION_TYPE_DECIDES`) decides the source type, the text choosing only among the
+   kinds it allows (origin "metadata"); the reasons say whether the text agreed.
+7. The level follows from the type (Oxford CEBM 2011): a systematic review is as strong as the
    designs it pools; a guideline is level 1 only when it shows graded recommendations, otherwise
-   it is consensus-like (level 5); a post-hoc analysis of a trial is observational (level 3);
-   protocols and animal / in-vitro work report no clinical evidence (other, level 5).
-5. A document that names no kind of its own but prints several graded recommendations is read
-   as guideline-like. With nothing to go on the answer is "other, level 5" at low confidence:
-   the grader errs towards under-grading, never towards inventing strength.
+   it is consensus-like (level 5). With nothing to go on the answer is "other, level 5": the
+   grader errs towards under-grading, never towards inventing strength.
+
+Measured on real PubMed abstracts by `bench/grading_quality.py` (set and labels in
+`bench/data/grading/`).
 """
 
 from __future__ import annotations
@@ -32,11 +45,13 @@ from evidence import cues as C
 from evidence.stated_grades import extract_stated_grades, scheme_hint_for
 from indexing.labels import DocumentGrade, EvidenceLevel, SourceType, StatedGrade
 from indexing.schema import SourceMeta
+from indexing.text import has_cjk, sentence_spans
 
 S = SourceType
 
 # How much a phrase counts by where it sits.
-ZONE_WEIGHT = {"skip": 0.0, "metadata": 1.0, "title": 3.0, "self": 2.0, "opening": 1.0, "body": 0.5, "background": 0.15}
+ZONE_WEIGHT = {"skip": 0.0, "metadata": 1.0, "title": 3.0, "self": 2.0, "opening": 1.0, "body": 0.5,
+               "conclusion": 0.4, "background": 0.15}
 STRONG_ZONES = ("metadata", "title", "self")
 OPENING_CHARS = 1500  # roughly an abstract
 READ_CHARS = 10000  # cues past this point say little about the document's own design
@@ -44,8 +59,13 @@ READ_CHARS = 10000  # cues past this point say little about the document's own d
 # Documents about other documents: they win over the designs they cite once they say what they are.
 CONTAINERS = (S.GUIDELINE, S.CONSENSUS, S.SYSTEMATIC_REVIEW)
 DOCUMENT_KINDS = CONTAINERS + (S.NARRATIVE_REVIEW, S.EXPERT_OPINION, S.TEXTBOOK)
+NON_BACKGROUND_ZONES = ("metadata", "title", "self", "opening", "body", "conclusion")
+LEAD_SHARE = 0.6  # of an abstract's sentences: a longer "lead-in" means its start was missed
+MIN_NON_CLINICAL = 0.6  # one animal / laboratory / qualitative phrase in the abstract proper
+NON_CLINICAL_SHARE = 0.6  # ... that holds its own against the strongest clinical design named
+MIN_EXPOSITION_CHARS = 400  # a shorter text is too little to call an overview
+RESULTS_OF_ITS_OWN = 2  # results phrases (p values, percentages, "we found") that mark original research
 HEAD_MIN_WEIGHT = 0.8  # a generic word ("review") in a title does not decide the head noun
-FIRM_METADATA = 4.0  # a publication type that names the kind outright ("Review" alone does not)
 MIN_TYPE_SCORE = 0.3  # below this (a background mention or two) nothing is named: never over-grade on hearsay
 GUIDELINE_LIKE_GRADES = 3  # graded recommendations that make an unnamed document guideline-like
 PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
@@ -97,18 +117,8 @@ class _Evidence:
 # Reading the text
 # --------------------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[(\"“0-9])|(?<=[。！？；])|\n+")
-
-
 def _sentences(text: str) -> list[tuple[int, str]]:
-    out, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        if text[start : m.start()].strip():
-            out.append((start, text[start : m.start()]))
-        start = m.end()
-    if text[start:].strip():
-        out.append((start, text[start:]))
-    return out
+    return [(s, text[s:e]) for s, e in sentence_spans(text, semicolons="full-width", line_breaks=True)]
 
 
 def _mask(text: str, pattern: re.Pattern[str]) -> str:
@@ -159,61 +169,102 @@ def _clauses(sentence: str) -> list[str]:
     return [c for c in out if c]
 
 
-def _zone_of(sentence: str, clause: str, offset: int) -> str:
+def _zone_of(sentence: str, clause: str, offset: int, section: str) -> str:
     """Self-description beats background for the sentence, but a clause that reports others'
-    work ("..., previous RCTs showed ...") is background even inside a self-describing sentence."""
+    work ("..., previous RCTs showed ...") is background even inside a self-describing sentence.
+
+    `section` is where the sentence sits in an abstract: "lead" (background / introduction, or
+    the sentences before the first one about this work), "conclusion", or "" (methods, results,
+    or no structure seen). A call for future work ("trials are needed") is background anywhere.
+    """
+    if C.FUTURE_WORK.search(sentence):
+        return "background"
     if C.BACKGROUND.search(clause) and not C.SELF_DESCRIPTION.search(clause):
         return "background"
+    if section == "lead":
+        return "background"
     if C.SELF_DESCRIPTION.search(sentence):
-        return "self"
+        return "conclusion" if section == "conclusion" else "self"
     if C.BACKGROUND.search(sentence):
         return "background"
+    if section == "conclusion":
+        return "conclusion"
     return "opening" if offset < OPENING_CHARS else "body"
+
+
+def _sections(sentences: list[tuple[int, str]]) -> list[str]:
+    """Where each sentence of an abstract sits: a labelled section ("Background:", "CONCLUSIONS:")
+    carries forward until the next label; without labels, the sentences before the first one that
+    starts describing this work ("The aim of this study...", "We conducted...", "A retrospective
+    study was performed...") are the lead-in, which in real abstracts cites other studies. A
+    lead-in longer than LEAD_SHARE of the text is no lead-in (the start was not recognised)."""
+    out: list[str] = []
+    current, started = "", False
+    for offset, sentence in sentences:
+        label = C.SECTION_LABEL.match(sentence)
+        if label:
+            name = label.group(1).lower()
+            current = ("lead" if name.startswith(C.LEAD_SECTIONS) else
+                       "conclusion" if name.startswith(C.CONCLUSION_SECTIONS) else "")
+            started = started or current == ""
+        elif not started and (offset >= OPENING_CHARS or C.SELF_DESCRIPTION.search(sentence)
+                              or C.STUDY_START.search(sentence)):
+            started, current = True, ("" if current == "lead" else current)
+        out.append(current if (current or started) else "lead")
+    unlabelled_lead = [z for z, (_, s) in zip(out, sentences, strict=True) if z == "lead" and not C.SECTION_LABEL.match(s)]
+    if len(unlabelled_lead) == len(out) or (len(out) >= 5 and len(unlabelled_lead) > LEAD_SHARE * len(out)):
+        return ["" if z == "lead" else z for z in out]
+    return out
 
 
 def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, list[str]]:
     evidence = _Evidence()
     notes: list[str] = []
     if title.strip():
-        _scan(_mask(title, C.QUOTED_WORK), [(0, "title")], evidence)
-    body = text[:READ_CHARS]
+        _scan(_mask(_mask(title, C.QUOTED_WORK), C.GUIDELINE_AS_SUBJECT), [(0, "title")], evidence)
+    body = _mask(text[:READ_CHARS], C.GUIDELINE_AS_SUBJECT)
     zones: list[tuple[int, str]] = []
-    for offset, sentence in _sentences(body):
+    sentences = _sentences(body)
+    for (offset, sentence), section in zip(sentences, _sections(sentences), strict=True):
         if title.strip() and sentence.strip() == title.strip():
             zones.append((offset, "skip"))
             continue
         pos = offset
         for clause in _clauses(sentence):
-            zones.append((pos, _zone_of(sentence, clause, offset)))
+            zones.append((pos, _zone_of(sentence, clause, offset, section)))
             pos += len(clause)
     if zones:
         _scan(body, zones, evidence)
         evidence.hits = [h for h in evidence.hits if h.zone != "skip"]
+    if not C.RANDOMISATION_WORD.search(f"{title} {body}"):
+        evidence.hits = [h for h in evidence.hits if h.name != "trial"]
     if meta is not None:
-        for raw in meta.publication_types:
-            key = raw.strip().lower()
-            if key in C.PUBLICATION_TYPES:
-                kind, weight = C.PUBLICATION_TYPES[key]
-                evidence.hits.append(_Hit(kind, f"publication type: {raw}", "metadata", raw, weight))
-            elif key in C.IGNORED_PUBLICATION_TYPES:
-                notes.append(f"publication type {raw!r} names no design: ignored")
-        for raw in meta.mesh_terms:
-            key = raw.strip().lower()
-            if key.endswith("as topic"):
-                continue  # a subject heading, not this paper's design
-            if key in C.MESH_TERMS:
-                kind, weight = C.MESH_TERMS[key]
-                evidence.hits.append(_Hit(kind, f"MeSH: {raw}", "metadata", raw, weight))
+        _read_metadata(meta, evidence, notes)
     return evidence, notes
+
+
+def _read_metadata(meta: SourceMeta, evidence: _Evidence, notes: list[str]) -> None:
+    """MeSH terms as hits in the "metadata" zone (publication types decide after the text has
+    spoken, so that a reason can say whether they agree). MeSH "Animals" without "Humans" is how
+    NLM marks a study of animals only: strong evidence of preclinical work."""
+    mesh = {m.strip().lower() for m in meta.mesh_terms}
+    if "animals" in mesh and "humans" not in mesh:
+        evidence.hits.append(_Hit(C.PRECLINICAL, "MeSH: Animals (no Humans)", "metadata", "Animals", 4.0))
+    for raw in meta.publication_types:  # those that name a kind decide later (_publication_type_decides)
+        if raw.strip().lower() in C.IGNORED_PUBLICATION_TYPES:
+            notes.append(f"publication type {raw!r} names no design: ignored")
+    for raw in meta.mesh_terms:
+        key = raw.strip().lower()
+        if key.endswith("as topic"):
+            continue  # a subject heading, not this paper's design
+        if key in C.MESH_TERMS and key != "animals":
+            kind, weight = C.MESH_TERMS[key]
+            evidence.hits.append(_Hit(kind, f"MeSH: {raw}", "metadata", raw, weight))
 
 
 # --------------------------------------------------------------------------------------------
 # Deciding
 # --------------------------------------------------------------------------------------------
-
-
-def _is_cjk(text: str) -> bool:
-    return bool(re.search(r"[\u4e00-\u9fff]", text))
 
 
 def _title_head(evidence: _Evidence, title: str, kinds: Sequence[SourceType]) -> SourceType | None:
@@ -222,7 +273,7 @@ def _title_head(evidence: _Evidence, title: str, kinds: Sequence[SourceType]) ->
             and h.score >= HEAD_MIN_WEIGHT * ZONE_WEIGHT["title"]]
     if not hits:
         return None
-    pick = max if _is_cjk(title) else min
+    pick = max if has_cjk(title) else min
     return pick(hits, key=lambda h: h.position).kind  # type: ignore[return-value]
 
 
@@ -231,39 +282,44 @@ def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]
     scores = {t: evidence.score(t) for t in SourceType if t != S.OTHER}
     strong_containers = {t: evidence.strong(t) for t in CONTAINERS if evidence.strong(t) > 0}
     if strong_containers:
-        # A document about documents: what kind of document is it? Firm metadata first, then the
-        # title's head noun, then whichever kind it names itself most strongly.
-        firm = {t: evidence.score(t, ("metadata",)) for t in DOCUMENT_KINDS}
-        firm = {t: v for t, v in firm.items() if v >= FIRM_METADATA}
+        # A document about documents: what kind of document is it? The title's head noun, then
+        # whichever kind it names itself most strongly (publication types decide later).
         head = _title_head(evidence, title, DOCUMENT_KINDS)
         candidates = {t: evidence.strong(t) for t in DOCUMENT_KINDS if evidence.strong(t) > 0}
-        if firm:
-            chosen = max(firm, key=lambda t: (firm[t], -TIE_ORDER.index(t)))
-        elif head is not None:
+        if head is not None:
             chosen = head
         else:
             chosen = max(candidates, key=lambda t: (candidates[t], -TIE_ORDER.index(t)))
         others = [t for t in candidates if t != chosen]
         if others:
-            how = "heads the title" if head == chosen and not firm else "is named most firmly"
+            how = "heads the title" if head == chosen else "is named most firmly"
             why.append(f"also names {', '.join(t.label for t in others)}; {chosen.label} {how}")
         cited = [t for t in PRIMARY if scores[t] > 0]
         if cited and chosen in CONTAINERS:
             why.append(f"designs it cites ({', '.join(t.label for t in cited)}) do not make it one of them")
         return chosen, why
+    # Guidelines that the text only mentions ("current guidelines recommend") are its subject, not
+    # its kind: without a title or self-description they do not count. (Reviews and consensus
+    # are told by method words, "databases were searched", "a Delphi round", which do count.)
+    mentioned = [S.GUIDELINE] if scores[S.GUIDELINE] > 0 else []
+    scores[S.GUIDELINE] = 0.0
     best = max(scores, key=lambda t: (scores[t], -TIE_ORDER.index(t)))
     if scores[best] <= 0:
+        if mentioned:
+            return S.OTHER, [f"mentions {', '.join(t.label for t in mentioned)} without being one; no design of its own named"]
         return S.OTHER, ["no design or document-type cue found"]
     if scores[best] < MIN_TYPE_SCORE:
         return S.OTHER, [f"only passing mentions ({_reason(evidence.of(best)[0])}): too weak to name a design"]
+    if best == S.COHORT and any(h.name == "cross-sectional" and h.zone in STRONG_ZONES for h in evidence.of(S.CROSS_SECTIONAL)):
+        return S.CROSS_SECTIONAL, ["a cross-sectional analysis (of cohort data): the analysis stated decides"]
     return best, why
 
 
 def _reason(h: _Hit) -> str:
     if h.zone == "metadata":
         return h.name
-    where = {"title": "title", "self": "design sentence", "opening": "abstract",
-             "body": "text", "background": "background mention"}[h.zone]
+    where = {"title": "title", "self": "design sentence", "opening": "abstract", "body": "text",
+             "conclusion": "conclusion", "background": "background mention"}[h.zone]
     return f'{where}: "{h.quote}"'
 
 
@@ -321,40 +377,23 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
     reasons.extend(_reason(h) for h in top[:3])
     reasons.extend(why)
 
-    # Kinds that change the verdict: protocols and preclinical work are no clinical evidence.
-    protocol = evidence.strong(C.PROTOCOL)
-    preclinical = evidence.strong(C.PRECLINICAL)
-    primary_best = max((evidence.score(t) for t in PRIMARY), default=0.0)
-    no_clinical_evidence = False
-    if protocol > 0 and source_type not in (S.GUIDELINE, S.CONSENSUS):
-        no_clinical_evidence = True
-        reasons = [_reason(h) for h in evidence.of(C.PROTOCOL)[:2]] + reasons
-        studied = source_type.label if source_type != S.OTHER else "study"
-        reasons.append(f"a protocol (of a {studied}) reports no results: other, level 5")
-        source_type = S.OTHER
-    elif preclinical > 0 and preclinical >= primary_best and source_type not in CONTAINERS:
-        no_clinical_evidence = True
-        reasons = [_reason(h) for h in evidence.of(C.PRECLINICAL)[:2]] + reasons
-        reasons.append("animal / in-vitro (mechanistic) work: other, level 5")
-        source_type = S.OTHER
-
-    # A document that prints graded recommendations but names no kind is guideline-like.
+    source_type, reasons, no_clinical_evidence = _non_clinical(evidence, source_type, reasons, text)
     grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(
         text, scheme_hint=scheme_hint_for(meta.organization if meta else None, title))
-    named = any(evidence.strong(t) > 0 for t in SourceType)
-    printed = [g for g in grades if g.scheme not in ("other", "nice") and g.strength]
-    nice = [g for g in grades if g.scheme == "nice"]
-    if len(printed) < GUIDELINE_LIKE_GRADES and len(nice) >= GUIDELINE_LIKE_GRADES:
-        printed = nice  # NICE words its strength instead of printing a grade
-    weakly_typed = source_type == S.OTHER or (not named and source_type not in CONTAINERS + (S.RCT,))
-    if len(printed) >= GUIDELINE_LIKE_GRADES and weakly_typed and not no_clinical_evidence:
-        reasons = [f"prints {len(printed)} graded recommendations (e.g. {printed[0].quote!r}) and names no other "
-                   "kind of document: guideline-like"] + [r for r in reasons if "no design" not in r]
-        source_type = S.GUIDELINE
-        top = []
+    if not no_clinical_evidence and _guideline_like(evidence, source_type, grades, reasons):
+        source_type, top = S.GUIDELINE, []
     stated_grades = grades
-
+    unstated = not no_clinical_evidence and source_type == S.OTHER and not top
+    if unstated:
+        source_type = _unstated_design(title, text, reasons)
     origin, confidence = _origin_and_confidence(evidence, source_type, top)
+    if unstated:
+        confidence = 0.4 if source_type == S.NARRATIVE_REVIEW else 0.2
+    decided = _publication_type_decides(meta, source_type, evidence)
+    if decided is not None:
+        source_type, said = decided
+        reasons[:] = [said] + [r for r in reasons if not r.startswith(_UNDECIDED_REASONS)]
+        origin, confidence = "metadata", 0.9
     if meta is not None and meta.source_type is not None:
         if meta.source_type != source_type:
             reasons.insert(0, f"the cues suggested {source_type.label}")
@@ -374,6 +413,90 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
                              confidence=1.0, origin="override")
     return DocumentGrade(source_type=source_type, level=level, reasons=_dedupe(reasons),
                          confidence=round(min(confidence, cap), 2), origin=origin)
+
+
+def _non_clinical(evidence: _Evidence, source_type: SourceType, reasons: list[str], text: str
+                  ) -> tuple[SourceType, list[str], bool]:
+    """Protocols, animal / in-vitro work and qualitative studies report no clinical evidence of a
+    design: other, level 5. A protocol must say so of itself (title or design sentence); animal,
+    laboratory and qualitative cues count wherever they are not background, and must match the
+    strongest clinical design they compete with (one "rats were randomly divided" is an animal
+    study; one "in vitro studies suggested" in a human trial is not)."""
+    if source_type in (S.GUIDELINE, S.CONSENSUS):
+        return source_type, reasons, False
+    if evidence.strong(C.PROTOCOL) > 0:
+        studied = source_type.label if source_type != S.OTHER else "study"
+        return S.OTHER, ([_reason(h) for h in evidence.of(C.PROTOCOL)[:2]] + reasons
+                         + [f"a protocol (of a {studied}) reports no results: other, level 5"]), True
+    if source_type in CONTAINERS and evidence.strong(source_type) > 0:
+        return source_type, reasons, False
+    primary_best = max((evidence.score(t) for t in PRIMARY), default=0.0)
+    results = bool(C.RESULTS_REPORTED.search(text[:OPENING_CHARS * 2]))
+    for kind, why in ((C.PRECLINICAL, "animal / in-vitro (mechanistic) work: other, level 5"),
+                      (C.QUALITATIVE, "qualitative study: outside the evidence hierarchy of designs, other, level 5")):
+        found = evidence.score(kind, NON_BACKGROUND_ZONES)
+        if kind == C.PRECLINICAL and found < 2 * MIN_NON_CLINICAL and not results:
+            continue  # one passing "in vitro" in a text that reports nothing of its own (a review)
+        if found >= MIN_NON_CLINICAL and found >= NON_CLINICAL_SHARE * primary_best:
+            return S.OTHER, [_reason(h) for h in evidence.of(kind)[:2]] + reasons + [why], True
+    return source_type, reasons, False
+
+
+def _guideline_like(evidence: _Evidence, source_type: SourceType, grades: list[StatedGrade],
+                    reasons: list[str]) -> bool:
+    """A document that prints graded recommendations but names no kind is guideline-like."""
+    named = any(evidence.strong(t) > 0 for t in SourceType)
+    printed = [g for g in grades if g.scheme not in ("other", "nice") and g.strength]
+    nice = [g for g in grades if g.scheme == "nice"]
+    if len(printed) < GUIDELINE_LIKE_GRADES and len(nice) >= GUIDELINE_LIKE_GRADES:
+        printed = nice  # NICE words its strength instead of printing a grade
+    weakly_typed = source_type == S.OTHER or (not named and source_type not in CONTAINERS + (S.RCT,))
+    if len(printed) < GUIDELINE_LIKE_GRADES or not weakly_typed:
+        return False
+    reasons[:] = [f"prints {len(printed)} graded recommendations (e.g. {printed[0].quote!r}) and names no other "
+                  "kind of document: guideline-like"] + [r for r in reasons if "no design" not in r]
+    return True
+
+
+def _unstated_design(title: str, text: str, reasons: list[str]) -> SourceType:
+    """No design named: say so rather than guess. A text that only discusses a topic (no
+    results of its own) reads as a narrative overview; anything else stays other."""
+    opening = text[:OPENING_CHARS * 2]
+    results = len(C.RESULTS_REPORTED.findall(opening))
+    discursive = C.DISCURSIVE.search(f"{title}. {opening}")
+    if discursive and results < RESULTS_OF_ITS_OWN:
+        reasons.append(f'no study design stated and no results of its own; "{discursive.group(0).strip()}" '
+                       "reads as a narrative overview (low confidence)")
+        return S.NARRATIVE_REVIEW
+    if not results and len(opening) >= MIN_EXPOSITION_CHARS and not C.ORIGINAL_WORK.search(opening):
+        reasons.append("no study design, no work of its own and no results: reads as an expository overview "
+                       "(narrative review, low confidence)")
+        return S.NARRATIVE_REVIEW
+    reasons.append("the text states no study design: left as other at low confidence rather than guessed")
+    return S.OTHER
+
+
+_UNDECIDED_REASONS = ("the text states no study design", "no study design", "no design or document-type", "mentions ")
+
+
+def _publication_type_decides(meta: SourceMeta | None, source_type: SourceType, evidence: _Evidence
+                              ) -> tuple[SourceType, str] | None:
+    """A PubMed publication type that names the kind of document decides it (see
+    `cues.PUBLICATION_TYPE_DECIDES`); the text only chooses among the kinds the type allows."""
+    if meta is None or not meta.publication_types:
+        return None
+    carried = {p.strip().lower(): p for p in meta.publication_types}
+    for key, allowed in C.PUBLICATION_TYPE_DECIDES:
+        if key not in carried:
+            continue
+        raw = carried[key]
+        if source_type in allowed:
+            return source_type, f"publication type {raw!r} agrees with the text: {source_type.label}"
+        chosen = allowed[0]
+        if S.SYSTEMATIC_REVIEW in allowed and evidence.strong(S.SYSTEMATIC_REVIEW) > 0:
+            chosen = S.SYSTEMATIC_REVIEW
+        return chosen, f"publication type {raw!r} decides: {chosen.label} (the text suggested {source_type.label})"
+    return None
 
 
 def _decide_level(source_type: SourceType, evidence: _Evidence, title: str, text: str,

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, Field
 
 from evidence.schema import AnswerWarning, Evidence
-from evidence.sentences import looks_like_injection, normalize_space, split_sentences
+from evidence.sentences import looks_like_injection
+from indexing.text import normalize_space, passage_sentences
 
 Messages = list[dict[str, str]]
 
@@ -162,7 +163,7 @@ def _trim_to_fit(
     evidence: Evidence, eid: str, fits: Callable[[str], bool]
 ) -> tuple[str, str] | None:
     """(block, kept text) for the longest sentence-boundary prefix of the passage that fits, or None."""
-    sentences = split_sentences(evidence.text)
+    sentences = passage_sentences(evidence.text)
     lo, hi, best = 1, len(sentences) - 1, None
     while lo <= hi:  # binary search on the number of leading sentences kept
         mid = (lo + hi) // 2

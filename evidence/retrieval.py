@@ -24,6 +24,7 @@ from evidence.schema import Evidence, RetrievalScores, SearchFilters
 from evidence.synonyms import canonical_map, expand_query
 from indexing.lexical import lexical_tokens
 from indexing.schema import Chunk
+from indexing.text import has_cjk
 
 RRF_K = 60  # the usual constant (Cormack et al. 2009): flattens rank differences deep in a pool
 MIN_POOL = 50
@@ -53,8 +54,6 @@ SHINGLE = 5
 QUERY_CACHE = 256  # recent question vectors kept: the UI and API often ask the same question twice
 _VECTORS: OrderedDict[tuple[object, str], np.ndarray] = OrderedDict()
 _VECTORS_LOCK = threading.Lock()
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class StoreReader(Protocol):
@@ -92,7 +91,8 @@ class Candidate:
 
 
 def _is_cjk(text: str) -> bool:
-    return len(_CJK.findall(text)) >= 2
+    """A Chinese question or passage: two Han characters (one stray character is not enough)."""
+    return has_cjk(text, at_least=2)
 
 
 def _shingles(text: str) -> set[str]:
@@ -331,7 +331,7 @@ class Retriever:
             return False  # no coverage can make up for this cosine (see is_relevant)
         if c.chunk is not None and terms:
             found = terms & _chunk_terms(c.chunk)
-            cjk = {t for t in terms if _CJK.search(t)}
+            cjk = {t for t in terms if has_cjk(t)}
             latin = terms - cjk
             total = sum(weights.values()) or 1.0
             c.coverage = sum(weights[t] for t in found) / total

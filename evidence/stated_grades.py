@@ -14,6 +14,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from indexing.labels import GradeScheme, StatedGrade
+from indexing.text import HAN, has_cjk, sentence_spans
 
 Direction = str | None  # "for" | "against" | "neutral" | None
 
@@ -402,7 +403,7 @@ def _grade_numeric_hits(text: str, hint: str | None) -> list[_Hit]:
         before = text[max(0, m.start() - 12) : m.start()]
         if re.search(r"(?:Fig(?:ure)?|Table|Panel|Supplement\w*|Appendix)\.?\s*$", before, re.IGNORECASE):
             continue
-        chinese = m.group("open") == "（" or hint == "chinese" or bool(re.search(r"[\u4e00-\u9fff]\s*$", before))
+        chinese = m.group("open") == "（" or hint == "chinese" or has_cjk(before.rstrip()[-1:])
         hits.append(_numeric_hit(m, m.start("n"), "chinese" if chinese else "grade"))
     for m in _NOT_GRADED.finditer(text):
         raw = m.group(0).lower()
@@ -525,7 +526,7 @@ _ZH_PAIR = re.compile(
 # "（A1）", "（B2）": evidence letter then strength digit, as Chinese hepatology guidelines print them.
 _ZH_LETTER_DIGIT = re.compile(r"(?<=[（(])\s*(?P<q>[A-D])(?P<n>[12])\s*(?=[）)])")
 # "……二甲双胍（A）": a bare evidence letter closing a Chinese sentence.
-_ZH_BARE_LEVEL = re.compile(r"(?<=[\u4e00-\u9fff）)\w])（(?P<l>[A-D])）")
+_ZH_BARE_LEVEL = re.compile(rf"(?<=[{HAN}）)\w])（(?P<l>[A-D])）")
 
 
 def _zh_strength(v: str) -> str:
@@ -554,7 +555,7 @@ def _chinese_hits(text: str) -> list[_Hit]:
         hits.append(_Hit(m.start("cls"), end,
                          "chinese", cls, m.group("loe"), "against" if cls == "III" else None))
     for m in _ZH_LETTER_DIGIT.finditer(text):
-        if re.search(r"[\u4e00-\u9fff]", text[max(0, m.start() - 30) : m.start()]):
+        if has_cjk(text[max(0, m.start() - 30) : m.start()]):
             hits.append(_Hit(m.start("q"), m.end("n"), "chinese", _GRADE_DIGIT_STRENGTH[m.group("n")],
                              _GRADE_LETTER_CERTAINTY[m.group("q")]))
     for m in _ZH_BARE_LEVEL.finditer(text):
@@ -615,24 +616,9 @@ def _nice_hits(text: str, hint: str | None) -> list[_Hit]:
 # Sentences
 # --------------------------------------------------------------------------------------------
 
-_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\[(\"“0-9-])|(?<=[。！？；;])|\n")
-_LIST_NUMBER_END = re.compile(r"(?:^|\s)\d{1,3}\.$")
-_ABBREVIATIONS = ("e.g.", "i.e.", "vs.", "etc.", "Fig.", "al.", "approx.", "No.", "Dr.", "cf.")
-
-
 def _sentence_spans(text: str) -> list[tuple[int, int]]:
-    spans = []
-    start = 0
-    for m in _BOUNDARY.finditer(text):
-        piece = text[start : m.start()]
-        if m.group(0) != "\n" and (piece.rstrip().endswith(_ABBREVIATIONS) or _LIST_NUMBER_END.search(piece)):
-            continue  # "e.g." or a list number ("3. In patients ...") ends no sentence
-        if piece.strip():
-            spans.append((start, m.start()))
-        start = m.end()
-    if text[start:].strip():
-        spans.append((start, len(text)))
-    return spans
+    """A grade belongs to its own clause (";" ends one) and line (a list item or row is one)."""
+    return sentence_spans(text, semicolons="all", line_breaks=True)
 
 
 _WINDOW = 600  # a sentence is looked for this far around its grade: long lines cost no more
@@ -845,7 +831,7 @@ def scheme_hint_for(organization: str | None, title: str | None = None) -> str |
         (r"\bNICE\b|National\s+Institute\s+for\s+Health\s+and\s+Care\s+Excellence", "nice"),
         (r"\bADA\b|American\s+Diabetes\s+Association|Standards\s+of\s+Care\s+in\s+Diabetes", "ada"),
         (r"HICPAC|ACIP|\bCDC\b", "cdc"),
-        (r"[\u4e00-\u9fff]", "chinese"),
+        (f"[{HAN}]", "chinese"),
     ]
     for pattern, hint in checks:
         if re.search(pattern, words):

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
+from indexing.text import has_cjk
+
 # Each group: names of one concept. Names of up to 4 characters in upper case (abbreviations)
 # match case-sensitively as whole words so that "AF" never matches "af" inside ordinary text.
 SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
@@ -72,15 +74,13 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("randomised", "randomized"),
 )
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
 
 def _is_abbreviation(name: str) -> bool:
-    return len(name) <= 5 and name.upper() == name and not _CJK.search(name)
+    return len(name) <= 5 and name.upper() == name and not has_cjk(name)
 
 
 def _pattern(name: str) -> re.Pattern[str]:
-    if _CJK.search(name):
+    if has_cjk(name):
         return re.compile(re.escape(name))
     flags = 0 if _is_abbreviation(name) else re.I
     return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flags)
@@ -116,7 +116,7 @@ def _canonical_map(tokenize: Callable[[str], Iterable[str]]) -> Mapping[str, str
     for group in SYNONYM_GROUPS:
         singles = []
         for name in group:
-            if _CJK.search(name):
+            if has_cjk(name):
                 continue  # Chinese names tokenise into bigrams; expansion covers them
             tokens = list(tokenize(name))
             if len(tokens) == 1:

@@ -18,8 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from indexing.cleaning import display_width, heading_level, is_cjk, is_list_item, join_lines
+from indexing.cleaning import heading_level, is_list_item
 from indexing.schema import Chunk, Document
+from indexing.text import HAN, display_width, is_cjk_char, split_sentences
 
 
 @runtime_checkable
@@ -130,7 +131,7 @@ def _promote_headings(blocks: list[_Block], start: int) -> None:
         if block.kind != "para" or nxt.kind not in ("para", "item"):
             continue
         text = block.text
-        if text.endswith(_ENDS_CLAUSE) or not (text[0].isupper() or is_cjk(text[0])):
+        if text.endswith(_ENDS_CLAUSE) or not (text[0].isupper() or is_cjk_char(text[0])):
             continue
         width = display_width(text)
         if len(text.split()) > 10 or width > 60 or width < 4 or display_width(nxt.text) < 2 * width:
@@ -210,67 +211,6 @@ def _heading_number(block: _Block) -> str | None:
 
 # ----------------------------------------------------------------------------- units
 
-_ABBREVIATIONS = {
-    "e.g", "i.e", "al", "vs", "fig", "figs", "dr", "no", "nos", "approx", "cf", "incl", "ref",
-    "refs", "vol", "mr", "mrs", "ms", "st", "jr", "sr", "inc", "ltd", "co", "resp", "ca", "eq",
-    "ed", "eds", "p", "pp", "ch", "sec", "viz", "etc", "min", "max", "tab", "suppl",
-}
-_EN_BOUNDARY = re.compile(r"(?<=[.!?])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff])")
-_ZH_BOUNDARY = re.compile(r"(?<=[。！？；!?])([”’」』）)]*)")
-_PARENTHETICAL = re.compile(r"^([（(]([^（()）]{1,60})[）)][。.；;]?)\s*(.*)$", re.S)
-_ENUMERATOR = re.compile(r"^\s*(\d{1,2}|[一二三四五六七八九十]{1,3}|[ivxIVX]{1,4}|[a-zA-Z])\s*$")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of one paragraph; a trailing parenthetical ("(Class I, LOE A)",
-    "（I级推荐，A级证据）") stays with the sentence before it."""
-    pieces: list[str] = []
-    for part in _split_zh(text):
-        pieces.extend(_split_en(part))
-    merged: list[str] = []
-    for piece in pieces:
-        piece = piece.strip()
-        if not piece:
-            continue
-        m = _PARENTHETICAL.match(piece)
-        if merged and m and not _ENUMERATOR.match(m.group(2)):
-            merged[-1] = join_lines(merged[-1], m.group(1))  # "(Class I, LOE A)" after its sentence
-            piece = m.group(3).strip()
-            if not piece:
-                continue
-        merged.append(piece)
-    return merged
-
-
-def _split_zh(text: str) -> list[str]:
-    out, start = [], 0
-    for m in _ZH_BOUNDARY.finditer(text):
-        end = m.end()
-        if end >= len(text):
-            break
-        out.append(text[start:end])
-        start = end
-    out.append(text[start:])
-    return out
-
-
-def _split_en(text: str) -> list[str]:
-    out, start = [], 0
-    for m in _EN_BOUNDARY.finditer(text):
-        before = text[start : m.start()]
-        if re.fullmatch(r"\s*(?:[IVX]{1,3}[ab]?\s+[A-C](?:-[A-Z]{1,2})?\s+)?\(?\d{1,3}[.)]?", before):
-            continue  # "1." or "I A 1." is the label of the sentence that follows, not a sentence
-        word = re.search(r"(\S+)[.!?]$", before)
-        if word:
-            token = word.group(1).lower().rstrip(".")
-            if token in _ABBREVIATIONS or re.fullmatch(r"[a-z]", token) or re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
-                continue  # "et al. Smith", "J. Smith", "e.g. Aspirin"
-        out.append(text[start : m.start() + len(m.group(1))])
-        start = m.end()
-    out.append(text[start:])
-    return out
-
-
 def _units(section: _Section, sizer: _Sizer, limit: int) -> list[_Unit]:
     units: list[_Unit] = []
     prev: _Block | None = None
@@ -306,7 +246,7 @@ def _units(section: _Section, sizer: _Sizer, limit: int) -> list[_Unit]:
             kind = "prose"
         glue = first_glue
         previous_sentence = ""
-        for sentence in split_sentences(block.text):
+        for sentence in split_sentences(block.text, semicolons="full-width"):
             if previous_sentence:
                 glue = _glue(previous_sentence, sentence)
             units.extend(_fit(sentence, block.page, kind, glue, sizer, limit))
@@ -314,8 +254,12 @@ def _units(section: _Section, sizer: _Sizer, limit: int) -> list[_Unit]:
     return units
 
 
+# The smallest pieces a too-long text is cut into: a Han character, a word with its space, a space.
+_WORDS = re.compile(f"[{HAN}]|[^\\s{HAN}]+\\s*|\\s+")
+
+
 def _glue(left: str, right: str) -> str:
-    return "" if left and right and (is_cjk(left[-1]) or is_cjk(right[0])) else " "
+    return "" if left and right and (is_cjk_char(left[-1]) or is_cjk_char(right[0])) else " "
 
 
 def _fit(text: str, page: int, kind: str, glue: str, sizer: _Sizer, limit: int) -> list[_Unit]:
@@ -330,7 +274,7 @@ def _fit(text: str, page: int, kind: str, glue: str, sizer: _Sizer, limit: int) 
         if sizer(piece) <= limit:
             fine.append(piece)
         else:
-            fine.extend(re.findall(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+\s*|\s+", piece))
+            fine.extend(_WORDS.findall(piece))
     texts: list[str] = []
     current = ""
     for piece in fine:
@@ -430,7 +374,7 @@ def _overlap_tail(units: list[_Unit], sizer: _Sizer, overlap: int, room: int) ->
 
 
 def _tail_words(text: str, sizer: _Sizer, budget: int) -> str:
-    words = re.findall(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+\s*|\s+", text)
+    words = _WORDS.findall(text)
     lo, hi = 0, len(words)  # find the longest suffix within budget
     best = ""
     while lo < hi:
@@ -456,4 +400,4 @@ def _render(units: list[_Unit]) -> str:
     return text.strip()
 
 
-__all__ = ["TokenCounter", "chunk_document", "split_sentences", "display_width"]
+__all__ = ["TokenCounter", "chunk_document"]

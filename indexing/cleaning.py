@@ -16,25 +16,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from indexing.schema import Document, Page
+from indexing.text import display_width, is_cjk_char, join_lines
 
 # ----------------------------------------------------------------------------- characters
-
-_CJK_RANGES = (
-    (0x3400, 0x4DBF),  # CJK Extension A
-    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
-    (0xF900, 0xFAFF),  # CJK Compatibility Ideographs
-    (0x20000, 0x2FA1F),  # Extensions B-F, compatibility supplement
-    (0x3000, 0x303F),  # CJK symbols and punctuation: 。、「」《》【】
-    (0xFF00, 0xFFEF),  # full-width forms: ，；：（）！？
-    (0x3040, 0x30FF),  # kana
-    (0xAC00, 0xD7AF),  # hangul
-)
-
-
-def is_cjk(char: str) -> bool:
-    code = ord(char)
-    return any(lo <= code <= hi for lo, hi in _CJK_RANGES) and char != "\u3000"
-
 
 # Compatibility mappings that would change meaning or drop CJK typography are not applied:
 # superscripts/subscripts ("10⁹/L" must not become "109/L"), fractions, circled enumerators,
@@ -114,18 +98,7 @@ def _join_cjk_spaces(line: str) -> str:
 
 def _cjk_gap(line: str, m: re.Match) -> str:
     before, after = line[m.start() - 1], line[m.end()]
-    return "" if is_cjk(before) and is_cjk(after) else m.group(0)
-
-
-def join_lines(left: str, right: str) -> str:
-    """Join two pieces of running text: no space between CJK characters, one space otherwise."""
-    if not left:
-        return right
-    if not right:
-        return left
-    if is_cjk(left[-1]) or is_cjk(right[0]):
-        return left + right  # Chinese runs Latin terms in without spaces: "使用ACEI", "β受体"
-    return left + " " + right
+    return "" if is_cjk_char(before) and is_cjk_char(after) else m.group(0)
 
 
 # ----------------------------------------------------------------------------- line classes
@@ -155,10 +128,6 @@ _KNOWN_SECTIONS = {
 }
 _TERMINAL = tuple(".;,:!?。；，：！？、")
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with", "vs", "versus", "via"}
-
-
-def display_width(text: str) -> int:
-    return sum(2 if is_cjk(c) else 1 for c in text)
 
 
 def is_list_item(line: str) -> bool:
@@ -205,7 +174,7 @@ def heading_level(line: str) -> tuple[int, bool] | None:
         return None
     letters = [c for c in bare if c.isalpha() and c.isascii()]
     words = bare.split()
-    has_cjk = any(is_cjk(c) for c in bare)
+    has_cjk = any(is_cjk_char(c) for c in bare)
     if not has_cjk and len(letters) >= 4 and len(words) <= 10 and all(not c.islower() for c in letters):
         return 1, False  # ALL CAPS line
     if _looks_like_title(bare) and len(words) <= 8 and bare[0].isupper() and not _RECOMMENDS.search(bare):
@@ -236,7 +205,7 @@ def _looks_like_title(text: str) -> bool:
         return False
     if _TRAILING_FUNCTION_WORD.search(text):
         return False  # "... electrolyte abnormalities, and": a wrapped line, never a title
-    if any(is_cjk(c) for c in text):
+    if any(is_cjk_char(c) for c in text):
         return display_width(text) <= 60 and "。" not in text
     words = text.split()
     return 1 <= len(words) <= 14 and (text[0].isupper() or text[0].isdigit())

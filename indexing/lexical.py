@@ -12,9 +12,10 @@ import logging
 import re
 import threading
 import unicodedata
-from functools import lru_cache
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from indexing.text import CHINESE_STOP_WORDS, HAN, KANA, STOP_WORDS, stem
+
+_CJK = KANA + HAN
 _WORD_CHAR = rf"[^\W_{_CJK}]"
 # Units that turn a number into a dose or measurement ("2.5 mg", "140 mmhg", "7%").
 _UNITS = (
@@ -28,15 +29,6 @@ _TOKEN = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 
-# Deliberately short, and without negations: "not recommended" must not match "recommended"
-# any better than it has to, but "no"/"not"/"against" carry meaning in clinical text.
-ENGLISH_STOP_WORDS = frozenset(
-    """a an and are as at be been being but by can could did do does for from had has have he her
-    his how i if in into is it its itself may me might must my of on or our shall she should so
-    such than that the their them then there these they this those through to too us was we were
-    what when where which while who whom why will with would you your also et al""".split()
-)
-CHINESE_STOP_WORDS = frozenset("的 了 和 是 在 与 及 或 等 对 为 中 也 就 都 而 被 把 这 那 有 之 其 以 于 并 且 但".split())
 _PARTICLES = frozenset("的了和与及或之其")
 
 _jieba_lock = threading.Lock()
@@ -58,22 +50,10 @@ def _segmenter():
     return _jieba
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
-
-
 def _plain_word(word: str, out: list[str]) -> None:
-    if word in ENGLISH_STOP_WORDS:
+    if word in STOP_WORDS:
         return
-    out.append(word if _DIGIT.search(word) else _stem(word))
+    out.append(word if _DIGIT.search(word) else stem(word))
 
 
 def _chinese_run(run: str, out: list[str]) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from indexing.errors import ReadError
 from indexing.labels import Annotator
+from indexing.readers.limits import ReadLimits
 from indexing.lexical import lexical_tokens
 from indexing.progress import (
     FileOutcome,
@@ -62,17 +63,24 @@ def _hash_file(path: Path, digest) -> None:
             digest.update(block)
 
 
-def content_hash(path: Path) -> str:
-    """Hash of the file and of any metadata sidecar beside it: a change to either re-indexes."""
+def content_hash(path: Path, data: bytes | None = None) -> str:
+    """Hash of the file and of any metadata sidecar beside it: a change to either re-indexes.
+    Give `data` (the bytes about to be parsed) so the hash is of exactly those bytes."""
+    return _hashes(path, data if data is not None else path.read_bytes())[1]
+
+
+def _hashes(path: Path, data: bytes) -> tuple[str, str]:
+    """(document id, content hash) of the bytes `data` read from `path`: the id is the bytes'
+    sha256 (what the reader stores), the content hash adds the sidecar's bytes."""
     from indexing.readers.sidecar import sidecar_candidates
 
-    digest = hashlib.sha256()
-    _hash_file(path, digest)
+    digest = hashlib.sha256(data)
+    document_id = digest.hexdigest()
     for sidecar in sidecar_candidates(path):
         if sidecar.is_file():
             digest.update(b"\0sidecar\0" + sidecar.name.encode())
             _hash_file(sidecar, digest)
-    return digest.hexdigest()
+    return document_id, digest.hexdigest()
 
 
 def document_hash(document: Document) -> str:
@@ -128,6 +136,7 @@ class IndexPipeline:
         commit_every: int = 32,
         embed_batch_chunks: int = 256,
         dense_options: DenseOptions | None = None,
+        limits: ReadLimits | None = None,
     ):
         if embedder is None:
             from indexing.embedding import load_embedder
@@ -142,6 +151,7 @@ class IndexPipeline:
         self.commit_every = max(1, int(commit_every))
         self.embed_batch_chunks = max(1, int(embed_batch_chunks))
         self.dense_options = dense_options  # flat vs HNSW choice for the index (None: by size)
+        self.limits = limits  # per-file caps (None: ReadLimits() from the M1E_MAX_* variables)
 
     # ---- public ------------------------------------------------------------------------------
 
@@ -172,34 +182,44 @@ class IndexPipeline:
     # ---- the worker side ---------------------------------------------------------------------------
 
     def _prepare(self, item: Path | Document, known: dict[str, FileState]) -> _Prepared:
+        try:
+            return self._prepare_one(item, known)
+        except ReadError as exc:
+            reason = exc.reason
+        except OSError as exc:
+            reason = f"cannot read file ({exc.strerror or exc})"
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch; say what broke
+            reason = f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
+        path = item.path if isinstance(item, Document) else str(item)
+        return _Prepared(path=path, status="failed", reason=reason)
+
+    def _prepare_one(self, item: Path | Document, known: dict[str, FileState]) -> _Prepared:
+        """Read a file's bytes once: hash them, skip them when the store already holds exactly
+        them, else parse those same bytes (a file rewritten meanwhile cannot mix versions)."""
+        started = time.perf_counter()
         if isinstance(item, Document):
             prepared = _Prepared(path=item.path, content_hash=document_hash(item))
-            document = item
+            document_id, data, document = item.document_id, b"", item
         else:
-            prepared = _Prepared(path=str(item))
-            document = None
-        try:
-            started = time.perf_counter()
-            if document is None:
-                stat = item.stat()
-                prepared.size, prepared.mtime = stat.st_size, stat.st_mtime
-                prepared.content_hash = content_hash(item)
-            state = known.get(prepared.path)
-            if state is not None and state.content_hash == prepared.content_hash:
-                prepared.status = "unchanged"  # same bytes and sidecar as last time: not read again
-                return prepared
-            if document is None:
-                from indexing.readers import read_document
+            from indexing.readers import read_file_bytes
 
-                document = read_document(item)
-            prepared.read_s = time.perf_counter() - started
-            self._clean_chunk_label(document, prepared)
-        except ReadError as exc:
-            prepared.status, prepared.reason = "failed", exc.reason
-        except OSError as exc:
-            prepared.status, prepared.reason = "failed", f"cannot read file ({exc.strerror or exc})"
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch; say what broke
-            prepared.status, prepared.reason = "failed", f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
+            limits = self.limits or ReadLimits()
+            prepared = _Prepared(path=str(item))
+            data = read_file_bytes(item, limits)
+            stat = item.stat()
+            prepared.size, prepared.mtime = len(data), stat.st_mtime
+            document_id, prepared.content_hash = _hashes(item, data)
+            document = None
+        state = known.get(prepared.path)
+        if state is not None and state.content_hash == prepared.content_hash and state.document_id == document_id:
+            prepared.status = "unchanged"  # same bytes and sidecar as last time: not read again
+            return prepared
+        if document is None:
+            from indexing.readers import read_document
+
+            document = read_document(item, limits, data=data)
+        prepared.read_s = time.perf_counter() - started
+        self._clean_chunk_label(document, prepared)
         return prepared
 
     def _clean_chunk_label(self, document: Document, prepared: _Prepared) -> None:
@@ -312,8 +332,11 @@ class IndexPipeline:
                     elif prepared.status == "unchanged":
                         outcome.document_id = known[prepared.path].document_id
                         report.unchanged.append(outcome)
-                    elif prepared.content_hash in by_hash and is_live(by_hash[prepared.content_hash]):
+                    elif by_hash.get(prepared.content_hash) == prepared.document.document_id and is_live(
+                        prepared.document.document_id
+                    ):
                         # Same bytes (and sidecar) as a file already indexed or staged: store once.
+                        # (The id check refuses a stale record whose hash is not of its bytes.)
                         document_id = by_hash[prepared.content_hash]
                         writer.link_file(self._file_state(prepared, document_id))
                         staged_files += 1

@@ -14,6 +14,7 @@ positions count real tokens only. Lengths are mirrored on the host so that the c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -33,6 +34,9 @@ class AttendPlan:
     mask: Tensor | None  # bool [B, 1, T, S]: True = may attend; None = no mask needed
     causal: bool  # use SDPA's own causal mask (only when keys == queries, no offset)
     n_keys: int  # cache slots to read (global and SWA-decode), or ring slots to prepend (SWA prefill)
+    # plan_static_decode with a kernel chosen by model/decoding.py: (q, k, v, scale) -> output,
+    # the same attention as `mask` describes, computed without materialising it.
+    kernel: Callable[[Tensor, Tensor, Tensor, float], Tensor] | None = None
 
 
 @dataclass
@@ -189,7 +193,8 @@ def plan_step(
     return step
 
 
-def plan_static_decode(config: M1Config, cache: "Cache", positions: Tensor) -> Step:
+def plan_static_decode(config: M1Config, cache: "Cache", positions: Tensor,
+                       kernel: Callable[..., Tensor] | None = None) -> Step:
     """One real token per sequence at device-side `positions` [B] (each sequence's length).
 
     Unlike plan_step it reads nothing back to the host and its shapes depend only on the cache's
@@ -198,17 +203,19 @@ def plan_static_decode(config: M1Config, cache: "Cache", positions: Tensor) -> S
     ring the latest position = s mod R, which is inside the window). The same call can then be
     captured once as a CUDA graph and replayed for every token (model/decoding.py). The price is
     reading the unwritten tail of the global cache: for the 14B at 8k slots, 0.3 GB against the
-    27.6 GB of weights each token reads anyway.
+    27.6 GB of weights each token reads anyway. `kernel(q, k, v, positions, scale)`, if given,
+    computes that masked attention itself (model/triton_kernels.py `decode_attention`).
     """
+    bound = None if kernel is None else (lambda q, k, v, scale: kernel(q, k, v, positions, scale))
     B = positions.shape[0]
     device = positions.device
     step = Step(B, 1, positions[:, None], False, None, None, None, 0, slots=positions)
     if len(config.sliding_window_layers) < config.num_hidden_layers:
         keys = torch.arange(cache.max_tokens, device=device)
-        step.global_plan = AttendPlan((keys[None] <= positions[:, None])[:, None, None], False, cache.max_tokens)
+        step.global_plan = AttendPlan((keys[None] <= positions[:, None])[:, None, None], False, cache.max_tokens, bound)
     if config.sliding_window_layers:
         ring = torch.arange(cache.ring_size, device=device)
-        step.swa_plan = AttendPlan((ring[None] <= positions[:, None])[:, None, None], False, cache.ring_size)
+        step.swa_plan = AttendPlan((ring[None] <= positions[:, None])[:, None, None], False, cache.ring_size, bound)
     return step
 
 

@@ -60,6 +60,7 @@ class StaticDecoder:
         self.max_graphs = max_graphs
         self._captured: OrderedDict[tuple, _Captured] = OrderedDict()
         self._fn: Callable[[Tensor, Tensor, Cache], Tensor] = self._static_step
+        self._kernel: Callable[..., Tensor] | bool | None = None  # decided at the first CUDA step
         if compile:
             for layer in model.model.layers:
                 layer.self_attn.identity_conv()  # decided now: the compiled step reads the answer
@@ -78,7 +79,7 @@ class StaticDecoder:
     def _static_step(self, ids: Tensor, positions: Tensor, cache: Cache) -> Tensor:
         """Logits [B, V] for one token per sequence; writes the cache, does not advance it."""
         model = self.model
-        step = plan_static_decode(model.config, cache, positions)
+        step = plan_static_decode(model.config, cache, positions, self._attention_kernel(cache))
         ropes = {hd: table.gather(step.positions) for hd, table in model._rope.items()}
         return model.run(ids, step, ropes, cache, last_only=True)[:, -1]
 
@@ -106,6 +107,19 @@ class StaticDecoder:
             logits = entry.logits.clone()
         cache.advance_each(1)
         return logits
+
+    def _attention_kernel(self, cache: Cache) -> Callable[..., Tensor] | None:
+        """Flash-decoding (model/triton_kernels.py) where it applies and passed its check here;
+        None keeps SDPA over the masked buffer. Not inside torch.compile (Inductor plans its own)."""
+        if self.compiled or cache.device.type != "cuda":
+            return None
+        if self._kernel is None:
+            from . import triton_kernels
+
+            dims = {self.model.config.layer_geometry(i).head_dim for i in range(self.model.config.num_hidden_layers)}
+            usable = triton_kernels.attention_usable(cache.device, dims, cache.dtype)
+            self._kernel = triton_kernels.decode_attention if usable else False
+        return self._kernel or None
 
     @staticmethod
     def _key(cache: Cache) -> tuple:

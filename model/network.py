@@ -148,7 +148,10 @@ class Attention(nn.Module):
         plan = step.swa_plan if self.window is not None else step.global_plan
         if cache is not None:
             k, v = cache.update(self.layer, k, v, step)
-        out = attend(q, k, v, plan.mask, plan.causal, self.head_dim)
+        if plan.kernel is not None:  # a decode kernel chosen at load time (model/decoding.py)
+            out = plan.kernel(q, k, v, self.head_dim ** -0.5)
+        else:
+            out = attend(q, k, v, plan.mask, plan.causal, self.head_dim)
         return self.o_proj(out.transpose(1, 2).reshape(B * T, self.q_size))
 
 

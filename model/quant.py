@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import kernels, triton_int8
+from . import kernels, triton_kernels
 
 GROUP_SIZES = (64, 32)  # the first that divides a row; else one scale for the whole row
 
@@ -94,8 +94,8 @@ class Int8Linear(nn.Module):
             return F.linear(x, dequantize(self.qweight, self.scale, x.dtype))
         if kernels.usable(x, self.qweight):
             return kernels.gemv(x, self.qweight, self.scale)
-        if x.is_cuda and triton_int8.usable(x, self.qweight):
-            return triton_int8.int8_linear(x, self.qweight, self.scale)
+        if x.is_cuda and triton_kernels.usable(x, self.qweight, self.scale):
+            return triton_kernels.int8_linear(x, self.qweight, self.scale)
         return linear_dequantized(x, self.qweight, self.scale)
 
     def extra_repr(self) -> str:

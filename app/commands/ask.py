@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app.commands._common import add_filter_arguments, add_generator_argument, filters_from, one_line_errors, open_assistant
-from app.rendering import stated_grade_text, table, warnings_text
+from app.rendering import printable, stated_grade_text, table, warnings_text
 from evidence.schema import Answer, Evidence
 
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(item, Answer):
                 answer = item
             elif fmt == "text":
-                plain.write(item)
+                plain.write(printable(item))  # answer text quotes documents: no terminal escapes
     assert answer is not None
     if not args.no_history:
         from app.history import History

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from app.commands._common import open_assistant
-from app.rendering import table
+from app.rendering import printable, table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "remove":
         record = assistant.remove(args.document_id)
         title = getattr(record, "title", "") or args.document_id
-        print(f"removed {record.document_id[:12] if record else args.document_id}: {title}")
+        print(printable(f"removed {record.document_id[:12] if record else args.document_id}: {title}", one_line=True))
         return 0
     docs = assistant.documents()
     if args.json:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from app.rendering import printable
 from indexing.labels import DocumentGrade, StatedGrade
 
 
@@ -95,7 +96,7 @@ def run(args) -> int:
         print(report.model_dump_json(indent=2))
         return 0
     g = report.grade
-    print(f"{report.title}")
+    print(printable(report.title, one_line=True))
     unit = "page" if report.format == "pdf" else "section"
     print(f"  file:        {report.path} ({report.format}, {report.pages} {unit}{'s' if report.pages != 1 else ''})")
     print(f"  source type: {g.source_type.label}")
@@ -111,10 +112,10 @@ def run(args) -> int:
     for sg in report.stated_grades[: max(0, args.limit)]:
         unit = "p." if report.format == "pdf" else "sec."
         page = f"{unit} {sg.page}" if sg.page is not None else f"{unit} ?"
-        print(f"    {page:>7}  {_describe(sg)}")
+        print(printable(f"    {page:>7}  {_describe(sg)}"))
         if sg.recommendation:
             rec = sg.recommendation if len(sg.recommendation) <= 160 else sg.recommendation[:157] + "..."
-            print(f"             {rec}")
+            print(printable(f"             {rec}"))
     if len(report.stated_grades) > args.limit:
         print(f"    ... {len(report.stated_grades) - args.limit} more (use --json for all)")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.rendering import printable
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"cannot write JSON report {path}: {exc.strerror or exc}") from None
-    print("\n".join(summary_lines(report)))
+    print(printable("\n".join(summary_lines(report))))  # file names and reasons may hold escapes
     return 1 if report.failed else 0
 
 

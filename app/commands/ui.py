@@ -54,11 +54,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def exposure_warning(host: str) -> str | None:
+    """The UI has no login: anyone who can reach the port can ask and upload. Say so whenever
+    it listens beyond this machine."""
+    if host.strip().lower() in LOOPBACK_HOSTS or host.strip().startswith("127."):
+        return None
+    return (
+        f"m1e ui: warning: listening on {host}, reachable from other machines, and the UI has no "
+        "authentication: anyone who can reach it can read the index and upload files. "
+        "Put it behind the hospital's authenticating proxy, or keep the default 127.0.0.1."
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     settings = open_assistant().settings
     host = args.host or settings.ui_host
     port = args.port or settings.ui_port
     command = streamlit_command(streamlit_script(), host, port)
+    warning = exposure_warning(host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     if args.print_command:
         print(" ".join(command))
         return 0

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from evidence.schema import Conflict, Evidence
+from indexing.text import is_cjk_char
 
 
 class GenerationError(RuntimeError):
@@ -28,7 +29,8 @@ class GenerationRequest:
     max_new_tokens: int = 384
     temperature: float = 0.0
     top_p: float = 1.0
-    finish_reason: str | None = None  # set by the generator: "stop", "length" or "cancelled"
+    finish_reason: str | None = None  # set by the generator: "stop", "length", "cancelled", "incomplete", "deadline"
+    problem: str | None = None  # set by the generator when the answer may be incomplete: a warning, in words
 
 
 class AnswerGenerator(ABC):
@@ -66,5 +68,5 @@ class AnswerGenerator(ABC):
 def approximate_token_count(text: str) -> int:
     """A deliberately generous estimate for tokenizers we cannot load: every CJK character is a
     token and other text is ~3 characters a token, so a prompt fitted with it never overflows."""
-    cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+    cjk = sum(1 for ch in text if is_cjk_char(ch))
     return cjk + (len(text) - cjk + 2) // 3

@@ -61,7 +61,7 @@ def resolve_checkpoint(settings) -> Path:  # type: ignore[no-untyped-def]
 def shared_runtime(settings) -> LocalRuntime:  # type: ignore[no-untyped-def]
     """Load (once per process) the model, tokenizer and generator for these settings."""
     checkpoint = resolve_checkpoint(settings)
-    key = (str(checkpoint.resolve()), settings.dtype, settings.device)
+    key = (str(checkpoint.resolve()), settings.dtype, settings.device, settings.decode)
     with _RUNTIMES_LOCK:
         runtime = _RUNTIMES.get(key)
         if runtime is not None:
@@ -83,7 +83,7 @@ def shared_runtime(settings) -> LocalRuntime:  # type: ignore[no-untyped-def]
         name, demo = checkpoint_facts(checkpoint)
         from model.decoding import decoder_for
 
-        generator = Generator(model, tokenizer, decoder=decoder_for(model, "auto"))
+        generator = Generator(model, tokenizer, decoder=decoder_for(model, settings.decode))
         runtime = LocalRuntime(
             checkpoint=checkpoint,
             model=model,
@@ -182,4 +182,8 @@ def describe_local(settings) -> "GeneratorStatus":  # type: ignore[no-untyped-de
     kernels = sys.modules.get("model.kernels")  # only once a model ran: never imports torch here
     if loaded and kernels is not None and settings.device == "cpu":
         detail += f"; CPU decode kernels {kernels.status()}"
+    for r in loaded_runtimes() if loaded else ():
+        decoder = getattr(r.generator, "decoder", None)
+        if decoder is not None and r.checkpoint.resolve() == checkpoint.resolve():
+            detail += f"; decoding with {decoder.mode}"
     return GeneratorStatus(name="local", label=demo_label(name, demo), is_demo=demo, loaded=loaded, detail=detail)

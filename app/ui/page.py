@@ -25,7 +25,7 @@ from app.settings import load_settings
 from app.startup import read_status
 from app.ui.preview import PreviewError, render_pdf_page
 from app.ui.text import anchor_id, answer_markdown, escape_markdown, generation_line, index_line, passage_markdown
-from app.ui.uploads import UploadError, save_upload
+from app.ui.uploads import save_uploads
 from evidence.export import location_label
 from evidence.schema import Answer, Evidence, SearchFilters
 from indexing.labels import EvidenceLevel, SourceType
@@ -290,7 +290,7 @@ def run_question(helper: Assistant, question: str, choices: Choices, conversatio
         for slot in (answering, stop_slot, status, placeholder):
             slot.empty()
         st.session_state.pop("partial", None)
-        st.error(str(exc), icon=":material/error:")
+        st.error(escape_markdown(str(exc)), icon=":material/error:")  # a server's text: never live markdown
         return
     for slot in (answering, stop_slot, status, placeholder):
         slot.empty()
@@ -512,13 +512,9 @@ def upload_section(helper: Assistant) -> None:
         key="uploads",
     )
     if st.button("Index uploaded files", disabled=not files, key="index_uploads"):
-        paths, rejected = [], []
-        for f in files or []:
-            try:
-                paths.append(save_upload(f.name, f.getvalue(), helper.settings.uploads_dir, helper.settings.upload_max_mb))
-            except UploadError as exc:
-                rejected.append(str(exc))
-        report = index_with_progress(helper, paths) if paths else None
+        saved = save_uploads(files or [], helper.settings.uploads_dir, helper.settings.upload_max_mb)
+        rejected = list(saved.errors)  # a file that cannot be saved never stops the others; counted as failed
+        report = index_with_progress(helper, saved.paths) if saved.paths else None
         if report is not None or rejected:
             st.session_state["index_result"] = {"report": report, "rejected": rejected}
             st.rerun()
@@ -622,7 +618,9 @@ def first_start(helper: Assistant) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="m1-evidence", page_icon=":material/medical_information:", layout="wide")
+    # An emoji icon becomes a data: URL; a ":material/...:" page icon makes the browser fetch an SVG
+    # from fonts.gstatic.com (tests/e2e/test_offline_page.py checks no request leaves 127.0.0.1).
+    st.set_page_config(page_title="m1-evidence", page_icon="🩺", layout="wide")
     try:
         helper = assistant()
         first_start(helper)
@@ -636,4 +634,4 @@ def main() -> None:
             history_sidebar(helper)
     except (ValueError, OSError, GenerationError) as exc:
         # Bad settings, an index built with another embedder, an unreadable index: one clear line.
-        st.error(str(exc), icon=":material/error:")
+        st.error(escape_markdown(str(exc)), icon=":material/error:")  # a server's text: never live markdown

@@ -10,6 +10,13 @@ class PreviewError(ValueError):
     pass
 
 
+# A page image is width x height x 4 bytes (RGBA) in pdfium, then copied into PIL: 25 million
+# pixels is ~100 MB per copy. An A4 page at 900 px wide is 1.1 million; the largest real
+# drawings (A0 at the minimum scale of 0.5) are ~12 million.
+MAX_PREVIEW_PIXELS = 25_000_000
+MIN_SCALE, MAX_SCALE = 0.5, 3.0
+
+
 def render_pdf_page(path: str | Path, page_number: int, width_px: int = 900) -> Any:
     """The 1-based page of a PDF as a PIL image about `width_px` wide (pypdfium2 only reads it)."""
     import pypdfium2 as pdfium
@@ -24,10 +31,28 @@ def render_pdf_page(path: str | Path, page_number: int, width_px: int = 900) -> 
     try:
         if not 1 <= page_number <= len(pdf):
             raise PreviewError(f"{path}: has no page {page_number} (it has {len(pdf)})")
-        page = pdf[page_number - 1]
-        scale = max(0.5, min(3.0, width_px / max(page.get_width(), 1.0)))
-        image = page.render(scale=scale).to_pil()
-        page.close()
-        return image
+        return _render(pdf, page_number, width_px, path)
+    except PreviewError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pdfium and PIL fail in their own ways on hostile pages
+        raise PreviewError(f"{path}: cannot render page {page_number} ({type(exc).__name__}: {exc})") from exc
     finally:
         pdf.close()
+
+
+def _render(pdf: Any, page_number: int, width_px: int, path: Path) -> Any:
+    """Render at about `width_px` wide, refusing pages whose image would exceed MAX_PREVIEW_PIXELS
+    before any pixel is allocated (a 1800 x 1,800,000 pt MediaBox once took 5 GB)."""
+    page = pdf[page_number - 1]
+    try:
+        width_pt, height_pt = max(page.get_width(), 1.0), max(page.get_height(), 1.0)
+        scale = max(MIN_SCALE, min(MAX_SCALE, width_px / width_pt))
+        scale = min(scale, (MAX_PREVIEW_PIXELS / (width_pt * height_pt)) ** 0.5)
+        if scale < MIN_SCALE:
+            raise PreviewError(
+                f"{path}: page {page_number} is too large to preview ({width_pt:,.0f} x {height_pt:,.0f} points; "
+                f"the limit is {MAX_PREVIEW_PIXELS:,} pixels at half scale)"
+            )
+        return page.render(scale=scale).to_pil()
+    finally:
+        page.close()

@@ -22,6 +22,7 @@ from typing import IO, Callable
 
 from indexing.errors import ReadError
 from indexing.readers.limits import ReadLimits
+from indexing.text import display_width
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly about harmless quirks
 
@@ -163,19 +164,15 @@ def _may_need_layout(plain: str) -> bool:
     lines = [ln.strip() for ln in plain.splitlines() if ln.strip()]
     if len(lines) < 3:
         return False
-    widths = sorted(_width(ln) for ln in lines)
+    widths = sorted(display_width(ln) for ln in lines)
     if widths[int(0.8 * (len(widths) - 1))] <= 75:
         return True  # no line reaches a full single-column measure
     run = 0
     for ln in lines:
-        run = run + 1 if _width(ln) <= 25 else 0
+        run = run + 1 if display_width(ln) <= 25 else 0
         if run >= 3:
             return True
     return False
-
-
-def _width(text: str) -> int:
-    return sum(2 if "\u2e80" <= c <= "\uffef" else 1 for c in text)
 
 
 def merge_table_rows(plain: str, layout: str) -> str:

@@ -13,6 +13,8 @@ Run as `python -m indexing.readers.pdf_worker`; it is started by `parse_pdf_isol
 from __future__ import annotations
 
 import atexit
+import hashlib
+import io
 import json
 import os
 import select
@@ -36,11 +38,14 @@ def isolation_available() -> bool:
     return os.name == "posix"
 
 
-def parse_pdf_isolated(path: Path, limits: ReadLimits) -> PdfContent:
-    """`read_pdf` in a worker process; ReadError on failure, timeout or crash."""
+def parse_pdf_isolated(path: Path, limits: ReadLimits, expected_sha256: str | None = None) -> PdfContent:
+    """`read_pdf` in a worker process; ReadError on failure, timeout or crash. With
+    `expected_sha256` the worker parses only bytes with that hash (the bytes the caller hashed),
+    so a file rewritten in between is refused rather than stored under the wrong id."""
     worker = _acquire(limits)
     request = {
         "path": str(path),
+        "sha256": expected_sha256,
         "max_pages": limits.max_pages,
         "max_page_chars": limits.max_page_chars,
         "max_seconds": limits.max_seconds,
@@ -153,6 +158,15 @@ def _stop_all() -> None:
         _stop(worker)
 
 
+def _snapshot(path: Path, sha256: str | None) -> io.BytesIO:
+    """The file's bytes, checked against the hash the indexer took of them."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ReadError(path, "the file changed while it was being indexed; index it again")
+    return io.BytesIO(data)
+
+
 def _serve() -> None:
     """Worker loop: one JSON request per line in, one JSON reply per line out."""
     memory = int(os.environ.get("M1E_PDF_WORKER_MEMORY", "0") or 0)
@@ -174,8 +188,7 @@ def _serve() -> None:
             out.flush()
 
         try:
-            with open(path, "rb") as handle:
-                content = read_pdf(path, handle, limits, on_page=progress)
+            content = read_pdf(path, _snapshot(path, request.get("sha256")), limits, on_page=progress)
             reply: dict = {"content": asdict(content)}
         except ReadError as exc:
             reply = {"error": exc.reason}

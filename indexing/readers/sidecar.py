@@ -29,9 +29,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from indexing.errors import ReadError
 from indexing.labels import SourceType
+from indexing.readers.text import strip_controls
 from indexing.schema import SourceMeta
 
 SIDECAR_MAX_BYTES = 1_000_000
+# Field bounds: a title is shown in every table and cited in every answer, so a runaway one (a
+# 900 kB title made a 904 kB `--json` answer) is refused with a reason. The longest real titles
+# run to ~300 characters; abstracts to ~5,000 (structured ones), keyword lists to a few dozen.
+MAX_TITLE_CHARS = 500
+MAX_SHORT_CHARS = 300  # organisation, language, one author/keyword/term
+MAX_URL_CHARS = 2_000
+MAX_ABSTRACT_CHARS = 20_000
+MAX_LIST_ITEMS = 200
 _META_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml")
 _PLAIN_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -133,6 +142,8 @@ def _as_list(value: Any) -> list[str]:
         for item in value:
             if not isinstance(item, (str, int, float)):
                 raise ValueError("must be a list of strings")
+            if len(str(item)) > MAX_SHORT_CHARS:
+                raise ValueError(f"an item is {len(str(item))} characters long (at most {MAX_SHORT_CHARS})")
             if str(item).strip():
                 out.append(str(item).strip())
         return out
@@ -150,19 +161,19 @@ def normalise_doi(value: str) -> str:
 class _Sidecar(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    title: str | None = None
-    authors: list[str] = Field(default_factory=list)
-    organization: str | None = Field(default=None, alias="organisation")
+    title: str | None = Field(default=None, max_length=MAX_TITLE_CHARS)
+    authors: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    organization: str | None = Field(default=None, alias="organisation", max_length=MAX_SHORT_CHARS)
     year: int | None = Field(default=None, ge=1800, le=2100)
-    doi: str | None = None
-    url: str | None = None
-    language: str | None = None
+    doi: str | None = Field(default=None, max_length=MAX_SHORT_CHARS)
+    url: str | None = Field(default=None, max_length=MAX_URL_CHARS)
+    language: str | None = Field(default=None, max_length=MAX_SHORT_CHARS)
     source_type: SourceType | None = None
     evidence_level: int | None = Field(default=None, ge=1, le=5)
-    publication_types: list[str] = Field(default_factory=list)
-    mesh_terms: list[str] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list, alias="topics")
-    abstract: str | None = None
+    publication_types: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    mesh_terms: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    keywords: list[str] = Field(default_factory=list, alias="topics", max_length=MAX_LIST_ITEMS)
+    abstract: str | None = Field(default=None, max_length=MAX_ABSTRACT_CHARS)
 
     @field_validator("authors", "publication_types", "mesh_terms", "keywords", mode="before")
     @classmethod
@@ -192,7 +203,7 @@ class _Sidecar(BaseModel):
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return str(v)
         if isinstance(v, str):
-            return v.strip() or None
+            return strip_controls(v, one_line=True) or None
         return v
 
 
@@ -229,6 +240,10 @@ def load_sidecar(sidecar: Path, document: Path) -> SourceMeta:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         raise fail(f"invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise fail("its structure nests too deeply") from None
+    except ValueError as exc:  # Python refuses to convert integers of over 4,300 digits
+        raise fail(f"a number too long to read ({str(exc)[:80]})") from None
     if not isinstance(data, dict):
         raise fail("expected a mapping of keys to values at the top level")
     unknown = sorted(str(k) for k in data if str(k) not in _ALLOWED_KEYS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from indexing.errors import ReadError
+from indexing.text import is_cjk_char
 
 
 def decode_text(path, data: bytes) -> str:
@@ -23,7 +24,7 @@ def decode_text(path, data: bytes) -> str:
     try:
         text = data.decode("gb18030")
         non_ascii = [c for c in text if ord(c) > 127]
-        cjk = sum(1 for c in non_ascii if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef")
+        cjk = sum(1 for c in non_ascii if is_cjk_char(c) or c == "\u3000")
         if non_ascii and cjk / len(non_ascii) > 0.8:
             return text
     except UnicodeDecodeError:
@@ -36,6 +37,20 @@ def decode_text(path, data: bytes) -> str:
     if controls > 0.01 * min(len(text), 20000):
         raise ReadError(path, "not a text file (binary content)")
     return text
+
+
+# C0 and C1 control characters, DEL, and the bidirectional overrides/isolates that reorder how a
+# line is displayed (the "Trojan Source" characters). Tab, newline and form feed are text.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0d-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def strip_controls(text: str, one_line: bool = False) -> str:
+    """Text safe to show on a terminal or a page: terminal escape sequences removed whole (so
+    `\x1b[31m` leaves nothing behind), other control characters dropped; `one_line` also turns
+    line breaks and tabs into single spaces (titles, table cells)."""
+    text = _CONTROLS.sub("", _ESCAPE_SEQUENCE.sub("", text or ""))
+    return " ".join(text.split()) if one_line else text
 
 
 def split_pages(text: str) -> list[str]:

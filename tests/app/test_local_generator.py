@@ -89,3 +89,19 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
     gen = LocalGenerator(load_settings(generator="local", checkpoint=tmp_path / "nope"))
     with pytest.raises(GenerationError, match="nope: no config.json"):
         gen.count_tokens("x")
+
+
+def test_decode_setting_picks_the_decode_path_and_keeps_the_answer(app_data, models_dir):
+    """`decode = "eager"` runs decode steps through model/decoding.py's static step (what a GPU
+    replays as a CUDA graph): the same greedy tokens as the ordinary path, and `info` says so."""
+    plain = Assistant(generator="local", models_dir=models_dir, context_tokens=900, max_new_tokens=8)
+    static = Assistant(generator="local", models_dir=models_dir, context_tokens=900, max_new_tokens=8,
+                       decode="eager")
+    a = plain.ask(QUESTION, mode="plain")
+    b = static.ask(QUESTION, mode="plain")
+    assert b.text == a.text
+    assert "decoding with static eager" in static.info().generator.detail
+    assert shared_runtime(static.settings).generator.decoder is not None
+    assert shared_runtime(plain.settings).generator.decoder is None  # CPU: the C kernels decode
+    with pytest.raises(Exception, match="decode"):
+        load_settings(decode="sometimes")

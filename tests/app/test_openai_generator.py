@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ import pytest
 from app.generators.base import GenerationError, GenerationRequest
 from app.generators.openai import OpenAIGenerator, chat_completions_url
 from app.settings import load_settings
+from tests import hostile_inputs
 from tests.app.openai_server import FakeChatServer
 
 MESSAGES = [{"role": "system", "content": "Answer from evidence."}, {"role": "user", "content": "Question?"}]
@@ -96,3 +98,41 @@ def test_url_forms():
     assert chat_completions_url("http://h:8000/v1") == "http://h:8000/v1/chat/completions"
     assert chat_completions_url("http://h:8000/") == "http://h:8000/v1/chat/completions"
     assert chat_completions_url("http://h/v1/chat/completions") == "http://h/v1/chat/completions"
+
+
+@pytest.mark.parametrize("case", hostile_inputs.params("server"))
+def test_misbehaving_server_ends_in_time_and_is_flagged(case):
+    """Issue 13 items 2-3: a whole-answer deadline, max_new_tokens counted here, a cut stream flagged."""
+    with FakeChatServer(reply="Metformin is first line for most adults [E1].", misbehave=case.build) as server:
+        gen = generator(server.url, server_deadline_s=2.0, server_retries=0)
+        req = request()
+        started = time.monotonic()
+        pieces: list[str] = []
+        try:
+            for piece in gen.stream(req):
+                pieces.append(piece)
+            error = None
+        except GenerationError as exc:
+            error = str(exc)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0 + 1.0, f"{case.name} took {elapsed:.1f} s past a 2 s deadline"
+    if case.expect in ("deadline", "length", "incomplete"):
+        assert error is None and pieces, error
+        assert req.finish_reason == case.expect
+        assert len(pieces) <= req.max_new_tokens
+        if case.expect != "length":
+            assert req.problem and "incomplete" in req.problem  # becomes a warning on the answer
+    else:
+        assert error is not None and re.search(case.expect, error), error
+
+
+def test_a_cut_stream_is_a_warning_on_the_answer(app_data, monkeypatch):
+    """Through the Assistant: the partial text comes back flagged, never as a normal answer."""
+    from app import Assistant
+
+    with FakeChatServer(reply="Metformin is first line [E1].", misbehave="cut_without_done") as server:
+        answer = Assistant(generator="openai", server_url=server.url, server_retries=0).ask(
+            "What is first-line therapy for type 2 diabetes?"
+        )
+    assert answer.text
+    assert any("stopped sending before the end of the answer" in w.message for w in answer.warnings)

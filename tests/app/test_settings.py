@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from app import Assistant
-from app.settings import SettingsError, load_settings
+from app.settings import SettingsError, SettingsWarning, load_settings
+from tests import hostile_inputs
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +63,29 @@ def test_assistant_overrides_on_top_of_given_settings(tmp_path):
     assert (assistant.settings.top_k, assistant.settings.generator, assistant.settings.data_dir) == (4, "openai", tmp_path)
     with pytest.raises(SettingsError, match="top_k"):
         Assistant(top_k=0)
+
+
+@pytest.mark.parametrize("case", hostile_inputs.params("settings"))
+def test_hostile_settings_give_one_error_naming_the_file_or_variable(case, monkeypatch, tmp_path):
+    """Issue 13 item 9: a malformed m1e.toml or M1E_* value is one SettingsError naming it."""
+    text, variables = case.build
+    if text is not None:
+        (tmp_path / "m1e.toml").write_text(text, encoding="utf-8")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=case.expect):
+        load_settings()
+
+
+def test_unknown_variable_warns_naming_it(monkeypatch):
+    monkeypatch.setenv("M1E_FOO", "1")
+    with pytest.warns(SettingsWarning, match="M1E_FOO"):
+        load_settings()
+
+
+def test_max_file_mb_is_checked_where_the_reader_takes_it(monkeypatch):
+    from indexing.readers.limits import ReadLimits
+
+    monkeypatch.setenv("M1E_MAX_FILE_MB", "abc")
+    with pytest.raises(ValueError, match="M1E_MAX_FILE_MB='abc' is not a positive number"):
+        ReadLimits()

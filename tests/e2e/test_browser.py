@@ -65,6 +65,8 @@ def make_pdf(path: Path) -> None:
 def start_ui(app_data: Path, **env_extra: str):
     port = free_port()
     env = {**os.environ, "M1E_DATA_DIR": str(app_data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **env_extra}
+    # This checkout's code, not whichever one the venv's editable install points at.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "app.cli", "ui", "--host", "127.0.0.1", "--port", str(port)]  # = `m1e ui`
     log = app_data / "streamlit.log"
     with open(log, "wb") as out:

@@ -7,7 +7,8 @@ import re
 from evidence.citations import check_citations
 from evidence.digest import INSUFFICIENT_EN, INSUFFICIENT_ZH, MAX_SENTENCES, extractive_answer
 from evidence.schema import Conflict, Evidence, RetrievalScores
-from evidence.sentences import split_sentences, strip_markup
+from evidence.sentences import strip_markup
+from indexing.text import passage_sentences
 from indexing.labels import DocumentGrade, EvidenceLevel, SourceType, StatedGrade
 
 GUIDELINE = """## Choice of Anticoagulant
@@ -141,7 +142,7 @@ def test_existing_evidence_ids_are_kept():
 
 def test_sentence_splitting_handles_abbreviations_bullets_wraps_and_chinese():
     text = "## Heading\nTarget INR is 2.0–3.0 (e.g. in AF). Next sentence\nwraps here.\n- Bullet one.\n对于房颤，推荐抗凝。不推荐阿司匹林。"
-    assert split_sentences(text) == [
+    assert passage_sentences(text) == [
         "## Heading", "Target INR is 2.0–3.0 (e.g. in AF).", "Next sentence wraps here.", "- Bullet one.", "对于房颤，推荐抗凝。", "不推荐阿司匹林。",
     ]
 

@@ -66,3 +66,14 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, demo_checkpoint: P
     for name in TINY_TOKENIZER_FILES:
         shutil.copyfile(demo_checkpoint / name, src / name)
     return import_hf_llama(src, tmp_path_factory.mktemp("tiny") / "tiny-llama")
+
+
+def load_random_model(request, tmp_path_factory, seed: int, max_position_embeddings: int):
+    """The fp32 random checkpoint of `request.param` = (geometry, device), loaded on that device."""
+    from model import load_model
+    from tests.model.random_checkpoint import random_checkpoint
+
+    geometry, device = request.param
+    path = random_checkpoint(tmp_path_factory.mktemp(geometry), geometry, seed=seed, dtype=torch.float32,
+                             max_position_embeddings=max_position_embeddings)
+    return load_model(path, dtype=torch.float32, device=device)

@@ -12,7 +12,7 @@ import torch
 
 from model import load_model
 from model.cache import CacheFullError
-from tests.model.conftest import on_devices
+from tests.model.conftest import load_random_model, on_devices
 from tests.model.random_checkpoint import GEOMETRIES, random_checkpoint
 
 ATOL = 2e-4
@@ -20,10 +20,7 @@ ATOL = 2e-4
 
 @pytest.fixture(scope="module", params=on_devices(*sorted(GEOMETRIES)))
 def model(request, tmp_path_factory):
-    geometry, device = request.param
-    path = random_checkpoint(tmp_path_factory.mktemp(geometry), geometry, seed=11,
-                             dtype=torch.float32, max_position_embeddings=256)
-    return load_model(path, dtype=torch.float32, device=device)
+    return load_random_model(request, tmp_path_factory, seed=11, max_position_embeddings=256)
 
 
 def window_of(model) -> int:

@@ -15,8 +15,8 @@ import torch
 from model import Generator, load_model
 from model.cache import CacheFullError
 from model.decoding import StaticDecoder, decoder_for
-from tests.model.conftest import on_devices
-from tests.model.random_checkpoint import GEOMETRIES, random_checkpoint
+from tests.model.conftest import load_random_model, on_devices
+from tests.model.random_checkpoint import GEOMETRIES
 from tests.model.test_reference import REF
 
 ATOL = 2e-4
@@ -24,10 +24,7 @@ ATOL = 2e-4
 
 @pytest.fixture(scope="module", params=on_devices(*sorted(GEOMETRIES)))
 def model(request, tmp_path_factory):
-    geometry, device = request.param
-    path = random_checkpoint(tmp_path_factory.mktemp(geometry), geometry, seed=5,
-                             dtype=torch.float32, max_position_embeddings=512)
-    return load_model(path, dtype=torch.float32, device=device)
+    return load_random_model(request, tmp_path_factory, seed=5, max_position_embeddings=512)
 
 
 def decoder(model) -> StaticDecoder:
