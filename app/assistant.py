@@ -95,11 +95,28 @@ class Assistant:
                 self._store = store
             return self._store
 
+    def _peek(self) -> Any:
+        """The store for status reads, without loading the embedder (`m1e info` starts in about a
+        second instead of the tens of seconds torch and the model take); None without an index."""
+        if self._store is not None:
+            return self._store
+        from indexing.store import IndexNotFoundError, IndexStore
+
+        try:
+            return IndexStore.open(self.index_dir)
+        except IndexNotFoundError:
+            return None
+
     def refresh(self) -> None:
         """Pick up what another process (or an index batch) committed."""
         store = self._open()
         if store is not None:
             store.refresh()
+
+    def index_generation(self) -> int | None:
+        """The index's commit generation (stored with history and feedback); None without an index."""
+        store = self._open()
+        return getattr(store, "generation", None) if store is not None else None
 
     def generator(self, name: str | None = None) -> AnswerGenerator:
         name = name or self.settings.generator
@@ -183,6 +200,10 @@ class Assistant:
         matches = [d.document_id for d in self.documents() if d.document_id == document_id]
         if not matches and len(document_id) >= 6:
             matches = [d.document_id for d in self.documents() if d.document_id.startswith(document_id)]
+        if not matches and len(document_id) < 6:
+            raise AssistantError(
+                f"no indexed document has the id {document_id!r}; an id prefix needs at least 6 characters (see `m1e documents`)"
+            )
         if not matches:
             raise AssistantError(f"no indexed document has the id {document_id!r}")
         if len(matches) > 1:
@@ -428,10 +449,11 @@ class Assistant:
     # ------------------------------------------------------------------ status
     def index_summary(self) -> IndexSummary:
         summary = IndexSummary(index_dir=str(self.index_dir), exists=False)
-        store = self._open()
+        store = self._peek()
         if store is None:
             return summary
-        docs = self.documents()
+        store.refresh()
+        docs = list(store.documents())
         stats = store.stats()
         summary.exists = True
         summary.documents = int(stats.documents)

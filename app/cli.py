@@ -8,7 +8,7 @@ import sys
 
 # name -> module under app.commands that defines `register(subparsers)`; the module's parser
 # sets `func(args) -> int` as its default.
-COMMANDS = ["index", "ask", "search", "grade", "documents", "model", "ui", "info"]
+COMMANDS = ["index", "ask", "search", "grade", "documents", "history", "feedback", "model", "ui", "info"]
 
 
 class CommandError(Exception):
@@ -49,4 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m app.cli`: run the imported module's main, so its CommandError is the one the
+    # commands raise (this file as __main__ would define a second, unrelated class).
+    from app.cli import main as _main
+
+    sys.exit(_main())

@@ -107,3 +107,9 @@ class Answer(BaseModel):
     insufficient_evidence: bool = False
     warnings: list[AnswerWarning] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)  # seconds: retrieval, generation, checks, total
+
+    def to_markdown(self, totals: dict[str, int] | None = None) -> str:
+        """The answer with its evidence table, passages and warnings (see evidence.export)."""
+        from evidence.export import answer_to_markdown
+
+        return answer_to_markdown(self, totals)

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
             "recommendation grades the document states, each with its page."
         ),
     )
-    parser.add_argument("path", metavar="PATH", help="the file to grade")
+    parser.add_argument("path", metavar="PATH", help="the file (or guideline folder of section files) to grade")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--limit", type=int, default=50, metavar="N",
                         help="show at most N stated grades in text output (default: 50; --json shows all)")
@@ -47,10 +47,8 @@ def grade_file(path: Path) -> GradeReport:
 
     if not path.exists():
         raise CommandError(f"{path}: no such file")
-    if path.is_dir():
-        raise CommandError(f"{path}: is a folder; m1e grade takes one file")
     try:
-        document = read_document(path)
+        document = _folder_document(path) if path.is_dir() else read_document(path)
     except ReadError as exc:
         raise CommandError(f"{path}: {exc.reason}") from None
     try:
@@ -67,6 +65,24 @@ def grade_file(path: Path) -> GradeReport:
                        grade=grade, stated_grades=stated)
 
 
+def _folder_document(path: Path):
+    """A guideline kept as a folder of markdown section files (the open-medicine layout:
+    <guidelines>/content/<id>/ with <guidelines>/registry.json), read as the index reads it."""
+    from app.cli import CommandError
+    from indexing.readers.demo import open_medicine_documents
+
+    root = path.resolve().parent.parent
+    if path.resolve().parent.name != "content" or not (root / "registry.json").is_file():
+        raise CommandError(
+            f"{path}: is a folder but not a guideline of section files (no registry.json two levels up); "
+            "m1e grade takes one file or one such guideline folder"
+        )
+    for document in open_medicine_documents(root):
+        if Path(document.path).resolve() == path.resolve():
+            return document
+    raise CommandError(f"{path}: this folder is not listed in {root / 'registry.json'}")
+
+
 def _describe(g: StatedGrade) -> str:
     parts = [p for p in (f"strength {g.strength}" if g.strength else "",
                          f"certainty {g.certainty}" if g.certainty else "",
@@ -81,7 +97,8 @@ def run(args) -> int:
         return 0
     g = report.grade
     print(printable(report.title, one_line=True))
-    print(f"  file:        {report.path} ({report.format}, {report.pages} page{'s' if report.pages != 1 else ''})")
+    unit = "page" if report.format == "pdf" else "section"
+    print(f"  file:        {report.path} ({report.format}, {report.pages} {unit}{'s' if report.pages != 1 else ''})")
     print(f"  source type: {g.source_type.label}")
     print(f"  level:       {g.level.label}")
     print(f"  confidence:  {g.confidence:.2f} (from {g.origin})")
@@ -93,7 +110,8 @@ def run(args) -> int:
         return 0
     print(f"  stated grades: {len(report.stated_grades)}")
     for sg in report.stated_grades[: max(0, args.limit)]:
-        page = f"p. {sg.page}" if sg.page is not None else "p. ?"
+        unit = "p." if report.format == "pdf" else "sec."
+        page = f"{unit} {sg.page}" if sg.page is not None else f"{unit} ?"
         print(printable(f"    {page:>7}  {_describe(sg)}"))
         if sg.recommendation:
             rec = sg.recommendation if len(sg.recommendation) <= 160 else sg.recommendation[:157] + "..."

@@ -50,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", help="address to listen on (default: ui_host setting, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: ui_port setting, 8501)")
     parser.add_argument("--print-command", action="store_true", help="print the streamlit command instead of running it")
+    parser.add_argument("--no-demo", action="store_true", help="do not index the demo guidelines when the index is empty")
     parser.set_defaults(func=run)
 
 
@@ -81,6 +82,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     print(f"m1e ui: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+    if not args.no_demo:
+        start_demo_if_empty(env)
     # Become streamlit (no wrapper process), so signals such as Ctrl-C reach it directly.
     os.execve(command[0], command, env)
     return 0  # not reached
+
+
+def start_demo_if_empty(env: dict[str, str]) -> bool:
+    """With an empty index, start indexing the demo guidelines now, beside the server (see
+    app.startup), so the first visitor finds them indexed or under way, not waiting to begin."""
+    from app.startup import read_status, start_demo_indexing
+
+    assistant = open_assistant()
+    summary = assistant.index_summary()
+    status = read_status(assistant.settings.data_dir)
+    if (summary.exists and summary.documents) or (status is not None and status.state == "running"):
+        return False
+    print("m1e ui: the index is empty: indexing the bundled demo guidelines now (the page works meanwhile)", flush=True)
+    start_demo_indexing(env)
+    return True

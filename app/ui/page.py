@@ -7,19 +7,26 @@ whose id we build ourselves.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import streamlit as st
 
 from app.assistant import Assistant, AssistantError
+from app.conversation import Conversation
+from app.export import answer_to_pdf
+from app.feedback import MAX_COMMENT_CHARS, VERDICTS, FeedbackError, FeedbackLog
 from app.generators import GENERATOR_NAMES, GenerationError
+from app.history import History, SourceState, source_states
 from app.settings import load_settings
+from app.startup import read_status
 from app.ui.preview import PreviewError, render_pdf_page
-from app.ui.text import anchor_id, answer_markdown, escape_markdown
+from app.ui.text import anchor_id, answer_markdown, escape_markdown, generation_line, index_line, passage_markdown
 from app.ui.uploads import save_uploads
+from evidence.export import location_label
 from evidence.schema import Answer, Evidence, SearchFilters
 from indexing.labels import EvidenceLevel, SourceType
 
@@ -59,12 +66,23 @@ def _page_image(path: str, page: int, mtime: float) -> Any:
     return render_pdf_page(path, page)
 
 
+class Choices(NamedTuple):
+    page: str
+    mode: str
+    generator: str
+    filters: SearchFilters | None
+    problem: str | None  # a filter the user must fix before asking, in the words on screen
+
+
+def history_store(helper: Assistant) -> History:
+    return History(helper.settings.data_dir)
+
+
 # ---------------------------------------------------------------------------------------- sidebar
-def sidebar(helper: Assistant) -> tuple[str, str, str, SearchFilters | None]:
+def sidebar(helper: Assistant) -> Choices:
     st.sidebar.title("m1-evidence")
     page = st.sidebar.radio("Page", PAGES, key="page", horizontal=True)
     st.sidebar.subheader("Answer")
-    mode_label = st.sidebar.radio("Mode", list(MODES), key="mode")
     default_gen = helper.settings.generator
     generator = st.sidebar.selectbox(
         "Generator",
@@ -73,6 +91,11 @@ def sidebar(helper: Assistant) -> tuple[str, str, str, SearchFilters | None]:
         format_func=lambda name: GENERATOR_LABELS[name],
         key="generator",
     )
+    plain_possible = generator != "extractive"  # plain mode needs a language model
+    mode_label = st.sidebar.radio("Mode", list(MODES), key="mode", disabled=not plain_possible)
+    mode = MODES[mode_label] if plain_possible else "evidence"
+    if not plain_possible:
+        st.sidebar.caption("Plain mode needs a language model: choose the local model or a server.")
     st.sidebar.subheader("Filters")
     types = st.sidebar.multiselect(
         "Source type", [t.value for t in SourceType], format_func=lambda v: SourceType(v).label, key="source_types"
@@ -80,6 +103,10 @@ def sidebar(helper: Assistant) -> tuple[str, str, str, SearchFilters | None]:
     col_a, col_b = st.sidebar.columns(2)
     year_min = col_a.number_input("From year", min_value=1900, max_value=2100, value=None, step=1, key="year_min")
     year_max = col_b.number_input("To year", min_value=1900, max_value=2100, value=None, step=1, key="year_max")
+    problem = None
+    if year_min and year_max and year_min > year_max:
+        problem = f"“From year” ({int(year_min)}) is after “To year” ({int(year_max)}): swap them or clear one."
+        st.sidebar.error(problem)
     level = st.sidebar.selectbox(
         "Minimum evidence level",
         [0, 1, 2, 3, 4, 5],
@@ -88,8 +115,8 @@ def sidebar(helper: Assistant) -> tuple[str, str, str, SearchFilters | None]:
     )
     filters = SearchFilters(
         source_types=[SourceType(t) for t in types] or None,
-        year_min=int(year_min) if year_min else None,
-        year_max=int(year_max) if year_max else None,
+        year_min=int(year_min) if year_min and not problem else None,
+        year_max=int(year_max) if year_max and not problem else None,
         min_level=EvidenceLevel(level) if level else None,
     )
     active = any(v is not None for v in filters.model_dump().values())
@@ -97,71 +124,190 @@ def sidebar(helper: Assistant) -> tuple[str, str, str, SearchFilters | None]:
     st.sidebar.caption("Answers by: " + escape_markdown(status.label))
     if status.is_demo:
         st.sidebar.warning("Demo model: not a clinical model.", icon=":material/science:")
-    return page, MODES[mode_label], generator, filters if active else None
+    return Choices(page, mode, generator, filters if active else None, problem)
+
+
+def history_sidebar(helper: Assistant) -> None:
+    """Earlier answers, newest first; a click reopens one (and its conversation) as it was.
+
+    Drawn last, so the answer of this very run is listed; the buttons act through callbacks,
+    which Streamlit runs before the next run draws anything."""
+    st.subheader("History")
+    st.button("New conversation", key="new_conversation", icon=":material/add_comment:", on_click=new_conversation)
+    history = history_store(helper)
+    entries = history.entries(limit=30)
+    if not entries:
+        st.caption("Your questions and answers will be kept here, on this machine.")
+        return
+    for entry in entries:
+        label = " ".join(entry.asked.split())
+        label = label if len(label) <= 60 else label[:59] + "…"
+        st.button(
+            escape_markdown(label),
+            key=f"history_{entry.entry_id}",
+            help=escape_markdown(f"{entry.created_at:%Y-%m-%d %H:%M} UTC · answered: {entry.question}"),
+            use_container_width=True,
+            type="tertiary",
+            on_click=open_entry,
+            args=(history, entry.entry_id),
+        )
+    with st.expander("Delete history"):
+        shown = st.session_state.get("entry_id")
+        if shown is not None:
+            st.button("Delete the open answer", key="delete_entry", on_click=delete_entry, args=(history, shown))
+        sure = st.checkbox("Yes, delete every kept answer", key="confirm_clear")
+        st.button("Delete all", key="clear_history", disabled=not sure, on_click=clear_history, args=(history,))
+
+
+def new_conversation() -> None:
+    for key in ("answer", "entry_id", "asked", "partial"):
+        st.session_state.pop(key, None)
+    st.session_state["conversation"] = Conversation()
+
+
+def delete_entry(history: History, entry_id: int) -> None:
+    history.delete(entry_id)
+    new_conversation()
+
+
+def clear_history(history: History) -> None:
+    history.clear()
+    new_conversation()
+    st.session_state["confirm_clear"] = False
+
+
+def open_entry(history: History, entry_id: int) -> None:
+    entry = history.get(entry_id)
+    st.session_state["answer"] = entry.answer
+    st.session_state["entry_id"] = entry.entry_id
+    st.session_state["asked"] = entry.asked
+    conversation = Conversation(conversation_id=entry.conversation_id or Conversation().conversation_id)
+    if entry.conversation_id:
+        for turn in history.entries(conversation_id=entry.conversation_id):
+            if turn.entry_id <= entry.entry_id:
+                conversation.record(turn.asked, turn.answer)
+    else:
+        conversation.record(entry.asked, entry.answer)
+    st.session_state["conversation"] = conversation
 
 
 # ---------------------------------------------------------------------------------------- ask page
-def ask_page(helper: Assistant, mode: str, generator: str, filters: SearchFilters | None) -> None:
+def ask_page(helper: Assistant, choices: Choices) -> None:
     st.title("Ask the evidence")
     st.caption(
         "Answers are grounded in the indexed guidelines and papers. Each passage carries its source type, "
         "an evidence level (1 strongest, 5 expert opinion) and the grade the source itself states."
     )
-    with st.form("ask_form", clear_on_submit=False, border=False):
-        question = st.text_area("Question", key="question", height=90, placeholder="e.g. What HbA1c target is recommended for most adults with type 2 diabetes?")
+    conversation: Conversation = st.session_state.setdefault("conversation", Conversation())
+    earlier_slot = st.container()  # filled at the end, when this run's turn is known
+    with st.form("ask_form", clear_on_submit=True, border=False):
+        hint = "e.g. What HbA1c target is recommended for most adults with type 2 diabetes?"
+        if conversation.turns:
+            hint = "A follow-up (e.g. “and in pregnancy?”) or a new question"
+        question = st.text_area("Question", key="question", height=90, placeholder=hint)
         submitted = st.form_submit_button("Ask", type="primary")
     if st.session_state.pop("stop_generation", False) and not submitted:
-        st.info("Stopped: the answer was not finished.", icon=":material/stop_circle:")
+        stopped()
     if submitted:
         if not (question or "").strip():
             st.error("Type a question first.")
+        elif choices.problem:
+            st.error(choices.problem, icon=":material/error:")
         else:
-            run_question(helper, question, mode, generator, filters)
+            run_question(helper, question, choices, conversation)
     answer: Answer | None = st.session_state.get("answer")
     if answer is not None and not submitted:
-        show_answer_text(answer)
+        show_answer_text(answer, st.session_state.get("asked"))
     if answer is not None:
-        show_answer_details(answer)
+        totals = {d.document_id: d.n_pages for d in helper.documents()}
+        answer_actions(helper, answer, totals)
+        show_answer_details(helper, answer, totals)
+    with earlier_slot:
+        earlier_turns(conversation)
 
 
-def run_question(helper: Assistant, question: str, mode: str, generator: str, filters: SearchFilters | None) -> None:
-    st.session_state.pop("answer", None)
+def earlier_turns(conversation: Conversation) -> None:
+    """The conversation so far, above the question box (the open answer is shown in full below)."""
+    earlier = conversation.turns[:-1] if st.session_state.get("answer") is not None else conversation.turns
+    if not earlier:
+        return
+    with st.expander(f"Earlier in this conversation ({len(earlier)})", expanded=False):
+        for turn in earlier:
+            st.markdown("**You:** " + escape_markdown(turn.asked))
+            if turn.standalone != turn.asked:
+                st.caption("Answered as: " + escape_markdown(turn.standalone))
+            st.markdown(answer_markdown(turn.answer_text, set()))
+            st.divider()
+
+
+def stopped() -> None:
+    st.info("Stopped: the answer was not finished.", icon=":material/stop_circle:")
+    partial = st.session_state.pop("partial", None)
+    if partial and partial.get("text", "").strip():
+        with st.container(border=True, key="partial_box"):
+            st.caption("Partial answer, as far as it was written (not checked, not kept in the history):")
+            st.markdown(answer_markdown(partial["text"], set()))
+
+
+def run_question(helper: Assistant, question: str, choices: Choices, conversation: Conversation) -> None:
+    for key in ("answer", "entry_id", "asked"):
+        st.session_state.pop(key, None)
+    standalone = conversation.standalone(question)
+    answering = st.empty()  # while it is written; the answer box shows it afterwards
+    if standalone != question.strip():
+        answering.caption("Answering: " + escape_markdown(standalone))
     stop_slot = st.empty()
     # Any click makes Streamlit rerun the page, which abandons this run; the abandoned stream is
-    # closed, and with it the generation (local decode loop or the server connection).
+    # closed, and with it the generation. The text so far is kept in "partial" for that rerun.
     stop_slot.button("Stop", key="stop_generation", icon=":material/stop:")
+    status = st.empty()
     placeholder = st.empty()
     waiting = "Searching the evidence and writing the answer…"
-    if generator == "local":
+    if choices.generator == "local":
         waiting += " (the first answer also loads the local model)"
-    placeholder.caption(waiting)
-    text = ""
-    last_draw = 0.0
+    status.caption(waiting)
+    unit = "words" if choices.generator == "extractive" else "tokens"
+    partial = st.session_state["partial"] = {"question": standalone, "text": ""}
+    started = time.monotonic()
+    first_at: float | None = None
+    count, last_draw = 0, 0.0
     answer: Answer | None = None
     try:
-        for item in helper.stream(question, mode=mode, generator=generator, filters=filters, cancel=threading.Event()):
+        options = dict(mode=choices.mode, generator=choices.generator, filters=choices.filters, cancel=threading.Event())
+        for item in conversation.stream(helper, question, **options):
             if isinstance(item, Answer):
                 answer = item
                 break
-            text += item
-            if time.monotonic() - last_draw > 0.05:
-                placeholder.markdown(answer_markdown(text, set()))
-                last_draw = time.monotonic()
+            now = time.monotonic()
+            first_at = first_at or now
+            count += 1
+            partial["text"] += item
+            if now - last_draw > 0.1:
+                placeholder.markdown(answer_markdown(partial["text"], set()))
+                status.caption(generation_line(count, now - started, now - first_at, unit))
+                last_draw = now
     except (ValueError, OSError, GenerationError) as exc:  # AssistantError and SettingsError included
-        stop_slot.empty()
-        placeholder.empty()
+        for slot in (answering, stop_slot, status, placeholder):
+            slot.empty()
+        st.session_state.pop("partial", None)
         st.error(escape_markdown(str(exc)), icon=":material/error:")  # a server's text: never live markdown
         return
-    stop_slot.empty()
-    placeholder.empty()
+    for slot in (answering, stop_slot, status, placeholder):
+        slot.empty()
+    st.session_state.pop("partial", None)
     if answer is not None:
-        st.session_state["answer"] = answer
-        show_answer_text(answer)
+        entry_id = history_store(helper).add(
+            answer, asked=question, conversation_id=conversation.conversation_id, index_generation=helper.index_generation()
+        )
+        st.session_state.update(answer=answer, entry_id=entry_id, asked=question)
+        show_answer_text(answer, question)
 
 
-def show_answer_text(answer: Answer) -> None:
+def show_answer_text(answer: Answer, asked: str | None = None) -> None:
     known = {e.evidence_id for e in answer.evidence} if answer.mode == "evidence" else set()
     with st.container(border=True, key="answer_box"):
+        if asked and " ".join(asked.split()) != answer.question:
+            st.caption("Answering: " + escape_markdown(answer.question))
         st.markdown(answer_markdown(answer.text, known))
         total = answer.timings.get("total")
         st.caption(
@@ -176,14 +322,58 @@ def show_answer_text(answer: Answer) -> None:
             st.warning(escape_markdown(warning.message), icon=icon)
 
 
-def show_answer_details(answer: Answer) -> None:
+@st.cache_data(show_spinner=False, max_entries=16)
+def _pdf_bytes(answer_json: str, totals_json: str) -> bytes:
+    return answer_to_pdf(Answer.model_validate_json(answer_json), json.loads(totals_json))
+
+
+def answer_actions(helper: Assistant, answer: Answer, totals: dict[str, int]) -> None:
+    """Copy or download the answer with its evidence table (Markdown, printable PDF), and feedback."""
+    markdown = answer.to_markdown(totals)
+    name = f"m1e-answer-{st.session_state.get('entry_id') or 'latest'}"
+    cols = st.columns([1, 1, 1, 3], gap="small")
+    cols[0].download_button("Markdown", markdown, file_name=name + ".md", mime="text/markdown", key="download_md",
+                            icon=":material/download:", on_click="ignore")
+    cols[1].download_button("PDF", _pdf_bytes(answer.model_dump_json(), json.dumps(totals)), file_name=name + ".pdf",
+                            mime="application/pdf", key="download_pdf", icon=":material/picture_as_pdf:", on_click="ignore")
+    with cols[2].popover("Copy", icon=":material/content_copy:"):
+        st.caption("The answer with its evidence table, as Markdown (copy with the icon at the top right):")
+        st.code(markdown, language="markdown")
+    with cols[3].popover("Feedback", icon=":material/rate_review:"):
+        feedback_form(helper, answer)
+
+
+def feedback_form(helper: Assistant, answer: Answer) -> None:
+    with st.form("feedback_form", clear_on_submit=True, border=False):
+        verdict = st.radio("Verdict", list(VERDICTS), format_func=VERDICTS.get, horizontal=True, key="feedback_verdict")
+        about = st.selectbox("About", ["the whole answer"] + [e.evidence_id for e in answer.evidence], key="feedback_about")
+        comment = st.text_area("Comment (optional)", key="feedback_comment", max_chars=MAX_COMMENT_CHARS)
+        if st.form_submit_button("Send feedback"):
+            try:
+                FeedbackLog(helper.settings.data_dir).add(
+                    answer,
+                    verdict,
+                    evidence_id=None if about == "the whole answer" else about,
+                    comment=comment,
+                    history_id=st.session_state.get("entry_id"),
+                    index_generation=helper.index_generation(),
+                )
+            except FeedbackError as exc:
+                st.error(escape_markdown(str(exc)))
+            else:
+                st.success("Thank you: kept on this machine for review (`m1e feedback export`).")
+
+
+def show_answer_details(helper: Assistant, answer: Answer, totals: dict[str, int]) -> None:
     if not answer.evidence:
         return
     cited = {c.evidence_id for c in answer.citations}
+    states = source_states(answer, helper.documents())
     heading = "Evidence" if answer.mode == "evidence" else "Related evidence (not given to the model)"
     st.subheader(heading, anchor="evidence")
     for item in answer.evidence:
-        evidence_card(item, cited=item.evidence_id in cited)
+        evidence_card(item, cited=item.evidence_id in cited, state=states.get(item.evidence_id),
+                      total=totals.get(item.document_id))
 
 
 def level_badge(item: Evidence) -> None:
@@ -194,7 +384,7 @@ def level_badge(item: Evidence) -> None:
     st.badge(f"Level {int(grade.level)}", color=LEVEL_COLOURS.get(int(grade.level), "gray"))
 
 
-def evidence_card(item: Evidence, cited: bool) -> None:
+def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None, total: int | None = None) -> None:
     with st.container(border=True, key=f"card_{anchor_id(item.evidence_id)}"):
         # Our own id only (never document text): the anchor the answer's [En] links jump to.
         st.markdown(f'<div id="{anchor_id(item.evidence_id)}"></div>', unsafe_allow_html=True)
@@ -215,14 +405,19 @@ def evidence_card(item: Evidence, cited: bool) -> None:
                 st.badge("cited in the answer", color="green", icon=":material/format_quote:")
         facts = [
             f"{item.year}" if item.year else "year unknown",
-            f"p. {item.pages}",
+            location_label(item, total),
         ]
         if item.organization:
             facts.insert(0, item.organization)
         if item.heading_path:
             facts.append(" › ".join(item.heading_path))
+        if item.doi:
+            facts.append("DOI " + item.doi)
         st.caption(escape_markdown(" · ".join(facts)))
-        st.markdown(escape_markdown(item.text))
+        current = state is None or state.status == "current"
+        if not current:
+            st.warning(escape_markdown(state.message), icon=":material/history:")
+        st.markdown(passage_markdown(item.text))
         with st.expander("Why this level"):
             if item.grade is None:
                 st.write("This document has not been graded.")
@@ -242,7 +437,8 @@ def evidence_card(item: Evidence, cited: bool) -> None:
                     f"- Stated grade **{escape_markdown(sg.quote)}**{escape_markdown(where)}: "
                     + escape_markdown(sg.recommendation)
                 )
-        if item.path.lower().endswith(".pdf") and Path(item.path).is_file():
+        # A changed or removed source is never previewed: the file now may show another passage.
+        if current and item.path.lower().endswith(".pdf") and Path(item.path).is_file():
             if st.toggle(f"Show page {item.page_start} of the PDF", key=f"preview_{item.chunk_id}"):
                 try:
                     path = Path(item.path)
@@ -278,28 +474,37 @@ def status_section(helper: Assistant) -> None:
         st.warning("The configured generator is the demo model: it is not a clinical model.", icon=":material/science:")
 
 
-def _progress_callback(bar: Any) -> Any:
+def _progress_callback(bar: Any, started: float) -> Any:
     def update(progress: Any) -> None:
         total = max(int(getattr(progress, "files_total", 0) or 0), 1)
         done = min(int(getattr(progress, "files_done", 0) or 0), total)
         current = Path(str(getattr(progress, "current_path", "") or "")).name
-        stage = getattr(progress, "stage", "")
-        bar.progress(done / total, text=escape_markdown(f"{done}/{total} files · {stage} {current}".strip()))
+        line = index_line(done, total, int(getattr(progress, "chunks", 0) or 0), time.monotonic() - started,
+                          str(getattr(progress, "stage", "")), current)
+        bar.progress(done / total, text=escape_markdown(line))
 
     return update
 
 
-def show_report(report: Any) -> None:
-    indexed = len(getattr(report, "indexed", []) or [])
-    unchanged = len(getattr(report, "unchanged", []) or [])
-    failed = list(getattr(report, "failed", []) or [])
-    st.success(f"Indexed {indexed} file(s); {unchanged} unchanged; {len(failed)} failed.")
-    for outcome in failed:
-        st.error(escape_markdown(f"{Path(str(outcome.path)).name}: {outcome.reason}"))
+def show_report(report: Any, rejected: list[str] | None = None) -> None:
+    """One summary that counts what the lines under it show: files refused at upload are failures too."""
+    rejected = rejected or []
+    indexed = len(getattr(report, "indexed", []) or []) if report is not None else 0
+    unchanged = len(getattr(report, "unchanged", []) or []) if report is not None else 0
+    failed = [f"{Path(str(o.path)).name}: {o.reason}" for o in (getattr(report, "failed", []) or [])] + rejected
+    summary = f"Indexed {indexed} file(s); {unchanged} unchanged; {len(failed)} failed."
+    if report is not None and getattr(report, "seconds", 0):
+        summary += f" ({report.seconds:.0f} s)"
+    (st.warning if failed else st.success)(summary)
+    for line in failed:
+        st.error(escape_markdown(line))
 
 
 def upload_section(helper: Assistant) -> None:
     st.subheader("Add documents")
+    done = st.session_state.pop("index_result", None)
+    if done is not None:  # the batch that finished before this rerun (counts above are fresh)
+        show_report(done["report"], done["rejected"])
     files = st.file_uploader(
         "PDF, markdown or text files (saved under the data folder, only read)",
         type=["pdf", "md", "markdown", "txt"],
@@ -308,28 +513,39 @@ def upload_section(helper: Assistant) -> None:
     )
     if st.button("Index uploaded files", disabled=not files, key="index_uploads"):
         saved = save_uploads(files or [], helper.settings.uploads_dir, helper.settings.upload_max_mb)
-        for error in saved.errors:  # a file that cannot be saved never stops the others
-            st.error(escape_markdown(error))
-        if saved.paths:
-            index_with_progress(helper, saved.paths)
+        rejected = list(saved.errors)  # a file that cannot be saved never stops the others; counted as failed
+        report = index_with_progress(helper, saved.paths) if saved.paths else None
+        if report is not None or rejected:
+            st.session_state["index_result"] = {"report": report, "rejected": rejected}
+            st.rerun()
     if st.button("Index the demo corpus", key="index_demo"):
-        index_with_progress(helper, None)
+        report = index_with_progress(helper, None)
+        if report is not None:
+            st.session_state["index_result"] = {"report": report, "rejected": []}
+            st.rerun()
 
 
-def index_with_progress(helper: Assistant, paths: list[Path] | None) -> None:
+def index_with_progress(helper: Assistant, paths: list[Path] | None) -> Any:
+    """Index with a live line (files, passages, elapsed, rate); the report, or None after an error."""
     bar = st.progress(0.0, text="Starting…")
+    started = time.monotonic()
     try:
-        report = helper.index_demo(progress=_progress_callback(bar)) if paths is None else helper.index(paths, progress=_progress_callback(bar))
+        callback = _progress_callback(bar, started)
+        report = helper.index_demo(progress=callback) if paths is None else helper.index(paths, progress=callback)
     except (AssistantError, OSError, ValueError) as exc:
         bar.empty()
         st.error(escape_markdown(f"Indexing failed: {exc}"))
-        return
-    bar.progress(1.0, text="Done")
-    show_report(report)
+        return None
+    chunks = report.totals.chunks if getattr(report, "totals", None) else 0
+    bar.progress(1.0, text=escape_markdown(f"Done: {chunks} passages in {time.monotonic() - started:.0f} s"))
+    return report
 
 
 def documents_section(helper: Assistant) -> None:
     st.subheader("Indexed documents")
+    removed = st.session_state.pop("removed_message", None)
+    if removed:
+        st.success(escape_markdown(removed), icon=":material/delete:")
     docs = helper.documents()
     if not docs:
         st.info("Nothing is indexed yet.")
@@ -360,19 +576,45 @@ def documents_section(helper: Assistant) -> None:
                 st.error(escape_markdown(str(exc)))
             else:
                 st.session_state.pop("answer", None)
-                st.success(escape_markdown(f"Removed {record.title if record else target}"))
+                title = record.title if record else target
+                st.session_state["removed_message"] = f"Removed “{title}” from the index (answers in the history that cite it say so)."
                 st.rerun()
 
 
 # ---------------------------------------------------------------------------------------- first start
+@st.fragment(run_every=2)
+def demo_progress(data_dir: str) -> None:
+    """The live line of the indexer `m1e ui` started; the whole page reruns when it finishes."""
+    status = read_status(data_dir)
+    if status is None or status.state != "running":
+        st.rerun()
+    clock = f" · running {time.time() - status.started:.0f} s" if status.started else ""
+    st.info("Indexing the bundled demo guidelines (started with the server): " + escape_markdown(status.line + clock),
+            icon=":material/hourglass_top:")
+
+
 def first_start(helper: Assistant) -> None:
-    """With an empty index, index the demo corpus once (progress shown) so the app is usable."""
+    """With an empty index, index the demo corpus once (progress shown) so the app is usable.
+
+    When `m1e ui` already started the indexer (app.startup), show its progress instead."""
+    status = read_status(helper.settings.data_dir)
+    if status is not None and status.state == "running":
+        demo_progress(str(helper.settings.data_dir))
+        return
+    if status is not None and not st.session_state.get("demo_finish_shown"):
+        st.session_state["demo_finish_shown"] = True
+        (st.success if status.state == "done" else st.error)(escape_markdown(status.line.capitalize()))
+        st.session_state["demo_checked"] = True
     if st.session_state.get("demo_checked") or helper.documents():
         st.session_state["demo_checked"] = True
         return
     st.session_state["demo_checked"] = True
-    st.info("The index is empty: indexing the bundled demo guidelines (first start only).")
-    index_with_progress(helper, None)
+    banner = st.empty()
+    banner.info("The index is empty: indexing the bundled demo guidelines (first start only).")
+    report = index_with_progress(helper, None)
+    banner.empty()  # the index is no longer empty
+    if report is not None:
+        show_report(report)
 
 
 def main() -> None:
@@ -382,11 +624,14 @@ def main() -> None:
     try:
         helper = assistant()
         first_start(helper)
-        page, mode, generator, filters = sidebar(helper)
-        if page == "Library":
+        choices = sidebar(helper)
+        history_slot = st.sidebar.container()
+        if choices.page == "Library":
             library_page(helper)
         else:
-            ask_page(helper, mode, generator, filters)
+            ask_page(helper, choices)
+        with history_slot:
+            history_sidebar(helper)
     except (ValueError, OSError, GenerationError) as exc:
         # Bad settings, an index built with another embedder, an unreadable index: one clear line.
         st.error(escape_markdown(str(exc)), icon=":material/error:")  # a server's text: never live markdown

@@ -54,3 +54,60 @@ def _link_citations(markdown: str, known_ids: set[str]) -> str:
         return f"[\\[{evidence_id}\\]](#{anchor_id(evidence_id)})"
 
     return _CITATION.sub(link, markdown)
+
+
+_TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def passage_markdown(text: str) -> str:
+    """A document passage with its structure visible (bullets, numbered lists, line breaks and
+    pipe tables as real tables) while every word stays escaped text: document text is never
+    live markdown or HTML. Bold lines are not promoted here; only the answer has headings."""
+    out: list[str] = []
+    table: list[list[str]] = []
+
+    def flush_table() -> None:
+        if not table:
+            return
+        width = max(len(r) for r in table)
+        rows = [r + [""] * (width - len(r)) for r in table]
+        out.append("")  # a table does not continue a list item or paragraph
+        out.append("| " + " | ".join(escape_markdown(c) for c in rows[0]) + " |")
+        out.append("|" + "---|" * width)
+        out.extend("| " + " | ".join(escape_markdown(c) for c in r) + " |" for r in rows[1:])
+        out.append("")
+        table.clear()
+
+    for raw in (text or "").splitlines():
+        line = raw.rstrip()
+        if _TABLE_RULE.match(line) and "-" in line and table:
+            continue
+        if m := _TABLE_ROW.match(line):
+            table.append([c.strip() for c in m.group(1).split("|")])
+            continue
+        flush_table()
+        if not line.strip():
+            out.append("")
+        elif m := _BULLET.match(line):
+            out.append(f"{m.group(1)}- {escape_markdown(m.group(2))}")
+        elif m := _NUMBERED.match(line):
+            out.append(f"{m.group(1)}{m.group(2)}. {escape_markdown(m.group(3))}")
+        else:
+            out.append(escape_markdown(line) + "  ")
+    flush_table()
+    return "\n".join(out).strip()
+
+
+def generation_line(count: int, elapsed_s: float, writing_s: float, unit: str = "tokens") -> str:
+    """"Writing: 57 tokens · 9.8 tokens/s · 6.1 s": the rate is over the writing time only (from
+    the first piece), so the wait for retrieval and model loading does not hide the decode speed."""
+    rate = count / writing_s if writing_s > 0 else 0.0
+    return f"Writing: {count} {unit} · {rate:.1f} {unit}/s · {elapsed_s:.1f} s"
+
+
+def index_line(files_done: int, files_total: int, chunks: int, elapsed_s: float, stage: str = "", current: str = "") -> str:
+    """One live line for an index batch: files, passages, elapsed time and passages per second."""
+    rate = chunks / elapsed_s if elapsed_s > 0 else 0.0
+    where = f" · {stage} {current}".rstrip() if stage or current else ""
+    return f"{files_done}/{files_total} files · {chunks} passages · {elapsed_s:.0f} s · {rate:.1f} passages/s{where}"

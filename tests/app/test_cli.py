@@ -29,7 +29,9 @@ def test_ask_prints_answer_evidence_table_and_source(app_data, capsys):
     rows = {line.split()[0] for line in out.splitlines() if re.match(r"E\d+ ", line)}
     assert set(cited) <= rows  # every cited id has its row in the evidence table
     header = next(line for line in out.splitlines() if line.startswith("ID "))
-    assert header.split() == ["ID", "Source", "type", "Level", "Stated", "grade", "Year", "Pages", "Title"]
+    assert header.split() == ["ID", "Source", "type", "Level", "Stated", "grade", "Year", "Location", "Title"]
+    assert "**" not in out  # no raw Markdown on a terminal
+    assert re.search(r"section \d+ of \d+", out)  # demo guidelines are section files, not pages
     assert "Answer by: extractive digest" in out
 
 
@@ -95,6 +97,10 @@ def test_info_json(app_data, capsys):
         (["ask", "   "], "the question is empty"),
         (["ask", QUESTION, "--year-min", "2020", "--year-max", "2010"], "--year-min 2020 is after --year-max 2010"),
         (["documents", "remove", "zzzzzzzz"], "no indexed document has the id 'zzzzzzzz'"),
+        (["documents", "remove", "abcde"], "an id prefix needs at least 6 characters"),
+        (["history", "show", "999"], "no history entry 999"),
+        (["history", "clear"], "add --yes to confirm"),
+        (["grade", "/"], "is a folder but not a guideline of section files"),
         (["ask", QUESTION, "--mode", "plain", "--generator", "extractive"], "plain mode needs a language model"),
     ],
 )
@@ -140,3 +146,46 @@ def test_help_exits_cleanly(capsys):
             main(argv)
         assert exc.value.code == 0
     assert "--min-level" in capsys.readouterr().out
+
+
+def test_ask_markdown_is_kept_in_history_and_feedback_exports(app_data, capsys, tmp_path):
+    code, out, err = run(capsys, "ask", QUESTION, "--format", "md")
+    assert code == 0, err
+    assert out.startswith("# What HbA1c target") and "| ID | Source type | Level | Stated grade |" in out
+    code, out, _ = run(capsys, "history")
+    assert code == 0 and QUESTION[:40] in out
+    entry = int(out.split()[0])
+    code, shown, _ = run(capsys, "history", "show", str(entry))
+    assert code == 0 and "| E1 |" in shown
+    assert run(capsys, "feedback", "add", str(entry), "wrong_citation", "--evidence", "E1", "--comment", "not this table")[0] == 0
+    target = tmp_path / "feedback.jsonl"
+    assert run(capsys, "feedback", "export", "-o", str(target))[0] == 0
+    record = json.loads(target.read_text(encoding="utf-8").splitlines()[0])
+    assert record["verdict"] == "wrong_citation" and record["evidence_id"] == "E1" and record["question"] == QUESTION
+    assert record["history_id"] == entry and record["index_generation"] is not None
+    code, out, _ = run(capsys, "history", "delete", str(entry))
+    assert code == 0 and run(capsys, "history")[1].startswith("No answers kept yet")
+
+
+def test_grade_reads_a_guideline_folder_of_section_files(capsys):
+    from indexing.readers.demo import open_medicine_dir
+
+    folder = sorted((open_medicine_dir() / "content").iterdir())[0]
+    code, out, err = run(capsys, "grade", str(folder))
+    assert code == 0, err
+    assert "source type:" in out and "section" in out and "page" not in out.split("\n")[1]
+
+
+def test_info_and_help_start_without_loading_the_embedder(app_data):
+    """`m1e info` used to load torch and the embedder (25 s on a loaded 2-core machine); now 1.5 s."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from app.cli import main; code = main(['info']); "
+        "print('HEAVY', 'torch' in sys.modules, 'sentence_transformers' in sys.modules, code)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert "HEAVY False False 0" in done.stdout, done.stdout + done.stderr
+    assert "documents" in done.stdout

@@ -9,6 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.assistant import Assistant
+from app.feedback import FeedbackLog
+from app.history import History
+from app.ui.text import escape_markdown
 from tests.app.fakes import ScriptedGenerator, quote_evidence
 
 SCRIPT = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
@@ -68,7 +71,7 @@ def test_off_topic_question_shows_insufficient_evidence(app_data):
     at = ask(start(), "Which football club won the 1998 cup final?")
     assert any("No relevant evidence" in i.value for i in at.info)
     assert "insufficient" in markdown(at)[0]
-    assert not at.expander  # no evidence cards
+    assert not at.main.expander  # no evidence cards
 
 
 def test_filters_restrict_the_cards(app_data):
@@ -83,7 +86,7 @@ def test_filters_restrict_the_cards(app_data):
     at.number_input(key="year_min").set_value(2030)
     at = ask(at, QUESTION)
     assert at.session_state["answer"].insufficient_evidence
-    assert "under the chosen filters" in markdown(at)[0]
+    assert any("under the chosen filters" in t for t in markdown(at))
 
 
 def test_demo_model_and_plain_mode_warnings(app_data, scripted_local):
@@ -129,8 +132,8 @@ def test_first_start_indexes_and_document_text_stays_inert(tmp_path, monkeypatch
     monkeypatch.setenv("M1E_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(Assistant, "index_demo", lambda self, progress=None: self.index([corpus], progress=progress))
     at = start()
-    assert any("index is empty" in i.value for i in at.info)
-    assert any("Indexed 1 file(s)" in s.value for s in at.success)
+    assert not any("index is empty" in i.value for i in at.info)  # the banner goes once indexing is done
+    assert any("Indexed 1 file(s); 0 unchanged; 0 failed" in s.value for s in at.success)
     at = ask(at, "What INR should warfarin dosing target in atrial fibrillation?")
     texts = markdown(at)
     shown = [t for t in texts if "Warfarin dosing should target" in t]
@@ -169,3 +172,74 @@ def test_bad_settings_show_one_clear_error(app_data, monkeypatch):
     assert not at.exception
     shown = re.sub(r"\\(.)", r"\1", at.error[0].value)  # the error is escaped markdown (issue 13 item 12)
     assert len(at.error) == 1 and "top_k" in shown
+
+
+def sidebar_history(at: AppTest) -> list:
+    return [b for b in at.sidebar.button if str(b.key).startswith("history_")]
+
+
+def test_follow_up_is_answered_as_a_standalone_question_and_kept_in_history(app_data):
+    at = ask(start(), QUESTION)
+    at = ask(at, "and in pregnancy?")
+    standalone = "What HbA1c target is recommended for adults with type 2 diabetes, in pregnancy?"
+    assert [c.value for c in at.caption].count("Answering: " + escape_markdown(standalone)) == 1
+    assert any(e.label.startswith("Earlier in this conversation (1)") for e in at.expander)
+    assert len(sidebar_history(at)) == 2
+    entries = History(app_data).entries()
+    assert [e.asked for e in entries] == ["and in pregnancy?", QUESTION]
+    assert entries[0].question == standalone and entries[0].conversation_id == entries[1].conversation_id
+
+
+def test_history_reopens_after_a_restart_and_flags_a_removed_source(app_data):
+    at = ask(start(), QUESTION)
+    first_card = next(t for t in markdown(at) if t.startswith("**E1** · "))
+    answer = History(app_data).entries()[0].answer
+    Assistant().remove(answer.evidence[0].document_id)
+    at = start()  # a reload: a new session, nothing in memory
+    buttons = sidebar_history(at)
+    assert len(buttons) == 1
+    buttons[0].click()
+    at.run()
+    assert not at.exception
+    assert first_card in markdown(at)  # the evidence exactly as it was
+    assert any("removed from the index since the answer was written" in w.value for w in at.warning)
+
+
+def test_feedback_from_the_page_is_stored_with_the_answer(app_data):
+    at = ask(start(), QUESTION)
+    at.radio(key="feedback_verdict").set_value("wrong_citation")
+    at.selectbox(key="feedback_about").set_value("E1")
+    at.text_area(key="feedback_comment").input("the table is from another guideline")
+    next(b for b in at.button if b.label == "Send feedback").click()
+    at.run()
+    assert not at.exception
+    [record] = FeedbackLog(app_data).records()
+    assert record.verdict == "wrong_citation" and record.evidence_id == "E1" and record.question == QUESTION
+    assert record.history_id == History(app_data).entries()[0].entry_id
+
+
+def test_plain_mode_is_disabled_for_the_extractive_digest_and_years_use_screen_labels(app_data):
+    at = start()
+    assert at.radio(key="mode").disabled
+    at.number_input(key="year_min").set_value(2020)
+    at.number_input(key="year_max").set_value(2010)
+    at = ask(at, QUESTION)
+    assert any("“From year” (2020) is after “To year” (2010)" in e.value for e in at.error)
+    assert not any("year_min" in e.value for e in at.error)
+
+
+def test_stop_keeps_the_partial_text(app_data):
+    at = start()
+    at.session_state["partial"] = {"question": QUESTION, "text": "Metformin is recommended [E1]"}
+    at.session_state["stop_generation"] = True
+    at.run()
+    assert any("Stopped" in i.value for i in at.info)
+    assert any("Metformin is recommended" in t for t in markdown(at))
+
+
+def test_passages_keep_their_bullets_and_tables_escaped():
+    from app.ui.text import passage_markdown
+
+    shown = passage_markdown("Dosing:\n- Apixaban 5 mg <b>BID</b>\n| Drug | Dose |\n|---|---|\n| Rivaroxaban | 20 mg [x](y) |")
+    assert "\n- Apixaban 5 mg \\<b\\>BID\\</b\\>" in shown
+    assert "| Drug | Dose |\n|---|---|\n| Rivaroxaban | 20 mg \\[x\\]\\(y\\) |" in shown

@@ -128,10 +128,18 @@ def browser(ui):
             chromium.close()
 
 
+# A slow machine (load average 8 on 2 cores) takes tens of seconds per rerun; Playwright's
+# `expect` does not follow `page.set_default_timeout`, so both get the same generous limit.
+SLOW_MACHINE_TIMEOUT_MS = 120_000
+
+
 @pytest.fixture
 def page(browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=SLOW_MACHINE_TIMEOUT_MS)
     page = browser.new_page(viewport={"width": 1400, "height": 1500})
-    page.set_default_timeout(120_000)
+    page.set_default_timeout(SLOW_MACHINE_TIMEOUT_MS)
     yield page
     page.close()
 
@@ -202,3 +210,41 @@ def test_server_answer_streams_and_stop_ends_it(ui, page):
     assert chat.disconnected.wait(30)  # the server saw the connection closed
     assert chat.requests[-1]["body"]["stream"] is True
     assert "<<<EVIDENCE E1>>>" in chat.requests[-1]["body"]["messages"][-1]["content"]
+
+
+def test_conversation_history_after_reload_and_markdown_export(ui, page, tmp_path):
+    """Three turns (two of them follow-ups), a reload, the history reopens them, Markdown export."""
+    from playwright.sync_api import expect
+
+    url, _, _ = ui
+    page.goto(url)
+    turns = [QUESTION, "and in pregnancy?", "what about older adults?"]
+    standalone = "What HbA1c target is recommended for adults with type 2 diabetes, in pregnancy?"
+    for n, turn in enumerate(turns, 1):
+        page.get_by_label("Question").fill(turn)
+        page.get_by_role("button", name="Ask").click()
+        expect(page.locator(".st-key-answer_box")).to_be_visible()
+        expect(page.locator('[class*="st-key-history_"]')).to_have_count(n)
+    expect(page.get_by_text("Earlier in this conversation (2)")).to_be_visible()
+    expect(page.locator(".st-key-answer_box")).to_contain_text(standalone.rstrip("?") + ", older adults?")
+    shot = tmp_path / "conversation.png"
+    page.screenshot(path=str(shot), full_page=False)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Markdown").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert exported.startswith("# What HbA1c target") and "older adults" in exported.splitlines()[0]
+    assert "| ID | Source type | Level | Stated grade | Year | Location | Title | DOI |" in exported
+
+    page.reload()
+    history = page.locator('[class*="st-key-history_"]')
+    expect(history).to_have_count(3)
+    history.last.click()  # the oldest: the first question
+    expect(page.locator(".st-key-answer_box")).to_be_visible()
+    expect(page.locator(".st-key-card_evidence-e1")).to_contain_text("Level")
+    page.mouse.move(900, 10)  # away from the entry, so its tooltip does not cover the next one
+    expect(page.get_by_role("tooltip")).to_have_count(0)
+    history.nth(1).click()  # the follow-up "and in pregnancy?"
+    expect(page.locator(".st-key-answer_box")).to_contain_text("Answering: " + standalone)
+    expect(page.get_by_text("Earlier in this conversation (1)")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "history.png"), full_page=False)
+    assert shot.stat().st_size > 10_000
