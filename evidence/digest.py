@@ -14,9 +14,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evidence.citations import check_citations, is_heading_or_question
-from evidence.prompt import number_evidence, strongest_first
-from evidence.schema import Answer, AnswerWarning, Conflict, Evidence
+from pydantic import BaseModel, Field
+
+from evidence.citations import is_heading_or_question
+from evidence.prompt import keep_or_number
+from evidence.schema import Answer, Conflict, Evidence
 from evidence.sentences import (
     CITATION,
     content_terms,
@@ -160,20 +162,19 @@ def _heading(e: Evidence) -> str:
     return f"**{strip_markup(parts)} ({grade}; p. {e.pages})**"
 
 
-def _insufficient(question: str, evidence: list[Evidence], conflicts: list[Conflict], started: float, why: str) -> Answer:
+class Digest(BaseModel):
+    """The digest's text and what it quoted; the answer is checked like any generator's."""
+
+    text: str
+    evidence: list[Evidence]  # numbered (ids kept when given)
+    quoted: list[str] = Field(default_factory=list)  # the answer sentences quoted, in order
+    insufficient: bool = False
+    why: str = ""  # why nothing was quoted, when insufficient
+
+
+def _insufficient(question: str, evidence: list[Evidence], why: str) -> Digest:
     text = INSUFFICIENT_ZH if has_cjk(question) else INSUFFICIENT_EN
-    return Answer(
-        question=question,
-        generator="extractive",
-        model_label="extractive digest",
-        text=text,
-        evidence=evidence,
-        checks=check_citations(text, evidence),
-        conflicts=conflicts,
-        insufficient_evidence=True,
-        warnings=[AnswerWarning(code="insufficient_evidence", message=why)],
-        timings={"generation": time.perf_counter() - started},
-    )
+    return Digest(text=text, evidence=evidence, insufficient=True, why=why)
 
 
 def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chosen: dict[str, str], question_terms: set[str]) -> list[str]:
@@ -202,18 +203,14 @@ def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chose
     return lines
 
 
-def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Answer:
+def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Digest:
     """Quote, cite and grade the evidence sentences that answer the question; never invent."""
-    started = time.perf_counter()
     if not question or not question.strip():
         raise ValueError("question is empty")
-    if evidence and all(e.evidence_id for e in evidence):
-        ranked = strongest_first(evidence)
-    else:
-        ranked = number_evidence(evidence)
+    ranked = keep_or_number(evidence)
     conflicts = list(conflicts or [])
     if not ranked:
-        return _insufficient(question, ranked, conflicts, started, "No relevant passage was retrieved for this question.")
+        return _insufficient(question, ranked, "No relevant passage was retrieved for this question.")
 
     by_id = {e.evidence_id: e for e in ranked}
     question_terms = content_terms(question)
@@ -222,14 +219,38 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Se
     _score(everything, question_terms)
     best = max((s.score for s in everything), default=0.0)
     if best <= 0.0:
-        return _insufficient(
-            question, ranked, conflicts, started,
-            "The retrieved passages share no meaningful words with the question; none of them answers it.",
-        )
+        return _insufficient(question, ranked, "The retrieved passages share no meaningful words with the question; none of them answers it.")
 
     # Choose by relevance weighted towards stronger evidence, then show strongest evidence first.
     floor = best * RELATIVE_FLOOR
     pool = sorted((s for s in everything if s.score >= floor), key=lambda s: -s.score * _strength_weight(s.evidence))
+    picked = _pick(pool, by_id)
+    groups: dict[str, _Group] = {}
+    chosen: dict[str, str] = {}
+    quoted: list[str] = []
+    for e in ranked:  # the evidence order (ids ascending)
+        picks = picked.get(e.evidence_id)
+        if not picks:
+            continue
+        picks.sort(key=lambda s: e.text.find(s.text[:40]))  # the passage's own order
+        group = groups.setdefault(_heading(e), _Group(_heading(e)))
+        for s in picks:
+            grade = _grade_for(s)
+            scope = f" (under “{s.label.rstrip(':：').strip()}”)" if s.label else ""
+            group.lines.append(f"- {s.text} [{e.evidence_id}]" + (f" ({grade})" if grade else "") + scope)
+            chosen.setdefault(e.evidence_id, s.text)
+            quoted.append(s.text)
+
+    intro = "证据摘要（原文引用，证据最强者在前）：" if has_cjk(question) else "Evidence digest (quoted from the sources, strongest evidence first):"
+    parts = [intro] + [g.heading + "\n" + "\n".join(g.lines) for g in groups.values() if g.lines]
+    conflict_lines = _conflict_lines(conflicts, by_id, chosen, question_terms)
+    if conflict_lines:
+        parts.append("\n".join(conflict_lines))
+    return Digest(text="\n\n".join(parts), evidence=ranked, quoted=quoted)
+
+
+def _pick(pool: list[_Sentence], by_id: dict[str, Evidence]) -> dict[str, list[_Sentence]]:
+    """The best sentences within the digest's limits (sentences, characters, per passage, groups)."""
     picked: dict[str, list[_Sentence]] = {}
     total = quoted = 0
     for s in pool:
@@ -243,52 +264,32 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Se
         picked.setdefault(eid, []).append(s)
         total += 1
         quoted += len(s.text)
+    return picked
 
-    groups: dict[str, _Group] = {}
-    chosen: dict[str, str] = {}
-    for e in ranked:  # strongest evidence first
-        picks = picked.get(e.evidence_id)
-        if not picks:
-            continue
-        picks.sort(key=lambda s: e.text.find(s.text[:40]))  # the passage's own order
-        group = groups.setdefault(_heading(e), _Group(_heading(e)))
-        for s in picks:
-            grade = _grade_for(s)
-            scope = f" (under “{s.label.rstrip(':：').strip()}”)" if s.label else ""
-            group.lines.append(f"- {s.text} [{e.evidence_id}]" + (f" ({grade})" if grade else "") + scope)
-            chosen.setdefault(e.evidence_id, s.text)
 
-    intro = "证据摘要（原文引用，证据最强者在前）：" if has_cjk(question) else "Evidence digest (quoted from the sources, strongest evidence first):"
-    parts = [intro]
-    for g in groups.values():
-        if g.lines:
-            parts.append(g.heading + "\n" + "\n".join(g.lines))
-    conflict_lines = _conflict_lines(conflicts, by_id, chosen, question_terms)
-    if conflict_lines:
-        parts.append("\n".join(conflict_lines))
-    text = "\n\n".join(parts)
+def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Answer:
+    """The digest as a checked `Answer` (for callers without an `Assistant`): the same checks and
+    warning wording as every generator's answer (evidence.pipeline)."""
+    from evidence.pipeline import Generated, Plan, Retrieved, assemble, check
 
-    report = check_citations(text, ranked)
-    warnings: list[AnswerWarning] = []
-    for c in conflicts:
-        warnings.append(AnswerWarning(
-            code="conflicting_evidence",
-            message=f"Conflicting recommendations on {c.topic}: for {', '.join(c.for_ids)}; against {', '.join(c.against_ids)}."
-            + (f" {c.note}" if c.note else ""),
-        ))
-    if report.unknown_ids:
-        warnings.append(AnswerWarning(code="unknown_citations", message="Unknown evidence ids: " + ", ".join(report.unknown_ids)))
-    if report.unsupported_sentences:
-        warnings.append(AnswerWarning(code="unsupported_claims", message=f"{len(report.unsupported_sentences)} quoted sentences failed the support check."))
-    return Answer(
-        question=question,
-        generator="extractive",
-        model_label="extractive digest",
-        text=text,
-        citations=report.citations,
-        evidence=ranked,
-        checks=report,
-        conflicts=conflicts,
-        warnings=warnings,
-        timings={"generation": time.perf_counter() - started},
-    )
+    started = time.perf_counter()
+    d = compose_digest(question, evidence, conflicts)
+    retrieved = Retrieved(question=question, k=max(1, len(d.evidence)), evidence=d.evidence)
+    planned = Plan(question=question, mode="evidence", evidence=d.evidence, conflicts=list(conflicts or []),
+                   instruction_ids=[e.evidence_id for e in d.evidence if looks_like_injection(e.text)])
+    generated = Generated(text=d.text, generator="extractive", model_label="extractive digest",
+                          seconds=time.perf_counter() - started)
+    checked = check(retrieved, planned, generated, _DIGEST_WRITER)
+    return assemble(retrieved, planned, generated, checked, {"generation": generated.seconds})
+
+
+class _DigestWriter:
+    """The digest's identity for the checks (it is never a demo model)."""
+
+    name = "extractive"
+    uses_prompt = False
+    label = "extractive digest"
+    is_demo = False
+
+
+_DIGEST_WRITER = _DigestWriter()

@@ -68,7 +68,7 @@ def assert_prompt_is_not_hijacked(plan, clean_plan) -> None:
     assert user.count("Ignore previous instructions") == 1
     block = next(e.evidence_id for e in plan.evidence_used if "Ignore previous" in e.text)
     assert user.index(f"<<<EVIDENCE {block}>>>") < at < user.index(f"<<<END {block}>>>")
-    assert any(w.code == "other" and block in w.message for w in plan.warnings)
+    assert any(w.code == "instruction_like_text" and block in w.message for w in plan.warnings)
 
 
 def assert_digest_does_not_follow(answer) -> None:
