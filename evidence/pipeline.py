@@ -41,6 +41,8 @@ NO_ROOM_TEXT = (
 )
 NOT_ADDRESSED_EN = "The indexed evidence does not address"
 NOT_ADDRESSED_ZH = "已索引的证据没有涉及"
+PARTLY_EN = "The indexed evidence only partly addresses"
+PARTLY_ZH = "已索引的证据仅部分涉及"
 
 
 class Writer(Protocol):
@@ -196,6 +198,7 @@ def check(retrieved: Retrieved, planned: Plan, generated: Generated, writer: Wri
         instruction_ids=planned.instruction_ids if evidence_mode else [],
         generator_insufficient=out.insufficient and generated.called,
         not_addressed=_what_is_not_addressed(text) if out.not_addressed else None,
+        partly=_partly_line(text) if evidence_mode else None,
         cancelled=generated.cancelled, finish_reason=generated.finish_reason, max_new_tokens=max_new_tokens,
         empty_answer=evidence_mode and generated.called and not text,
         checks=out.report, conflicts=planned.conflicts,
@@ -243,6 +246,15 @@ def _what_is_not_addressed(text: str) -> str:
             rest = re.split(r"(?<=[.。])\s|[:：]", head[len(lead):].strip(), maxsplit=1)[0]
             return rest.rstrip(".。") or "this question"
     return "this question"
+
+
+def _partly_line(text: str) -> str | None:
+    """The answer's own 'only partly addresses ...' line, when it has one."""
+    for line in text.splitlines():
+        line = line.strip(" *_#>")
+        if line.startswith((PARTLY_EN, PARTLY_ZH)):
+            return line
+    return None
 
 
 def _nothing_found_text(retrieved: Retrieved) -> str:

@@ -98,6 +98,7 @@ class AnswerWarning(BaseModel):
         "generation_cancelled",
         "plain_mode",
         "not_addressed",  # the evidence is on the topic but does not answer the question asked
+        "partial_answer",  # the quoted sentences leave part of the question unaddressed
         "instruction_like_text",  # a retrieved passage reads like instructions (prompt injection)
         "other",
     ]

@@ -37,6 +37,7 @@ class WarningFacts(BaseModel):
     instruction_ids: list[str] = Field(default_factory=list)  # passages that read like instructions
     generator_insufficient: bool = False  # the answer says the evidence is insufficient
     not_addressed: str | None = None  # the evidence is on topic but does not address this
+    partly: str | None = None  # the answer's line saying what its quotes do not cover
     cancelled: bool = False
     finish_reason: str | None = None
     max_new_tokens: int = 0
@@ -61,6 +62,8 @@ def word_warnings(f: WarningFacts) -> list[AnswerWarning]:
         add("insufficient_evidence", "No relevant evidence was found in the index.")
     if f.not_addressed:
         add("not_addressed", f"The retrieved evidence is on the topic but does not address {f.not_addressed}; nothing was quoted as an answer.")
+    elif f.partly:
+        add("partial_answer", f"{f.partly.rstrip('.')} The quoted sentences are the closest the evidence comes.")
     elif f.generator_insufficient and not f.no_evidence:
         add("insufficient_evidence", "The retrieved passages do not answer this question.")
     for eid in f.trimmed_ids:
