@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from evidence.citations import is_heading_or_question
-from evidence.focus import FACET_WORDS, Focus, question_focus, states_facet, weighted_coverage
+from evidence.focus import FACET_WORDS, Focus, focus_facets, question_focus, states_facet, weighted_coverage
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
 from evidence.prompt import keep_or_number
 from evidence.schema import Answer, Conflict, Evidence
@@ -317,12 +317,22 @@ _NAMES_A_TREATMENT = re.compile(
 )
 
 
+# A sentence that states the value asked for, next to its name ("an A1C goal of < 7%",
+# "standard dose is 5 mg", "within 24 hours"), rather than mentioning one in passing.
+_STATES_VALUE = {
+    "target": re.compile(r"(?:target|goal|threshold|目标)[^.;。；]{0,25}?[<≤>≥]?\s*\d", re.I),
+    "dose": re.compile(r"(?:dose|dosing|dosage|剂量)[^.;。；]{0,25}?\d+(?:\.\d+)?\s*(?:mg|g|mcg|µg|units?)", re.I),
+    "timing": re.compile(r"\bwithin\s+(?:the\s+first\s+)?\d|\bas\s+soon\s+as\b|\bimmediately\b|\d+\s*(?:h|hours?|days?|weeks?|months?)\b", re.I),
+}
+
+
 def _answer_score(s: _Sentence, question: str) -> float:
     """Coverage of the question (with the sentence's section), how well its passage's subject
     matches the question (from retrieval), then the form of an answer: a treatment question is
     answered by a named treatment or regimen and a preference ("X over Y", "first-line"), any
     question better by a recommendation than by background."""
     form = 0.1 * _states_a_recommendation(s.text)
+    form += 0.4 * any(_STATES_VALUE[f].search(s.text) for f in focus_facets(question) if f in _STATES_VALUE)
     if _TREATMENT_Q.search(question):
         form += 0.4 * bool(_NAMES_A_TREATMENT.search(s.text)) + 0.3 * bool(_PREFERENCE.search(s.text))
     scores = s.evidence.scores

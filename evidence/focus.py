@@ -83,10 +83,9 @@ class Concept:
     partial: bool = False  # a Chinese run: its character bigrams count one by one
 
     def found_in(self, terms: set[str] | frozenset[str]) -> float:
-        """1.0 when some name is there, 0.0 when none is (for a Chinese run: the share of its bigrams)."""
-        if self.partial:
-            return max((len(n & terms) / len(n) for n in self.names if n), default=0.0)
-        return 1.0 if any(name <= terms for name in self.names if name) else 0.0
+        """1.0 when some name is there; else the largest share of one name's words that is ("diabetes"
+        for "type 2 diabetes"; for a Chinese run, the share of its bigrams)."""
+        return max((len(n & terms) / len(n) for n in self.names if n), default=0.0)
 
 
 @dataclass
@@ -98,14 +97,19 @@ class Focus:
         return {t for c in self.concepts for name in c.names for t in name}
 
 
-def question_focus(question: str, tokenize: Tokenize) -> Focus:
-    """The concepts (synonym groups and remaining content words) and facets of a question."""
-    frame = {t for w in FRAME_WORDS + FUNCTION_WORDS for t in tokenize(w)} | set(FUNCTION_WORDS)
+def focus_facets(question: str) -> list[str]:
+    """The kinds of statement the question asks for: "timing", "condition", "dose", "target", "age"."""
     facets = [name for name, pattern in (("timing", _TIMING_Q), ("dose", _DOSE_Q), ("target", _TARGET_Q), ("age", _AGE_Q))
               if pattern.search(question)]
     if "timing" not in facets and _CONDITION_Q.search(question):
         facets.append("condition")
-    focus = Focus(facets=facets)
+    return facets
+
+
+def question_focus(question: str, tokenize: Tokenize) -> Focus:
+    """The concepts (synonym groups and remaining content words) and facets of a question."""
+    frame = {t for w in FRAME_WORDS + FUNCTION_WORDS for t in tokenize(w)} | set(FUNCTION_WORDS)
+    focus = Focus(facets=focus_facets(question))
     rest = question
     for names, used in sorted(mentioned_groups(question), key=lambda g: -len(g[1])):
         if not re.search(re.escape(used), rest, flags=re.I):
