@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from evidence.citations import is_heading_or_question
+from evidence.instructions import reads_as_instruction
 from evidence.focus import FACET_WORDS, Focus, focus_facets, question_focus, states_facet, weighted_coverage
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
 from evidence.prompt import keep_or_number
@@ -26,7 +27,6 @@ from evidence.sentences import (
     content_terms,
     has_cjk,
     is_list_item,
-    looks_like_injection,
     split_sentences,
     strip_markup,
 )
@@ -127,7 +127,7 @@ def _quotable(raw: str, text: str, headings: set[str], inner: bool = False) -> b
     connector line ("PLUS one of:") is kept."""
     if not text or text in headings or text.count("|") >= 2 or len(text) > MAX_SENTENCE_CHARS:
         return False
-    if looks_like_injection(raw) or CITATION.search(raw):
+    if reads_as_instruction(raw) or CITATION.search(raw):
         return False  # a passage must never steer the answer or inject citation ids
     if inner and _CONNECTOR_START.match(text):
         return True
@@ -254,7 +254,8 @@ def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Seque
 
     by_id = {e.evidence_id: e for e in ranked}
     question_terms = content_terms(question)
-    everything = [s for e in ranked for s in _candidates(e)]
+    # A passage that speaks to the reader or a model (evidence.instructions) is never quoted at all.
+    everything = [s for e in ranked if not reads_as_instruction(e.text) for s in _candidates(e)]
     _score(everything, question_terms)
     if max((s.score for s in everything), default=0.0) <= 0.0:
         return _insufficient(question, ranked, "The retrieved passages share no meaningful words with the question; none of them answers it.")
@@ -359,7 +360,7 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
         s.own = weighted_coverage(focus, weights, s.terms)
         s.full = weighted_coverage(focus, weights, near, content_terms(e.text), PASSAGE_SHARE)
         populations = all(c.found_in(near) for c in focus.concepts if c.population)
-        facets = all(states_facet(f, s.text + " " + s.label) for f in focus.facets)
+        facets = not focus.facets or any(states_facet(f, s.text + " " + s.label) for f in focus.facets)  # one part of "dose and target"
         about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | content_terms(s.label)) >= ANSWER_COVERAGE
         named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)
         covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE)
@@ -464,7 +465,7 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Se
     d = compose_digest(question, evidence, conflicts)
     retrieved = Retrieved(question=question, k=max(1, len(d.evidence)), evidence=d.evidence)
     planned = Plan(question=question, mode="evidence", evidence=d.evidence, conflicts=list(conflicts or []),
-                   instruction_ids=[e.evidence_id for e in d.evidence if looks_like_injection(e.text)])
+                   instruction_ids=[e.evidence_id for e in d.evidence if reads_as_instruction(e.text)])
     generated = Generated(text=d.text, generator="extractive", model_label="extractive digest",
                           seconds=time.perf_counter() - started)
     checked = check(retrieved, planned, generated, _DIGEST_WRITER)

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from evidence.schema import Answer, CitationReport, Conflict, Evidence, SearchFilters
-from evidence.sentences import looks_like_injection
+from evidence.instructions import reads_as_instruction
 from evidence.warnings import WarningFacts, word_warnings
 
 Mode = Literal["evidence", "plain"]
@@ -151,7 +151,7 @@ def plan(retrieved: Retrieved, mode: Mode, writer: Writer, reserve_tokens: int) 
         if mode == "evidence" and not used:  # not even the strongest passage fits: do not guess
             out.refusal = NO_ROOM_TEXT.format(context=writer.context_tokens, reserve=reserve_tokens)
     out.evidence = used
-    out.instruction_ids = [e.evidence_id for e in retrieved.evidence if looks_like_injection(e.text)]
+    out.instruction_ids = [e.evidence_id for e in retrieved.evidence if reads_as_instruction(e.text)]
     out.conflicts = list(find_conflicts(used)) if mode == "evidence" and used else []
     out.seconds = time.perf_counter() - started
     return out

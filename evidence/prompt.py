@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, Field
 
 from evidence.schema import AnswerWarning, Evidence
-from evidence.sentences import looks_like_injection, normalize_space, split_sentences
+from evidence.instructions import reads_as_instruction
+from evidence.sentences import normalize_space, split_sentences
 from evidence.warnings import WarningFacts, word_warnings
 
 Messages = list[dict[str, str]]
@@ -262,6 +263,6 @@ def build_prompt(
     warnings = word_warnings(WarningFacts(
         trimmed_ids=trimmed_ids, left_out=len(dropped), retrieved=len(ordered), no_room=bool(ordered) and not used,
         no_evidence=not ordered,
-        instruction_ids=[e.evidence_id for e in used if looks_like_injection(e.text)],
+        instruction_ids=[e.evidence_id for e in used if reads_as_instruction(e.text)],
     ))
     return PromptPlan(text=text, messages=messages, evidence_used=used, dropped=dropped, warnings=warnings, prompt_tokens=n)
