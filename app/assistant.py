@@ -7,7 +7,6 @@ own evidence list, so an answer's citations always point into the evidence it wa
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,34 +16,13 @@ from typing import Any, Literal
 from app.generators import GENERATOR_NAMES, AnswerGenerator, GenerationRequest, make_generator
 from app.schema import AssistantInfo, GeneratorStatus, IndexSummary
 from app.settings import Settings, load_settings
-from evidence.schema import Answer, AnswerWarning, Conflict, Evidence, SearchFilters
+from evidence.pipeline import EMPTY_INDEX_TEXT, INSUFFICIENT_TEXT, NO_ROOM_TEXT, Plan, Retrieved, assemble, check, generate, plan, retrieve
+from evidence.schema import Answer, Evidence, SearchFilters
+from evidence.warnings import DEMO_WARNING, PLAIN_WARNING
+
+__all__ = ["Assistant", "AssistantError", "EMPTY_INDEX_TEXT", "INSUFFICIENT_TEXT", "NO_ROOM_TEXT", "DEMO_WARNING", "PLAIN_WARNING"]
 
 Mode = Literal["evidence", "plain"]
-
-INSUFFICIENT_TEXT = (
-    "The indexed evidence is insufficient to answer this question: no passage in the index is "
-    "relevant to it{filtered}. No answer was generated. Index guidelines or papers that cover "
-    "this topic{loosen}, then ask again."
-)
-EMPTY_INDEX_TEXT = (
-    "The indexed evidence is insufficient to answer this question: nothing is indexed yet. "
-    "No answer was generated. Index guidelines or papers first (`m1e index PATH`, or the "
-    "Library page of the web UI), then ask again."
-)
-NO_ROOM_TEXT = (
-    "No answer was generated: not even the strongest evidence passage fits in the model's context "
-    "({context} tokens, of which {reserve} are kept for the answer). Use a model with a longer "
-    "context or lower max_new_tokens."
-)
-DEMO_WARNING = (
-    "Written by {label}. It is a small demo model that proves the runtime works offline; it is "
-    "not a clinical model and its answers are not medical advice. Check every claim against the "
-    "cited evidence."
-)
-PLAIN_WARNING = (
-    "Plain mode: the model answered from its own training, not from the indexed evidence. "
-    "Nothing in this answer is cited or checked."
-)
 
 
 class AssistantError(ValueError):
@@ -236,15 +214,16 @@ class Assistant:
         return record
 
     # ------------------------------------------------------------------ asking
-    def search(self, question: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Evidence]:
-        """Graded evidence for a question, strongest first within relevance; ids E1, E2, ..."""
-        question = self._check_question(question)
+    def _retrieve(self, question: str, k: int | None, filters: SearchFilters | None) -> Retrieved:
         store = self._open()
-        if store is None:
-            return []
-        store.refresh()
-        evidence = self._retriever.search(question, k=k or self.settings.top_k, filters=filters)
-        return _numbered(evidence)
+        if store is not None:
+            store.refresh()
+        return retrieve(self._retriever if store is not None else None, question, k or self.settings.top_k, filters)
+
+    def search(self, question: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Evidence]:
+        """Graded evidence for a question, strongest first within relevance; ids E1, E2, ... are
+        the ids the same passages get in `ask` (the retrieve stage numbers them once)."""
+        return self._retrieve(self._check_question(question), k, filters).evidence
 
     def ask(
         self,
@@ -271,180 +250,33 @@ class Assistant:
         cancel: threading.Event | None = None,
         k: int | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text pieces as they are written, then the checked `Answer`."""
+        """Yield the answer's text pieces as they are written, then the checked `Answer`.
+
+        The stages of `evidence.pipeline`: retrieve → plan → generate → check."""
         started = time.perf_counter()
-        timings: dict[str, float] = {}
         question = self._check_question(question)
         if mode not in ("evidence", "plain"):
             raise AssistantError(f"unknown mode {mode!r}: choose 'evidence' or 'plain'")
         gen = self.generator(generator)
         if mode == "plain" and not gen.uses_prompt:
             raise AssistantError("plain mode needs a language model: choose the local or openai generator")
+        retrieved = self._retrieve(question, k, filters)
+        planned = plan(retrieved, mode, gen, reserve_tokens=self.settings.max_new_tokens)
+        generated = yield from generate(planned, gen, self._request(retrieved, planned), cancel)
+        embedder = self.embedder if planned.mode == "evidence" and generated.called else None
+        checked = check(retrieved, planned, generated, gen, max_new_tokens=self.settings.max_new_tokens, embedder=embedder)
+        timings = {"retrieval": retrieved.seconds, "prompt": planned.seconds, "generation": generated.seconds,
+                   "checks": checked.seconds, "total": time.perf_counter() - started}
+        yield assemble(retrieved, planned, generated, checked, timings)
 
-        t = time.perf_counter()
-        # The retriever already cuts passages that are off topic (evidence.retrieval).
-        retrieved = self.search(question, k=k, filters=filters)
-        relevant = retrieved
-        timings["retrieval"] = time.perf_counter() - t
-
-        if mode == "evidence" and not relevant:
-            answer = self._insufficient(question, gen, filters)
-            answer.timings = {**timings, "total": time.perf_counter() - started}
-            yield answer.text
-            yield answer
-            return
-
-        warnings: list[AnswerWarning] = []
-        t = time.perf_counter()
-        request = GenerationRequest(
-            question=question,
-            mode=mode,
-            evidence=relevant,
-            max_new_tokens=self.settings.max_new_tokens,
-            temperature=self.settings.temperature,
-            top_p=self.settings.top_p,
-        )
-        from evidence.prompt import number_evidence
-
-        used = number_evidence(relevant)  # E1 = strongest, as every generator presents them
-        if gen.uses_prompt:
-            from evidence.prompt import build_prompt
-
-            plan = build_prompt(
-                question,
-                relevant if mode == "evidence" else [],
-                mode=mode,
-                count_tokens=gen.count_tokens,
-                render_chat=gen.render_chat,
-                context_tokens=gen.context_tokens,
-                reserve_tokens=self.settings.max_new_tokens,
-            )
-            request.messages = list(plan.messages)
-            if mode == "evidence":
-                used = _numbered(list(plan.evidence_used))
-            warnings.extend(_as_warnings(plan.warnings))
-            if plan.dropped and not any(w.code == "context_truncated" for w in warnings):
-                warnings.append(
-                    AnswerWarning(
-                        code="context_truncated",
-                        message=f"{len(plan.dropped)} retrieved passage(s) did not fit in the model's context and were left out.",
-                    )
-                )
-        if mode == "evidence" and not used:  # not even the strongest passage fits: do not guess
-            answer = Answer(
-                question=question,
-                mode=mode,
-                generator=gen.name,
-                model_label="no generator was called",
-                text=NO_ROOM_TEXT.format(context=gen.context_tokens, reserve=self.settings.max_new_tokens),
-                insufficient_evidence=True,
-                warnings=_dedupe(warnings),
-                timings={**timings, "total": time.perf_counter() - started},
-            )
-            yield answer.text
-            yield answer
-            return
-        conflicts: list[Conflict] = []
-        if mode == "evidence":
-            from evidence.conflicts import find_conflicts
-
-            conflicts = list(find_conflicts(used))
-        request.evidence, request.conflicts = used, conflicts
-        timings["prompt"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        pieces: list[str] = []
-        insufficient = False
-        if gen.uses_prompt:
-            for piece in gen.stream(request, cancel):
-                pieces.append(piece)
-                yield piece
-        else:
-            digest = gen.digest(request)  # type: ignore[attr-defined]
-            insufficient = digest.insufficient_evidence
-            for piece in _pieces(digest.text):
-                if cancel is not None and cancel.is_set():
-                    break
-                pieces.append(piece)
-                yield piece
-        timings["generation"] = time.perf_counter() - t
-        text = "".join(pieces).strip()
-        cancelled = cancel is not None and cancel.is_set()
-        if mode == "evidence" and _says_insufficient(text):
-            insufficient = True
-
-        t = time.perf_counter()
-        answer = Answer(
-            question=question,
-            mode=mode,
-            generator=gen.name,
-            model_label=gen.label,
-            text=text,
-            evidence=used if mode == "evidence" else retrieved,
-            conflicts=conflicts,
-            insufficient_evidence=insufficient,
-        )
-        if gen.is_demo:
-            warnings.insert(0, AnswerWarning(code="demo_model", message=DEMO_WARNING.format(label=gen.label)))
-        if mode == "plain":
-            warnings = [w for w in warnings if w.code != "plain_mode"]
-            warnings.append(AnswerWarning(code="plain_mode", message=PLAIN_WARNING))
-        if cancelled:
-            warnings.append(AnswerWarning(code="generation_cancelled", message="Generation was stopped before the answer was complete."))
-        if request.finish_reason == "length" and not cancelled:
-            warnings.append(
-                AnswerWarning(
-                    code="other",
-                    message=f"The answer reached the limit of {request.max_new_tokens} new tokens and may be cut off (max_new_tokens).",
-                )
-            )
-        if request.problem and not cancelled:  # e.g. a server stream cut before [DONE]
-            warnings.append(AnswerWarning(code="other", message=request.problem))
-        if insufficient and not any(w.code == "insufficient_evidence" for w in warnings):
-            warnings.append(AnswerWarning(code="insufficient_evidence", message="The retrieved passages do not answer this question."))
-        if mode == "evidence" and text:
-            from evidence.citations import check_citations
-
-            report = check_citations(text, used, embedder=self.embedder)
-            answer.checks = report
-            answer.citations = list(report.citations)
-            warnings.extend(_check_warnings(report))
-        elif mode == "evidence" and not text and not cancelled:
-            warnings.append(AnswerWarning(code="other", message="The generator returned an empty answer."))
-        if conflicts:
-            warnings.append(
-                AnswerWarning(
-                    code="conflicting_evidence",
-                    message="The evidence disagrees: "
-                    + "; ".join(
-                        f"{c.topic}: {', '.join(c.for_ids)} for, {', '.join(c.against_ids)} against" for c in conflicts
-                    ),
-                )
-            )
-        answer.warnings = _dedupe(warnings)
-        timings["checks"] = time.perf_counter() - t
-        timings["total"] = time.perf_counter() - started
-        answer.timings = timings
-        yield answer
-
-    def _insufficient(self, question: str, gen: AnswerGenerator, filters: SearchFilters | None) -> Answer:
-        filtered = filters is not None and any(v for v in filters.model_dump().values())
-        if self._open() is None:
-            text = EMPTY_INDEX_TEXT
-        else:
-            text = INSUFFICIENT_TEXT.format(
-                filtered=" under the chosen filters" if filtered else "",
-                loosen=" or loosen the filters" if filtered else "",
-            )
-        return Answer(
-            question=question,
-            mode="evidence",
-            generator=gen.name,
-            model_label="no generator was called",
-            text=text,
-            insufficient_evidence=True,
-            warnings=[AnswerWarning(code="insufficient_evidence", message="No relevant evidence was found in the index.")],
-        )
+    def _request(self, retrieved: Retrieved, planned: Plan) -> GenerationRequest:
+        """The generator's request; in plain mode `evidence` lists what was retrieved (shown as
+        related evidence) although the prompt carries none of it."""
+        s = self.settings
+        evidence = planned.evidence if planned.mode == "evidence" else retrieved.evidence
+        return GenerationRequest(question=planned.question, mode=planned.mode, evidence=evidence,
+                                 conflicts=planned.conflicts, messages=planned.messages, max_new_tokens=s.max_new_tokens,
+                                 temperature=s.temperature, top_p=s.top_p)
 
     # ------------------------------------------------------------------ status
     def index_summary(self) -> IndexSummary:
@@ -508,65 +340,3 @@ def _check_text(question: str) -> None:
         raise AssistantError(f"the question holds a control character (U+{ord(bad):04X}); remove it")
 
 
-def _numbered(evidence: list[Evidence]) -> list[Evidence]:
-    """Give evidence without an id the next `E<n>`; ids already set (by the retriever) are kept."""
-    if all(e.evidence_id for e in evidence) and len({e.evidence_id for e in evidence}) == len(evidence):
-        return evidence
-    return [e.model_copy(update={"evidence_id": f"E{i}"}) for i, e in enumerate(evidence, 1)]
-
-
-def _says_insufficient(text: str) -> bool:
-    head = text.lstrip(" *_#>").lower()
-    return head.startswith("insufficient evidence") or head.startswith("证据不足")
-
-
-def _dedupe(warnings: list[AnswerWarning]) -> list[AnswerWarning]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for w in warnings:
-        if (w.code, w.message) not in seen:
-            seen.add((w.code, w.message))
-            out.append(w)
-    return out
-
-
-def _pieces(text: str) -> Iterator[str]:
-    for piece in re.split(r"(\s+)", text):
-        if piece:
-            yield piece
-
-
-def _as_warnings(items: Iterable[Any]) -> list[AnswerWarning]:
-    out = []
-    for item in items or []:
-        if isinstance(item, AnswerWarning):
-            out.append(item)
-        elif isinstance(item, str):
-            out.append(AnswerWarning(code="other", message=item))
-    return out
-
-
-def _check_warnings(report: Any) -> list[AnswerWarning]:
-    out = []
-    if report.unknown_ids:
-        out.append(
-            AnswerWarning(
-                code="unknown_citations",
-                message=f"The answer cites evidence that was not given to the model: {', '.join(report.unknown_ids)}.",
-            )
-        )
-    if report.unsupported_sentences:
-        out.append(
-            AnswerWarning(
-                code="unsupported_claims",
-                message=f"{len(report.unsupported_sentences)} cited sentence(s) are not supported by the passage they cite.",
-            )
-        )
-    if report.uncited_claims:
-        out.append(
-            AnswerWarning(
-                code="uncited_claims",
-                message=f"{len(report.uncited_claims)} sentence(s) make a claim without citing any evidence.",
-            )
-        )
-    return out

@@ -24,17 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from evidence.digest import extractive_answer  # noqa: E402
-from evidence.prompt import number_evidence  # noqa: E402
-from evidence.retrieval import Retriever, clear_query_cache  # noqa: E402
-
-
-def _conflict_finder():
-    try:
-        from evidence.conflicts import find_conflicts
-    except ImportError:
-        return None
-    return find_conflicts
+from app.assistant import Assistant  # noqa: E402
+from evidence.retrieval import clear_query_cache  # noqa: E402
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -68,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     load_questions = quality.load_questions
 
     embedder = load_embedder()
-    find_conflicts = _conflict_finder()
     questions = [q.question for q in load_questions()]
     with tempfile.TemporaryDirectory(prefix="m1e-ask-") as tmp:
         index_dir = args.index
@@ -77,31 +67,30 @@ def main(argv: list[str] | None = None) -> int:
 
             index_dir = Path(tmp) / "index"
             IndexPipeline(index_dir, embedder=embedder).run_demo()
-        store = IndexStore.open(index_dir)
+        store = IndexStore.open(index_dir)  # for the counts below
 
-        def answer(retriever: Retriever, question: str) -> tuple[float, float]:
+        def fresh_assistant() -> Assistant:  # a new retriever: nothing cached but the vectors' LRU
+            return Assistant(data_dir=tmp, index_dir=index_dir, generator="extractive")
+
+        def seconds(call, question: str) -> float:
             t0 = time.perf_counter()
-            evidence = retriever.search(question, k=args.k)
-            t1 = time.perf_counter()
-            numbered = number_evidence(evidence)
-            conflicts = find_conflicts(numbered) if find_conflicts and numbered else []
-            extractive_answer(question, numbered, conflicts)
-            return t1 - t0, time.perf_counter() - t0
+            call(question, k=args.k)
+            return time.perf_counter() - t0
 
-        warm = Retriever(store, embedder)
+        warm = fresh_assistant()
         for q in questions:  # warm-up: model, jieba, stemmer, FAISS, SQLite pages
-            answer(warm, q)
+            warm.ask(q, k=args.k)
 
         retrieval, whole, repeat = [], [], []
         for _ in range(args.rounds):
-            clear_query_cache()
-            fresh = Retriever(store, embedder)
+            fresh = fresh_assistant()
+            for q in questions:  # every question embedded for real, once for search and once for ask
+                clear_query_cache()
+                retrieval.append(seconds(fresh.search, q))
+                clear_query_cache()
+                whole.append(seconds(fresh.ask, q))  # retrieve, plan, digest, checks
             for q in questions:
-                r, w = answer(fresh, q)
-                retrieval.append(r)
-                whole.append(w)
-            for q in questions:
-                repeat.append(answer(fresh, q)[1])
+                repeat.append(seconds(fresh.ask, q))
 
     result = {
         "index": str(index_dir) if args.index else "demo corpus (temporary)",
@@ -110,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "questions": len(questions),
         "rounds": args.rounds,
         "k": args.k,
-        "conflicts_checked": find_conflicts is not None,
+        "conflicts_checked": True,
         "torch_threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "retrieval": _percentiles(retrieval),

@@ -29,6 +29,7 @@ MIN_CLAIM_TERMS = 3  # fewer content terms than this in an uncited line is not a
 _NON_CLAIM = re.compile(
     r"insufficient evidence|not enough evidence|no (?:relevant |direct )?evidence|evidence (?:is|was) "
     r"(?:insufficient|lacking|limited|unavailable)|do(?:es)? not (?:answer|address|cover)|cannot (?:be )?answer"
+    r"|only partly address(?:es)?|仅部分涉及|没有涉及"
     r"|not (?:a substitute for|medical advice)|clinical judge?ment|consult (?:a|your|the) (?:doctor|physician|clinician|health ?care|specialist|pharmacist|original)|for information only"
     r"|not based on indexed evidence|extractive (?:digest|summary)|quoted (?:verbatim )?from"
     r"|证据不足|没有(?:找到)?(?:相关)?证据|无(?:相关)?证据|仅供参考|请咨询|不能替代",

@@ -14,13 +14,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evidence.citations import check_citations, is_heading_or_question
-from evidence.prompt import number_evidence, strongest_first
-from evidence.schema import Answer, AnswerWarning, Conflict, Evidence
+from pydantic import BaseModel, Field
+
+from evidence.citations import is_heading_or_question
+from evidence.instructions import reads_as_instruction
+from evidence.focus import FACET_WORDS, Focus, focus_facets, question_focus, states_facet, weighted_coverage
+from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
+from evidence.prompt import keep_or_number
+from evidence.schema import Answer, Conflict, Evidence
 from evidence.sentences import (
     CITATION,
     content_terms,
-    looks_like_injection,
     strip_markup,
 )
 from indexing.text import has_cjk, is_bullet, passage_sentences
@@ -45,6 +49,10 @@ class _Sentence:
     score: float = 0.0
     grade_quote: str = ""
     label: str = ""  # the short "Women:"-style label the sentence sits under in its passage, if any
+    parts: list[str] = field(default_factory=list)  # the lines of a list quoted whole ("A; OR" "B; OR" "C")
+    own: float = 0.0  # share of the question's concepts the sentence itself names (evidence.focus)
+    full: float = 0.0  # ... with its section, document title and passage around it
+    answers: bool = False  # names the question's concepts and states what was asked
 
 
 @dataclass
@@ -54,10 +62,16 @@ class _Group:
 
 
 MAX_LABEL_CHARS = 60
+_NO_PARENS = str.maketrans("()（）", "[][]")
+
+
+_CONNECTOR_END = re.compile(r"(?:[;,]\s*|\s)(?:OR|or|AND|and|PLUS|plus)\s*$|[;；]\s*$")
+_CONNECTOR_START = re.compile(r"^(?:OR|PLUS|AND)\b")
 
 
 def _candidates(evidence: Evidence) -> list[_Sentence]:
-    """Quotable sentences of a passage, each with the label it sits under.
+    """Quotable sentences of a passage, each with the label it sits under; list items joined by
+    "; OR" / "PLUS" stay one unit, quoted whole (a regimen cut at an inner "OR" misleads).
 
     Guidelines often scope a list by a short label ("Men:", "Women:", "In pregnancy:"); a bullet
     quoted without it can state the opposite of what the guideline says for the reader's patient,
@@ -65,29 +79,57 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     out: list[_Sentence] = []
     headings = {h.strip() for h in evidence.heading_path} | {evidence.title.strip()}
     label = ""
+    joining = False  # the previous quotable item ended with a connector: this one continues it
     for s in passage_sentences(evidence.text, headings):
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
+        if joining and re.fullmatch(r"\d{1,2}[.)]|[a-z][.)]", text):
+            continue  # a bare enumerator the splitter cut off its item ("1." then "Thiazide ...")
+        if joining and out and text and (is_bullet(s) or _CONNECTOR_START.match(text) or out[-1].parts[-1].endswith((":", "：")))\
+                and _quotable(s, text, headings, inner=True):
+            out[-1].parts.append(text)
+            joining = bool(_CONNECTOR_END.search(text)) or text.endswith((":", "："))
+            continue
+        if _is_lead_in(s, text) and _quotable(s[:-1] + ".", text[:-1] + ".", headings):  # "Four classes are recommended:" + its list
+            out.append(_Sentence(evidence, text, content_terms(text), label=label, parts=[text]))
+            joining = True
+            continue
+        joining = False
         if s.lstrip().startswith("#") or text in headings:
             label = ""  # a new section ends the scope of a label
         elif text.endswith((":", "：")) and not is_bullet(s):
             # A scope label is a few words ("Women:", "In pregnancy:", "儿童："); a longer line
             # ending in a colon is a sentence's lead-in, not a scope, and ends the previous label.
             label = text if len(text) <= MAX_LABEL_CHARS and len(text.split()) <= 4 else ""
-        if (
-            not text
-            or text in headings
-            or text.count("|") >= 2  # a table row: unreadable out of its table
-            or len(text) > MAX_SENTENCE_CHARS
-            or is_heading_or_question(s)  # "insufficient evidence to recommend X" is kept: it informs
-            or looks_like_injection(s)
-            or CITATION.search(s)  # a passage must never inject citation ids into the answer
-            or text.endswith((":", "："))
-        ):
+        if not _quotable(s, text, headings):
             continue
         terms = content_terms(text)
         if len(terms) >= 2:
-            out.append(_Sentence(evidence, text, terms, label=label))
+            out.append(_Sentence(evidence, text, terms, label=label, parts=[text]))
+            joining = is_bullet(s) and bool(_CONNECTOR_END.search(text))
+    for item in out:
+        if len(item.parts) > 1:
+            item.text = " ".join(item.parts)
+            item.terms = content_terms(item.text)
     return out
+
+
+def _is_lead_in(raw: str, text: str) -> bool:
+    """A sentence that introduces the list below it ("Four drug classes are recommended as
+    first-line therapy (Class I):"): longer than a scope label, ending in a colon."""
+    return text.endswith((":", "：")) and not raw.lstrip().startswith("#") and (len(text) > MAX_LABEL_CHARS or len(text.split()) > 4)
+
+
+def _quotable(raw: str, text: str, headings: set[str], inner: bool = False) -> bool:
+    """A sentence the digest may quote: a claim, short enough, not a table row, heading or
+    question, never text addressed to a model or carrying citation ids. Inside a list unit a
+    connector line ("PLUS one of:") is kept."""
+    if not text or text in headings or text.count("|") >= 2 or len(text) > MAX_SENTENCE_CHARS:
+        return False
+    if reads_as_instruction(raw) or CITATION.search(raw):
+        return False  # a passage must never steer the answer or inject citation ids
+    if inner and _CONNECTOR_START.match(text):
+        return True
+    return not is_heading_or_question(raw) and not text.endswith((":", "："))
 
 
 def _states_a_recommendation(text: str) -> bool:
@@ -158,20 +200,19 @@ def _heading(e: Evidence) -> str:
     return f"**{strip_markup(parts)} ({grade}; p. {e.pages})**"
 
 
-def _insufficient(question: str, evidence: list[Evidence], conflicts: list[Conflict], started: float, why: str) -> Answer:
+class Digest(BaseModel):
+    """The digest's text and what it quoted; the answer is checked like any generator's."""
+
+    text: str
+    evidence: list[Evidence]  # numbered (ids kept when given)
+    quoted: list[str] = Field(default_factory=list)  # the answer sentences quoted, in order
+    insufficient: bool = False
+    why: str = ""  # why nothing was quoted, when insufficient
+
+
+def _insufficient(question: str, evidence: list[Evidence], why: str) -> Digest:
     text = INSUFFICIENT_ZH if has_cjk(question) else INSUFFICIENT_EN
-    return Answer(
-        question=question,
-        generator="extractive",
-        model_label="extractive digest",
-        text=text,
-        evidence=evidence,
-        checks=check_citations(text, evidence),
-        conflicts=conflicts,
-        insufficient_evidence=True,
-        warnings=[AnswerWarning(code="insufficient_evidence", message=why)],
-        timings={"generation": time.perf_counter() - started},
-    )
+    return Digest(text=text, evidence=evidence, insufficient=True, why=why)
 
 
 def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chosen: dict[str, str], question_terms: set[str]) -> list[str]:
@@ -200,34 +241,203 @@ def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chose
     return lines
 
 
-def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Answer:
+def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Digest:
     """Quote, cite and grade the evidence sentences that answer the question; never invent."""
-    started = time.perf_counter()
     if not question or not question.strip():
         raise ValueError("question is empty")
-    if evidence and all(e.evidence_id for e in evidence):
-        ranked = strongest_first(evidence)
-    else:
-        ranked = number_evidence(evidence)
+    ranked = keep_or_number(evidence)
     conflicts = list(conflicts or [])
     if not ranked:
-        return _insufficient(question, ranked, conflicts, started, "No relevant passage was retrieved for this question.")
+        return _insufficient(question, ranked, "No relevant passage was retrieved for this question.")
 
     by_id = {e.evidence_id: e for e in ranked}
     question_terms = content_terms(question)
-    per_passage = {e.evidence_id: _candidates(e) for e in ranked}
-    everything = [s for group in per_passage.values() for s in group]
+    # A passage that speaks to the reader or a model (evidence.instructions) is never quoted at all.
+    everything = [s for e in ranked if not reads_as_instruction(e.text) for s in _candidates(e)]
     _score(everything, question_terms)
-    best = max((s.score for s in everything), default=0.0)
-    if best <= 0.0:
-        return _insufficient(
-            question, ranked, conflicts, started,
-            "The retrieved passages share no meaningful words with the question; none of them answers it.",
-        )
+    if max((s.score for s in everything), default=0.0) <= 0.0:
+        return _insufficient(question, ranked, "The retrieved passages share no meaningful words with the question; none of them answers it.")
+    focus = question_focus(question, content_terms)
+    answers = [] if _names_what_is_absent(focus, ranked) else _answering(everything, focus)
+    if not answers:
+        return _not_addressed(question, ranked, everything, focus)
+    # Choose the answers by relevance weighted towards stronger evidence; show them in evidence order.
+    pool = sorted(answers, key=lambda s: -_answer_score(s, question) * _strength_weight(s.evidence))
+    picked = _pick(pool, by_id)
+    rank = {id(s): i for i, s in enumerate(pool)}
+    ranked = sorted(ranked, key=lambda e: (int(e.grade.level) if e.grade else 6,  # strongest evidence first,
+                                           min((rank[id(s)] for s in picked.get(e.evidence_id, [])), default=len(rank))))  # then best answer
+    groups: dict[str, _Group] = {}
+    chosen: dict[str, str] = {}
+    quoted: list[str] = []
+    for e in ranked:  # the evidence order (ids ascending)
+        picks = picked.get(e.evidence_id)
+        if not picks:
+            continue
+        picks.sort(key=lambda s: e.text.find(s.text[:40]))  # the passage's own order
+        group = groups.setdefault(_heading(e), _Group(_heading(e)))
+        for s in picks:
+            grade = _grade_for(s)
+            label = s.label.rstrip(":：").strip().translate(_NO_PARENS)  # one pair of parentheses per note
+            scope = f" (under “{label}”)" if s.label else ""
+            for i, part in enumerate(s.parts or [s.text]):  # a list unit: every item, each cited
+                last = i == len(s.parts or [s.text]) - 1
+                group.lines.append(f"- {part} [{e.evidence_id}]" + ((f" ({grade})" if grade else "") + scope if last else ""))
+            chosen.setdefault(e.evidence_id, s.text)
+            quoted.append(s.text)
 
-    # Choose by relevance weighted towards stronger evidence, then show strongest evidence first.
-    floor = best * RELATIVE_FLOOR
-    pool = sorted((s for s in everything if s.score >= floor), key=lambda s: -s.score * _strength_weight(s.evidence))
+    intro = "证据摘要（原文引用，证据最强者在前）：" if has_cjk(question) else "Evidence digest (quoted from the sources, strongest evidence first):"
+    parts = [intro] + _partly(question, focus, [x for picks in picked.values() for x in picks])
+    parts += [g.heading + "\n" + "\n".join(g.lines) for g in groups.values() if g.lines]
+    conflict_lines = _conflict_lines(conflicts, by_id, chosen, question_terms)
+    if conflict_lines:
+        parts.append("\n".join(conflict_lines))
+    return Digest(text="\n\n".join(parts), evidence=ranked, quoted=quoted)
+
+
+ANSWER_COVERAGE = 0.7  # weighted share of the question's concepts a quoted answer must cover (with its section)
+# ... or a sentence that itself names this many of the question's concepts ("DOACs are recommended
+# over warfarin in AF" for "DOAC or warfarin for stroke prevention in AF?") with this coverage.
+ABSENT_WEIGHT = 0.5
+WEAK_COVERAGE = 0.4  # the floor when no sentence reaches ANSWER_COVERAGE
+DIRECT_CONCEPTS = 3
+DIRECT_COVERAGE = 0.5
+PASSAGE_SHARE = 0.6  # credit for a concept the sentence's passage names but the sentence and its section do not
+
+
+_PREFERENCE = re.compile(r"\bover\b|\brather than\b|\bpreferred\b|\bfirst[- ]line\b|\bin preference to\b|\binstead of\b|首选|优于|优先", re.I)
+_TREATMENT_Q = re.compile(r"\btreat|\btherap|\bdrug|\bmedication|\bantibiotic|\bagent|\bregimen|\bfirst[- ]line|\bwhich\b|\bprefer|治疗|药物|首选", re.I)
+
+
+_NAMES_A_TREATMENT = re.compile(
+    r"\b\w+(?:cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin|terol|sone|olone"
+    r"|azole|vir|mab|tinib|gliflozin|glutide|formin|platin)s?\b|\b(?:cef|ceph)\w+|\b(?:insulin|aspirin|clopidogrel|colchicine"
+    r"|allopurinol|febuxostat|DOACs?|NSAIDs?|anticoagulants?|antibiotics?|[A-Z]{2,}i)\b|\d\s*(?:mg|g|mcg|units?)\b|阿司匹林|他汀|二甲双胍|胰岛素",
+)
+
+
+# A sentence that states the value asked for, next to its name ("an A1C goal of < 7%",
+# "standard dose is 5 mg", "within 24 hours"), rather than mentioning one in passing.
+_STATES_VALUE = {
+    "target": re.compile(r"(?:target|goal|threshold|目标)[^.;。；]{0,25}?[<≤>≥]?\s*\d", re.I),
+    "dose": re.compile(r"(?:dose|dosing|dosage|剂量)[^.;。；]{0,25}?\d+(?:\.\d+)?\s*(?:mg|g|mcg|µg|units?)", re.I),
+    "timing": re.compile(r"\bwithin\s+(?:the\s+first\s+)?\d|\bas\s+soon\s+as\b|\bimmediately\b|\d+\s*(?:h|hours?|days?|weeks?|months?)\b", re.I),
+}
+
+
+def _answer_score(s: _Sentence, question: str) -> float:
+    """Coverage of the question (with the sentence's section), how well its passage's subject
+    matches the question (from retrieval), then the form of an answer: a treatment question is
+    answered by a named treatment or regimen and a preference ("X over Y", "first-line"), any
+    question better by a recommendation than by background."""
+    form = 0.1 * _states_a_recommendation(s.text)
+    form += 0.4 * any(_STATES_VALUE[f].search(s.text) for f in focus_facets(question) if f in _STATES_VALUE)
+    if _TREATMENT_Q.search(question):
+        form += 0.4 * bool(_NAMES_A_TREATMENT.search(s.text)) + 0.3 * bool(_PREFERENCE.search(s.text))
+    scores = s.evidence.scores
+    subject = scores.subject if scores is not None and scores.subject is not None else 0.0
+    return s.full + subject + form
+
+
+def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
+    """The sentences that answer the question: with their section and title they name the
+    question's concepts (IDF-weighted over the candidates, so a word every passage shares counts
+    little), a special population the question names, and state the kind of thing asked (a time,
+    a dose, a target, an age). When none covers the concepts that well, the best-covered
+    sentences that still meet the population and the kind asked are the answer (WEAK_COVERAGE):
+    a question's own wording ("reaches", "flag") is often absent from the guideline that answers it."""
+    weights = _concept_weights(sentences, focus)
+    contexts: dict[str, set[str]] = {}
+    out, weak = [], []
+    specific = [c for c in focus.concepts if not c.partial and (_SPECIFIC.match(c.word) or _NAMES_A_TREATMENT.search(c.word))]
+    for s in sentences:
+        e = s.evidence
+        if e.evidence_id not in contexts:
+            contexts[e.evidence_id] = content_terms(e.title + "\n" + "\n".join(e.heading_path))
+        near = s.terms | contexts[e.evidence_id] | content_terms(s.label)
+        s.own = weighted_coverage(focus, weights, s.terms)
+        s.full = weighted_coverage(focus, weights, near, content_terms(e.text), PASSAGE_SHARE)
+        populations = all(c.found_in(near) for c in focus.concepts if c.population)
+        facets = not focus.facets or any(states_facet(f, s.text + " " + s.label) for f in focus.facets)  # one part of "dose and target"
+        about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | content_terms(s.label)) >= ANSWER_COVERAGE
+        named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)
+        covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE)
+        s.answers = about and covered and populations and facets
+        if s.answers:
+            out.append(s)
+        elif about and populations and facets and s.full >= WEAK_COVERAGE and all(c.found_in(near) >= 0.5 for c in specific):
+            weak.append(s)
+    return out or weak
+
+
+# A question word that names a drug, a disease or a procedure by its form (apixaban, remdesivir,
+# pericarditis, thrombectomy): when no retrieved passage names it, nothing there answers about it.
+_SPECIFIC = re.compile(
+    r"\w{3,}(?:cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin|vir|mab|tinib"
+    r"|gliflozin|glutide|formin|azole|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism)s?$", re.I)
+
+
+def _names_what_is_absent(focus: Focus, evidence: list[Evidence]) -> bool:
+    specific = [c for c in focus.concepts if not c.partial and _SPECIFIC.match(c.word)]
+    if not specific:
+        return False
+    terms = set().union(*(content_terms(e.title + "\n" + " ".join(e.heading_path) + "\n" + e.text) for e in evidence))
+    return any(not c.found_in(terms) for c in specific)
+
+
+def _concept_weights(sentences: list[_Sentence], focus: Focus) -> dict[str, float]:
+    """IDF of each concept token over the candidate sentences. A token found in none of them is
+    as likely the question's own wording ("someone", "reaches") as a subject the evidence lacks
+    ("remdesivir"): it weighs ABSENT_WEIGHT x the rarest token found."""
+    n = len(sentences) or 1
+    df: dict[str, int] = {}
+    tokens = focus.tokens()
+    for s in sentences:
+        for t in s.terms & tokens:
+            df[t] = df.get(t, 0) + 1
+    present = {t: math.log(1 + n / (c + 0.5)) for t, c in df.items()}
+    absent = ABSENT_WEIGHT * max(present.values(), default=1.0)
+    return {t: present.get(t, absent) for t in tokens}
+
+
+def _not_addressed(question: str, ranked: list[Evidence], sentences: list[_Sentence], focus: Focus) -> Digest:
+    """On the topic but no sentence answers: say what is missing instead of quoting neighbours."""
+    if has_cjk(question):
+        text = f"{NOT_ADDRESSED_ZH}该问题：检索到的段落与该主题相关，但没有一句直接回答，因此未引用任何句子。"
+        return Digest(text=text, evidence=ranked, insufficient=True, why="not addressed")
+    named = [c for c in focus.concepts if any(c.found_in(s.terms) >= 0.5 for s in sentences)]
+    missing = [c.word for c in focus.concepts if c not in named]
+    if missing:
+        detail = f"no retrieved passage mentions {_words(missing)}"
+    elif focus.facets:
+        detail = f"no retrieved sentence states {_words([FACET_WORDS[f] for f in focus.facets])} for {_words([c.word for c in named])}"
+    else:
+        detail = f"no retrieved sentence speaks of {_words([c.word for c in named])} together"
+    text = f"{NOT_ADDRESSED_EN} “{question.strip()}”: {detail}, so no sentence was quoted as an answer (the passages retrieved are listed with it)."
+    return Digest(text=text, evidence=ranked, insufficient=True, why="not addressed")
+
+
+def _partly(question: str, focus: Focus, quoted: list[_Sentence]) -> list[str]:
+    """A first line when the quoted sentences leave some of the question's concepts unnamed (the
+    answer came from the WEAK_COVERAGE tier): the reader is told what they do not cover."""
+    if not quoted or all(s.answers for s in quoted):
+        return []
+    named = set().union(*(s.terms | content_terms(s.evidence.title + " " + " ".join(s.evidence.heading_path)) for s in quoted))
+    missing = [c.word for c in focus.concepts if c.found_in(named) < 0.5]
+    if not missing:
+        return []
+    if has_cjk(question):
+        return [f"{PARTLY_ZH}该问题：引用的句子未提及{'、'.join(dict.fromkeys(missing))}，请核对。"]
+    return [f"{PARTLY_EN} “{question.strip()}”: no quoted sentence mentions {_words(missing)}; check that they answer it."]
+
+
+def _words(items: list[str]) -> str:
+    items = list(dict.fromkeys(i.lower() for i in items))
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pick(pool: list[_Sentence], by_id: dict[str, Evidence]) -> dict[str, list[_Sentence]]:
+    """The best sentences within the digest's limits (sentences, characters, per passage, groups)."""
     picked: dict[str, list[_Sentence]] = {}
     total = quoted = 0
     for s in pool:
@@ -241,52 +451,32 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Se
         picked.setdefault(eid, []).append(s)
         total += 1
         quoted += len(s.text)
+    return picked
 
-    groups: dict[str, _Group] = {}
-    chosen: dict[str, str] = {}
-    for e in ranked:  # strongest evidence first
-        picks = picked.get(e.evidence_id)
-        if not picks:
-            continue
-        picks.sort(key=lambda s: e.text.find(s.text[:40]))  # the passage's own order
-        group = groups.setdefault(_heading(e), _Group(_heading(e)))
-        for s in picks:
-            grade = _grade_for(s)
-            scope = f" (under “{s.label.rstrip(':：').strip()}”)" if s.label else ""
-            group.lines.append(f"- {s.text} [{e.evidence_id}]" + (f" ({grade})" if grade else "") + scope)
-            chosen.setdefault(e.evidence_id, s.text)
 
-    intro = "证据摘要（原文引用，证据最强者在前）：" if has_cjk(question) else "Evidence digest (quoted from the sources, strongest evidence first):"
-    parts = [intro]
-    for g in groups.values():
-        if g.lines:
-            parts.append(g.heading + "\n" + "\n".join(g.lines))
-    conflict_lines = _conflict_lines(conflicts, by_id, chosen, question_terms)
-    if conflict_lines:
-        parts.append("\n".join(conflict_lines))
-    text = "\n\n".join(parts)
+def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Answer:
+    """The digest as a checked `Answer` (for callers without an `Assistant`): the same checks and
+    warning wording as every generator's answer (evidence.pipeline)."""
+    from evidence.pipeline import Generated, Plan, Retrieved, assemble, check
 
-    report = check_citations(text, ranked)
-    warnings: list[AnswerWarning] = []
-    for c in conflicts:
-        warnings.append(AnswerWarning(
-            code="conflicting_evidence",
-            message=f"Conflicting recommendations on {c.topic}: for {', '.join(c.for_ids)}; against {', '.join(c.against_ids)}."
-            + (f" {c.note}" if c.note else ""),
-        ))
-    if report.unknown_ids:
-        warnings.append(AnswerWarning(code="unknown_citations", message="Unknown evidence ids: " + ", ".join(report.unknown_ids)))
-    if report.unsupported_sentences:
-        warnings.append(AnswerWarning(code="unsupported_claims", message=f"{len(report.unsupported_sentences)} quoted sentences failed the support check."))
-    return Answer(
-        question=question,
-        generator="extractive",
-        model_label="extractive digest",
-        text=text,
-        citations=report.citations,
-        evidence=ranked,
-        checks=report,
-        conflicts=conflicts,
-        warnings=warnings,
-        timings={"generation": time.perf_counter() - started},
-    )
+    started = time.perf_counter()
+    d = compose_digest(question, evidence, conflicts)
+    retrieved = Retrieved(question=question, k=max(1, len(d.evidence)), evidence=d.evidence)
+    planned = Plan(question=question, mode="evidence", evidence=d.evidence, conflicts=list(conflicts or []),
+                   instruction_ids=[e.evidence_id for e in d.evidence if reads_as_instruction(e.text)])
+    generated = Generated(text=d.text, generator="extractive", model_label="extractive digest",
+                          seconds=time.perf_counter() - started)
+    checked = check(retrieved, planned, generated, _DIGEST_WRITER)
+    return assemble(retrieved, planned, generated, checked, {"generation": generated.seconds})
+
+
+class _DigestWriter:
+    """The digest's identity for the checks (it is never a demo model)."""
+
+    name = "extractive"
+    uses_prompt = False
+    label = "extractive digest"
+    is_demo = False
+
+
+_DIGEST_WRITER = _DigestWriter()

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, Field
 
 from evidence.schema import AnswerWarning, Evidence
-from evidence.sentences import looks_like_injection
+from evidence.instructions import reads_as_instruction
+from evidence.warnings import WarningFacts, word_warnings
 from indexing.text import normalize_space, passage_sentences
 
 Messages = list[dict[str, str]]
@@ -92,20 +93,35 @@ def stated_strength_rank(evidence: Evidence) -> int:
     return best
 
 
-def strength_key(evidence: Evidence) -> tuple[int, int, float]:
+def strength_key(evidence: Evidence) -> tuple[int, int, float, int]:
+    """Passages on the question's subject before those that only share words with it; within
+    each, evidence level (1 strongest), then relevance, then the strength of the stated grade."""
     level = int(evidence.grade.level) if evidence.grade else 6
-    relevance = evidence.scores.fused if evidence.scores else 0.0
-    return (level, stated_strength_rank(evidence), -relevance)
+    scores = evidence.scores
+    relevance = 0.0 if scores is None else (scores.relevance if scores.relevance is not None else scores.fused)
+    off_subject = 0 if scores is None or scores.on_subject else 1
+    return (off_subject, level, -relevance, stated_strength_rank(evidence))
 
 
 def strongest_first(evidence: Sequence[Evidence]) -> list[Evidence]:
-    """Evidence level, then stated grade strength, then relevance (stable for ties)."""
+    """The one evidence order every stage shows (stable for ties): see `strength_key`."""
     return sorted(evidence, key=strength_key)
 
 
 def number_evidence(evidence: Sequence[Evidence]) -> list[Evidence]:
-    """Copies ordered strongest first and labelled E1, E2, ... in that order."""
+    """Copies ordered strongest first and labelled E1, E2, ... in that order.
+
+    The one place evidence ids are given: `evidence.pipeline.retrieve` calls it once per question
+    and every later stage (prompt, digest, checks, UI) keeps the ids it gave."""
     return [e.model_copy(update={"evidence_id": f"E{i}"}) for i, e in enumerate(strongest_first(evidence), 1)]
+
+
+def keep_or_number(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """Evidence already numbered (by `number_evidence`) as given; otherwise numbered now."""
+    ids = [e.evidence_id for e in evidence]
+    if evidence and all(ids) and len(set(ids)) == len(ids):
+        return list(evidence)
+    return number_evidence(evidence)
 
 
 def describe_grades(evidence: Evidence) -> tuple[str, str, str]:
@@ -208,11 +224,11 @@ def build_prompt(
         n = count_tokens(text)
         if n > budget:
             raise ValueError(f"question is too long: the prompt needs {n} tokens, the budget is {budget}")
-        warning = AnswerWarning(code="plain_mode", message="Plain mode: no evidence was given to the model; the answer has no citations.")
-        return PromptPlan(text=text, messages=messages, warnings=[warning], prompt_tokens=n)
+        warnings = word_warnings(WarningFacts(plain_mode=True))
+        return PromptPlan(text=text, messages=messages, warnings=warnings, prompt_tokens=n)
 
-    ordered = strongest_first(evidence)
-    warnings: list[AnswerWarning] = []
+    ordered = keep_or_number(evidence)  # ids given by retrieval are kept: one passage, one id
+    trimmed_ids: list[str] = []
     _, _, base_tokens = render(EVIDENCE_SYSTEM_PROMPT, [])  # the evidence wrapper, no blocks yet
     if base_tokens > budget:
         raise ValueError(f"question is too long: the prompt needs {base_tokens} tokens without evidence, the budget is {budget}")
@@ -222,7 +238,7 @@ def build_prompt(
     used: list[Evidence] = []
     spent = base_tokens
     for item in ordered:
-        eid = f"E{len(used) + 1}"
+        eid = item.evidence_id
         block = _block_text(item, eid, item.text)
         cost = count_tokens(block + "\n\n")
         if spent + cost > budget:
@@ -230,14 +246,11 @@ def build_prompt(
                 trimmed = _trim_to_fit(item, eid, lambda b: spent + count_tokens(b + "\n\n") <= budget)
                 if trimmed is not None:  # the model sees, and citations are checked against, the kept part
                     blocks.append(trimmed[0])
-                    used.append(item.model_copy(update={"evidence_id": eid, "text": trimmed[1]}))
-                    warnings.append(AnswerWarning(
-                        code="context_truncated",
-                        message=f"{eid} was shortened at a sentence boundary to fit the model's context.",
-                    ))
+                    used.append(item.model_copy(update={"text": trimmed[1]}))
+                    trimmed_ids.append(eid)
             break
         blocks.append(block)
-        used.append(item.model_copy(update={"evidence_id": eid}))
+        used.append(item)
         spent += cost
 
     messages, text, n = render(EVIDENCE_SYSTEM_PROMPT, blocks or None)
@@ -246,18 +259,10 @@ def build_prompt(
         used.pop()
         messages, text, n = render(EVIDENCE_SYSTEM_PROMPT, blocks or None)
 
-    dropped = [e.model_copy(update={"evidence_id": ""}) for e in ordered[len(used):]]
-    if dropped:
-        warnings.append(AnswerWarning(
-            code="context_truncated",
-            message=f"{len(dropped)} of {len(ordered)} evidence passages (the weakest) did not fit the model's context and were left out.",
-        ))
-    if not used:
-        warnings.append(AnswerWarning(code="insufficient_evidence", message="No evidence passage is in the prompt."))
-    suspicious = [e.evidence_id for e in used if looks_like_injection(e.text)]
-    if suspicious:
-        warnings.append(AnswerWarning(
-            code="other",
-            message=f"{', '.join(suspicious)} contain text that reads like instructions to a model; it is fenced as quoted data.",
-        ))
+    dropped = list(ordered[len(used):])  # they keep their ids: the UI lists them as left out
+    warnings = word_warnings(WarningFacts(
+        trimmed_ids=trimmed_ids, left_out=len(dropped), retrieved=len(ordered), no_room=bool(ordered) and not used,
+        no_evidence=not ordered,
+        instruction_ids=[e.evidence_id for e in used if reads_as_instruction(e.text)],
+    ))
     return PromptPlan(text=text, messages=messages, evidence_used=used, dropped=dropped, warnings=warnings, prompt_tokens=n)

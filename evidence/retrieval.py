@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from evidence.focus import Focus, question_focus, weighted_coverage
 from evidence.schema import Evidence, RetrievalScores, SearchFilters
 from evidence.synonyms import canonical_map, expand_query
 from indexing.lexical import lexical_tokens
@@ -49,6 +50,11 @@ MIN_DENSE_WITH_TERMS = 0.3  # cosine needed together with MIN_COVERAGE
 MIN_COVERAGE = 0.75  # IDF-weighted coverage that, with a modest cosine, is enough
 MIN_COVERAGE_CJK = 0.28  # Chinese questions: share of the question's Chinese terms
 MIN_COVERAGE_LATIN_IN_CJK = 0.99  # ... or every Latin-script term of a Chinese question (qSOFA, LDL-C)
+# Subject ranking (evidence.focus): share of the relevance score that is the subject score, and
+# the share of the best subject score a passage needs to count as on the question's subject.
+# Chosen on tests/evidence/data/answering.jsonl (numbers in tests/evidence/test_answering.py).
+SUBJECT_SHARE = 0.6
+ON_SUBJECT = 0.7
 NEAR_DUPLICATE = 0.8  # shingle Jaccard (or containment) above which two passages are one
 SHINGLE = 5
 QUERY_CACHE = 256  # recent question vectors kept: the UI and API often ask the same question twice
@@ -203,7 +209,10 @@ class Retriever:
             return self._finish(candidates, k)
         terms = set(_index_terms(question))
         weights = self._term_weights(terms)
-        return self._finish(candidates, k, keep=lambda c: self._relevant(question, terms, weights, c))
+        focus = question_focus(question, _index_terms)
+        focus_weights = self._term_weights(focus.tokens())
+        return self._finish(candidates, k, keep=lambda c: self._relevant(question, terms, weights, c),
+                            rank=lambda found: rank_by_subject(found, focus, focus_weights))
 
     def search_dense(self, question: str, k: int = 8, filters: SearchFilters | None = None) -> list[Evidence]:
         """Dense ranking alone (for evaluation): no fusion, no relevance cut."""
@@ -339,7 +348,10 @@ class Retriever:
             c.coverage_latin = len(found & latin) / len(latin) if latin else 0.0
         return self.is_relevant(question, c)
 
-    def _finish(self, candidates: list[Candidate], k: int, group: bool = True, keep=None) -> list[Evidence]:
+    def _finish(self, candidates: list[Candidate], k: int, group: bool = True, keep=None, rank=None) -> list[Evidence]:
+        """Relevant, de-duplicated passages in fused order; with `rank`, every relevant passage of
+        the pool is re-ranked by it before the top k are taken (a passage on the question's subject
+        deep in the fused ranking must still be found)."""
         kept: list[Candidate] = []
         for c in candidates:
             if c.chunk is None:  # removed from the store between search and load
@@ -352,9 +364,11 @@ class Retriever:
                 twin.merged.append(c.chunk_id)
                 continue
             kept.append(c)
-            if len(kept) == k:
+            if len(kept) == k and rank is None:
                 break
         evidence = self._evidence(kept)
+        if rank is not None:
+            evidence = rank(evidence)[:k]
         return group_by_document(evidence) if group else evidence
 
     def _evidence(self, kept: list[Candidate]) -> list[Evidence]:
@@ -389,6 +403,36 @@ class Retriever:
                 )
             )
         return out
+
+
+def subject_score(e: Evidence, focus: Focus, weights: dict[str, float]) -> float:
+    """How well the passage's subject matches the question's, 0..1: the question's concepts
+    (IDF-weighted) named in the document title or section headings count fully, named only in
+    the passage text 0.6 (a passage about ACS that mentions AF in passing is not about AF)."""
+    heading = _index_terms(e.title + "\n" + "\n".join(e.heading_path))
+    body = _index_terms(e.text)
+    return weighted_coverage(focus, weights, heading | (body & heading), body)
+
+
+def rank_by_subject(evidence: list[Evidence], focus: Focus, weights: dict[str, float]) -> list[Evidence]:
+    """Order by relevance = SUBJECT_SHARE x subject score + the rest x fused rank score (scaled to
+    the best); passages whose subject score falls below ON_SUBJECT x the best are marked
+    off-subject (listed after those on the question's subject)."""
+    if not evidence or not focus.concepts:
+        return evidence
+    best_fused = max((e.scores.fused for e in evidence if e.scores), default=0.0) or 1.0
+    out = []
+    for e in evidence:
+        subject = subject_score(e, focus, weights)
+        fused = (e.scores.fused if e.scores else 0.0) / best_fused
+        scores = (e.scores or RetrievalScores(fused=0.0)).model_copy(update={"subject": round(subject, 4)})
+        scores.relevance = round(SUBJECT_SHARE * subject + (1 - SUBJECT_SHARE) * fused, 4)
+        out.append(e.model_copy(update={"scores": scores}))
+    out.sort(key=lambda e: -e.scores.relevance)
+    best_subject = max(e.scores.subject for e in out)
+    for e in out:
+        e.scores.on_subject = e.scores.subject >= ON_SUBJECT * best_subject
+    return out
 
 
 def group_by_document(evidence: list[Evidence]) -> list[Evidence]:

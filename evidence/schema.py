@@ -24,6 +24,14 @@ class RetrievalScores(BaseModel):
     lexical: float | None = None  # BM25 score, when the lexical retriever found it
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    # How well the passage's subject (document title, section headings, passage) matches the
+    # question's subject, 0..1 (evidence.retrieval.subject_score); None when not computed.
+    subject: float | None = None
+    # The ranking score: fused rank and subject together (evidence.retrieval); None: use `fused`.
+    relevance: float | None = None
+    # False when other retrieved passages match the question's subject clearly better: such a
+    # passage only shares words with the question and is listed after those that match.
+    on_subject: bool = True
 
 
 class Evidence(BaseModel):
@@ -89,6 +97,9 @@ class AnswerWarning(BaseModel):
         "context_truncated",
         "generation_cancelled",
         "plain_mode",
+        "not_addressed",  # the evidence is on the topic but does not answer the question asked
+        "partial_answer",  # the quoted sentences leave part of the question unaddressed
+        "instruction_like_text",  # a retrieved passage reads like instructions (prompt injection)
         "other",
     ]
     message: str

@@ -525,8 +525,9 @@ _ZH_PAIR = re.compile(
 )
 # "（A1）", "（B2）": evidence letter then strength digit, as Chinese hepatology guidelines print them.
 _ZH_LETTER_DIGIT = re.compile(r"(?<=[（(])\s*(?P<q>[A-D])(?P<n>[12])\s*(?=[）)])")
-# "……二甲双胍（A）": a bare evidence letter closing a Chinese sentence.
-_ZH_BARE_LEVEL = re.compile(rf"(?<=[{HAN}）)\w])（(?P<l>[A-D])）")
+# "……二甲双胍（A）", "……控制目标为<7%（A）": a bare evidence letter closing a Chinese sentence
+# (after a word, a closing parenthesis, or a value with its unit: "%", "％", "mmHg").
+_ZH_BARE_LEVEL = re.compile(rf"(?<=[{HAN}）)\w%％])（(?P<l>[A-D])）")
 
 
 def _zh_strength(v: str) -> str:

@@ -55,6 +55,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("statin", "statins", "他汀"),
     ("sepsis", "脓毒症"),
     ("gout", "痛风"),
+    ("ULT", "urate-lowering therapy", "urate lowering therapy", "urate-lowering", "降尿酸治疗"),
     ("osteoporosis", "骨质疏松"),
     # British and American spellings of the same word
     ("haemoglobin", "hemoglobin"),
@@ -126,3 +127,13 @@ def _canonical_map(tokenize: Callable[[str], Iterable[str]]) -> Mapping[str, str
             for token in singles:
                 pairs.setdefault(token, canonical)
     return MappingProxyType(pairs)
+
+
+def mentioned_groups(text: str) -> list[tuple[tuple[str, ...], str]]:
+    """Each synonym group the text names, with the name it used: [(group, name), ...]."""
+    found = []
+    for names, group in zip(SYNONYM_GROUPS, _PATTERNS):
+        used = next((name for name, pattern in group if pattern.search(text)), None)
+        if used is not None:
+            found.append((names, used))
+    return found

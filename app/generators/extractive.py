@@ -1,4 +1,8 @@
-"""The extractive digest: no language model, every sentence taken from the evidence and cited."""
+"""The extractive digest: no language model, every sentence taken from the evidence and cited.
+
+An ordinary generator: the assistant plans, streams and checks its answer exactly like a
+language model's (evidence.pipeline); it simply needs no prompt.
+"""
 
 from __future__ import annotations
 
@@ -23,15 +27,20 @@ class ExtractiveGenerator(AnswerGenerator):
         return 1_000_000  # no prompt: every retrieved passage can be used
 
     def digest(self, request: GenerationRequest) -> Answer:
-        """The whole digest at once, with the digest's own insufficient-evidence verdict."""
+        """The whole digest at once as a checked `Answer` (kept for callers of the old API)."""
         from evidence.digest import extractive_answer
 
         return extractive_answer(request.question, request.evidence, request.conflicts or None)
 
     def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[str]:
-        # Sentence by sentence, so it streams like the other generators.
-        for piece in re.split(r"(?<=[.!?。！？\]])(\s+)", self.digest(request).text):
+        """The digest's text, word by word, so it streams like the other generators."""
+        from evidence.digest import compose_digest
+
+        text = compose_digest(request.question, request.evidence, request.conflicts or None).text
+        for piece in re.split(r"(\s+)", text):
             if cancel is not None and cancel.is_set():
+                request.finish_reason = "cancelled"
                 return
             if piece:
                 yield piece
+        request.finish_reason = "stop"

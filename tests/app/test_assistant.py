@@ -6,6 +6,7 @@ composition, conflict detection, citation checking and the extractive digest are
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -207,3 +208,32 @@ def test_info_reports_index_and_generator(assistant):
     assert server.generator.detail == "http://10.0.0.5:8000/v1/chat/completions" and "Baichuan-M1-14B" in server.generator.label
     local = Assistant(data_dir=assistant.settings.data_dir, generator="local").info()
     assert local.demo_model and "demo model" in local.generator.label and not local.generator.loaded
+
+
+def test_one_passage_has_one_id_in_search_prompt_answer_and_digest(assistant):
+    """Evidence is numbered once (the retrieve stage): search, the prompt, the answer and the
+    digest all call the same passage by the same [En]."""
+    question = "metformin HbA1c target type 2 diabetes"
+    searched = {e.chunk_id: e.evidence_id for e in assistant.search(question)}
+    assert len(searched) >= 2
+    gen = with_generator(assistant, ScriptedGenerator(lambda r: quote_evidence(r, "E2"), demo=False))
+    answer = assistant.ask(question, generator="local")
+    assert {e.chunk_id: e.evidence_id for e in answer.evidence} == searched
+    prompt = gen.requests[0].messages[-1]["content"]
+    for chunk_id, eid in searched.items():
+        first_words = assistant._store.chunk_map[chunk_id].text.split(".")[0]
+        assert prompt.index(f"<<<EVIDENCE {eid}>>>") < prompt.index(first_words) < prompt.index(f"<<<END {eid}>>>")
+    assert [c.evidence_id for c in answer.citations] == ["E2"] and answer.citations[0].supported
+    digest = assistant.ask(question, generator="extractive")
+    assert {e.chunk_id: e.evidence_id for e in digest.evidence} == searched
+    for line in digest.text.splitlines():
+        for eid in re.findall(r"\[(E\d+)\]", line):
+            chunk_id = next(c for c, i in searched.items() if i == eid)
+            quoted = line[2: line.index("[")].strip()
+            assert quoted in assistant._store.chunk_map[chunk_id].text
+
+
+def test_the_digest_streams_like_any_generator(assistant):
+    items = list(assistant.stream(QUESTION, generator="extractive"))
+    assert len(items) > 3 and all(isinstance(i, str) for i in items[:-1])
+    assert "".join(items[:-1]).strip() == items[-1].text and "[E1]" in items[-1].text

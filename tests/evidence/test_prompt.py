@@ -45,7 +45,7 @@ def ev(chunk: str, text: str, level: int | None, *, fused: float = 0.01, strengt
 SENTENCES = " ".join(f"Sentence number {i} says apixaban reduces stroke risk." for i in range(1, 31))
 
 
-def test_strongest_first_orders_by_level_then_stated_grade_then_relevance():
+def test_strongest_first_orders_by_subject_then_level_then_relevance_then_stated_grade():
     items = [
         ev("a:0", "x", 5, fused=0.9),
         ev("b:0", "x", 1, fused=0.1, strength="IIb"),
@@ -53,10 +53,16 @@ def test_strongest_first_orders_by_level_then_stated_grade_then_relevance():
         ev("d:0", "x", None, fused=1.0),
         ev("e:0", "x", 1, fused=0.2, strength="IIb"),
     ]
-    assert [e.chunk_id for e in strongest_first(items)] == ["c:0", "e:0", "b:0", "a:0", "d:0"]
+    # level-1 cards in order of relevance (issue 9), the stated grade only breaks ties
+    assert [e.chunk_id for e in strongest_first(items)] == ["e:0", "b:0", "c:0", "a:0", "d:0"]
     numbered = number_evidence(items)
     assert [e.evidence_id for e in numbered] == ["E1", "E2", "E3", "E4", "E5"]
-    assert numbered[0].chunk_id == "c:0"
+    assert numbered[0].chunk_id == "e:0"
+    tie = [ev("b:0", "x", 1, fused=0.1, strength="IIb"), ev("c:0", "x", 1, fused=0.1, strength="I")]
+    assert [e.chunk_id for e in strongest_first(tie)] == ["c:0", "b:0"]
+    # a passage that only shares words with the question comes after those on its subject
+    off = ev("f:0", "x", 1, fused=0.9, scores=RetrievalScores(fused=0.9, relevance=0.9, on_subject=False))
+    assert [e.chunk_id for e in strongest_first([off] + items)].index("f:0") == 5
 
 
 def test_blocks_are_labelled_fenced_and_rendered_with_the_chat_template():
@@ -89,7 +95,7 @@ def test_weakest_evidence_is_dropped_first_to_fit_the_context():
     assert plan.prompt_tokens <= budget
     assert [e.grade.level for e in plan.evidence_used] == [1, 2, 3]
     assert sorted(e.grade.level for e in plan.dropped) == [4, 5]
-    assert all(e.evidence_id == "" for e in plan.dropped)
+    assert [e.evidence_id for e in plan.dropped] == ["E4", "E5"]  # one passage keeps one id, in or out
     assert any(w.code == "context_truncated" and "2 of 5" in w.message for w in plan.warnings)
     assert "<<<EVIDENCE E4>>>" not in plan.text
 
