@@ -106,10 +106,9 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
         if len(terms) >= 2:
             out.append(_Sentence(evidence, text, terms, label=label, parts=[text]))
             joining = is_bullet(s) and bool(_CONNECTOR_END.search(text))
-    for item in out:
+    for item in out:  # a list unit is about what its first line says; its items only complete it
         if len(item.parts) > 1:
             item.text = " ".join(item.parts)
-            item.terms = content_terms(item.text)
     return out
 
 
@@ -312,7 +311,7 @@ _TREATMENT_Q = re.compile(r"\btreat|\btherap|\bdrug|\bmedication|\bantibiotic|\b
 _NAMES_A_TREATMENT = re.compile(
     r"\b\w+(?:cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin|terol|sone|olone"
     r"|azole|vir|mab|tinib|gliflozin|glutide|formin|platin)s?\b|\b(?:cef|ceph)\w+|\b(?:insulin|aspirin|clopidogrel|colchicine"
-    r"|allopurinol|febuxostat|DOACs?|NSAIDs?|anticoagulants?|antibiotics?|[A-Z]{2,}i)\b|\d\s*(?:mg|g|mcg|units?)\b|阿司匹林|他汀|二甲双胍|胰岛素",
+    r"|allopurinol|febuxostat|statins?|DOACs?|NSAIDs?|anticoagulants?|antibiotics?|[A-Z]{2,}i)\b|\d\s*(?:mg|g|mcg|units?)\b|阿司匹林|他汀|二甲双胍|胰岛素",
 )
 
 
@@ -362,10 +361,11 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
         about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | content_terms(s.label)) >= ANSWER_COVERAGE
         named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)
         covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE)
-        s.answers = about and covered and populations and facets
+        names_it = all(c.found_in(near) >= 0.5 for c in specific)  # the drug, disease or procedure asked about
+        s.answers = about and covered and populations and facets and names_it
         if s.answers:
             out.append(s)
-        elif about and populations and facets and s.full >= WEAK_COVERAGE and all(c.found_in(near) >= 0.5 for c in specific):
+        elif about and populations and facets and names_it and s.full >= WEAK_COVERAGE:
             weak.append(s)
     return out or weak
 

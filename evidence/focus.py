@@ -38,6 +38,12 @@ FUNCTION_WORDS = ("a an the of in on at by for to from with without into over un
                   "not no vs versus about between during within per it its this that these those there their "
                   "one two three four five less more guide").split()
 
+# Purpose words: guidelines say the same purpose many ways ("to reduce thromboembolic stroke risk"
+# for "stroke prevention"), so a sentence missing the question's wording of it loses little.
+SOFT_WORDS = ("prevention", "prevent", "preventing", "prophylaxis", "reduce", "reducing", "reduction", "risk", "improve",
+              "control", "lower", "lowering", "outcome", "outcomes")
+SOFT_WEIGHT = 0.3
+
 # Special populations: when the question names one, an answer must speak of it.
 POPULATIONS = (
     ("child", "children", "childhood", "pediatric", "paediatric", "youth", "儿童", "小儿"),
@@ -81,6 +87,7 @@ class Concept:
     names: list[frozenset[str]]
     population: bool = False
     partial: bool = False  # a Chinese run: its character bigrams count one by one
+    soft: bool = False  # a purpose word ("prevention", "reduce"): says why, not what; weighs SOFT_WEIGHT
 
     def found_in(self, terms: set[str] | frozenset[str]) -> float:
         """1.0 when some name is there; else the largest share of one name's words that is ("diabetes"
@@ -121,6 +128,7 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
     for word in FRAME_WORDS_ZH:  # Chinese has no spaces: cut the frame out before taking bigrams
         rest = rest.replace(word, " ")
     populations = {t: group for group in POPULATIONS for w in group for t in tokenize(w)}
+    soft = {t for w in SOFT_WORDS for t in tokenize(w)}
     seen = set().union(*(name for c in focus.concepts for name in c.names)) if focus.concepts else set()
     for run in _CJK_RUN.findall(rest):  # a Chinese phrase is one concept, matched bigram by bigram
         grams = frozenset(t for t in tokenize(run) if len(t) == 2 and t not in seen)
@@ -134,7 +142,7 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
             seen.add(t)
             group = populations.get(t)
             names = [frozenset(tokenize(w)) for w in group] if group else [frozenset([t])]
-            focus.concepts.append(Concept(word, names, population=group is not None))
+            focus.concepts.append(Concept(word, names, population=group is not None, soft=t in soft))
     return focus
 
 
@@ -164,4 +172,5 @@ def concept_weight(concept: Concept, weights: dict[str, float]) -> float:
     if concept.partial:
         values = [weights.get(t, 0.0) for name in names for t in name]
         return sum(values) / len(values)
-    return min(max(weights.get(t, 0.0) for t in name) for name in names)
+    weight = min(max(weights.get(t, 0.0) for t in name) for name in names)
+    return weight * SOFT_WEIGHT if concept.soft else weight
