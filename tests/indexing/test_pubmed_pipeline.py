@@ -169,3 +169,27 @@ def test_a_broken_pubmed_file_is_reported_by_name(tmp_path):
     broken.write_text("<PubmedArticleSet><PubmedArticle>", encoding="utf-8")
     report = pipeline(tmp_path).run([broken])
     assert [f.path for f in report.failed] == [str(broken)] and "not PubMed XML" in report.failed[0].reason
+
+
+def test_real_reader_and_grader_end_to_end(tmp_path):
+    """The real PubMed reader (indexing/readers/pubmed.py) through Assistant.index, graded by the
+    real grader: one document per PMID, its publication type deciding the source type."""
+    from app import Assistant
+    from tests.indexing.test_pubmed import _article, _write
+
+    body = ("<PubmedArticleSet>"
+            + _article("111", title="Apixaban versus warfarin in atrial fibrillation: a randomized trial",
+                       abstract="We randomly assigned 18201 patients with atrial fibrillation to apixaban or warfarin.",
+                       pub_types=("Randomized Controlled Trial", "Journal Article"))
+            + _article("222", title="Statin users followed for ten years",
+                       abstract="We followed 5000 adults who started statins.", pub_types=("Case Reports",))
+            + "</PubmedArticleSet>")
+    (tmp_path / "in").mkdir()
+    xml = _write(tmp_path / "in", body)
+    assistant = Assistant(data_dir=tmp_path / "data")
+    report = assistant.index([str(xml)])
+    assert report.totals.indexed == 2 and not report.failed
+    by_path = {d.path.rsplit("=", 1)[-1]: d for d in assistant.documents()}
+    assert by_path["111"].grade.source_type.value == "rct"
+    assert by_path["222"].grade.source_type.value == "case_series"  # the publication type decides
+    assert by_path["111"].meta.url == "https://pubmed.ncbi.nlm.nih.gov/111/"
