@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Literal
 
 from pydantic import BaseModel
 
+from app.local_db import local_db
 from evidence.schema import Answer
 
 FEEDBACK_FILE = "feedback.sqlite3"
@@ -64,17 +64,8 @@ class FeedbackLog:
     def __init__(self, data_dir: str | Path) -> None:
         self.path = Path(data_dir).expanduser() / FEEDBACK_FILE
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
-        try:
-            conn.executescript(_SCHEMA)
-            conn.row_factory = sqlite3.Row
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+    def _connect(self):  # noqa: ANN202 - a context manager of sqlite3.Connection
+        return local_db(self.path, _SCHEMA, FeedbackError)
 
     def add(
         self,

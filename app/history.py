@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from app.local_db import local_db
 from evidence.schema import Answer
 
 HISTORY_FILE = "history.sqlite3"
@@ -62,18 +62,8 @@ class History:
     def __init__(self, data_dir: str | Path) -> None:
         self.path = Path(data_dir).expanduser() / HISTORY_FILE
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
-        try:
-            conn.executescript(_SCHEMA)
-            with conn:
-                yield conn
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"history file {self.path}: {exc}") from exc
-        finally:
-            conn.close()
+    def _connect(self):  # noqa: ANN202 - a context manager of sqlite3.Connection
+        return local_db(self.path, _SCHEMA, HistoryError)
 
     def add(
         self,
