@@ -28,6 +28,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from evidence.retrieval import rrf  # noqa: E402  (the fusion the product uses)
 RESULTS = ROOT / "bench" / "results" / "search.json"
 DIM = 384
 
@@ -161,10 +163,7 @@ def hybrid_bench(n_chunks: int, n_queries: int) -> dict:
             t1 = time.perf_counter()
             lexical = reader.search_lexical(q, 50)
             t2 = time.perf_counter()
-            fused: dict[str, float] = {}
-            for hits in (dense, lexical):
-                for rank, (cid, _) in enumerate(hits):
-                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (60 + rank)
+            fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])  # the product's fusion
             top = sorted(fused, key=fused.get, reverse=True)[:8]
             reader.chunks(top)
             times.append(time.perf_counter() - t)

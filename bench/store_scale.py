@@ -41,6 +41,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from evidence.retrieval import rrf  # noqa: E402  (the fusion the product uses)
 RESULTS = ROOT / "bench" / "results" / "store_scale.json"
 DIM = 384
 DOCS_PER_COMMIT = 32
@@ -176,10 +178,7 @@ def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: lis
         t1 = time.perf_counter()
         lexical = reader.search_lexical(q, 50)
         t2 = time.perf_counter()
-        fused: dict[str, float] = {}
-        for found in (dense, lexical):
-            for rank, (cid, _) in enumerate(found):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (60 + rank)
+        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])  # the product's fusion
         reader.chunks(sorted(fused, key=fused.get, reverse=True)[:8])
         times.append(time.perf_counter() - t)
         dense_t.append(t1 - t)
