@@ -321,7 +321,10 @@ class Generator:
             for r in rows:
                 r.finish = "cancelled"
             return
-        cache = model.new_cache(B, width + max(r.max_new for r in rows))
+        need = width + max(r.max_new for r in rows)
+        if self.decoder is not None:
+            need = self.decoder.cache_tokens(need, self.context_length)
+        cache = model.new_cache(B, need)
         ids, mask = ids.to(device), mask.to(device)
         logits = None
         for start in range(0, width, self.prefill_chunk):

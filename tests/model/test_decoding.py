@@ -147,3 +147,28 @@ def tiny_tokenizer():
             return " ".join(map(str, ids))
 
     return Tok()
+
+
+def test_compiled_steps_get_a_handful_of_cache_sizes(model):
+    """A compiled step is specialised to its cache's shape, so the generator rounds cache sizes
+    up to powers of two (never below what the generation needs, never past the context unless
+    the generation itself needs more); graphs and the eager step keep the exact size."""
+    compiled = StaticDecoder.__new__(StaticDecoder)
+    compiled.compiled = True
+    sizes = {compiled.cache_tokens(n, 8192) for n in range(1, 8193, 37)}
+    assert sizes == {512, 1024, 2048, 4096, 8192}
+    assert compiled.cache_tokens(5000, 6000) == 6000
+    assert compiled.cache_tokens(7000, 6000) == 7000
+    assert StaticDecoder(model, graphs=False).cache_tokens(300, 8192) == 300
+
+
+def test_generator_allocates_the_decoders_cache_size(model, tiny_tokenizer, monkeypatch):
+    from model import GenerationParams
+
+    dec = decoder(model)
+    monkeypatch.setattr(dec, "cache_tokens", lambda need, limit: need + 40)
+    made = []
+    real = model.new_cache
+    monkeypatch.setattr(model, "new_cache", lambda b, n, *a, **k: made.append(n) or real(b, n, *a, **k))
+    out = Generator(model, tiny_tokenizer, decoder=dec).generate(list(range(1, 6)), GenerationParams(max_new_tokens=4, temperature=0.0))
+    assert made == [5 + 4 + 40] and len(out.token_ids) == 4
