@@ -235,7 +235,7 @@ class IndexPipeline:
         deletions: dict[str, str] | None = None,
     ) -> IndexReport:
         started = time.perf_counter()
-        report = IndexReport(index_dir=str(self.store_dir), embedder=self.embedder.name)
+        report = IndexReport(index_dir=str(self.store_dir), embedder=self.embedder.name, runner=str(self.runner))
         report.failed.extend(missing)
         times = report.stage_seconds
         totals = report.totals

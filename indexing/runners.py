@@ -59,5 +59,8 @@ class LocalRunner:
                     pending.append(pool.submit(preparer.prepare, *nxt))
                 yield result
 
+    def __str__(self) -> str:
+        return "local"
+
     def __repr__(self) -> str:
         return f"LocalRunner(workers={self.workers})"
