@@ -102,17 +102,6 @@ class PrepareBatch:
         )
 
 
-def _bound(preparer: Preparer) -> type:
-    """PrepareBatch with `preparer` bound in: shipped with the class (once per worker), not as
-    actor arguments in the object store, which Ray cannot restore when it restarts an actor."""
-
-    class BoundPrepareBatch(PrepareBatch):
-        def __init__(self) -> None:
-            super().__init__(preparer)
-
-    return BoundPrepareBatch
-
-
 class RayRunner:
     """Runs the per-input work on the Ray cluster at `address` with `workers` actors (default:
     one per CPU the cluster has). Connects on first use; a Ray session already open in this
@@ -169,7 +158,8 @@ class RayRunner:
         ray = self.connect()
         rows = [{"i": i, "job": job_to_json(item, state)} for i, (item, state) in enumerate(jobs)]
         dataset = ray.data.from_items(rows).map_batches(
-            _bound(preparer),
+            PrepareBatch,
+            fn_constructor_args=(preparer,),
             batch_size=self.batch_documents,
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=self._pool_size(ray)),
