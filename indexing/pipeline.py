@@ -194,8 +194,10 @@ class IndexPipeline:
 
     @property
     def preparer(self) -> Preparer:
-        """The per-input work with this pipeline's settings (what a runner ships to its workers)."""
-        return Preparer(self.embedder, self.annotator, self.chunk_tokens, self.chunk_overlap, self.limits)
+        """The per-input work with this pipeline's settings (what a runner ships to its workers).
+        Limits are resolved here, so remote workers apply this machine's M1E_MAX_* variables."""
+        limits = self.limits or ReadLimits()
+        return Preparer(self.embedder, self.annotator, self.chunk_tokens, self.chunk_overlap, limits)
 
     # ---- public ------------------------------------------------------------------------------
 

@@ -173,9 +173,12 @@ class RayRunner:
                 if row["i"] != expected:
                     raise RayRunnerError(f"Ray returned input {row['i']} where {expected} was due (order lost)")
                 yield Prepared.from_row(row["prepared"], row["vectors"])
-        except ray.exceptions.RayError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RayRunnerError(f"Ray tasks on the cluster at {self.address} failed: {first}") from exc
+        except RayRunnerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a task's error (with its remote traceback), a lost node...
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            cause = lines[-1] if lines else type(exc).__name__  # the traceback's last line names the error
+            raise RayRunnerError(f"Ray tasks on the cluster at {self.address} failed: {cause}") from exc
 
     def __str__(self) -> str:
         return f"ray at {self.address}"

@@ -22,7 +22,7 @@ from indexing.schema import Document, Page
 from indexing.store import FileState, IndexStore
 from indexing.store.compare import index_differences
 from indexing.work import Prepared
-from tests.indexing.store_fakes import FakeAnnotator, HashEmbedder
+from tests.indexing.store_fakes import BrokenEmbedder, FakeAnnotator, HashEmbedder
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 QUERIES = ["blood pressure target", "statin LDL cholesterol", "高血压 降压目标", "heart failure"]
@@ -217,3 +217,29 @@ def test_ray_index_equals_single_machine_index(ray_session, tmp_path, capsys):
         assert len(set(ids_a)) == len(ids_a) and np.allclose(np.linalg.norm(vectors_a, axis=1), 1, atol=1e-4)
     finally:
         a.close(), b.close()
+
+
+def test_failing_ray_tasks_end_the_run_naming_the_cluster(ray_session, tmp_path):
+    """A worker whose embedder breaks: one error naming the cluster and the cause; nothing half-written."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    for n in range(3):
+        (corpus / f"{n}.txt").write_text(f"Document {n} about metformin and HbA1c targets.\n", encoding="utf-8")
+    pipeline = IndexPipeline(tmp_path / "idx", embedder=BrokenEmbedder(), runner=RayRunner("local", workers=1))
+    with pytest.raises(RayRunnerError, match="Ray tasks on the cluster at local failed: .*embedder exploded on this node"):
+        pipeline.run([corpus])
+    store = IndexStore.open(tmp_path / "idx")
+    assert store.stats().documents == 0
+    store.close()
+
+
+def test_ray_setting_names_the_cluster_or_off(monkeypatch):
+    from app.settings import load_settings
+
+    assert load_settings().ray_address is None  # default: this process
+    assert load_settings(ray="auto").ray_address == "auto"
+    assert load_settings(ray="off").ray_address is None
+    monkeypatch.setenv("M1E_RAY", "10.1.2.3:6379")
+    monkeypatch.setenv("M1E_RAY_WORKERS", "3")
+    settings = load_settings()
+    assert (settings.ray_address, settings.ray_workers) == ("10.1.2.3:6379", 3)
