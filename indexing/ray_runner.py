@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -102,6 +103,21 @@ class PrepareBatch:
         )
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ERROR_LINE = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::.*)?")
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The error a task raised, not Ray's wrappers: the first exception line of the remote
+    traceback Ray carries in its message (Python prints a chain root first)."""
+    lines = [_ANSI.sub("", line).rstrip() for line in str(exc).splitlines()]
+    for line in lines:
+        if line and not line[0].isspace() and _ERROR_LINE.fullmatch(line):
+            return line
+    first = next((line.strip() for line in lines if line.strip()), "")
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 class RayRunner:
     """Runs the per-input work on the Ray cluster at `address` with `workers` actors (default:
     one per CPU the cluster has). Connects on first use; a Ray session already open in this
@@ -176,9 +192,7 @@ class RayRunner:
         except RayRunnerError:
             raise
         except Exception as exc:  # noqa: BLE001 - a task's error (with its remote traceback), a lost node...
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            cause = lines[-1] if lines else type(exc).__name__  # the traceback's last line names the error
-            raise RayRunnerError(f"Ray tasks on the cluster at {self.address} failed: {cause}") from exc
+            raise RayRunnerError(f"Ray tasks on the cluster at {self.address} failed: {_root_cause(exc)}") from exc
 
     def __str__(self) -> str:
         return f"ray at {self.address}"
