@@ -12,8 +12,8 @@ core), then a Ray instance started here on 127.0.0.1 with as many CPUs as the ma
 1 and 2 actors (Ray gives each actor one CPU, so torch uses one thread per actor). Ray times
 include the actors' start (each loads torch and the model). Each Ray index is compared with the
 local one (indexing/store/compare.py: documents, passages, grades, vectors within 1e-4, lexical
-and dense top-10 for the queries below). The machine may be shared: the 1-minute load average
-before and after each run is reported beside its time. Prints a table; writes
+and dense top-10 for the queries below). The machine may be shared: the 1-minute load average,
+sampled every 5 s during each run (mean and max), is reported beside its time. Prints a table; writes
 bench/results/ray_index.json.
 """
 
@@ -25,6 +25,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,14 +61,38 @@ def make_corpus(directory: Path, n_docs: int) -> int:
     return min(n_docs, len(records))
 
 
+class LoadSampler:
+    """The 1-minute load average every `every_s` seconds while a run lasts (the machine is shared:
+    a run's time means little without the load it ran under)."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.every_s, self.samples = every_s, [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+
 def index_once(corpus: Path, index_dir: Path, embedder, runner) -> dict:
     from evidence.annotator import EvidenceAnnotator
     from indexing.pipeline import IndexPipeline
 
     load_before = os.getloadavg()[0]
-    started = time.perf_counter()
-    report = IndexPipeline(index_dir, embedder=embedder, annotator=EvidenceAnnotator(), runner=runner).run([corpus])
-    wall = time.perf_counter() - started
+    with LoadSampler() as load:
+        started = time.perf_counter()
+        report = IndexPipeline(index_dir, embedder=embedder, annotator=EvidenceAnnotator(), runner=runner).run([corpus])
+        wall = time.perf_counter() - started
     return {
         "wall_s": round(wall, 2),
         "docs_per_s": round(report.totals.indexed / wall, 2),
@@ -77,6 +102,8 @@ def index_once(corpus: Path, index_dir: Path, embedder, runner) -> dict:
         "stage_s": {k: round(v, 2) for k, v in report.stage_seconds.model_dump().items()},
         "load_1min_before": round(load_before, 2),
         "load_1min_after": round(os.getloadavg()[0], 2),
+        "load_1min_mean": round(sum(load.samples) / len(load.samples), 2),
+        "load_1min_max": round(max(load.samples), 2),
     }
 
 
@@ -151,10 +178,10 @@ def print_table(result: dict) -> None:
     print(f"\n{result['docs']} documents, {result['machine']['cpus']} CPUs, Ray {result['machine']['ray']} "
           f"(instance start {result['ray_instance_start_s']} s, not in the times)")
     print(f"{'runner':8} {'workers':>7} {'threads':>7} {'wall s':>8} {'docs/s':>7} {'chunks':>7} "
-          f"{'embed s':>8} {'load before/after':>18} {'equal':>6}")
+          f"{'embed s':>8} {'load mean/max':>14} {'equal':>6}")
     for r in result["rows"]:
         print(f"{r['runner']:8} {r['workers']:>7} {r['torch_threads']:>7} {r['wall_s']:>8.1f} {r['docs_per_s']:>7.1f} "
-              f"{r['chunks']:>7} {r['stage_s']['embed']:>8.1f} {r['load_1min_before']:>8.2f}/{r['load_1min_after']:<9.2f} "
+              f"{r['chunks']:>7} {r['stage_s']['embed']:>8.1f} {r['load_1min_mean']:>8.2f}/{r['load_1min_max']:<5.2f} "
               f"{'yes' if r['equal_to_local'] else 'NO':>6}")
 
 
