@@ -184,11 +184,15 @@ class RayRunner:
         context.execution_options.preserve_order = True  # commits must follow input order
         context.enable_progress_bars = False  # the CLI has its own bar
         context.print_on_execution_start = False
+        returned = 0
         try:
-            for expected, row in enumerate(dataset.iter_rows()):
-                if row["i"] != expected:
-                    raise RayRunnerError(f"Ray returned input {row['i']} where {expected} was due (order lost)")
+            for row in dataset.iter_rows():
+                if row["i"] != returned:
+                    raise RayRunnerError(f"Ray returned input {row['i']} where {returned} was due (order lost)")
+                returned += 1
                 yield Prepared.from_row(row["prepared"], row["vectors"])
+            if returned != len(jobs):
+                raise RayRunnerError(f"Ray returned {returned} of {len(jobs)} inputs")
         except RayRunnerError:
             raise
         except Exception as exc:  # noqa: BLE001 - a task's error (with its remote traceback), a lost node...
