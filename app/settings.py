@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32)
     chunk_overlap: int = Field(default=40, ge=0)
     index_workers: int = Field(default=1, ge=1)
+    # `m1e index` on a Ray cluster (indexing/ray_runner.py): "auto" (the cluster this machine
+    # belongs to, or $RAY_ADDRESS), "local" (start one here), HOST:PORT or ray://HOST:PORT;
+    # None or "off" indexes in this process. ray_workers: actors (default one per cluster CPU).
+    ray: str | None = None
+    ray_workers: int | None = Field(default=None, ge=1)
     # Per-file caps, checked here so a bad value fails at start; indexing/readers/limits.py reads
     # the same M1E_MAX_FILE_MB / M1E_MAX_TEXT_MB variables and explains the defaults.
     max_file_mb: float = Field(default=256.0, gt=0, allow_inf_nan=False)
@@ -100,6 +105,12 @@ class Settings(BaseSettings):
         from indexing.store import DenseOptions
 
         return DenseOptions(compress_threshold=self.dense_compress_threshold, memory_mb=self.dense_memory_mb)
+
+    @property
+    def ray_address(self) -> str | None:
+        """The Ray cluster `m1e index` runs its work on, or None for this process."""
+        value = (self.ray or "").strip()
+        return None if value.lower() in ("", "off", "none", "no", "false") else value
 
     @property
     def resolved_index_dir(self) -> Path:

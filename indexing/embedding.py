@@ -118,6 +118,11 @@ class Embedder:
         np.divide(vectors, norms, out=vectors, where=norms > 0)
         return vectors
 
+    def __reduce__(self):
+        """Pickled as where to load it from, never as weights: a Ray worker (indexing/ray_runner.py)
+        loads the same local model directory itself, once per process."""
+        return (_load_cached, (self.name, str(self.model_dir), self.batch_size))
+
     def __repr__(self) -> str:
         return f"Embedder({self.name!r}, dim={self.dim}, dir={str(self.model_dir)!r})"
 

@@ -1,29 +1,23 @@
 """The batch indexer: files -> documents -> chunks -> labels -> vectors -> store commits.
 
-Reading, cleaning, chunking, labelling and lexical tokenising run in a small thread pool ahead
-of the main thread, which embeds and commits; so the embedder (the slow part) is kept busy
-and the whole run stays close to the time of embedding alone. Commits happen every
-`commit_every` files, each atomic, so a crash loses at most the files since the last one and a
-rerun skips everything already committed.
-"""
+The per-input work (read, clean, chunk, label, tokenise; indexing/work.py) runs in a runner
+passed in (indexing/runners.py): by default a small thread pool ahead of the main thread, which
+embeds and commits, so the embedder (the slow part) is kept busy and the whole run stays close
+to the time of embedding alone; or Ray tasks on a cluster that embed too (indexing/ray_runner.py).
+Either way results arrive in input order and only this loop writes to the store. Commits happen
+every `commit_every` files, each atomic, so a crash loses at most the files since the last one
+and a rerun skips everything already committed."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-
-from indexing.errors import ReadError
 from indexing.labels import Annotator
 from indexing.readers.limits import ReadLimits
-from indexing.lexical import lexical_tokens
 from indexing.progress import (
     FileOutcome,
     IndexProgress,
@@ -31,64 +25,17 @@ from indexing.progress import (
     IndexTotals,
     StageSeconds,
 )
-from indexing.schema import Chunk, Document
+from indexing.runners import LocalRunner, Runner
+from indexing.schema import Document
 from indexing.store import DenseOptions, FileState, IndexStore
+from indexing.work import Prepared, Preparer, content_hash, document_hash, item_path
 
 ProgressCallback = Callable[[IndexProgress], None]
 
-__all__ = ["FileOutcome", "IndexPipeline", "IndexProgress", "IndexReport", "IndexTotals", "StageSeconds"]
-
-
-@dataclass
-class _Prepared:
-    """One input after the worker is done with it (plain dataclass: lives only in this loop)."""
-
-    path: str
-    content_hash: str = ""
-    size: int = 0
-    mtime: float = 0.0
-    status: str = "read"  # read | unchanged | failed
-    reason: str | None = None
-    document: Document | None = None
-    chunks: list[Chunk] = field(default_factory=list)
-    lexical: list[list[str]] = field(default_factory=list)
-    read_s: float = 0.0
-    clean_chunk_s: float = 0.0
-    annotate_s: float = 0.0
-
-
-def _hash_file(path: Path, digest) -> None:
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-
-
-def content_hash(path: Path, data: bytes | None = None) -> str:
-    """Hash of the file and of any metadata sidecar beside it: a change to either re-indexes.
-    Give `data` (the bytes about to be parsed) so the hash is of exactly those bytes."""
-    return _hashes(path, data if data is not None else path.read_bytes())[1]
-
-
-def _hashes(path: Path, data: bytes) -> tuple[str, str]:
-    """(document id, content hash) of the bytes `data` read from `path`: the id is the bytes'
-    sha256 (what the reader stores), the content hash adds the sidecar's bytes."""
-    from indexing.readers.sidecar import sidecar_candidates
-
-    digest = hashlib.sha256(data)
-    document_id = digest.hexdigest()
-    for sidecar in sidecar_candidates(path):
-        if sidecar.is_file():
-            digest.update(b"\0sidecar\0" + sidecar.name.encode())
-            _hash_file(sidecar, digest)
-    return document_id, digest.hexdigest()
-
-
-def document_hash(document: Document) -> str:
-    """Identity of a pre-read document (the demo corpus): its bytes' id plus its metadata."""
-    digest = hashlib.sha256(document.document_id.encode())
-    digest.update(document.title.encode())
-    digest.update(document.meta.model_dump_json().encode())
-    return digest.hexdigest()
+__all__ = [
+    "FileOutcome", "IndexPipeline", "IndexProgress", "IndexReport", "IndexTotals", "StageSeconds",
+    "content_hash", "document_hash",
+]
 
 
 def _has_sidecar(path: str) -> bool:
@@ -226,6 +173,7 @@ class IndexPipeline:
         embed_batch_chunks: int = 256,
         dense_options: DenseOptions | None = None,
         limits: ReadLimits | None = None,
+        runner: Runner | None = None,
     ):
         if embedder is None:
             from indexing.embedding import load_embedder
@@ -241,6 +189,15 @@ class IndexPipeline:
         self.embed_batch_chunks = max(1, int(embed_batch_chunks))
         self.dense_options = dense_options  # when the dense side gets compressed codes (None: defaults)
         self.limits = limits  # per-file caps (None: ReadLimits() from the M1E_MAX_* variables)
+        # Where reading..embedding runs (indexing/runners.py); the store is only touched here.
+        self.runner: Runner = runner if runner is not None else LocalRunner(self.workers)
+
+    @property
+    def preparer(self) -> Preparer:
+        """The per-input work with this pipeline's settings (what a runner ships to its workers).
+        Limits are resolved here, so remote workers apply this machine's M1E_MAX_* variables."""
+        limits = self.limits or ReadLimits()
+        return Preparer(self.embedder, self.annotator, self.chunk_tokens, self.chunk_overlap, limits)
 
     # ---- public ------------------------------------------------------------------------------
 
@@ -269,70 +226,6 @@ class IndexPipeline:
             items = list(demo.demo_documents())
         return self._run(items, [], progress, prune=False)
 
-    # ---- the worker side ---------------------------------------------------------------------------
-
-    def _prepare(self, item: Path | Document, known: dict[str, FileState]) -> _Prepared:
-        try:
-            return self._prepare_one(item, known)
-        except ReadError as exc:
-            reason = exc.reason
-        except OSError as exc:
-            reason = f"cannot read file ({exc.strerror or exc})"
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch; say what broke
-            reason = f"unexpected {type(exc).__name__}: {exc}".splitlines()[0]
-        path = item.path if isinstance(item, Document) else str(item)
-        return _Prepared(path=path, status="failed", reason=reason)
-
-    def _prepare_one(self, item: Path | Document, known: dict[str, FileState]) -> _Prepared:
-        """Read a file's bytes once: hash them, skip them when the store already holds exactly
-        them, else parse those same bytes (a file rewritten meanwhile cannot mix versions)."""
-        started = time.perf_counter()
-        if isinstance(item, Document):
-            prepared = _Prepared(path=item.path, content_hash=document_hash(item))
-            document_id, data, document = item.document_id, b"", item
-        else:
-            from indexing.readers import read_file_bytes
-
-            limits = self.limits or ReadLimits()
-            prepared = _Prepared(path=str(item))
-            data = read_file_bytes(item, limits)
-            stat = item.stat()
-            prepared.size, prepared.mtime = len(data), stat.st_mtime
-            document_id, prepared.content_hash = _hashes(item, data)
-            document = None
-        state = known.get(prepared.path)
-        if state is not None and state.content_hash == prepared.content_hash and state.document_id == document_id:
-            prepared.status = "unchanged"  # same bytes and sidecar as last time: not read again
-            return prepared
-        if document is None:
-            from indexing.readers import read_document
-
-            document = read_document(item, limits, data=data)
-        prepared.read_s = time.perf_counter() - started
-        self._clean_chunk_label(document, prepared)
-        return prepared
-
-    def _clean_chunk_label(self, document: Document, prepared: _Prepared) -> None:
-        from indexing.chunking import chunk_document
-        from indexing.cleaning import clean_document
-
-        started = time.perf_counter()
-        document = clean_document(document)
-        chunks = chunk_document(document, self.embedder, max_tokens=self.chunk_tokens, overlap=self.chunk_overlap)
-        prepared.clean_chunk_s = time.perf_counter() - started
-        if self.annotator is not None:
-            started = time.perf_counter()
-            grade = self.annotator.grade_document(document)
-            document = document.model_copy(update={"grade": grade})
-            chunks = [
-                c.model_copy(update={"stated_grades": list(self.annotator.grade_chunk(c, document))}) for c in chunks
-            ]
-            prepared.annotate_s = time.perf_counter() - started
-        started = time.perf_counter()
-        prepared.lexical = [lexical_tokens(c.text) for c in chunks]
-        prepared.clean_chunk_s += time.perf_counter() - started
-        prepared.document, prepared.chunks = document, chunks
-
     # ---- the main loop ---------------------------------------------------------------------------------
 
     def _run(
@@ -344,7 +237,7 @@ class IndexPipeline:
         deletions: dict[str, str] | None = None,
     ) -> IndexReport:
         started = time.perf_counter()
-        report = IndexReport(index_dir=str(self.store_dir), embedder=self.embedder.name)
+        report = IndexReport(index_dir=str(self.store_dir), embedder=self.embedder.name, runner=str(self.runner))
         report.failed.extend(missing)
         times = report.stage_seconds
         totals = report.totals
@@ -377,26 +270,21 @@ class IndexPipeline:
                 known = writer.known_files()
                 by_hash = {s.content_hash: s.document_id for s in known.values()}
                 holder = {s.document_id: s.path for s in known.values()}
-                waiting: list[_Prepared] = []  # read, not yet embedded
+                waiting: list[Prepared] = []  # read, not yet embedded
                 staged_files = 0
 
                 def flush(commit: bool) -> None:
                     nonlocal staged_files
                     if waiting:
                         tell("embedding", waiting[-1].path)
+                        todo = [p for p in waiting if p.vectors is None]  # a remote runner embedded the rest
+                        if todo:
+                            preparer.embed(todo)
+                        times.embed += sum(p.embed_s for p in waiting)
                         t0 = time.perf_counter()
-                        texts = [c.text for p in waiting for c in p.chunks]
-                        vectors = self.embedder.embed_passages(texts) if texts else np.zeros((0, self.embedder.dim))
-                        times.embed += time.perf_counter() - t0
-                        t0 = time.perf_counter()
-                        offset = 0
                         for p in waiting:
-                            n = len(p.chunks)
-                            writer.add_document(
-                                p.document, p.chunks, vectors[offset : offset + n], self._file_states(p), p.lexical
-                            )
-                            offset += n
-                            totals.chunks += n
+                            writer.add_document(p.document, p.chunks, p.vectors, self._file_states(p), p.lexical)
+                            totals.chunks += len(p.chunks)
                         times.write += time.perf_counter() - t0
                         staged_files += len(waiting)
                         waiting.clear()
@@ -415,7 +303,9 @@ class IndexPipeline:
                     """Committed, staged, or waiting to be embedded in this run."""
                     return any(p.document.document_id == document_id for p in waiting) or writer.has_document(document_id)
 
-                for prepared in self._prepared(items, known):
+                preparer = self.preparer
+                jobs = [(item, known.get(item_path(item))) for item in items]
+                for prepared in self.runner.prepared(preparer, jobs, ahead=self.commit_every):
                     done += 1
                     times.read += prepared.read_s
                     times.clean_chunk += prepared.clean_chunk_s
@@ -486,25 +376,8 @@ class IndexPipeline:
         tell("done")
         return report
 
-    def _prepared(self, items: list[Path | Document], known: dict[str, FileState]) -> Iterator[_Prepared]:
-        """Worker results in input order, with a bounded number in flight (flat memory)."""
-        ahead = self.commit_every + 2 * self.workers
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="m1e-read") as pool:
-            pending: deque[Future] = deque()
-            queue = iter(items)
-            for item in queue:
-                pending.append(pool.submit(self._prepare, item, known))
-                if len(pending) >= ahead:
-                    break
-            while pending:
-                result = pending.popleft().result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending.append(pool.submit(self._prepare, nxt, known))
-                yield result
-
     @staticmethod
-    def _record_holder(writer, prepared: _Prepared, known: dict[str, FileState], waiting: list[_Prepared]) -> str | None:
+    def _record_holder(writer, prepared: Prepared, known: dict[str, FileState], waiting: list[Prepared]) -> str | None:
         """The other path whose record must stay for this document, or None to index it normally.
 
         A file whose document is already live (or waiting in this run) under another name that
@@ -525,8 +398,8 @@ class IndexPipeline:
         return holder
 
     @staticmethod
-    def _file_state(prepared: _Prepared, document_id: str) -> FileState:
+    def _file_state(prepared: Prepared, document_id: str) -> FileState:
         return FileState(prepared.path, document_id, prepared.content_hash, prepared.size, prepared.mtime)
 
-    def _file_states(self, prepared: _Prepared) -> list[FileState]:
+    def _file_states(self, prepared: Prepared) -> list[FileState]:
         return [self._file_state(prepared, prepared.document.document_id)]

@@ -54,6 +54,7 @@ class StageSeconds(BaseModel):
 class IndexReport(BaseModel):
     index_dir: str
     embedder: str
+    runner: str = "local"  # where reading..embedding ran: "local", or "ray at ADDRESS"
     generation: int = 0
     indexed: list[FileOutcome] = Field(default_factory=list)
     unchanged: list[FileOutcome] = Field(default_factory=list)

@@ -29,6 +29,14 @@ def register(subparsers) -> None:
         help="descend into subfolders (default: yes)",
     )
     parser.add_argument("--workers", type=int, metavar="N", help="reader threads (default: index_workers setting)")
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="read, grade and embed as Ray Data tasks on the Ray cluster at ADDRESS (HOST:PORT, "
+        "ray://HOST:PORT, auto, or local to start one here; off: this process); commits stay here. "
+        "Needs pip install 'm1-evidence[ray]'; the nodes must see the same file paths (default: ray setting)",
+    )
+    parser.add_argument("--ray-workers", type=int, metavar="N", help="Ray actors (default: one per cluster CPU)")
     parser.add_argument("--json-report", metavar="FILE", help="also write the full report as JSON to FILE")
     parser.add_argument("--prune", action="store_true", help="remove documents whose files no longer exist")
     parser.add_argument(
@@ -86,7 +94,9 @@ def summary_lines(report) -> list[str]:
         lines.append(f"  removed {outcome.path or outcome.document_id}")
     lines.append(
         f"index {report.index_dir}: {t.documents_in_index} documents, {t.chunks_in_index} chunks "
-        f"(generation {report.generation}, {report.embedder}) in {report.seconds:.1f} s"
+        f"(generation {report.generation}, {report.embedder}"
+        + (f", {report.runner}" if report.runner != "local" else "")
+        + f") in {report.seconds:.1f} s"
     )
     return lines
 
@@ -101,30 +111,29 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("name at least one file or folder to index, or use --demo or --optimize")
     if args.workers is not None and args.workers < 1:
         raise CommandError(f"--workers must be at least 1, got {args.workers}")
-    settings = load_settings(index_dir=args.index, index_workers=args.workers)
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise CommandError(f"--ray-workers must be at least 1, got {args.ray_workers}")
+    settings = load_settings(index_dir=args.index, index_workers=args.workers, ray=args.ray,
+                             ray_workers=args.ray_workers)
     if not args.paths and not args.demo:
         return _optimize(settings)
-    embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
-    pipeline = IndexPipeline(
-        settings.resolved_index_dir,
-        embedder=embedder,
-        annotator=_annotator(),
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap=settings.chunk_overlap,
-        workers=settings.index_workers,
-        dense_options=settings.dense_options,
-    )
-    bar = _ProgressBar()
+    runner = _runner(settings)
     try:
-        if args.demo:
-            report = pipeline.run_demo(progress=bar)
-            if args.paths:
-                more = pipeline.run(args.paths, recursive=args.recursive, progress=bar, prune=args.prune)
-                report = _merge(report, more)
-        else:
-            report = pipeline.run(args.paths, recursive=args.recursive, progress=bar, prune=args.prune)
+        embedder = load_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+        pipeline = IndexPipeline(
+            settings.resolved_index_dir,
+            embedder=embedder,
+            annotator=_annotator(),
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap=settings.chunk_overlap,
+            workers=settings.index_workers,
+            dense_options=settings.dense_options,
+            runner=runner,
+        )
+        report = _index(pipeline, args)
     finally:
-        bar.close()
+        if runner is not None:
+            runner.close()
     if args.json_report:
         path = Path(args.json_report).expanduser()
         try:
@@ -135,6 +144,43 @@ def run(args: argparse.Namespace) -> int:
     if args.optimize:
         _optimize(settings)
     return 1 if report.failed else 0
+
+
+def _runner(settings):
+    """A connected RayRunner when the ray setting (or --ray) names a cluster, else None (this
+    process). Connecting first makes a missing package or an unreachable address fail at once."""
+    address = settings.ray_address
+    if address is None:
+        return None
+    from app.cli import CommandError
+    from indexing.ray_runner import RayRunner, RayRunnerError
+
+    runner = RayRunner(address, workers=settings.ray_workers)
+    try:
+        runner.connect()
+    except RayRunnerError as exc:
+        raise CommandError(str(exc)) from None
+    return runner
+
+
+def _index(pipeline, args):
+    from app.cli import CommandError
+    from indexing.ray_runner import RayRunnerError
+
+    bar = _ProgressBar()
+    try:
+        if args.demo:
+            report = pipeline.run_demo(progress=bar)
+            if args.paths:
+                more = pipeline.run(args.paths, recursive=args.recursive, progress=bar, prune=args.prune)
+                report = _merge(report, more)
+        else:
+            report = pipeline.run(args.paths, recursive=args.recursive, progress=bar, prune=args.prune)
+    except RayRunnerError as exc:  # what was committed before stays; a rerun finishes the job
+        raise CommandError(f"{exc}; files committed before the failure stay indexed, rerun to finish") from None
+    finally:
+        bar.close()
+    return report
 
 
 def _optimize(settings) -> int:

@@ -374,6 +374,20 @@ class IndexStore:
         found.sort(key=lambda hit: (-hit[0], hit[1]))
         return [(cid, score) for score, _, cid in found[:k]]
 
+    def live_vectors(self) -> tuple[list[str], np.ndarray]:
+        """(chunk ids, float32 vectors) of every live row, in row order: for checks and exports
+        (indexing/store/compare.py), not for search."""
+        snap = self._snap()
+        ids: list[str] = []
+        parts: list[np.ndarray] = []
+        for view in snap.views:
+            segment = view.segment
+            keep = np.ones(len(segment.chunk_ids), dtype=bool) if view.alive is None else np.asarray(view.alive)
+            ids += [c for c, live in zip(segment.chunk_ids, keep) if live]
+            parts.append(np.asarray(segment.vectors, dtype=np.float32)[keep])
+        vectors = np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+        return ids, vectors
+
     def search_dense(
         self, query_vector: np.ndarray, k: int, chunk_filter: set[str] | None = None
     ) -> list[tuple[str, float]]:

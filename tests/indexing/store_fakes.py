@@ -38,6 +38,13 @@ class HashEmbedder:
         return np.stack([self._vector(t) for t in texts])
 
 
+class BrokenEmbedder(HashEmbedder):
+    """Chunks like HashEmbedder, fails to embed: a model that breaks where the work runs."""
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        raise RuntimeError("embedder exploded on this node")
+
+
 def make_document(
     key: str,
     texts: list[str],
