@@ -123,6 +123,20 @@ class LexicalPart:
     live_length: int
 
 
+def document_frequency(parts: list[LexicalPart], query_tokens: list[str]) -> int:
+    """How many live rows over all parts hold at least one of the tokens: read from the postings
+    (no scan of passages), the df one index of the same rows would give."""
+    terms = sorted({t for t in query_tokens if t})
+    total = 0
+    for part in parts:
+        hits = [h[0] for h in (part.postings.postings(t) for t in terms) if h is not None]
+        if not hits:
+            continue
+        docs = hits[0] if len(hits) == 1 else np.unique(np.concatenate(hits))
+        total += len(docs) if part.alive is None else int(part.alive[docs].sum())
+    return total
+
+
 def bm25_scores(parts: list[LexicalPart], query_tokens: list[str]) -> list[np.ndarray | None]:
     """Per part, the float64 BM25 score of each of its rows (None where no query term occurs).
 

@@ -76,6 +76,10 @@ def _assert_same_results(many: IndexStore, one: IndexStore, live: dict[str, tupl
         for k in (1, 3, 10, 100):
             assert many.search_lexical(query, k) == one.search_lexical(query, k), (query, k)
             assert many.search_lexical(query, k, chunk_filter=some) == one.search_lexical(query, k, chunk_filter=some)
+        # df from the segments' postings (retrieval's term weights): that of one index, and the
+        # count of passages a lexical search matches (what retrieval used to scan for)
+        df = many.document_frequency(query)
+        assert df == one.document_frequency(query) == len(one.search_lexical(query, 10**6))
     for _ in range(10):
         q = nrng.standard_normal(DIM).astype(np.float32)
         q /= np.linalg.norm(q)
