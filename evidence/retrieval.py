@@ -322,10 +322,19 @@ class Retriever:
         weights = {}
         for t in terms:
             if t not in self._idf:
-                df = len(self.store.search_lexical(t, int(n))) if n else 0
+                df = self._document_frequency(t, n)
                 self._idf[t] = math.log(1.0 + n / (df + 0.5))
             weights[t] = self._idf[t]
         return weights
+
+    def _document_frequency(self, term: str, n: float) -> int:
+        """The store's global df where it keeps one (segment postings); else count the matches."""
+        if not n:
+            return 0
+        own = getattr(self.store, "document_frequency", None)
+        if own is not None:
+            return int(own(term))
+        return len(self.store.search_lexical(term, int(n)))
 
     def _passage_count(self) -> int:
         stats = getattr(self.store, "stats", None)

@@ -38,7 +38,7 @@ from indexing.store.database import (
     visible,
 )
 from indexing.store.files import WriterLock, read_current
-from indexing.store.bm25 import bm25_scores
+from indexing.store.bm25 import bm25_scores, document_frequency
 from indexing.store.generations import Snapshot, SegmentView, advance, load_snapshot
 from indexing.store.records import (
     DocumentRecord,
@@ -411,6 +411,11 @@ class IndexStore:
                                               view.alive, self.dense_options)
             found += [(float(s), int(segment.rows[p]), segment.chunk_ids[p]) for p, s in zip(local, scores)]
         return self._best(found, k)
+
+    def document_frequency(self, query: str) -> int:
+        """Live passages holding any token of ``query``, from the segments' global statistics."""
+        snap = self._snap()
+        return document_frequency([v.lexical() for v in snap.views], lexical_tokens(query))
 
     def search_lexical(self, query: str, k: int, chunk_filter: set[str] | None = None) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) best first; only chunks sharing a term with the query.

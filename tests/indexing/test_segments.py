@@ -76,6 +76,10 @@ def _assert_same_results(many: IndexStore, one: IndexStore, live: dict[str, tupl
         for k in (1, 3, 10, 100):
             assert many.search_lexical(query, k) == one.search_lexical(query, k), (query, k)
             assert many.search_lexical(query, k, chunk_filter=some) == one.search_lexical(query, k, chunk_filter=some)
+        # df from the segments' postings (retrieval's term weights): that of one index, and the
+        # count of passages a lexical search matches (what retrieval used to scan for)
+        df = many.document_frequency(query)
+        assert df == one.document_frequency(query) == len(one.search_lexical(query, 10**6))
     for _ in range(10):
         q = nrng.standard_normal(DIM).astype(np.float32)
         q /= np.linalg.norm(q)
@@ -193,3 +197,23 @@ def test_scores_equal_those_of_the_bm25s_index_used_before():
         want = reference.get_scores_from_ids(ids)
         got = bm25_scores([LexicalPart(Postings.build(docs), None, 60, sum(map(len, docs)))], query)[0]
         assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_merged_postings_equal_those_built_from_the_live_rows():
+    """The merge's stable sort on terms keeps each term's rows in order: the same arrays as one
+    build of the surviving rows, deletions dropped."""
+    rng = random.Random(11)
+    parts, live_rows = [], []
+    for _ in range(4):
+        rows = [[rng.choice(WORDS) for _ in range(rng.randint(1, 6))] for _ in range(rng.randint(1, 30))]
+        alive = np.array([rng.random() > 0.3 for _ in rows]) if rng.random() > 0.3 else None
+        parts.append((Postings.build(rows), alive))
+        live_rows += [r for i, r in enumerate(rows) if alive is None or alive[i]]
+    merged, whole = Postings.merge(parts), Postings.build(live_rows)
+    assert np.asarray(merged.doclen).tolist() == np.asarray(whole.doclen).tolist()
+    for term in WORDS:
+        got, want = merged.postings(term), whole.postings(term)
+        assert (got is None) == (want is None), term
+        if got is not None:
+            assert np.asarray(got[0]).tolist() == np.asarray(want[0]).tolist(), term
+            assert np.asarray(got[1]).tolist() == np.asarray(want[1]).tolist(), term
