@@ -14,6 +14,10 @@ How it decides, in order:
    designs they mention once they describe themselves as such; among them, the head noun of the
    title decides ("systematic review of guidelines" is a review; "基于系统评价的指南" a guideline).
    A guideline the text only mentions ("adherence to guidelines") is its subject, not its kind.
+   A text that speaks of guidelines but whose title does not call it one and that reports results
+   of its own from a sample is a study about guidelines: the design it names decides. Groups
+   formed by the treatment given and measured before and after are a controlled comparison
+   (cohort) even when the authors call them "case-control".
 4. Protocols, animal / in-vitro work and qualitative studies report no clinical evidence of a
    design: other, level 5. A secondary (post-hoc) analysis of an RCT keeps the trial's source type
    but is graded level 3: comparisons outside the randomisation are observational.
