@@ -2,12 +2,15 @@
 
 Run:
     python bench/grading_quality.py            # the tuning half (what the grader may be tuned on)
-    python bench/grading_quality.py --held     # adds the held-back half: score it once, at the end
+    python bench/grading_quality.py --held     # adds the held-back set: score it once, at the end
     python bench/grading_quality.py --synthetic  # adds the old synthetic regression sets
     python bench/grading_quality.py --stated-grades  # adds stated grades found in the demo corpus
 
 The real set is `bench/data/grading/pubmed_dev.jsonl` (see the README beside it: sources,
-licences, how each label was assigned after reading the abstract, and the split). Each record is
+licences, how each label was assigned after reading the abstract, and the split). The tuning
+half holds session 3's two halves (its held-back half, scored once then, carries
+`was_heldback_session3`); the held-back set (`split: held`, `added: session4`) is a new batch of
+abstracts from sources not used before, labelled before any grader change was measured on it. Each record is
 scored twice: on its text alone (title + abstract, as `grade_document` takes a document) and with
 its PubMed metadata (publication types, MeSH) where the record carries some. The keyword
 baseline below is deliberately simple (~30 lines): a grader that cannot beat it is not earning
@@ -148,6 +151,11 @@ def real_set(splits: list[str], show_misses: bool) -> dict:
                                        ("metadata_subset_with_metadata", with_meta, True)):
             entry[mode] = {"grader": score(subset, grader, use_meta),
                            "keyword_baseline": score(subset, keyword_baseline, use_meta)}
+        if split == "tune":  # the two origins of the tuning half, text only
+            for name, keep in (("session3_tune", False), ("session3_heldback", True)):
+                sub_rows = [r for r in part if bool(r.get("was_heldback_session3")) == keep]
+                entry[f"text_only_{name}"] = {"grader": score(sub_rows, grader, False),
+                                              "keyword_baseline": score(sub_rows, keyword_baseline, False)}
         for mode in ("text_only", "with_metadata"):
             print_side_by_side(f"{split} half, {mode.replace('_', ' ')}", entry[mode]["grader"],
                                entry[mode]["keyword_baseline"])

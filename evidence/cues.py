@@ -89,14 +89,17 @@ CUES: list[Cue] = [
     _cue(S.COHORT, "registry/database study", r"\bregistry(?:-based)?\s+(?:study|data|analysis)|\b(?:claims|administrative|electronic\s+health\s+record)s?\s+(?:database|data)", 0.5),
     _cue(S.COHORT, "retrospective study", r"\bretrospective(?:ly)?\s+(?:study|analysis|review|analy[sz]ed)", 0.4),
     _cue(S.COHORT, "record review",
-         r"\b(?:were|was)\s+(?:evaluated|analy[sz]ed|reviewed|studied|examined|collected)\s+retrospectively|\bretrospectively\s+(?:reviewed|evaluated|collected|studied|examined)"
+         r"\b(?:were|was)\s+(?:evaluated|analy[sz]ed|reviewed|studied|examined|collected)\s+retrospectively|\bretrospectively\s+(?:review|evaluat|collect|stud|examin|analy[sz]|assess|investigat|compar|identif)\w*"
          r"|\b(?:examined|reviewed|analy[sz]ed|evaluated|studied)\s+retrospectively\b"
          r"|\b(?:medical|clinical|hospital|patients?'?|health)\s+(?:records|charts|files|notes)\s+(?:\w+\s+){0,3}(?:were|was)\s+(?:reviewed|analy[sz]ed|examined|evaluated)"
          r"|\b(?:chart|record)\s+review|\breview\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,2}(?:records|charts|case\s+notes|files)\b", 0.8),
     _cue(S.COHORT, "non-randomised / single-arm trial",
          r"\bsingle[- ]arm\b|\bphase\s+(?:I|II|IV|1|2|4)[ab]?\s+(?:\w+\s+)?(?:study|trial)|\bopen[- ]label\s+(?:\w+\s+)?(?:study|trial)|\buncontrolled\s+(?:study|trial)", 0.6),
     _cue(S.COHORT, "before-after comparison",
-         r"\bbefore\s+and\s+(?:after|during)\s+(?:the\s+)?(?:treatment|surgery|intervention|implant\w*|therapy)|\bpre-?\s?test[- ]post-?\s?test|\bpre-?\s?and\s+post-?(?:operative|treatment|intervention)", 0.6),
+         r"\bbefore\s+and\s+(?:after|during)\s+(?:the\s+)?(?:[\w-]+\s+){0,2}?(?:treatment|surgery|intervention|implant\w*|therapy|chemotherapy|operation|procedure|training|program(?:me)?|course|administration|infusion)|\bpre-?\s?test[- ]post-?\s?test|\bpre-?\s?and\s+post-?(?:operative|treatment|intervention)", 0.6),
+    _cue(S.COHORT, "treated group followed",
+         r"\ball\s+(?:\d+\s+|the\s+)?(?:patients|participants|subjects|children|women|men)\s+(?:\w+\s+)?(?:received|underwent|were\s+treated)\b"
+         r"|\bat\s+baseline\s+and\s+(?:again\s+)?(?:after|at)\s+(?:\d+|one|two|three|six|twelve)\s+(?:days?|weeks?|months?|years?)", 0.5),
     _cue(S.COHORT, "follow-up of a population",
          r"\b\d+\s+years?\s+of\s+follow-?up|\bduring\s+(?:a\s+)?(?:median\s+|mean\s+)?(?:\d+|\w+)[\s-]+(?:years?|months?)\s+of\s+follow-?up"
          r"|\bfollowed\s+(?:them|participants|all|up)\b|\bbiobank\b|\bnationwide\s+registers?|\bincident\s+\w+", 0.6),
@@ -149,13 +152,16 @@ CUES: list[Cue] = [
          r"\bwe\s+(?:report|describe|present)\s+(?:a|an|the\s+case|two|three|four|five|\d+)\b(?:\s+\w+){0,4}\s+(?:case|patient|\d+-year-old)", 1.0),
     _cue(S.CASE_SERIES, "report of cases",
          r"\breport\s+of\s+(?:a|one|two|three|four|five|six|\d+)\s+(?:[\w-]+\s+)?cases?\b", 1.0),
+    _cue(S.CASE_SERIES, "series of counted cases",
+         r"\b(?:analysis|study|review|series|report|experience)\s+(?:of|with)\s+(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty)\s+(?:[\w-]+\s+){0,3}?cases\b"
+         r"|\b(?:a|an)\s+(?:rare|unique|unusual|uncommon|atypical|exceptional|interesting|peculiar)\s+(?:[\w-]+\s+)?case\b", 0.9),
     _cue(S.CASE_SERIES, "patients described",
          r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
     _cue(S.CASE_SERIES, "the case described",
          r"(?<!in )(?<!in the )\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}(?:man|woman|boy|girl|patient|infant|neonate|child|male|female|\d+-year-old)"
          r"|is\s+(?:presented|described|discussed|reported)|was\s+(?:presented|described|reported))"
-         r"|\b(?:this|our|the\s+present)\s+case\b|\bcase\s+presentation\b|\bwe\s+(?:report|present|describe)\s+(?:here\s+)?(?:a|an)\s+(?:[\w-]+\s+){0,3}(?:man|woman|boy|girl|patient|infant|neonate|child)", 0.9),
+         r"|(?<!in )\b(?:this|our|the\s+present)\s+case\b(?!\s+study\s+is\s+(?:ideal|designed|intended))|\bcase\s+presentation\b|\bwe\s+(?:report|present|describe)\s+(?:here\s+)?(?:a|an)\s+(?:[\w-]+\s+){0,3}(?:man|woman|boy|girl|patient|infant|neonate|child)", 0.9),
     _cue(S.CASE_SERIES, "病例报告", r"病例报告|个案报道|病例报道|病例系列|案例报告|\d+\s*例.{0,10}报告|报[告道]\s*\d+\s*例|附\s*\d+\s*例|[\d一二三四五六七八九十]+\s*例\s*$", 1.0),
     _cue(S.CASE_SERIES, "家系报告", r"家系(?:报告|分析|调查)?|报[告道]\s*(?:一|1)\s*(?:个|例)", 0.8),
     _cue(S.CASE_SERIES, "患者简介", r"患者[，,]\s*[男女][，,]\s*\d+\s*岁", 0.6),
@@ -194,6 +200,8 @@ CUES: list[Cue] = [
          r"\b(?:narrative|literature|clinical|state[- ]of[- ]the[- ]art|comprehensive|critical|mini[- ]?|scoping|historical)\s+review|\breview\s+article|\bthis\s+review|\bwe\s+review|\bhere,?\s+we\s+(?:review|summari[sz]e|discuss)|\brecent\s+advances|\ban?\s+(?:update|overview)\b", 0.9),
     _cue(S.NARRATIVE_REVIEW, "article discussing the field",
          r"\bthis\s+(?:article|paper)\s+(?:discusses|reviews|summari[sz]es|describes|outlines)|\bfuture\s+directions|\bchallenges\s+and\s+(?:opportunities|perspectives)|\bcurrent\s+(?:evidence|concepts|status)\s+and", 0.8),
+    _cue(S.NARRATIVE_REVIEW, "topic survey wording",
+         r"\bcurrent\s+and\s+(?:future|emerging|novel)\b|\b(?:profile|review)\s+of\s+its\s+(?:use|pharmacology)|\bstate\s+of\s+the\s+art\b", 0.6),
     _cue(S.NARRATIVE_REVIEW, "overview", r"\boverview\b|\bwe\s+(?:outline|summari[sz]e|discuss)\s+(?:the|current|recent|what)", 0.7),
     # "review" as a noun ("a review", "this review", "Review:"), not the verb ("review urate in 4 weeks")
     _cue(S.NARRATIVE_REVIEW, "review",
@@ -207,6 +215,8 @@ CUES: list[Cue] = [
     _cue(S.EXPERT_OPINION, "first-person argument",
          r"\bI\s+(?:believe|argue|think|propose|contend)\b|(?:^|(?<=[.;:!?] ))\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
     _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+(?:for|on)|contend)|\bthe\s+authors\s+(?:reflect|argue|call)|\bopens?\s+a\s+(?:discussion|debate)", 0.8),
+    _cue(S.EXPERT_OPINION, "ethical / legal argument",
+         r"\b(?:ethical|moral|legal|jurisprudential|philosophical)\s+(?:and\s+\w+\s+)?(?:considerations|arguments?|debate|implications|dilemmas?)\b", 0.6),
     _cue(S.EXPERT_OPINION, "letter", r"(?:^|(?<=[.;:!?] ))\W*letter\b|\b(?:I|we)\s+write\s+to\b|\bI\s+write\b", 0.9),
     _cue(S.EXPERT_OPINION, "笔者观点", r"笔者|看法|思考|谈谈", 0.7),
     _cue(S.EXPERT_OPINION, "述评", r"述评|评论|编者按|专家观点|专家意见|观点|争鸣", 0.9),
@@ -275,6 +285,13 @@ STUDY_START = re.compile(
 )
 # Any word of randomisation: without one, a bare "trial" is no RCT cue.
 RANDOMISATION_WORD = re.compile(r"\brandomi[sz]|\brandomly\b|\brandom\s+(?:order|allocation|sequence)|随机", re.IGNORECASE)
+# Groups formed by the treatment given and measured before and after: a controlled comparison of
+# treatments (cohort, or a trial), whatever name the authors give it ("an interventional case-control study").
+TREATMENT_GROUPS = re.compile(
+    r"\b(?:intervention|experimental|treatment|training)\s+group\b|\bgroup\s+(?:\d|[AB]|I{1,2})\s+(?:received|was\s+given|was\s+treated)"
+    r"|\bpre-?\s?test[- ]post-?\s?test|\bat\s+baseline\s+and\s+after\b|\bbefore\s+and\s+after\s+(?:the\s+)?(?:intervention|treatment|training|therapy)",
+    re.IGNORECASE,
+)
 # A call for future work names designs that were not done.
 FUTURE_WORK = re.compile(
     r"\b(?:are|is|were|be)\s+(?:\w+\s+)?(?:needed|warranted|required|necessary)\b|\bfuture\s+(?:\w+\s+){0,3}(?:stud|trial|research|review)"
@@ -283,12 +300,17 @@ FUTURE_WORK = re.compile(
 )
 # A guideline that is the subject of a study ("adherence to guidelines") is not this document's kind.
 GUIDELINE_AS_SUBJECT = re.compile(
-    r"\b(?:adherence|compliance|concordance|conformity|implementation|adoption|uptake|use|application|awareness|knowledge)"
-    r"\s+(?:to|with|of)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:guidelines?|recommendations?)\b"
+    r"\b(?:adheren\w*|complian\w*|concordan\w*|conform\w*|implementation|adoption|uptake|use|application|awareness|knowledge|familiarity|dissemination)"
+    r"\s+(?:to|with|of|towards?)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:guidelines?|recommendations?)\b"
+    r"|\b(?:implement\w*|using|encod\w*|formali[sz]\w*|disseminat\w*|translat\w*|operationali[sz]\w*)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?guidelines?\b"
+    r"|\bguidelines?[- ](?:registry|program(?:me)?|database|adherent|concordant|based\s+(?:care|treatment|therapy|prescribing))"
+    r"|\b(?:need\s+for|lack\s+of|absence\s+of)\s+(?:\w+\s+){0,2}?guidelines?\b"
     r"|\b(?:according\s+to|based\s+on|as\s+recommended\s+by|in\s+line\s+with|following)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?guidelines?\b"
     r"|\b(?:state\s+of\s+the\s+art|review|appraisal|quality|evaluation|analysis|comparison)\s+(?:on|of)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?guidelines\b"
     r"|\bcomputer[- ]interpretable\s+guidelines?|\binteracting\s+(?:clinical\s+)?guidelines|\bguidelines?\s+(?:adherence|implementation|compliance)"
-    r"|\bannotation\s+guidelines?|\bguideline\s+development,",
+    r"|\bannotation\s+guidelines?|\bguideline\s+development,"
+    # image-guided procedures: "fluoroscopic guidance", "ultrasound-guided"
+    r"|\b(?:ultraso\w+|sonograph\w*|fluoroscop\w*|CT|MRI|image|imaging|navigat\w*|endoscop\w*|radiolog\w*|stereotact\w*|laser|robotic)[- ]guid\w+",
     re.IGNORECASE,
 )
 
@@ -309,7 +331,9 @@ ORIGINAL_WORK = re.compile(
     r"|\b(?:this|the\s+present|our|the\s+current)\s+(?:study|work|experiment|investigation|research)|\bin\s+this\s+(?:study|work|investigation)"
     r"|\b(?:was|were)\s+(?:\w+\s+)?(?:measured|collected|tested|recruited|enrolled|included|investigated|assessed|evaluated|analy[sz]ed|studied|examined"
     r"|obtained|extracted|fitted|prepared|synthesi[sz]ed|fabricated|isolated|sequenced|characteri[sz]ed|detected|identified|observed|described)\b"
-    r"|\bwe\s+(?:describe|present|report|propose|introduce|demonstrate)\b|\bhere(?:in)?,?\s+we\b|\b(?:are|is)\s+(?:described|reported)\s+(?:here|for\s+the\s+first)",
+    r"|\bwe\s+(?:describe|present|report|propose|introduce|demonstrate)\b|\bhere(?:in)?,?\s+we\b|\b(?:are|is)\s+(?:described|reported)\s+(?:here|for\s+the\s+first)"
+    r"|\b(?:is|are)\s+(?:\w+\s+)?(?:investigated|prepared|synthesi[sz]ed|fabricated|characteri[sz]ed|measured|tested|obtained|calculated|simulated|detected)\b"
+    r"|\bhere\b[^.]{0,60}\b(?:is|are)\s+(?:described|reported)\b|\bsp\.\s*n(?:ov)?\.",
     re.IGNORECASE,
 )
 # Results of a study of its own: p values, percentages of a sample, effect estimates, "we found".
@@ -317,6 +341,7 @@ RESULTS_REPORTED = re.compile(
     r"\bp\s*[<=>≤]\s*0?\.\d|\b95\s*%\s*C\.?I\b|\b(?:OR|HR|RR|AUC)\s*[=:(]|\bn\s*=\s*\d+|\(\s*\d+(?:\.\d+)?\s*%\s*\)"
     r"|\bsignificant(?:ly)?\s+(?:higher|lower|increased|decreased|reduced|improved|associated|different|more|less|greater)"
     r"|\bwe\s+(?:found|observed|show(?:ed)?|demonstrate[ds]?|identified)\b|\bresults?\s+(?:showed|indicated|revealed)"
+    r"|\b(?:increase[sd]?|decrease[sd]?|rose|fell|improved|reduced|changed|declined)\s+from\s+\d+(?:\.\d+)?\s*%?\s+to\s+\d"
     r"|\b(?:patients|participants|subjects|children|women|men|adults|samples|isolates|strains|mice|rats)\s+(?:were|was)\s+(?:\w+\s+)?(?:included|enrolled|recruited|treated|examined|collected|tested|measured|analy[sz]ed)"
     r"|\b(?:was|were)\s+(?:measured|determined|quantified|synthesi[sz]ed|prepared|characteri[sz]ed|performed|conducted|carried\s+out)\b",
     re.IGNORECASE,
@@ -327,7 +352,8 @@ QUOTED_WORK = re.compile(r"《[^》]{2,80}》|“[^”]{2,80}”|\"[^\"]{2,80}\"
 
 # Where a phrase sits: a sentence describing this work vs. one reporting others' work.
 SELF_DESCRIPTION = re.compile(
-    r"\b(?:we|our|this|the\s+present|the\s+current|herein|here|in\s+this)\b.{0,60}?"
+    r"\bthe\s+(?:present|current)\s+(?:[\w-]+\s+)?(?:study|trial|analysis|review|report|paper|article|work|investigation|survey|guideline|statement)\b"
+    r"|\b(?:we|our|this|herein|here|in\s+this)\b.{0,60}?"
     r"\b(?:stud(?:y|ied)|trial|analy[sz]\w*|review\w*|guideline|statement|report\w*|paper|article|document|survey\w*"
     r"|chapter|conduct\w*|perform\w*|did|undert\w*|carried\s+out|design\w*|describ\w*|present\w*|search\w*"
     r"|enrol\w*|recruit\w*|includ\w*|randomi[sz]\w*|assign\w*|follow\w*|compar\w*|investigat\w*|examin\w*"
@@ -337,8 +363,9 @@ SELF_DESCRIPTION = re.compile(
     re.IGNORECASE,
 )
 BACKGROUND = re.compile(
-    r"\b(?:previous(?:ly)?|prior|earlier|recent(?:ly)?|several|many|numerous|few|existing|other|published|past)\b"
+    r"\b(?:previous(?:ly)?|prior|earlier|recent(?:ly)?|several|many|numerous|few|existing|other|published|past|current)\b"
     r"[^.。]{0,50}\b(?:stud|trial|meta|review|report|guideline|evidence|RCT|analys)"
+    r"|\bevidence\s+from\s+(?:[\w-]+\s+){0,3}(?:trials|studies|RCTs|meta-analyses)\b"
     r"|\b(?:ha(?:ve|s)|had)\s+(?:been\s+)?(?:shown|suggested|reported|demonstrated|found|established|recommended)"
     r"|\b(?:showed|demonstrated|suggested|reported|found)\s+that\b|\baccording\s+to\b|\bin\s+line\s+with\b"
     r"|\bconsistent\s+with\b|\bas\s+recommended\s+by\b|\bcurrent\s+guidelines?\b|\(\s*\d+(?:[,–-]\s*\d+)*\s*\)|\[\d+(?:[,–-]\s*\d+)*\]"

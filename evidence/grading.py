@@ -14,6 +14,10 @@ How it decides, in order:
    designs they mention once they describe themselves as such; among them, the head noun of the
    title decides ("systematic review of guidelines" is a review; "基于系统评价的指南" a guideline).
    A guideline the text only mentions ("adherence to guidelines") is its subject, not its kind.
+   A text that speaks of guidelines but whose title does not call it one and that reports results
+   of its own from a sample is a study about guidelines: the design it names decides. Groups
+   formed by the treatment given and measured before and after are a controlled comparison
+   (cohort) even when the authors call them "case-control".
 4. Protocols, animal / in-vitro work and qualitative studies report no clinical evidence of a
    design: other, level 5. A secondary (post-hoc) analysis of an RCT keeps the trial's source type
    but is graded level 3: comparisons outside the randomisation are observational.
@@ -277,7 +281,9 @@ def _title_head(evidence: _Evidence, title: str, kinds: Sequence[SourceType]) ->
     return pick(hits, key=lambda h: h.position).kind  # type: ignore[return-value]
 
 
-def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]]:
+def _choose_type(evidence: _Evidence, title: str, own_results: int = 0) -> tuple[SourceType, list[str]]:
+    """`own_results`: how many results phrases of its own the opening text reports (p values,
+    percentages of a sample, "we found"); a guideline seldom reports any, a study about one does."""
     why: list[str] = []
     scores = {t: evidence.score(t) for t in SourceType if t != S.OTHER}
     strong_containers = {t: evidence.strong(t) for t in CONTAINERS if evidence.strong(t) > 0}
@@ -295,6 +301,9 @@ def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]
             how = "heads the title" if head == chosen else "is named most firmly"
             why.append(f"also names {', '.join(t.label for t in others)}; {chosen.label} {how}")
         cited = [t for t in PRIMARY if scores[t] > 0]
+        studied = _study_about_guidelines(evidence, chosen, scores, own_results)
+        if studied is not None:
+            return studied
         if cited and chosen in CONTAINERS:
             why.append(f"designs it cites ({', '.join(t.label for t in cited)}) do not make it one of them")
         return chosen, why
@@ -313,6 +322,23 @@ def _choose_type(evidence: _Evidence, title: str) -> tuple[SourceType, list[str]
     if best == S.COHORT and any(h.name == "cross-sectional" and h.zone in STRONG_ZONES for h in evidence.of(S.CROSS_SECTIONAL)):
         return S.CROSS_SECTIONAL, ["a cross-sectional analysis (of cohort data): the analysis stated decides"]
     return best, why
+
+
+def _study_about_guidelines(evidence: _Evidence, chosen: SourceType, scores: dict[SourceType, float],
+                            own_results: int) -> tuple[SourceType, list[str]] | None:
+    """A text that speaks of guidelines in its own sentences but whose title does not call it one,
+    and that reports results of its own from a sample, is a study about guidelines (an audit, a
+    survey of adherence): the design it names decides. Guidelines themselves rarely print p values
+    or percentages of a sample in their summary."""
+    if chosen != S.GUIDELINE or own_results < RESULTS_OF_ITS_OWN:
+        return None
+    if any(h.zone in ("title", "metadata") for h in evidence.of(S.GUIDELINE)):
+        return None
+    design = max(PRIMARY, key=lambda t: (scores[t], -TIE_ORDER.index(t)))
+    if scores[design] < MIN_TYPE_SCORE:
+        return None
+    return design, [f"speaks of guidelines but reports results of its own ({own_results} results phrases) and names "
+                    f"{design.label}: a study about guidelines, not one"]
 
 
 def _reason(h: _Hit) -> str:
@@ -371,12 +397,13 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
     title = (title or "").strip()
     text = text or ""
     evidence, notes = _read(title, text, meta)
-    source_type, why = _choose_type(evidence, title)
+    source_type, why = _choose_type(evidence, title, len(C.RESULTS_REPORTED.findall(text[:OPENING_CHARS * 2])))
     reasons: list[str] = []
     top = evidence.of(source_type)
     reasons.extend(_reason(h) for h in top[:3])
     reasons.extend(why)
 
+    source_type = _treatment_groups_are_no_case_control(source_type, text, reasons)
     source_type, reasons, no_clinical_evidence = _non_clinical(evidence, source_type, reasons, text)
     grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(
         text, scheme_hint=scheme_hint_for(meta.organization if meta else None, title))
@@ -413,6 +440,20 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
                              confidence=1.0, origin="override")
     return DocumentGrade(source_type=source_type, level=level, reasons=_dedupe(reasons),
                          confidence=round(min(confidence, cap), 2), origin=origin)
+
+
+def _treatment_groups_are_no_case_control(source_type: SourceType, text: str, reasons: list[str]) -> SourceType:
+    """The design wins over the authors' name for it: groups formed by the treatment they received
+    and measured before and after are a controlled comparison (cohort), not cases and controls
+    defined by an outcome."""
+    if source_type != S.CASE_CONTROL:
+        return source_type
+    found = C.TREATMENT_GROUPS.search(text[:READ_CHARS])
+    if found is None:
+        return source_type
+    reasons.append(f'groups defined by the treatment given ("{found.group(0)}"), not by an outcome: a controlled '
+                   "comparison (cohort), whatever the authors call it")
+    return S.COHORT
 
 
 def _non_clinical(evidence: _Evidence, source_type: SourceType, reasons: list[str], text: str

@@ -253,13 +253,23 @@ def _f1(pairs: list[tuple[str, str]], label: str) -> float:
     return 2 * tp / (predicted + actual) if predicted + actual else 0.0
 
 
-def test_real_dev_set_is_split_stratified_and_carries_sources():
-    assert len(REAL_ROWS) >= 300
-    counts = Counter((r["label"], r["split"]) for r in REAL_ROWS)
-    for label in {r["label"] for r in REAL_ROWS}:
-        assert abs(counts[(label, "tune")] - counts[(label, "held")]) <= 1, label
+def test_real_dev_set_is_split_and_carries_sources():
+    """Session 3's set was split stratified by label; its held-back half, scored once, has since moved
+    to tuning (`was_heldback_session3`). The held-back set now is a separate batch of abstracts from
+    sources not used before, every class present, no record shared with the tuning half."""
+    assert len(REAL_ROWS) >= 800
+    first = [r for r in REAL_ROWS if r.get("added") != "session4"]
+    counts = Counter((r["label"], bool(r.get("was_heldback_session3"))) for r in first)
+    for label in {r["label"] for r in first}:
+        assert abs(counts[(label, False)] - counts[(label, True)]) <= 1, label
+    assert all(r["split"] == "tune" for r in first)
+    held = [r for r in REAL_ROWS if r["split"] == "held"]
+    assert len(held) >= 250 and all(r.get("added") == "session4" for r in held)
+    assert {r["label"] for r in held} >= set(DESIGNS) | {"guideline", "consensus_statement", "narrative_review",
+                                                         "expert_opinion", "other"}
+    assert not {r["id"] for r in held} & {r["id"] for r in first}
+    assert not {r["source"]["repo"] for r in held} & {r["source"]["repo"] for r in first}
     assert all(r["reason"] and r["source"]["repo"] and r["source"]["licence"] for r in REAL_ROWS)
-    assert {r["label"] for r in REAL_ROWS} >= set(DESIGNS) | {"guideline", "narrative_review", "expert_opinion", "other"}
 
 
 def test_quality_on_real_abstracts_tuning_half_text_only():
@@ -269,8 +279,8 @@ def test_quality_on_real_abstracts_tuning_half_text_only():
     pairs = [(r["label"], grade_document(r["title"], r["abstract"]).source_type.value) for r in tune]
     macro = sum(_f1(pairs, c) for c in DESIGNS) / len(DESIGNS)
     print({c: round(_f1(pairs, c), 2) for c in DESIGNS}, "macro", round(macro, 3))
-    assert macro >= 0.75
-    assert _f1(pairs, "rct") >= 0.85 and _f1(pairs, "systematic_review") >= 0.85
+    assert macro >= 0.80  # measured 0.836 on the 489 tuning abstracts
+    assert _f1(pairs, "rct") >= 0.88 and _f1(pairs, "systematic_review") >= 0.87  # measured 0.92, 0.90
 
 
 def test_publication_type_decides_the_source_type_for_every_real_record_carrying_one():
