@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from evidence.citations import is_heading_or_question
+from evidence.export import location_label
 from evidence.instructions import reads_as_instruction
 from evidence.focus import FACET_WORDS, Focus, focus_facets, question_focus, states_facet, weighted_coverage
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
@@ -196,7 +197,7 @@ def _heading(e: Evidence) -> str:
     who = " ".join(x for x in (org, str(e.year or "")) if x).strip()
     grade = f"{e.grade.source_type.label}, level {int(e.grade.level)}" if e.grade else "not graded"
     parts = f"{section} — {who}" if who and who not in section else section
-    return f"**{strip_markup(parts)} ({grade}; p. {e.pages})**"
+    return f"**{strip_markup(parts)} ({grade}; {location_label(e)})**"  # "section 2" for a markdown section file, as the app labels it
 
 
 class Digest(BaseModel):
