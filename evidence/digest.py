@@ -28,7 +28,7 @@ from evidence.sentences import (
     content_terms,
     strip_markup,
 )
-from indexing.text import has_cjk, is_bullet, passage_sentences
+from indexing.text import has_cjk, is_bullet, passage_sentences, states_recommendation
 
 MAX_SENTENCES = 6
 MAX_PER_PASSAGE = 2
@@ -36,7 +36,6 @@ MAX_GROUPS = 4
 MAX_QUOTED_CHARS = 1000  # about 150 English words: the twenty-second read
 MAX_SENTENCE_CHARS = 400  # longer "sentences" are tables or run-ons, not quotable claims
 RELATIVE_FLOOR = 0.5  # a sentence must score this share of the best sentence's score
-_RECOMMENDATION_CUES = ("recommend", "should", "suggest", "prefer", "indicated", "reasonable", "avoid", "推荐", "建议", "应", "首选")
 
 INSUFFICIENT_EN = "Insufficient evidence: no passage in the indexed documents answers this question."
 INSUFFICIENT_ZH = "证据不足：已索引的文献中没有能回答该问题的段落。"
@@ -132,11 +131,6 @@ def _quotable(raw: str, text: str, headings: set[str], inner: bool = False) -> b
     return not is_heading_or_question(raw) and not text.endswith((":", "："))
 
 
-def _states_a_recommendation(text: str) -> bool:
-    lowered = text.lower()
-    return any(c in lowered for c in _RECOMMENDATION_CUES)
-
-
 _PRINTED_GRADE = re.compile(
     r"\b(?:Class\s+(?:I|II|III|IIa|IIb)\b|LOE\b|Level of Evidence|Grade\s+[A-D1-2]\b|(?:strong|conditional|weak)\s+recommendation)"
     r"|[ⅠⅡⅢIV]+\s*级推荐|[A-C]\s*级证据|[ⅠⅡⅢIV]+a?\s*类推荐|（[ⅠⅡⅢIV]+[ab]?\s*[，,]\s*[A-C]\s*）",
@@ -179,7 +173,7 @@ def _score(sentences: list[_Sentence], question_terms: set[str]) -> None:
         hits = s.terms & question_terms
         if not hits:
             continue
-        bonus = 1.15 if _states_a_recommendation(s.text) else 1.0
+        bonus = 1.15 if states_recommendation(s.text) else 1.0
         own = idf(hits) * bonus / (max(len(s.terms), 4) / 4) ** 0.25
         s.score = own + 0.5 * idf(passage_terms[s.evidence.evidence_id])
 
@@ -231,7 +225,7 @@ def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chose
                 if not sentence:  # the sentence of this passage closest to the conflict's topic
                     topic_terms = content_terms(c.topic)
                     pool = _candidates(e)
-                    pool.sort(key=lambda s: (len(s.terms & topic_terms), _states_a_recommendation(s.text), len(s.terms & question_terms)), reverse=True)
+                    pool.sort(key=lambda s: (len(s.terms & topic_terms), states_recommendation(s.text), len(s.terms & question_terms)), reverse=True)
                     sentence = pool[0].text if pool else chosen.get(eid, "")
                 if sentence:
                     sides.append(f"- {label}: {sentence} [{eid}]")
@@ -330,7 +324,7 @@ def _answer_score(s: _Sentence, question: str) -> float:
     matches the question (from retrieval), then the form of an answer: a treatment question is
     answered by a named treatment or regimen and a preference ("X over Y", "first-line"), any
     question better by a recommendation than by background."""
-    form = 0.1 * _states_a_recommendation(s.text)
+    form = 0.1 * states_recommendation(s.text)
     form += 0.4 * any(_STATES_VALUE[f].search(s.text) for f in focus_facets(question) if f in _STATES_VALUE)
     if _TREATMENT_Q.search(question):
         form += 0.4 * bool(_NAMES_A_TREATMENT.search(s.text)) + 0.3 * bool(_PREFERENCE.search(s.text))

@@ -228,3 +228,17 @@ def test_digest_heading_labels_a_markdown_section_file_by_section_not_page():
     text = extractive_answer("Should I use a DOAC or warfarin for stroke prevention in atrial fibrillation (AF)?", items).text
     headings = [l for l in text.splitlines() if l.startswith("**") and "level" in l]
     assert headings and all("section 2)" in h and "p. " not in h for h in headings), headings
+
+
+def test_one_recommending_word_list_serves_the_digest_and_the_stated_grade_reader():
+    """The digest's 'states a recommendation' and the stated-grade reader once used two lists that
+    disagreed ('indicated'/'首选' vs 'offer'/'withhold'); both now read indexing.text.RECOMMENDING."""
+    from evidence import digest, stated_grades
+    from indexing.text import states_recommendation
+
+    for text in ("Apixaban is indicated in AF.", "Offer a statin.", "Withhold metformin before contrast.",
+                 "It is reasonable to start a DOAC.", "首选二甲双胍。", "建议尽早启动。"):
+        assert states_recommendation(text), text
+    for text in ("Because the trial was small, the effect was uncertain.", "Mortality was 12% at one year."):
+        assert not states_recommendation(text), text
+    assert stated_grades.RECOMMENDING is digest.states_recommendation.__globals__["RECOMMENDING"]
