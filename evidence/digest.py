@@ -303,9 +303,12 @@ _PREFERENCE = re.compile(r"\bover\b|\brather than\b|\bpreferred\b|\bfirst[- ]lin
 _TREATMENT_Q = re.compile(r"\btreat|\btherap|\bdrug|\bmedication|\bantibiotic|\bagent|\bregimen|\bfirst[- ]line|\bwhich\b|\bprefer|治疗|药物|首选", re.I)
 
 
+# Drug-name endings (INN stems): one list that both "names a treatment" and "names the specific
+# drug/disease/procedure asked about" are built from.
+_DRUG_ENDINGS = ("cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin"
+                 "|azole|vir|mab|tinib|gliflozin|glutide|formin")
 _NAMES_A_TREATMENT = re.compile(
-    r"\b\w+(?:cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin|terol|sone|olone"
-    r"|azole|vir|mab|tinib|gliflozin|glutide|formin|platin)s?\b|\b(?:cef|ceph)\w+|\b(?:insulin|aspirin|clopidogrel|colchicine"
+    r"\b\w+(?:" + _DRUG_ENDINGS + r"|terol|sone|olone|platin)s?\b|\b(?:cef|ceph)\w+|\b(?:insulin|aspirin|clopidogrel|colchicine"
     r"|allopurinol|febuxostat|statins?|DOACs?|NSAIDs?|anticoagulants?|antibiotics?|[A-Z]{2,}i)\b|\d\s*(?:mg|g|mcg|units?)\b|阿司匹林|他汀|二甲双胍|胰岛素",
 )
 
@@ -368,8 +371,7 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
 # A question word that names a drug, a disease or a procedure by its form (apixaban, remdesivir,
 # pericarditis, thrombectomy): when no retrieved passage names it, nothing there answers about it.
 _SPECIFIC = re.compile(
-    r"\w{3,}(?:cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin|vir|mab|tinib"
-    r"|gliflozin|glutide|formin|azole|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism)s?$", re.I)
+    r"\w{3,}(?:" + _DRUG_ENDINGS + r"|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism)s?$", re.I)
 
 
 def _names_what_is_absent(focus: Focus, evidence: list[Evidence]) -> bool:
