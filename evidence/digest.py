@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from evidence.citations import is_heading_or_question
+from evidence.export import location_label
 from evidence.instructions import reads_as_instruction
 from evidence.focus import FACET_WORDS, Focus, focus_facets, question_focus, states_facet, weighted_coverage
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
@@ -27,7 +28,7 @@ from evidence.sentences import (
     content_terms,
     strip_markup,
 )
-from indexing.text import has_cjk, is_bullet, passage_sentences
+from indexing.text import has_cjk, is_bullet, passage_sentences, states_recommendation
 
 MAX_SENTENCES = 6
 MAX_PER_PASSAGE = 2
@@ -35,7 +36,6 @@ MAX_GROUPS = 4
 MAX_QUOTED_CHARS = 1000  # about 150 English words: the twenty-second read
 MAX_SENTENCE_CHARS = 400  # longer "sentences" are tables or run-ons, not quotable claims
 RELATIVE_FLOOR = 0.5  # a sentence must score this share of the best sentence's score
-_RECOMMENDATION_CUES = ("recommend", "should", "suggest", "prefer", "indicated", "reasonable", "avoid", "推荐", "建议", "应", "首选")
 
 INSUFFICIENT_EN = "Insufficient evidence: no passage in the indexed documents answers this question."
 INSUFFICIENT_ZH = "证据不足：已索引的文献中没有能回答该问题的段落。"
@@ -131,11 +131,6 @@ def _quotable(raw: str, text: str, headings: set[str], inner: bool = False) -> b
     return not is_heading_or_question(raw) and not text.endswith((":", "："))
 
 
-def _states_a_recommendation(text: str) -> bool:
-    lowered = text.lower()
-    return any(c in lowered for c in _RECOMMENDATION_CUES)
-
-
 _PRINTED_GRADE = re.compile(
     r"\b(?:Class\s+(?:I|II|III|IIa|IIb)\b|LOE\b|Level of Evidence|Grade\s+[A-D1-2]\b|(?:strong|conditional|weak)\s+recommendation)"
     r"|[ⅠⅡⅢIV]+\s*级推荐|[A-C]\s*级证据|[ⅠⅡⅢIV]+a?\s*类推荐|（[ⅠⅡⅢIV]+[ab]?\s*[，,]\s*[A-C]\s*）",
@@ -178,7 +173,7 @@ def _score(sentences: list[_Sentence], question_terms: set[str]) -> None:
         hits = s.terms & question_terms
         if not hits:
             continue
-        bonus = 1.15 if _states_a_recommendation(s.text) else 1.0
+        bonus = 1.15 if states_recommendation(s.text) else 1.0
         own = idf(hits) * bonus / (max(len(s.terms), 4) / 4) ** 0.25
         s.score = own + 0.5 * idf(passage_terms[s.evidence.evidence_id])
 
@@ -196,7 +191,7 @@ def _heading(e: Evidence) -> str:
     who = " ".join(x for x in (org, str(e.year or "")) if x).strip()
     grade = f"{e.grade.source_type.label}, level {int(e.grade.level)}" if e.grade else "not graded"
     parts = f"{section} — {who}" if who and who not in section else section
-    return f"**{strip_markup(parts)} ({grade}; p. {e.pages})**"
+    return f"**{strip_markup(parts)} ({grade}; {location_label(e)})**"  # "section 2" for a markdown section file, as the app labels it
 
 
 class Digest(BaseModel):
@@ -230,7 +225,7 @@ def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chose
                 if not sentence:  # the sentence of this passage closest to the conflict's topic
                     topic_terms = content_terms(c.topic)
                     pool = _candidates(e)
-                    pool.sort(key=lambda s: (len(s.terms & topic_terms), _states_a_recommendation(s.text), len(s.terms & question_terms)), reverse=True)
+                    pool.sort(key=lambda s: (len(s.terms & topic_terms), states_recommendation(s.text), len(s.terms & question_terms)), reverse=True)
                     sentence = pool[0].text if pool else chosen.get(eid, "")
                 if sentence:
                     sides.append(f"- {label}: {sentence} [{eid}]")
@@ -308,9 +303,12 @@ _PREFERENCE = re.compile(r"\bover\b|\brather than\b|\bpreferred\b|\bfirst[- ]lin
 _TREATMENT_Q = re.compile(r"\btreat|\btherap|\bdrug|\bmedication|\bantibiotic|\bagent|\bregimen|\bfirst[- ]line|\bwhich\b|\bprefer|治疗|药物|首选", re.I)
 
 
+# Drug-name endings (INN stems): one list that both "names a treatment" and "names the specific
+# drug/disease/procedure asked about" are built from.
+_DRUG_ENDINGS = ("cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin"
+                 "|azole|vir|mab|tinib|gliflozin|glutide|formin")
 _NAMES_A_TREATMENT = re.compile(
-    r"\b\w+(?:cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin|terol|sone|olone"
-    r"|azole|vir|mab|tinib|gliflozin|glutide|formin|platin)s?\b|\b(?:cef|ceph)\w+|\b(?:insulin|aspirin|clopidogrel|colchicine"
+    r"\b\w+(?:" + _DRUG_ENDINGS + r"|terol|sone|olone|platin)s?\b|\b(?:cef|ceph)\w+|\b(?:insulin|aspirin|clopidogrel|colchicine"
     r"|allopurinol|febuxostat|statins?|DOACs?|NSAIDs?|anticoagulants?|antibiotics?|[A-Z]{2,}i)\b|\d\s*(?:mg|g|mcg|units?)\b|阿司匹林|他汀|二甲双胍|胰岛素",
 )
 
@@ -329,7 +327,7 @@ def _answer_score(s: _Sentence, question: str) -> float:
     matches the question (from retrieval), then the form of an answer: a treatment question is
     answered by a named treatment or regimen and a preference ("X over Y", "first-line"), any
     question better by a recommendation than by background."""
-    form = 0.1 * _states_a_recommendation(s.text)
+    form = 0.1 * states_recommendation(s.text)
     form += 0.4 * any(_STATES_VALUE[f].search(s.text) for f in focus_facets(question) if f in _STATES_VALUE)
     if _TREATMENT_Q.search(question):
         form += 0.4 * bool(_NAMES_A_TREATMENT.search(s.text)) + 0.3 * bool(_PREFERENCE.search(s.text))
@@ -373,8 +371,7 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
 # A question word that names a drug, a disease or a procedure by its form (apixaban, remdesivir,
 # pericarditis, thrombectomy): when no retrieved passage names it, nothing there answers about it.
 _SPECIFIC = re.compile(
-    r"\w{3,}(?:cillin|mycin|cycline|floxacin|penem|statin|pril|sartan|olol|dipine|parin|xaban|gatran|farin|vir|mab|tinib"
-    r"|gliflozin|glutide|formin|azole|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism)s?$", re.I)
+    r"\w{3,}(?:" + _DRUG_ENDINGS + r"|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism)s?$", re.I)
 
 
 def _names_what_is_absent(focus: Focus, evidence: list[Evidence]) -> bool:

@@ -14,7 +14,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from indexing.labels import GradeScheme, StatedGrade
-from indexing.text import HAN, has_cjk, sentence_spans
+from indexing.text import HAN, RECOMMENDING, has_cjk, sentence_spans
 
 Direction = str | None  # "for" | "against" | "neutral" | None
 
@@ -299,11 +299,6 @@ _GRADE_BARE_PAREN = re.compile(rf"(?<=[(（])\s*\**{_STR}\**\s*(?=[)）])", re.I
 _GRADE_CERTAINTY_ONLY = re.compile(
     rf"\b{_CERT}[- ]+(?:certainty|quality)(?:\s+(?:of\s+)?evidence)?{_SYMBOLS}", re.IGNORECASE
 )
-_RECOMMENDING = re.compile(
-    r"\b(?:recommend|suggest|should|advis|offer|consider|prefer|continue|withh[oe]ld|use|start|avoid|give)"
-    r"|推荐|建议",
-    re.IGNORECASE,
-)
 _GRADE_ADVERB = re.compile(
     r"\b(?P<str>strongly|conditionally|weakly)\s+(?:recommend(?:s|ed)?|suggest(?:s|ed)?)(?:\s+(?P<dir>against))?\b",
     re.IGNORECASE,
@@ -357,7 +352,7 @@ def _grade_word_hits(text: str) -> list[_Hit]:
         strength = "strong" if m.group("str").lower() == "strongly" else "conditional"
         hits.append(_Hit(m.start(), m.end(), "grade", strength, None, direction, kind="strength"))
     for m in _GRADE_BARE_PAREN.finditer(text):
-        if m.group("str").lower() == "conditional" or _RECOMMENDING.search(_sentence_text(text, m.start(), m.end())) or _table_cell_is(
+        if m.group("str").lower() == "conditional" or RECOMMENDING.search(_sentence_text(text, m.start(), m.end())) or _table_cell_is(
             text, m.start(), m.end()
         ):
             hits.append(_Hit(m.start("str"), m.end("str"), "grade", _norm_strength_word(m.group("str")),

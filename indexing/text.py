@@ -217,6 +217,21 @@ HEADING = re.compile(r"^\s*#{1,6}\s")
 _TABLE_ROW = re.compile(r"^\s*\|")
 
 
+RECOMMENDING = re.compile(
+    r"\b(?:recommend|suggest|should|advis|offer|consider|prefer|continue|withh[oe]ld|use|start|avoid|give|indicated|reasonable)"
+    r"|推荐|建议|应|首选",
+    re.IGNORECASE,
+)
+"""Words by which a sentence tells the reader what to do (EN stems, ZH verbs). The one list that
+both the stated-grade reader (is a printed grade attached to a recommendation?) and the digest
+(prefer a sentence that recommends) use, so the two never disagree about what recommends."""
+
+
+def states_recommendation(text: str) -> bool:
+    """Whether the sentence uses a recommending word (see RECOMMENDING)."""
+    return RECOMMENDING.search(text) is not None
+
+
 def is_bullet(line: str) -> bool:
     """A markdown bullet or enumerated item ("- x", "2. x", "（三）x", "a) x")."""
     return bool(BULLET.match(line))

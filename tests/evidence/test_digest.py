@@ -72,7 +72,7 @@ def test_strongest_evidence_comes_first_and_grades_are_shown():
     text = answer.text
     guideline_at = text.index("Direct oral anticoagulants")
     assert "aspirin" not in text.lower() or guideline_at < text.lower().index("aspirin")
-    assert "(guideline, level 1; p. 4-5)" in text and "ACC/AHA 2023" in text
+    assert "(guideline, level 1; pp. 4-5)" in text and "ACC/AHA 2023" in text
     assert "(Class I)" in text  # the stated grade is printed with its recommendation
     words = len(re.sub(r"\[E\d+\]", "", text).split())
     assert words <= 180, words  # readable in about twenty seconds
@@ -220,3 +220,25 @@ def test_a_bullet_keeps_the_label_that_scopes_it():
     doac = [line for line in bullets(answer.text) if "DOACs" in line]
     assert doac and "under" not in doac[0]  # a heading ends the label's scope
     assert answer.checks.uncited_claims == [] and answer.checks.unsupported_sentences == []
+
+
+def test_digest_heading_labels_a_markdown_section_file_by_section_not_page():
+    """A guideline read from markdown section files has no pages: the heading says where as the app does."""
+    items = [e.model_copy(update={"path": "/guidelines/af/02-anticoagulation.md", "page_start": 2, "page_end": 2}) for e in corpus()]
+    text = extractive_answer("Should I use a DOAC or warfarin for stroke prevention in atrial fibrillation (AF)?", items).text
+    headings = [l for l in text.splitlines() if l.startswith("**") and "level" in l]
+    assert headings and all("section 2)" in h and "p. " not in h for h in headings), headings
+
+
+def test_one_recommending_word_list_serves_the_digest_and_the_stated_grade_reader():
+    """The digest's 'states a recommendation' and the stated-grade reader once used two lists that
+    disagreed ('indicated'/'首选' vs 'offer'/'withhold'); both now read indexing.text.RECOMMENDING."""
+    from evidence import digest, stated_grades
+    from indexing.text import states_recommendation
+
+    for text in ("Apixaban is indicated in AF.", "Offer a statin.", "Withhold metformin before contrast.",
+                 "It is reasonable to start a DOAC.", "首选二甲双胍。", "建议尽早启动。"):
+        assert states_recommendation(text), text
+    for text in ("Because the trial was small, the effect was uncertain.", "Mortality was 12% at one year."):
+        assert not states_recommendation(text), text
+    assert stated_grades.RECOMMENDING is digest.states_recommendation.__globals__["RECOMMENDING"]
