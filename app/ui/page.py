@@ -23,6 +23,7 @@ from app.generators import GENERATOR_NAMES, GenerationError
 from app.history import History, SourceState, source_states
 from app.settings import load_settings
 from app.startup import read_status
+from app.ui.highlight import cited_quotes, render_with_highlight, span_boxes
 from app.ui.preview import PreviewError, render_pdf_page
 from app.ui.text import anchor_id, answer_markdown, escape_markdown, generation_line, index_line, passage_markdown
 from app.ui.uploads import save_uploads
@@ -64,6 +65,15 @@ def assistant() -> Assistant:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _page_image(path: str, page: int, mtime: float) -> Any:
     return render_pdf_page(path, page)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _highlighted_image(path: str, page: int, mtime: float, quotes: tuple[str, ...]) -> tuple[Any, bool]:
+    """The page with the cited sentences' boxes drawn; cached per (file, mtime, page, quotes) so a
+    rerun does not re-read the char boxes. No quote or none found: the plain page, rendered by the
+    same call so marked and unmarked previews have one size."""
+    boxes = [b for q in quotes for b in span_boxes(path, page, q)]
+    return render_with_highlight(path, page, boxes), bool(boxes)
 
 
 class Choices(NamedTuple):
@@ -373,7 +383,7 @@ def show_answer_details(helper: Assistant, answer: Answer, totals: dict[str, int
     st.subheader(heading, anchor="evidence")
     for item in answer.evidence:
         evidence_card(item, cited=item.evidence_id in cited, state=states.get(item.evidence_id),
-                      total=totals.get(item.document_id))
+                      total=totals.get(item.document_id), quotes=tuple(cited_quotes(answer.text, item.evidence_id)))
 
 
 def level_badge(item: Evidence) -> None:
@@ -384,7 +394,8 @@ def level_badge(item: Evidence) -> None:
     st.badge(f"Level {int(grade.level)}", color=LEVEL_COLOURS.get(int(grade.level), "gray"))
 
 
-def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None, total: int | None = None) -> None:
+def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None, total: int | None = None,
+                  quotes: tuple[str, ...] = ()) -> None:
     with st.container(border=True, key=f"card_{anchor_id(item.evidence_id)}"):
         # Our own id only (never document text): the anchor the answer's [En] links jump to.
         st.markdown(f'<div id="{anchor_id(item.evidence_id)}"></div>', unsafe_allow_html=True)
@@ -442,7 +453,9 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
             if st.toggle(f"Show page {item.page_start} of the PDF", key=f"preview_{item.chunk_id}"):
                 try:
                     path = Path(item.path)
-                    st.image(_page_image(str(path), item.page_start, path.stat().st_mtime), caption=f"page {item.page_start}")
+                    image, drawn = _highlighted_image(str(path), item.page_start, path.stat().st_mtime, quotes)
+                    note = "" if drawn or not quotes else " (the quoted words were not found on this page)"
+                    st.image(image, caption=f"page {item.page_start}{note}")
                 except PreviewError as exc:
                     st.caption(escape_markdown(str(exc)))
 
