@@ -2,11 +2,12 @@
 
 Everything goes through `app.Assistant`. Document text and model output are only ever shown
 escaped (see `app.ui.text`); the only raw HTML written is the anchor of an evidence card,
-whose id we build ourselves.
+whose id we build ourselves, and a section with its cited span in <mark> (text html-escaped).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import time
@@ -23,7 +24,7 @@ from app.generators import GENERATOR_NAMES, GenerationError
 from app.history import History, SourceState, source_states
 from app.settings import load_settings
 from app.startup import read_status
-from app.ui.highlight import cited_quotes, render_with_highlight, span_boxes
+from app.ui.highlight import cited_quotes, mark_span, render_with_highlight, span_boxes
 from app.ui.preview import PreviewError, render_pdf_page
 from app.ui.text import anchor_id, answer_markdown, escape_markdown, generation_line, index_line, passage_markdown
 from app.ui.uploads import save_uploads
@@ -386,6 +387,16 @@ def show_answer_details(helper: Assistant, answer: Answer, totals: dict[str, int
                       total=totals.get(item.document_id), quotes=tuple(cited_quotes(answer.text, item.evidence_id)))
 
 
+def marked_section_html(text: str, quotes: tuple[str, ...]) -> str:
+    """The section text as escaped HTML with each cited span in <mark>; `pre-wrap` keeps its line
+    breaks (bullets, tables) so the clinician reads the span in the section as it is written."""
+    pieces = [(text, False)]
+    for quote in quotes:
+        pieces = [m for chunk, on in pieces for m in ([(chunk, True)] if on else mark_span(chunk, quote))]
+    body = "".join(f"<mark>{html.escape(c)}</mark>" if on else html.escape(c) for c, on in pieces)
+    return f'<div style="white-space: pre-wrap">{body}</div>'
+
+
 def level_badge(item: Evidence) -> None:
     grade = item.grade
     if grade is None:
@@ -449,6 +460,9 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
                     + escape_markdown(sg.recommendation)
                 )
         # A changed or removed source is never previewed: the file now may show another passage.
+        if current and quotes and not item.path.lower().endswith(".pdf"):
+            if st.toggle("Show the quoted words in this section", key=f"marked_{item.chunk_id}"):
+                st.markdown(marked_section_html(item.text, quotes), unsafe_allow_html=True)
         if current and item.path.lower().endswith(".pdf") and Path(item.path).is_file():
             if st.toggle(f"Show page {item.page_start} of the PDF", key=f"preview_{item.chunk_id}"):
                 try:

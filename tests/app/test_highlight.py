@@ -356,3 +356,14 @@ def test_the_evidence_card_preview_draws_the_cited_sentence_and_says_when_it_can
     assert drawn and not none_drawn and not not_found
     assert marked.size == plain.size and list(marked.getdata()) != list(plain.getdata())
     assert list(missing.getdata()) == list(plain.getdata())
+
+
+def test_a_markdown_section_shows_the_cited_span_marked_and_escaped():
+    from app.ui.page import marked_section_html
+
+    text = "- Give <b>fluids</b> early.\n- Clinicians should give broad antibiotics within one hour."
+    out = marked_section_html(text, ("Clinicians should give broad antibiotics within one hour.",))
+    assert "<mark>Clinicians should give broad antibiotics within one hour" in out
+    assert "&lt;b&gt;fluids&lt;/b&gt;" in out and "<b>" not in out
+    assert "\n- " in out and "pre-wrap" in out
+    assert "<mark>" not in marked_section_html(text, ("Nothing like this is in the section.",))
