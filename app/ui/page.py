@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote as url_quote
 from typing import Any, NamedTuple
 
 import streamlit as st
@@ -387,6 +388,12 @@ def show_answer_details(helper: Assistant, answer: Answer, totals: dict[str, int
                       total=totals.get(item.document_id), quotes=tuple(cited_quotes(answer.text, item.evidence_id)))
 
 
+def doi_url(doi: str) -> str:
+    """The doi.org resolver link for a record's DOI; the DOI is quoted so a stray character in the
+    record cannot change the link's target."""
+    return "https://doi.org/" + url_quote(doi.strip().removeprefix("https://doi.org/"), safe="/:;()._-")
+
+
 def marked_section_html(text: str, quotes: tuple[str, ...]) -> str:
     """The section text as escaped HTML with each cited span in <mark>; `pre-wrap` keeps its line
     breaks (bullets, tables) so the clinician reads the span in the section as it is written."""
@@ -436,6 +443,8 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
         if item.doi:
             facts.append("DOI " + item.doi)
         st.caption(escape_markdown(" · ".join(facts)))
+        if item.doi:
+            st.link_button("Open the DOI", doi_url(item.doi))
         current = state is None or state.status == "current"
         if not current:
             st.warning(escape_markdown(state.message), icon=":material/history:")
@@ -470,6 +479,8 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
                     image, drawn = _highlighted_image(str(path), item.page_start, path.stat().st_mtime, quotes)
                     note = "" if drawn or not quotes else " (the quoted words were not found on this page)"
                     st.image(image, caption=f"page {item.page_start}{note}")
+                    st.download_button("Open the whole PDF", data=path.read_bytes(), file_name=path.name,
+                                       mime="application/pdf", key=f"pdf_{item.chunk_id}")
                 except PreviewError as exc:
                     st.caption(escape_markdown(str(exc)))
 

@@ -367,3 +367,11 @@ def test_a_markdown_section_shows_the_cited_span_marked_and_escaped():
     assert "&lt;b&gt;fluids&lt;/b&gt;" in out and "<b>" not in out
     assert "\n- " in out and "pre-wrap" in out
     assert "<mark>" not in marked_section_html(text, ("Nothing like this is in the section.",))
+
+
+def test_a_doi_becomes_a_resolver_link_that_a_record_cannot_redirect():
+    from app.ui.page import doi_url
+
+    assert doi_url("10.1001/jama.2016.0287") == "https://doi.org/10.1001/jama.2016.0287"
+    assert doi_url(" https://doi.org/10.1/x ") == "https://doi.org/10.1/x"
+    assert doi_url("10.1/x?a=b#c").startswith("https://doi.org/10.1/x%3Fa%3Db%23c")
