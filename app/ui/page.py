@@ -2,15 +2,17 @@
 
 Everything goes through `app.Assistant`. Document text and model output are only ever shown
 escaped (see `app.ui.text`); the only raw HTML written is the anchor of an evidence card,
-whose id we build ourselves.
+whose id we build ourselves, and a section with its cited span in <mark> (text html-escaped).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote as url_quote
 from typing import Any, NamedTuple
 
 import streamlit as st
@@ -23,6 +25,7 @@ from app.generators import GENERATOR_NAMES, GenerationError
 from app.history import History, SourceState, source_states
 from app.settings import load_settings
 from app.startup import read_status
+from app.ui.highlight import cited_quotes, mark_span, render_with_highlight, span_boxes
 from app.ui.preview import PreviewError, render_pdf_page
 from app.ui.text import anchor_id, answer_markdown, escape_markdown, generation_line, index_line, passage_markdown
 from app.ui.uploads import save_uploads
@@ -64,6 +67,15 @@ def assistant() -> Assistant:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _page_image(path: str, page: int, mtime: float) -> Any:
     return render_pdf_page(path, page)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _highlighted_image(path: str, page: int, mtime: float, quotes: tuple[str, ...]) -> tuple[Any, bool]:
+    """The page with the cited sentences' boxes drawn; cached per (file, mtime, page, quotes) so a
+    rerun does not re-read the char boxes. No quote or none found: the plain page, rendered by the
+    same call so marked and unmarked previews have one size."""
+    boxes = [b for q in quotes for b in span_boxes(path, page, q)]
+    return render_with_highlight(path, page, boxes), bool(boxes)
 
 
 class Choices(NamedTuple):
@@ -373,7 +385,23 @@ def show_answer_details(helper: Assistant, answer: Answer, totals: dict[str, int
     st.subheader(heading, anchor="evidence")
     for item in answer.evidence:
         evidence_card(item, cited=item.evidence_id in cited, state=states.get(item.evidence_id),
-                      total=totals.get(item.document_id))
+                      total=totals.get(item.document_id), quotes=tuple(cited_quotes(answer.text, item.evidence_id)))
+
+
+def doi_url(doi: str) -> str:
+    """The doi.org resolver link for a record's DOI; the DOI is quoted so a stray character in the
+    record cannot change the link's target."""
+    return "https://doi.org/" + url_quote(doi.strip().removeprefix("https://doi.org/"), safe="/:;()._-")
+
+
+def marked_section_html(text: str, quotes: tuple[str, ...]) -> str:
+    """The section text as escaped HTML with each cited span in <mark>; `pre-wrap` keeps its line
+    breaks (bullets, tables) so the clinician reads the span in the section as it is written."""
+    pieces = [(text, False)]
+    for quote in quotes:
+        pieces = [m for chunk, on in pieces for m in ([(chunk, True)] if on else mark_span(chunk, quote))]
+    body = "".join(f"<mark>{html.escape(c)}</mark>" if on else html.escape(c) for c, on in pieces)
+    return f'<div style="white-space: pre-wrap">{body}</div>'
 
 
 def level_badge(item: Evidence) -> None:
@@ -384,7 +412,8 @@ def level_badge(item: Evidence) -> None:
     st.badge(f"Level {int(grade.level)}", color=LEVEL_COLOURS.get(int(grade.level), "gray"))
 
 
-def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None, total: int | None = None) -> None:
+def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None, total: int | None = None,
+                  quotes: tuple[str, ...] = ()) -> None:
     with st.container(border=True, key=f"card_{anchor_id(item.evidence_id)}"):
         # Our own id only (never document text): the anchor the answer's [En] links jump to.
         st.markdown(f'<div id="{anchor_id(item.evidence_id)}"></div>', unsafe_allow_html=True)
@@ -414,6 +443,8 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
         if item.doi:
             facts.append("DOI " + item.doi)
         st.caption(escape_markdown(" · ".join(facts)))
+        if item.doi:
+            st.link_button("Open the DOI", doi_url(item.doi))
         current = state is None or state.status == "current"
         if not current:
             st.warning(escape_markdown(state.message), icon=":material/history:")
@@ -438,11 +469,18 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
                     + escape_markdown(sg.recommendation)
                 )
         # A changed or removed source is never previewed: the file now may show another passage.
+        if current and quotes and not item.path.lower().endswith(".pdf"):
+            if st.toggle("Show the quoted words in this section", key=f"marked_{item.chunk_id}"):
+                st.markdown(marked_section_html(item.text, quotes), unsafe_allow_html=True)
         if current and item.path.lower().endswith(".pdf") and Path(item.path).is_file():
             if st.toggle(f"Show page {item.page_start} of the PDF", key=f"preview_{item.chunk_id}"):
                 try:
                     path = Path(item.path)
-                    st.image(_page_image(str(path), item.page_start, path.stat().st_mtime), caption=f"page {item.page_start}")
+                    image, drawn = _highlighted_image(str(path), item.page_start, path.stat().st_mtime, quotes)
+                    note = "" if drawn or not quotes else " (the quoted words were not found on this page)"
+                    st.image(image, caption=f"page {item.page_start}{note}")
+                    st.download_button("Open the whole PDF", data=path.read_bytes(), file_name=path.name,
+                                       mime="application/pdf", key=f"pdf_{item.chunk_id}")
                 except PreviewError as exc:
                     st.caption(escape_markdown(str(exc)))
 

@@ -341,3 +341,37 @@ def test_the_extractive_digests_quotes_are_found_in_their_passages():
             marked = [t for t, f in mark_span(text, quote) if f]
             assert len(marked) == 1, (quote, text)
             assert "under" not in marked[0] and "not graded" not in marked[0]
+
+
+def test_the_evidence_card_preview_draws_the_cited_sentence_and_says_when_it_cannot(paragraph_pdf):
+    """The card's cached preview (app.ui.page._highlighted_image) is what a clinician sees: the
+    page with the cited sentence marked, or the plain page plus a flag the caption reports."""
+    from app.ui.page import _highlighted_image
+
+    quote = "Clinicians should give broad antibiotics within one hour of recognition in adults with septic shock."
+    mtime = paragraph_pdf.stat().st_mtime
+    marked, drawn = _highlighted_image(str(paragraph_pdf), 2, mtime, (quote,))
+    plain, none_drawn = _highlighted_image(str(paragraph_pdf), 2, mtime, ())
+    missing, not_found = _highlighted_image(str(paragraph_pdf), 2, mtime, ("Give narrow antibiotics within six hours.",))
+    assert drawn and not none_drawn and not not_found
+    assert marked.size == plain.size and list(marked.getdata()) != list(plain.getdata())
+    assert list(missing.getdata()) == list(plain.getdata())
+
+
+def test_a_markdown_section_shows_the_cited_span_marked_and_escaped():
+    from app.ui.page import marked_section_html
+
+    text = "- Give <b>fluids</b> early.\n- Clinicians should give broad antibiotics within one hour."
+    out = marked_section_html(text, ("Clinicians should give broad antibiotics within one hour.",))
+    assert "<mark>Clinicians should give broad antibiotics within one hour" in out
+    assert "&lt;b&gt;fluids&lt;/b&gt;" in out and "<b>" not in out
+    assert "\n- " in out and "pre-wrap" in out
+    assert "<mark>" not in marked_section_html(text, ("Nothing like this is in the section.",))
+
+
+def test_a_doi_becomes_a_resolver_link_that_a_record_cannot_redirect():
+    from app.ui.page import doi_url
+
+    assert doi_url("10.1001/jama.2016.0287") == "https://doi.org/10.1001/jama.2016.0287"
+    assert doi_url(" https://doi.org/10.1/x ") == "https://doi.org/10.1/x"
+    assert doi_url("10.1/x?a=b#c").startswith("https://doi.org/10.1/x%3Fa%3Db%23c")
