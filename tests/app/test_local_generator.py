@@ -132,4 +132,3 @@ def test_stop_ends_the_decode_thread_within_a_second_and_keeps_the_partial_text(
     assert not worker.is_alive(), "the decode loop still ran 1 s after Stop"
     assert pieces and request.finish_reason == "cancelled"
     assert len(pieces) < 400
-
