@@ -34,6 +34,22 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, metavar="N", help="passages to retrieve (default: top_k setting)")
 
 
+def add_action_command(
+    subparsers: argparse._SubParsersAction, name: str, help: str, description: str
+) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """A command whose first word is an ACTION (`m1e history show N`, `m1e feedback add N ...`).
+
+    One place builds the command and its action list so `history` and `feedback` read alike.
+    """
+    parser = subparsers.add_parser(name, help=help, description=description)
+    return parser, parser.add_subparsers(dest="action", metavar="ACTION")
+
+
+def add_entry_id_argument(parser: argparse.ArgumentParser, help: str = "the number `m1e history` lists") -> None:
+    """The history entry an action works on, as `m1e history` numbers it."""
+    parser.add_argument("entry_id", type=int, metavar="N", help=help)
+
+
 def add_generator_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--generator",

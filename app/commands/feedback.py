@@ -6,21 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.commands._common import open_assistant
+from app.commands._common import add_action_command, add_entry_id_argument, open_assistant
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser, actions = add_action_command(
+        subparsers,
         "feedback",
         help="give feedback on a kept answer, or export all feedback as JSON Lines",
         description="Feedback (helpful, wrong citation, outdated, free text) on a whole answer or on one citation, "
         "kept in <data_dir>/feedback.sqlite3 with the question, the answer and the index generation.",
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
     export = actions.add_parser("export", help="write every feedback record as JSON Lines")
     export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     add = actions.add_parser("add", help="feedback on an answer from `m1e history`")
-    add.add_argument("entry_id", type=int, metavar="N", help="the history entry (see `m1e history`)")
+    add_entry_id_argument(add, help="the history entry (see `m1e history`)")
     add.add_argument("verdict", choices=["helpful", "wrong_citation", "outdated", "other"])
     add.add_argument("--evidence", metavar="EN", help="about one citation (E1, E2, ...) rather than the whole answer")
     add.add_argument("--comment", default="", help="free text")

@@ -5,23 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.commands._common import open_assistant
+from app.commands._common import add_action_command, add_entry_id_argument, open_assistant
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser, actions = add_action_command(
+        subparsers,
         "history",
         help="list, show or delete the answers kept locally",
         description="Every answer (web UI and `m1e ask`) is kept in <data_dir>/history.sqlite3 exactly as written. "
         "`show` prints one with its evidence and says which cited sources have changed or been removed since.",
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.add_parser("list", help="newest first (the default)")
     show = actions.add_parser("show", help="print one answer with its evidence")
-    show.add_argument("entry_id", type=int, metavar="N", help="the number `m1e history` lists")
+    add_entry_id_argument(show)
     show.add_argument("--format", choices=["md", "json"], default="md")
     delete = actions.add_parser("delete", help="delete one answer")
-    delete.add_argument("entry_id", type=int, metavar="N")
+    add_entry_id_argument(delete)
     clear = actions.add_parser("clear", help="delete every answer")
     clear.add_argument("--yes", action="store_true", help="confirm")
     parser.add_argument("--limit", type=int, default=50, metavar="N", help="list at most N answers (default 50)")

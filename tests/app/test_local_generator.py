@@ -105,3 +105,30 @@ def test_decode_setting_picks_the_decode_path_and_keeps_the_answer(app_data, mod
     assert shared_runtime(plain.settings).generator.decoder is None  # CPU: the C kernels decode
     with pytest.raises(Exception, match="decode"):
         load_settings(decode="sometimes")
+
+
+def test_stop_ends_the_decode_thread_within_a_second_and_keeps_the_partial_text(models_dir):
+    """Issue 11: after Stop the server kept a core busy ~45 s. The decode loop checks the cancel
+    event per token, so a worker consuming the stream returns within a second of Stop, with the
+    tokens written so far kept."""
+    gen = LocalGenerator(load_settings(generator="local", models_dir=models_dir))
+    request = GenerationRequest(
+        question="q", mode="plain", evidence=[], max_new_tokens=400,
+        messages=[{"role": "user", "content": "Count from one to two hundred in words."}],
+    )
+    cancel, started = threading.Event(), threading.Event()
+    pieces: list[str] = []
+
+    def consume() -> None:
+        for piece in gen.stream(request, cancel):
+            pieces.append(piece)
+            started.set()
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    assert started.wait(60), "no token within 60 s"
+    cancel.set()
+    worker.join(1.0)
+    assert not worker.is_alive(), "the decode loop still ran 1 s after Stop"
+    assert pieces and request.finish_reason == "cancelled"
+    assert len(pieces) < 400

@@ -174,3 +174,26 @@ def test_error_text_is_shown_escaped(app_data, monkeypatch):
     shown = errors[0]
     assert r"\*\*overloaded\*\*" in shown and r"\[details\]\(javascript\:" in shown and r"\<b\>" in shown
     assert "](javascript:" not in shown and "**overloaded**" not in shown
+
+
+def test_upload_summary_counts_the_files_refused_at_upload(monkeypatch):
+    """Issue 11: a file shown red ("not a PDF") sat under "Indexed 2 file(s); 0 failed". The
+    summary now counts what the red lines under it show, and is a warning, not a success."""
+    from types import SimpleNamespace
+
+    from app.ui import page
+
+    shown: list[tuple[str, str]] = []
+    fake_st = SimpleNamespace(**{kind: (lambda text, kind=kind: shown.append((kind, text)))
+                                 for kind in ("success", "warning", "error")})
+    monkeypatch.setattr(page, "st", fake_st)
+    report = SimpleNamespace(indexed=["a.pdf", "b.md"], unchanged=[], seconds=0,
+                             failed=[SimpleNamespace(path="/up/c.pdf", reason="no text layer")])
+    page.show_report(report, rejected=["scan.pdf: not a PDF"])
+    assert shown[0] == ("warning", "Indexed 2 file(s); 0 unchanged; 2 failed.")
+    assert [kind for kind, _ in shown[1:]] == ["error", "error"]
+    assert shown[1][1] == escape_markdown("c.pdf: no text layer")  # file names are shown inert
+    assert shown[2][1] == escape_markdown("scan.pdf: not a PDF")
+    shown.clear()
+    page.show_report(SimpleNamespace(indexed=["a.pdf"], unchanged=["b.md"], failed=[], seconds=0))
+    assert shown == [("success", "Indexed 1 file(s); 1 unchanged; 0 failed.")]
