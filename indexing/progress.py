@@ -67,3 +67,16 @@ class IndexReport(BaseModel):
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def then(self, later: "IndexReport") -> "IndexReport":
+        """This run followed by `later` on the same index (`m1e index --demo PATH`: the demo
+        corpus, then the user's files) as one report: outcomes and this-run counts add up, the
+        index-wide counts and the generation are the later run's, as the index stands at the end."""
+        counts = ("files", "indexed", "unchanged", "failed", "removed", "pages", "chunks")
+        totals = later.totals.model_copy(update={k: getattr(self.totals, k) + getattr(later.totals, k) for k in counts})
+        stages = StageSeconds(**{k: getattr(self.stage_seconds, k) + getattr(later.stage_seconds, k)
+                                 for k in StageSeconds.model_fields})
+        return later.model_copy(update={
+            "indexed": self.indexed + later.indexed, "unchanged": self.unchanged + later.unchanged,
+            "failed": self.failed + later.failed, "removed": self.removed + later.removed,
+            "totals": totals, "seconds": self.seconds + later.seconds, "stage_seconds": stages})

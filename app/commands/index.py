@@ -173,7 +173,7 @@ def _index(pipeline, args):
             report = pipeline.run_demo(progress=bar)
             if args.paths:
                 more = pipeline.run(args.paths, recursive=args.recursive, progress=bar, prune=args.prune)
-                report = _merge(report, more)
+                report = report.then(more)
         else:
             report = pipeline.run(args.paths, recursive=args.recursive, progress=bar, prune=args.prune)
     except RayRunnerError as exc:  # what was committed before stays; a rerun finishes the job

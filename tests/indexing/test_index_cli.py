@@ -90,3 +90,28 @@ def test_demo_on_an_existing_demo_index(demo_index_dir, tmp_path, capsys, monkey
     assert code == 0, out
     assert "indexed 0 file(s)" in out and "failed 0" in out
     assert f"{n_documents} documents" in out and n_documents >= 40
+
+
+def test_demo_and_a_path_report_both_runs_as_one(demo_index_dir, tmp_path, capsys, monkeypatch):
+    """`m1e index --demo PATH`: the demo corpus (already indexed: all unchanged) and then the
+    user's file, summed into one report; the JSON's index-wide counts are the end state."""
+    import json
+    import shutil
+
+    import indexing.embedding
+    from tests.demo_index import demo_embedder
+
+    monkeypatch.setattr(indexing.embedding, "load_embedder", lambda *a, **kw: demo_embedder())
+    index = tmp_path / "idx"
+    shutil.copytree(demo_index_dir, index)
+    note = tmp_path / "note.txt"
+    note.write_text("Warfarin dosing in adults is adjusted to an INR target of 2.0 to 3.0.\n", encoding="utf-8")
+    report_path = tmp_path / "report.json"
+    code = main(["index", "--demo", str(note), "--index", str(index), "--json-report", str(report_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert [Path(o["path"]).name for o in report["indexed"]] == ["note.txt"]
+    assert report["totals"]["indexed"] == 1 and report["totals"]["unchanged"] >= 40
+    assert report["totals"]["files"] == report["totals"]["unchanged"] + 1
+    assert report["totals"]["documents_in_index"] == report["totals"]["unchanged"] + 1
