@@ -9,11 +9,18 @@ organization, year, doi, authors, language, publication_types, keywords), then l
 `# ` the document heading, `## ` a section heading, `1. ` a numbered recommendation,
 `<<pagebreak>>` a new page, anything else a paragraph. Every page gets a footer saying it is a summary by this project and that the
 original must be consulted.
+
+Chinese text is set in WenQuanYi Micro Hei (Debian's fonts-wqy-microhei; Apache-2.0 or GPL-3+
+with the font exception, so a subset may travel inside the PDFs), embedded as a subset: a PDF
+that only names a CJK font (as the built-in STSong-Light did) renders blank wherever the viewer
+has no CJK font, which is what a new user saw in the page previews (issue 11). Another TrueType
+CJK font can be named with M1E_CJK_FONT=PATH[:INDEX].
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,11 +29,13 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import BaseDocTemplate, Frame, PageBreak, PageTemplate, Paragraph, Spacer
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:0"
+CJK_NAME = "WenQuanYiMicroHei"
 SOURCES = ROOT / "sources"
 SAMPLES = ROOT / "samples"
 RENDER_KEYS = {"file", "lang"}
@@ -37,10 +46,21 @@ FOOTERS = {
 }
 
 
+def _register_cjk_font() -> None:
+    """Register the embeddable CJK font once; a clear error names the file when it is missing."""
+    if CJK_NAME in pdfmetrics.getRegisteredFontNames():
+        return
+    spec = os.environ.get("M1E_CJK_FONT", CJK_FONT)
+    path, _, index = spec.partition(":")
+    if not Path(path).is_file():
+        raise SystemExit(f"CJK font {path} not found: install fonts-wqy-microhei or set M1E_CJK_FONT=PATH[:INDEX]")
+    pdfmetrics.registerFont(TTFont(CJK_NAME, path, subfontIndex=int(index or 0)))
+
+
 def _styles(lang: str) -> dict[str, ParagraphStyle]:
     if lang == "zh":
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-        body_font = bold_font = "STSong-Light"
+        _register_cjk_font()
+        body_font = bold_font = CJK_NAME
         wrap = "CJK"
     else:
         body_font, bold_font, wrap = "Helvetica", "Helvetica-Bold", None
@@ -84,7 +104,7 @@ def render(path: Path) -> Path:
     styles = _styles(lang)
     target = SAMPLES / f"{meta['file']}.pdf"
     footer = FOOTERS[lang]
-    font = "STSong-Light" if lang == "zh" else "Helvetica"
+    font = CJK_NAME if lang == "zh" else "Helvetica"
 
     def footer_at_page_end(canvas, doc) -> None:  # drawn after the text, as most PDFs do
         canvas.saveState()
