@@ -87,7 +87,7 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     table = _Table()
     previous_bullet = False  # the last candidate is a bullet: a sentence on its line continues it
     for s in passage_sentences(evidence.text, headings):
-        if _is_table_line(s):
+        if _TABLE_LINE.match(s):
             row = table.row(s)
             if row is not None and _quotable(s, row, headings, table=True):
                 out.append(_Sentence(evidence, row, content_terms(row + " " + table.header), label=table.header, parts=[row], row=True))
@@ -134,14 +134,8 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     return out
 
 
+_TABLE_LINE = re.compile(r"^\s*\|")
 _TABLE_RULE = re.compile(r"^[\s|:\-]+$")
-
-
-def _is_table_line(line: str) -> bool:
-    """A markdown table row or rule, with or without its outer bars (the chunker drops them:
-    "Antibiotic Class | Recommended Duration"): two cells at least, so an ASCII flow chart's
-    "| 5 days may be sufficient" stays a sentence."""
-    return bool(_TABLE_RULE.match(line) and "-" in line) or line.strip().strip("|").count("|") >= 1
 
 
 def _cells(line: str) -> list[str]:
@@ -150,23 +144,28 @@ def _cells(line: str) -> list[str]:
 
 @dataclass
 class _Table:
-    """The markdown table being read: its header row (a table's first row, above the |---| rule
-    when the rule is kept), so that a data row is quoted whole with the column names it is read under."""
+    """The markdown table being read: its header row (the row above the |---| rule), so that a
+    data row is quoted whole with the column names it is read under."""
 
     header: str = ""
+    pending: str = ""  # the first row, until the rule below it shows it is the header
 
     def row(self, line: str) -> str | None:
         """A data row as its cells joined by " | "; None for the header and the rule."""
         if _TABLE_RULE.match(line):
+            self.header, self.pending = " | ".join(self.pending_cells()), ""
+            return None
+        if not self.header and not self.pending:
+            self.pending = line
             return None
         cells = _cells(line)
-        if not self.header:
-            self.header = " | ".join(cells)
-            return None
         return " | ".join(cells) if cells[0] else None  # an empty first cell continues the row above: not a row alone
 
+    def pending_cells(self) -> list[str]:
+        return _cells(self.pending) if self.pending else []
+
     def end(self) -> None:
-        self.header = ""
+        self.header = self.pending = ""
 
 
 def _escape(text: str, row: bool) -> str:

@@ -238,9 +238,7 @@ def is_bullet(line: str) -> bool:
 
 
 def _is_structural(line: str) -> bool:
-    """A line that starts its own unit: a bullet, a heading, a table row (with its outer bars, or
-    without them as chunkers keep tables: "Fluoroquinolone | 5-7 days | Moderate")."""
-    return bool(BULLET.match(line) or HEADING.match(line) or _TABLE_ROW.match(line) or line.count(" | ") >= 2)
+    return bool(BULLET.match(line) or HEADING.match(line) or _TABLE_ROW.match(line))
 
 
 def _ends_unit(line: str) -> bool:
@@ -248,7 +246,7 @@ def _ends_unit(line: str) -> bool:
     s = line.rstrip()
     if not s:
         return True
-    if HEADING.match(s) or _TABLE_ROW.match(s) or s.count(" | ") >= 2 or s.endswith(":") or s.endswith("："):
+    if HEADING.match(s) or _TABLE_ROW.match(s) or s.endswith(":") or s.endswith("："):
         return True
     if re.search(r"[.!?。！？;；]([\"'”’)\]]*)$", s) or re.search(_REF, s[-12:]):
         return True

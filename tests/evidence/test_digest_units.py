@@ -66,16 +66,9 @@ def test_a_table_row_is_quoted_whole_with_its_header_and_escaped_bars():
     assert "Regimen \\| Duration \\| Evidence" in digest.text  # the columns the row is read under
 
 
-def test_a_table_without_outer_bars_as_the_chunker_keeps_it_is_read_the_same():
-    text = "\n".join(line.strip("|").strip() for line in TABLE.splitlines() if "---" not in line)
-    rows = _candidates(passage(text, "Outpatient Antibiotic Duration"))
-    assert [r.text for r in rows][1] == "Fluoroquinolone (levofloxacin, ciprofloxacin) | 5-7 days | Moderate"
-    assert rows[1].label == "Regimen | Duration | Evidence"
-
-
-def test_a_flow_chart_line_with_one_bar_is_not_a_table_row():
-    text = "Guidance\n|\n| 5 days may be sufficient for uncomplicated pyelonephritis in most adults"
-    assert not any(c.row for c in _candidates(passage(text, "Guidance")))
+def test_a_sentence_with_stray_bars_outside_a_table_is_still_not_quoted():
+    text = "Scores\nCURB-65 | PSI | qSOFA are compared in this section of the guideline."
+    assert _candidates(passage(text, "Scores")) == []
 
 
 def _sentences(e: Evidence, n: int, answering: int) -> list[_Sentence]:
