@@ -287,7 +287,7 @@ def assign_splits(questions: Iterable[GoldQuestion]) -> dict[str, str]:
 
 
 _LIST_MARK = re.compile(r"(?m)^[ \t]*(?:[-*+•>]|#{1,6}|\d{1,2}[.)、])[ \t]+")
-_MARKUP = re.compile(r"[*`|\s]+")
+_MARKUP = re.compile(r"[*`|\\\s]+")  # a quoted table row's bars are escaped (evidence.digest)
 
 
 def normalise(text: str) -> str:

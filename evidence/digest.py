@@ -31,7 +31,8 @@ from evidence.sentences import (
 from indexing.text import has_cjk, is_bullet, passage_sentences, states_recommendation
 
 MAX_SENTENCES = 6
-MAX_PER_PASSAGE = 2
+MAX_PER_PASSAGE = 2  # ... and one more that answers the question outright (`_Sentence.answers`):
+# a guideline's list states one threshold per line, and the line asked about is often the third
 MAX_GROUPS = 4
 MAX_QUOTED_CHARS = 1000  # about 150 English words: the twenty-second read
 MAX_SENTENCE_CHARS = 400  # longer "sentences" are tables or run-ons, not quotable claims
@@ -50,6 +51,8 @@ class _Sentence:
     grade_quote: str = ""
     label: str = ""  # the short "Women:"-style label the sentence sits under in its passage, if any
     parts: list[str] = field(default_factory=list)  # the lines of a list quoted whole ("A; OR" "B; OR" "C")
+    row: bool = False  # a table row, its cells joined by " | " (escaped when printed)
+    follow: list[str] = field(default_factory=list)  # further sentences on a bullet's line, quoted with it, each cited
     own: float = 0.0  # share of the question's concepts the sentence itself names (evidence.focus)
     full: float = 0.0  # ... with its section, document title and passage around it
     answers: bool = False  # names the question's concepts and states what was asked
@@ -80,8 +83,26 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     headings = {h.strip() for h in evidence.heading_path} | {evidence.title.strip()}
     label = ""
     joining = False  # the previous quotable item ended with a connector: this one continues it
+    starts = _line_starts(evidence.text)
+    table = _Table()
+    previous_bullet = False  # the last candidate is a bullet: a sentence on its line continues it
     for s in passage_sentences(evidence.text, headings):
+        if _TABLE_LINE.match(s):
+            row = table.row(s)
+            if row is not None and _quotable(s, row, headings, table=True):
+                out.append(_Sentence(evidence, row, content_terms(row + " " + table.header), label=table.header, parts=[row], row=True))
+            previous_bullet = joining = False
+            continue
+        table.end()
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
+        if previous_bullet and out and not is_bullet(s) and _normal(text)[:40] not in starts and _quotable(s, text, headings):
+            out[-1].follow.append(text)  # "- Nimodipine ... (Class I). See the ... section." is one item
+            out[-1].text, out[-1].terms = out[-1].text + " " + text, out[-1].terms | content_terms(text)
+            continue
+        previous_bullet = False
+        if is_bullet(s) and text.endswith((":", "：")) and not joining and not states_recommendation(text):
+            label = text  # "- Non-DHP CCBs (diltiazem, verapamil):" scopes the nested items below it
+            continue
         if joining and re.fullmatch(r"\d{1,2}[.)]|[a-z][.)]", text):
             continue  # a bare enumerator the splitter cut off its item ("1." then "Thiazide ...")
         if joining and out and text and (is_bullet(s) or _CONNECTOR_START.match(text) or out[-1].parts[-1].endswith((":", "：")))\
@@ -106,10 +127,60 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
         if len(terms) >= 2:
             out.append(_Sentence(evidence, text, terms, label=label, parts=[text]))
             joining = is_bullet(s) and bool(_CONNECTOR_END.search(text))
+            previous_bullet = is_bullet(s) and not joining
     for item in out:  # a list unit is about what its first line says; its items only complete it
         if len(item.parts) > 1:
-            item.text = " ".join(item.parts)
+            item.text = " ".join(item.parts + item.follow)
     return out
+
+
+_TABLE_LINE = re.compile(r"^\s*\|")
+_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
+
+
+def _cells(line: str) -> list[str]:
+    return [strip_markup(c).strip() for c in line.strip().strip("|").split("|")]
+
+
+@dataclass
+class _Table:
+    """The markdown table being read: its header row (the row above the |---| rule), so that a
+    data row is quoted whole with the column names it is read under."""
+
+    header: str = ""
+    pending: str = ""  # the first row, until the rule below it shows it is the header
+
+    def row(self, line: str) -> str | None:
+        """A data row as its cells joined by " | "; None for the header and the rule."""
+        if _TABLE_RULE.match(line):
+            self.header, self.pending = " | ".join(self.pending_cells()), ""
+            return None
+        if not self.header and not self.pending:
+            self.pending = line
+            return None
+        cells = _cells(line)
+        return " | ".join(cells) if cells[0] else None  # an empty first cell continues the row above: not a row alone
+
+    def pending_cells(self) -> list[str]:
+        return _cells(self.pending) if self.pending else []
+
+    def end(self) -> None:
+        self.header = self.pending = ""
+
+
+def _escape(text: str, row: bool) -> str:
+    """A quoted table row's bars escaped, so that the digest's bullet never renders as a table."""
+    return text.replace("|", "\\|") if row else text
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", strip_markup(text)).strip()
+
+
+def _line_starts(text: str) -> set[str]:
+    """The first 40 characters of every line of a passage (markup stripped): a sentence that does
+    not begin a line continues the line before it (a bullet's second sentence)."""
+    return {_normal(line)[:40] for line in text.splitlines() if line.strip()}
 
 
 def _is_lead_in(raw: str, text: str) -> bool:
@@ -118,14 +189,17 @@ def _is_lead_in(raw: str, text: str) -> bool:
     return text.endswith((":", "：")) and not raw.lstrip().startswith("#") and (len(text) > MAX_LABEL_CHARS or len(text.split()) > 4)
 
 
-def _quotable(raw: str, text: str, headings: set[str], inner: bool = False) -> bool:
-    """A sentence the digest may quote: a claim, short enough, not a table row, heading or
-    question, never text addressed to a model or carrying citation ids. Inside a list unit a
-    connector line ("PLUS one of:") is kept."""
-    if not text or text in headings or text.count("|") >= 2 or len(text) > MAX_SENTENCE_CHARS:
+def _quotable(raw: str, text: str, headings: set[str], inner: bool = False, table: bool = False) -> bool:
+    """A sentence the digest may quote: a claim, short enough, not a heading or question, never
+    text addressed to a model or carrying citation ids; a table row only whole (`table`, read by
+    `_Table`), never a sentence with stray bars. Inside a list unit a connector line ("PLUS one
+    of:") is kept."""
+    if not text or text in headings or (not table and text.count("|") >= 2) or len(text) > MAX_SENTENCE_CHARS:
         return False
     if reads_as_instruction(raw) or CITATION.search(raw):
         return False  # a passage must never steer the answer or inject citation ids
+    if table:
+        return len(content_terms(text)) >= 2
     if inner and _CONNECTOR_START.match(text):
         return True
     return not is_heading_or_question(raw) and not text.endswith((":", "："))
@@ -272,11 +346,12 @@ def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Seque
         group = groups.setdefault(_heading(e), _Group(_heading(e)))
         for s in picks:
             grade = _grade_for(s)
-            label = s.label.rstrip(":：").strip().translate(_NO_PARENS)  # one pair of parentheses per note
+            label = _escape(s.label.rstrip(":：").strip().translate(_NO_PARENS), s.row)  # one pair of parentheses per note
             scope = f" (under “{label}”)" if s.label else ""
             for i, part in enumerate(s.parts or [s.text]):  # a list unit: every item, each cited
                 last = i == len(s.parts or [s.text]) - 1
-                group.lines.append(f"- {part} [{e.evidence_id}]" + ((f" ({grade})" if grade else "") + scope if last else ""))
+                more = "".join(f" {f} [{e.evidence_id}]" for f in s.follow) if last else ""
+                group.lines.append(f"- {_escape(part, s.row)} [{e.evidence_id}]" + more + ((f" ({grade})" if grade else "") + scope if last else ""))
             chosen.setdefault(e.evidence_id, s.text)
             quoted.append(s.text)
 
@@ -441,7 +516,7 @@ def _pick(pool: list[_Sentence], by_id: dict[str, Evidence]) -> dict[str, list[_
         eid = s.evidence.evidence_id
         if total >= MAX_SENTENCES or (total and quoted + len(s.text) > MAX_QUOTED_CHARS):
             break
-        if len(picked.get(eid, [])) >= MAX_PER_PASSAGE:
+        if len(picked.get(eid, [])) >= MAX_PER_PASSAGE + s.answers:  # a third only when it answers
             continue
         if eid not in picked and len({_heading(by_id[i]) for i in picked} | {_heading(s.evidence)}) > MAX_GROUPS:
             continue

@@ -1,0 +1,83 @@
+"""The digest's quotable units (issue 9, item 3): a list row, a bullet with its further sentences,
+a nested bullet with the item it sits under, and a table row are each quoted whole; a passage
+whose answer is its third line still gets it quoted."""
+
+from __future__ import annotations
+
+from evidence.digest import _candidates, _pick, _Sentence, compose_digest
+from evidence.schema import Evidence, RetrievalScores
+from indexing.labels import DocumentGrade, EvidenceLevel, SourceType
+
+
+def passage(text: str, heading: str, eid: str = "E1") -> Evidence:
+    return Evidence(chunk_id=f"g:{eid}", document_id="g", evidence_id=eid, text=text, page_start=1, page_end=1,
+                    title="Guideline", heading_path=[heading], scores=RetrievalScores(fused=0.03),
+                    grade=DocumentGrade(source_type=SourceType.GUIDELINE, level=EvidenceLevel(1), confidence=0.9))
+
+
+NIMODIPINE = """Prevention of DCI
+- Nimodipine 60 mg orally every 4 hours for 21 days is the cornerstone of DCI prevention (Class I, LOE A). See the Medical Management section for full dosing details.
+- Euvolemia maintenance with isotonic crystalloids (Class IIa, LOE B-R)."""
+
+CCB = """First-Line Agents
+- Beta-blockers (metoprolol, bisoprolol):
+- Indication: Preferred in patients with prior myocardial infarction.
+- Non-dihydropyridine calcium channel blockers (diltiazem, verapamil):
+- Indication: Preferred in patients with COPD/asthma where beta-blockers may be problematic.
+- Contraindication: Strictly contraindicated in patients with HFrEF (LVEF < 40%) due to negative inotropic effects."""
+
+TABLE = """Outpatient Antibiotic Duration
+| Regimen | Duration | Evidence |
+|---|---|---|
+| Amoxicillin high dose | 5 days | Strong |
+| Fluoroquinolone (levofloxacin, ciprofloxacin) | 5-7 days | Moderate |"""
+
+
+def test_a_bullets_further_sentence_is_quoted_with_it_each_cited():
+    (first, second) = _candidates(passage(NIMODIPINE, "Prevention of DCI"))
+    assert first.follow == ["See the Medical Management section for full dosing details."]
+    assert first.text.startswith("Nimodipine 60 mg") and "See the Medical" in first.text
+    assert second.text.startswith("Euvolemia")
+    digest = compose_digest("Nimodipine regimen after aneurysmal SAH?", [passage(NIMODIPINE, "Prevention of DCI")])
+    line = next(x for x in digest.text.splitlines() if "Nimodipine 60 mg" in x)
+    assert line.startswith("- Nimodipine 60 mg orally every 4 hours for 21 days is the cornerstone of DCI prevention (Class I, LOE A). [E1] See")
+    assert line.count("[E1]") == 2  # each sentence of the item carries its citation
+
+
+def test_a_nested_bullet_is_quoted_under_the_item_it_belongs_to():
+    by_text = {c.text: c for c in _candidates(passage(CCB, "First-Line Agents"))}
+    contra = next(c for t, c in by_text.items() if t.startswith("Contraindication"))
+    assert contra.label == "Non-dihydropyridine calcium channel blockers (diltiazem, verapamil):"
+    indication = next(c for t, c in by_text.items() if "myocardial" in t)
+    assert indication.label.startswith("Beta-blockers")
+    assert not any(t.endswith(":") for t in by_text)  # the parent line is the label, not a quote
+    digest = compose_digest("Is diltiazem contraindicated in patients with HFrEF?", [passage(CCB, "First-Line Agents")])
+    assert "- Contraindication: Strictly contraindicated in patients with HFrEF (LVEF < 40%) due to negative inotropic effects. [E1]" in digest.text
+    assert "under “Non-dihydropyridine calcium channel blockers [diltiazem, verapamil]”" in digest.text
+
+
+def test_a_table_row_is_quoted_whole_with_its_header_and_escaped_bars():
+    rows = _candidates(passage(TABLE, "Outpatient Antibiotic Duration"))
+    assert [r.text for r in rows] == ["Amoxicillin high dose | 5 days | Strong",
+                                      "Fluoroquinolone (levofloxacin, ciprofloxacin) | 5-7 days | Moderate"]
+    assert all(r.label == "Regimen | Duration | Evidence" and r.row for r in rows)
+    digest = compose_digest("How long should levofloxacin be given for outpatient pneumonia?", [passage(TABLE, "Outpatient Antibiotic Duration")])
+    assert "- Fluoroquinolone (levofloxacin, ciprofloxacin) \\| 5-7 days \\| Moderate [E1]" in digest.text
+    assert "Regimen \\| Duration \\| Evidence" in digest.text  # the columns the row is read under
+
+
+def test_a_sentence_with_stray_bars_outside_a_table_is_still_not_quoted():
+    text = "Scores\nCURB-65 | PSI | qSOFA are compared in this section of the guideline."
+    assert _candidates(passage(text, "Scores")) == []
+
+
+def _sentences(e: Evidence, n: int, answering: int) -> list[_Sentence]:
+    return [_Sentence(e, f"Line {i} states a threshold for anticoagulation.", {"line", "threshold"}, answers=i < answering)
+            for i in range(n)]
+
+
+def test_a_third_quote_from_one_passage_only_when_it_answers():
+    e = passage("x", "Recommendations")
+    by_id = {"E1": e}
+    assert len(_pick(_sentences(e, 4, answering=4), by_id)["E1"]) == 3
+    assert len(_pick(_sentences(e, 4, answering=0), by_id)["E1"]) == 2  # context lines stay at two
