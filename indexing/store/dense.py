@@ -87,10 +87,14 @@ def codec_label(index) -> str:
     return "ivf-pq" if hasattr(index, "pq") else "ivf-sq8"
 
 
+def clone(codec):
+    """An empty copy of the trained `codec` (or a copy of any index), independent of it."""
+    return _faiss().clone_index(codec)
+
+
 def encode(codec, vectors: np.ndarray, rows: np.ndarray):
     """A copy of the trained `codec` holding `vectors` under ids `rows`."""
-    faiss = _faiss()
-    index = faiss.clone_index(codec)
+    index = clone(codec)
     for start in range(0, len(rows), 65_536):
         index.add_with_ids(np.ascontiguousarray(vectors[start : start + 65_536], dtype=np.float32),
                            np.ascontiguousarray(rows[start : start + 65_536], dtype=np.int64))

@@ -73,26 +73,39 @@ def build(rows: np.ndarray, chunk_ids: list[str], vectors: np.ndarray, tokens: l
 
 def write(root: Path, segment: Segment) -> Segment:
     """Write `segment` durably under segments/<id> and return it loaded back (vectors mapped)."""
-    parent = root / SEGMENTS
-    parent.mkdir(parents=True, exist_ok=True)
-    final = parent / segment.id
-    tmp = parent / f".tmp-{segment.id}"
+    tmp = _staging(root, segment.id)
+    np.save(tmp / "vectors.npy", np.asarray(segment.vectors, dtype=np.float32), allow_pickle=False)
+    return _publish(root, tmp, segment.id, segment.rows, segment.chunk_ids, segment.postings,
+                    segment.ivf, segment.codec, int(segment.vectors.shape[1]))
+
+
+def _staging(root: Path, segment_id: str) -> Path:
+    """An empty segments/.tmp-<id> directory: never read, collected by `remove_stale` if left."""
+    tmp = root / SEGMENTS / f".tmp-{segment_id}"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    np.save(tmp / "rows.npy", segment.rows, allow_pickle=False)
-    np.save(tmp / "vectors.npy", np.asarray(segment.vectors, dtype=np.float32), allow_pickle=False)
-    (tmp / "chunk_ids.json").write_text(json.dumps(segment.chunk_ids), encoding="utf-8")
-    segment.postings.save(tmp / "lexical")
-    if segment.ivf is not None:
-        dense.write_index(segment.ivf, tmp / "dense.ivf")
-    meta = {"id": segment.id, "rows": len(segment), "dim": int(segment.vectors.shape[1]), "codec": segment.codec}
+    return tmp
+
+
+def _publish(root: Path, tmp: Path, segment_id: str, rows: np.ndarray, chunk_ids: list[str],
+             postings: Postings, ivf, codec: str | None, dim: int) -> Segment:
+    """Write the rest of the segment beside its vectors.npy in `tmp`, fsync, rename into place."""
+    parent = root / SEGMENTS
+    final = parent / segment_id
+    np.save(tmp / "rows.npy", np.asarray(rows, dtype=np.int64), allow_pickle=False)
+    (tmp / "chunk_ids.json").write_text(json.dumps(chunk_ids), encoding="utf-8")
+    postings.save(tmp / "lexical")
+    if ivf is not None:
+        dense.write_index(ivf, tmp / "dense.ivf")
+    meta = {"id": segment_id, "rows": len(rows), "dim": dim, "codec": codec}
     (tmp / "segment.json").write_text(json.dumps(meta), encoding="utf-8")
     fsync_tree(tmp)
     if final.exists():
         shutil.rmtree(final)  # a leftover of a crashed attempt under the same id; never published
     tmp.rename(final)
     fsync_dir(parent)
-    return load(root, segment.id)
+    return load(root, segment_id)
 
 
 def load(root: Path, segment_id: str) -> Segment:
@@ -129,37 +142,73 @@ def read_deletes(root: Path, segment_id: str, name: str | None) -> np.ndarray:
     return np.load(segment_dir(root, segment_id) / name, allow_pickle=False)
 
 
-def merge(parts: list[tuple[Segment, np.ndarray | None]], segment_id: str, codec_id: str | None, codec,
-          options: dense.DenseOptions) -> Segment:
-    """One segment of the live rows of consecutive segments (`alive` None: all rows live).
+MERGE_CHUNK = 65_536  # rows read, written and encoded at a time: 96 MB of float32 at 384-d
 
-    Vectors and postings are concatenated, not recomputed; IVF codes of the same codec are moved
-    across, others encoded. Large results get codes when a codec exists.
+
+def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id: str,
+          codec_id: str | None, codec, options: dense.DenseOptions) -> Segment:
+    """Write one segment of the live rows of consecutive segments (`alive` None: all rows live)
+    durably under segments/<id> and return it loaded back.
+
+    Memory stays bounded by MERGE_CHUNK rows, not the merged size (1M x 384 floats are 1.5 GB):
+    vectors are streamed from each part's vectors.npy into the new one with plain file reads and
+    writes (a memory map would count every page it touched in this process's RSS), and encoded
+    chunk by chunk when they need IVF codes. Postings are concatenated, not recomputed; IVF
+    codes of the same codec are moved across (`_reused_codes`). Large results get codes when a
+    codec exists. Written under a temporary name and renamed, like every segment.
     """
     keep = [np.ones(len(s), bool) if alive is None else alive for s, alive in parts]
     rows = np.concatenate([s.rows[k] for (s, _), k in zip(parts, keep)])
     chunk_ids = [c for (s, _), k in zip(parts, keep) for c, live in zip(s.chunk_ids, k) if live]
-    vectors = np.concatenate([np.asarray(s.vectors)[k] for (s, _), k in zip(parts, keep)])
     postings = Postings.merge([(s.postings, alive) for s, alive in parts])
-    merged = Segment(segment_id, rows, chunk_ids, vectors, postings)
+    dim = int(parts[0][0].vectors.shape[1]) if parts else 0
+    ivf = None
     if codec is not None and len(rows) >= options.ivf_segment_min:
-        merged.ivf, merged.codec = _merged_codes(parts, keep, codec_id, codec, vectors, rows), codec_id
-    return merged
+        ivf = _reused_codes(root, parts, keep, codec_id, codec)
+    tmp = _staging(root, segment_id)
+    with open(tmp / "vectors.npy", "wb") as out:
+        np.lib.format.write_array_header_1_0(
+            out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                  "shape": (len(rows), dim)})
+        for (segment, _), k in zip(parts, keep):
+            encode = ivf is not None and not (segment.codec == codec_id and segment.ivf is not None)
+            for live, ids in _live_chunks(root, segment, k):
+                out.write(live.tobytes())
+                if encode:
+                    ivf.add_with_ids(live, np.ascontiguousarray(ids))
+    return _publish(root, tmp, segment_id, rows, chunk_ids, postings, ivf,
+                    codec_id if ivf is not None else None, dim)
 
 
-def _merged_codes(parts, keep, codec_id, codec, vectors, rows):
-    """IVF lists moved from parts already encoded with `codec_id`; the rest encoded now."""
+def _live_chunks(root: Path, segment: Segment, keep: np.ndarray):
+    """(live float32 vectors, their row ids) of written `segment`, MERGE_CHUNK rows read at a time
+    from its vectors.npy."""
+    path = segment_dir(root, segment.id) / "vectors.npy"
+    n, dim = len(segment), int(segment.vectors.shape[1])
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh)
+        if tuple(shape) != (n, dim) or fortran or dtype != np.float32:
+            raise ValueError(f"segment {segment.id}: vectors.npy is {shape} {dtype}, expected ({n}, {dim}) float32")
+        for start in range(0, n, MERGE_CHUNK):
+            count = min(MERGE_CHUNK, n - start)
+            block = np.fromfile(fh, dtype=np.float32, count=count * dim).reshape(count, dim)
+            k = keep[start : start + count]
+            yield (block if k.all() else np.ascontiguousarray(block[k])), segment.rows[start : start + count][k]
+
+
+def _reused_codes(root: Path, parts, keep, codec_id, codec):
+    """The IVF index to fill: the lists of parts already encoded with `codec_id`, moved across
+    (read back from each part's dense.ivf one at a time, so the live snapshot's indexes stay
+    whole and at most one extra copy of a part is held), minus their deleted rows; else an empty
+    copy of `codec`. The caller adds the vectors of every other part."""
     reuse = [(s, k) for (s, _), k in zip(parts, keep) if s.codec == codec_id and s.ivf is not None]
     if not reuse:
-        return dense.encode(codec, vectors, rows)
-    import faiss
-
-    indexes = [faiss.clone_index(s.ivf) for s, _ in reuse]
+        return dense.clone(codec)
+    target = None
+    for segment, _ in reuse:
+        index = dense.read_index(segment_dir(root, segment.id) / "dense.ivf")
+        target = index if target is None else dense.merge_encoded([target, index], np.zeros(0, np.int64))
     dropped = np.concatenate([s.rows[~k] for s, k in reuse])
-    target = dense.merge_encoded(indexes, dropped)
-    covered = np.zeros(len(rows), dtype=bool)
-    for s, k in reuse:
-        covered |= np.isin(rows, s.rows[k])
-    if (~covered).any():
-        target.add_with_ids(np.ascontiguousarray(vectors[~covered]), np.ascontiguousarray(rows[~covered]))
-    return target
+    return dense.merge_encoded([target], dropped)

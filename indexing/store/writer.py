@@ -433,8 +433,7 @@ class IndexWriter:
             codec_id = None
         codec = dense.read_index(codec_path(self.root, codec_id)) if codec_id else None
         parts = [(v.segment, v.alive) for v in snapshot.views[start:stop]]
-        merged = segments.merge(parts, segments.new_id(snapshot.generation), codec_id, codec, options)
-        written = segments.write(self.root, merged)
+        written = segments.merge(self.root, parts, segments.new_id(snapshot.generation), codec_id, codec, options)
         views = snapshot.views[:start] + ([SegmentView(written)] if len(written) else []) + snapshot.views[stop:]
         updated = Snapshot(snapshot.generation, views, codec_id)
         publish(self.root, updated, self.store.embedder_name, self.store.dim)

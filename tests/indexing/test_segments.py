@@ -217,3 +217,60 @@ def test_merged_postings_equal_those_built_from_the_live_rows():
         if got is not None:
             assert np.asarray(got[0]).tolist() == np.asarray(want[0]).tolist(), term
             assert np.asarray(got[1]).tolist() == np.asarray(want[1]).tolist(), term
+
+
+def _live_vectors(store: IndexStore) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, vectors) of every live row, segment after segment: what one merged segment holds."""
+    views = store._snapshot.views
+    keep = [np.ones(len(v.segment), bool) if v.alive is None else v.alive for v in views]
+    return (np.concatenate([v.segment.rows[k] for v, k in zip(views, keep)]),
+            np.concatenate([np.asarray(v.segment.vectors)[k] for v, k in zip(views, keep)]))
+
+
+def test_streamed_merge_writes_the_live_rows_vectors(tmp_path, monkeypatch):
+    """The merge streams vectors.npy in chunks; chunks of 3 rows cut through segments and their
+    deleted rows, and the file must still be exactly the live rows' vectors in row order."""
+    from indexing.store import segments as segments_module
+
+    monkeypatch.setattr(segments_module, "MERGE_CHUNK", 3)
+    store, live = _churn(tmp_path / "many", seed=11)
+    assert any(v.alive is not None and not v.alive.all() for v in store._snapshot.views)  # deletions to skip
+    rows, vectors = _live_vectors(store)
+    store.optimize()
+    (view,) = store._snapshot.views
+    assert view.segment.rows.tolist() == rows.tolist()
+    on_disk = np.load(tmp_path / "many" / "segments" / view.segment.id / "vectors.npy", allow_pickle=False)
+    assert on_disk.dtype == np.float32 and np.array_equal(on_disk, vectors)
+    assert np.array_equal(on_disk, np.concatenate([v for _, _, v in live.values()]))
+    store.close()
+
+
+def test_merge_moves_codes_of_the_same_codec_and_drops_deleted_rows(tmp_path, monkeypatch):
+    """A merge without retraining reuses the IVF lists of segments already encoded (read back from
+    their dense.ivf) and encodes the rest: its index holds exactly the live rows, and searches
+    equal one exact index."""
+    from indexing.store import segments as segments_module
+
+    monkeypatch.setattr(segments_module, "MERGE_CHUNK", 5)
+    options = DenseOptions(compress_threshold=20, ivf_segment_min=10, nlist=2, nprobe=2, shortlist=400)
+    store, live = _churn(tmp_path / "many", seed=4, options=options)
+    store.optimize()
+    (coded,) = store._snapshot.views
+    assert coded.segment.ivf is not None and len(coded.segment) >= 10
+    rng, nrng = random.Random(7), np.random.default_rng(7)
+    with store.writer() as w:
+        victim = next(iter(live))
+        w.remove_document(live.pop(victim)[0].document_id)
+        doc = _random_doc(rng, nrng, "fresh")
+        w.add_document(*doc)
+        w.commit()
+        live["fresh"] = doc
+        w._merge(0, len(store._snapshot.views), retrain=False)
+    (merged,) = store._snapshot.views
+    assert merged.segment.codec == coded.segment.codec
+    assert merged.segment.ivf.ntotal == len(merged.segment)
+    one = _one_index(tmp_path / "one", live)
+    _assert_same_results(store, one, live)
+    assert coded.segment.ivf.ntotal == len(coded.segment)  # the old snapshot's index stays whole
+    store.close()
+    one.close()
