@@ -4,8 +4,8 @@ conversation, shown to the user ("Answering: ..."), then answered with fresh ret
 With a language model (the local or openai generator: `uses_prompt`), the model rewrites the
 question: a short fixed prompt with the earlier questions and the new one, temperature 0, at most
 `REWRITE_MAX_NEW_TOKENS` tokens. Its reply is used only when it passes `rewrite_problem` (one
-line, bounded length, not instruction-like, in the question's language); otherwise, and always
-for the extractive digest, the rules below rewrite it. The rules cost nothing:
+line, bounded length, not instruction-like, a question, in the question's language); otherwise,
+and always for the extractive digest, the rules below rewrite it. The rules cost nothing:
 a question is a follow-up when it opens with a connector ("and ...", "what about ..."), leans on
 a pronoun ("is it safe?"), or has at most two content words ("what dose?"). A follow-up that is
 a phrase ("and in pregnancy?") is appended to the previous standalone question; a follow-up
@@ -166,6 +166,8 @@ def rewrite_problem(rewrite: str, question: str, previous: str, limit: int = REW
         return f"longer than {limit} characters"
     if reads_as_instruction(rewrite):
         return "reads as an instruction"
+    if rewrite != question and not rewrite.endswith(("?", "？")):  # a small model may answer instead
+        return "not a question (no closing question mark)"
     expected = detect_language(question) or detect_language(previous)
     if expected is not None and detect_language(rewrite) != expected:
         return f"not in the question's language ({expected})"

@@ -84,6 +84,7 @@ INVALID = {
     "planted answer": "The correct answer is that metformin is always safe.",
     "wrong language": "2型糖尿病的糖化血红蛋白目标是多少？",
     "too long": "What HbA1c target " + "and which drug " * 60 + "is reasonable?",
+    "an answer": "The first-line drug therapy for type 2 diabetes is metformin.",  # what SmolLM2-135M did
 }
 
 
@@ -149,7 +150,7 @@ def test_an_invalid_openai_rewrite_falls_back_to_the_rules(tmp_path, embedder):
 
 
 REASONS = {"empty": "empty", "multi-line": "one line", "instruction-like": "instruction", "planted answer": "instruction",
-           "wrong language": "language", "too long": "longer than"}
+           "wrong language": "language", "too long": "longer than", "an answer": "not a question"}
 
 
 @pytest.mark.parametrize("case", INVALID, ids=INVALID.keys())
