@@ -1,13 +1,17 @@
 """Follow-up questions: "and in pregnancy?" is answered as a standalone question built from the
 conversation, shown to the user ("Answering: ..."), then answered with fresh retrieval.
 
-The rewrite is by rules (no model), so it is the same for every generator and costs nothing:
+With a language model (the local or openai generator: `uses_prompt`), the model rewrites the
+question: a short fixed prompt with the earlier questions and the new one, temperature 0, at most
+`REWRITE_MAX_NEW_TOKENS` tokens. Its reply is used only when it passes `rewrite_problem` (one
+line, bounded length, not instruction-like, a question, in the question's language); otherwise,
+and always for the extractive digest, the rules below rewrite it. The rules cost nothing:
 a question is a follow-up when it opens with a connector ("and ...", "what about ..."), leans on
 a pronoun ("is it safe?"), or has at most two content words ("what dose?"). A follow-up that is
 a phrase ("and in pregnancy?") is appended to the previous standalone question; a follow-up
 that is a question of its own ("what dose?") carries the previous question's subject terms.
-Anything else is a new topic and is answered as typed. A model-based rewrite for the local and
-openai generators can replace `standalone_question` later without changing callers.
+Anything else is a new topic and is answered as typed. The generator is passed in by the caller
+(`Conversation.standalone(question, generator)`); nothing is kept between calls.
 
     conversation = Conversation()
     answer = conversation.ask(assistant, "What is the first-line therapy for type 2 diabetes?")
@@ -17,14 +21,36 @@ openai generators can replace `standalone_question` later without changing calle
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.generators.base import AnswerGenerator, GenerationError, GenerationRequest
+from evidence.instructions import reads_as_instruction
 from evidence.schema import Answer
-from indexing.text import STOP_WORDS
+from indexing.text import STOP_WORDS, detect_language
+
+# A standalone clinical question is one sentence: 96 tokens is ~350 English characters (or ~96
+# Chinese ones), well past any question the rewrite should produce; a reply cut there is a ramble.
+REWRITE_MAX_NEW_TOKENS = 96
+# Earlier questions given to the model: the last three carry the subject of a follow-up; more
+# only lengthen the prompt (and the local model's prefill) without adding to it.
+REWRITE_TURNS = 3
+# A rewrite joins the follow-up to the previous question, so it needs at most both plus a few
+# connecting words (80 characters); 600 caps it whatever the earlier question's length.
+REWRITE_SLACK_CHARS = 80
+REWRITE_MAX_CHARS = 600
+REWRITE_SYSTEM = (
+    "You rewrite a clinician's follow-up question as one standalone question. Use the earlier "
+    "questions only to fill in what the follow-up leaves out (the condition, drug or patient group). "
+    "Keep the follow-up's language. If the follow-up already stands alone, return it unchanged. "
+    "Reply with the question only, on one line, without explanation."
+)
+_LABEL = re.compile(r"^\s*(?:standalone|rewritten)?\s*question\s*[:：]\s*", re.I)
+_QUOTES = ("\"\"", "“”", "''", "「」", "『』")
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -54,18 +80,26 @@ class Conversation(BaseModel):
     conversation_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     turns: list[Turn] = Field(default_factory=list)
 
-    def standalone(self, question: str) -> str:
-        """The question as it will be answered, given the turns so far."""
-        if not self.turns:
-            return question.strip()
-        return standalone_question(question, self.turns[-1].standalone)
+    def standalone(self, question: str, generator: AnswerGenerator | None = None) -> str:
+        """The question as it will be answered, given the turns so far: the model's rewrite when
+        `generator` is a language model and its rewrite is valid, else the rule rewrite."""
+        question = question.strip()
+        if not self.turns or not question:
+            return question
+        ruled = standalone_question(question, self.turns[-1].standalone)
+        if generator is None or not generator.uses_prompt:
+            return ruled
+        earlier = [t.standalone for t in self.turns[-REWRITE_TURNS:]]
+        return model_standalone(generator, question, earlier) or ruled
 
     def record(self, asked: str, answer: Answer) -> None:
         self.turns.append(Turn(asked=asked.strip(), standalone=answer.question, answer_text=answer.text))
 
-    def stream(self, assistant: Any, question: str, **options: Any) -> Iterator[str | Answer]:
-        """`Assistant.stream` on the standalone question; the turn is recorded with the answer."""
-        standalone = self.standalone(question)
+    def stream(self, assistant: Any, question: str, standalone: str | None = None, **options: Any) -> Iterator[str | Answer]:
+        """`Assistant.stream` on the standalone question (`standalone` when the caller has already
+        shown it, else rewritten here with the chosen generator); the turn is recorded with the answer."""
+        if standalone is None:
+            standalone = self.standalone(question, assistant.generator(options.get("generator")))
         for item in assistant.stream(standalone, **options):
             if isinstance(item, Answer):
                 self.record(question, item)
@@ -78,6 +112,66 @@ class Conversation(BaseModel):
                 answer = item
         assert answer is not None
         return answer
+
+
+def rewrite_messages(question: str, earlier: list[str]) -> list[dict[str, str]]:
+    """The fixed rewrite prompt: the earlier questions (oldest first), then the follow-up."""
+    lines = "\n".join(f"{i}. {q}" for i, q in enumerate(earlier, 1))
+    user = f"Earlier questions:\n{lines}\n\nFollow-up: {question}\n\nStandalone question:"
+    return [{"role": "system", "content": REWRITE_SYSTEM}, {"role": "user", "content": user}]
+
+
+def model_standalone(generator: AnswerGenerator, question: str, earlier: list[str]) -> str | None:
+    """The model's standalone question, or None when it fails, is cut off or is invalid."""
+    limit = min(len(question) + len(earlier[-1]) + REWRITE_SLACK_CHARS, REWRITE_MAX_CHARS)
+    request = GenerationRequest(question=question, mode="plain", evidence=[], messages=rewrite_messages(question, earlier),
+                                max_new_tokens=REWRITE_MAX_NEW_TOKENS, temperature=0.0, top_p=1.0)
+    cancel = threading.Event()
+    pieces: list[str] = []
+    stream = generator.stream(request, cancel)
+    try:
+        for piece in stream:
+            pieces.append(piece)
+            if sum(map(len, pieces)) > 2 * limit:  # rambling: stop paying for it
+                cancel.set()
+                return None
+    except GenerationError:
+        return None  # server down or model missing: the answer itself will say so
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    if request.finish_reason == "length" or request.problem:
+        return None
+    rewrite = clean_rewrite("".join(pieces))
+    return None if rewrite_problem(rewrite, question, earlier[-1], limit) else rewrite
+
+
+def clean_rewrite(text: str) -> str:
+    """The reply without surrounding space, a "Standalone question:" label or wrapping quotes."""
+    text = _LABEL.sub("", text.strip()).strip()
+    for pair in _QUOTES:
+        if len(text) > 2 and text[0] == pair[0] and text[-1] == pair[-1]:
+            text = text[1:-1].strip()
+    return text
+
+
+def rewrite_problem(rewrite: str, question: str, previous: str, limit: int = REWRITE_MAX_CHARS) -> str | None:
+    """Why the model's rewrite cannot stand for the question (None when it can)."""
+    if not rewrite:
+        return "empty"
+    if any(c < " " or "\x7f" <= c <= "\x9f" for c in rewrite):
+        return "more than one line (or control characters)"
+    if len(rewrite) > limit:
+        return f"longer than {limit} characters"
+    if reads_as_instruction(rewrite):
+        return "reads as an instruction"
+    if rewrite != question and not rewrite.endswith(("?", "？")):  # a small model may answer instead
+        return "not a question (no closing question mark)"
+    expected = detect_language(question) or detect_language(previous)
+    if expected is not None and detect_language(rewrite) != expected:
+        return f"not in the question's language ({expected})"
+    return None
 
 
 def is_follow_up(question: str) -> bool:

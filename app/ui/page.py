@@ -264,8 +264,17 @@ def stopped() -> None:
 def run_question(helper: Assistant, question: str, choices: Choices, conversation: Conversation) -> None:
     for key in ("answer", "entry_id", "asked"):
         st.session_state.pop(key, None)
-    standalone = conversation.standalone(question)
     answering = st.empty()  # while it is written; the answer box shows it afterwards
+    try:
+        generator = helper.generator(choices.generator)
+        if conversation.turns and generator.uses_prompt:
+            answering.caption("Reading the follow-up in the light of the conversation…")
+        standalone = conversation.standalone(question, generator)  # the model's rewrite, or the rules'
+    except (ValueError, OSError) as exc:  # AssistantError (unknown generator), SettingsError
+        answering.empty()
+        st.error(escape_markdown(str(exc)), icon=":material/error:")
+        return
+    answering.empty()
     if standalone != question.strip():
         answering.caption("Answering: " + escape_markdown(standalone))
     stop_slot = st.empty()
@@ -286,7 +295,7 @@ def run_question(helper: Assistant, question: str, choices: Choices, conversatio
     answer: Answer | None = None
     try:
         options = dict(mode=choices.mode, generator=choices.generator, filters=choices.filters, cancel=threading.Event())
-        for item in conversation.stream(helper, question, **options):
+        for item in conversation.stream(helper, question, standalone=standalone, **options):
             if isinstance(item, Answer):
                 answer = item
                 break

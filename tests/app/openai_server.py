@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -13,10 +14,10 @@ class FakeChatServer:
 
     `fail_first` requests get HTTP 500 first; `delay_s` sleeps before answering (slow server).
     `misbehave` makes a hostile streaming server (see `MISBEHAVIOURS`). Every request body is
-    kept in `requests`.
+    kept in `requests`. `reply` may be a function of the request body (a different reply per prompt).
     """
 
-    def __init__(self, reply: str = "Metformin is first line [E1].", fail_first: int = 0, delay_s: float = 0.0, chunk_delay_s: float = 0.0, misbehave: str | None = None, refuse_with: str | None = None):
+    def __init__(self, reply: "str | Callable[[dict], str]" = "Metformin is first line [E1].", fail_first: int = 0, delay_s: float = 0.0, chunk_delay_s: float = 0.0, misbehave: str | None = None, refuse_with: str | None = None):
         assert misbehave is None or misbehave in MISBEHAVIOURS, misbehave
         self.misbehave = misbehave
         self.refuse_with = refuse_with  # answer HTTP 400 with this body (a server's error text)
@@ -73,7 +74,7 @@ class FakeChatServer:
                         self.wfile.write(b": keep-alive\n\n")
                         first = {"choices": [{"index": 0, "delta": {"role": "assistant"}}]}
                         self.wfile.write(f"data: {json.dumps(first)}\n\n".encode())
-                        for word in server.reply.split(" "):
+                        for word in server.reply_to(body).split(" "):
                             chunk = {"choices": [{"index": 0, "delta": {"content": word + " "}}]}
                             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                             self.wfile.flush()
@@ -83,7 +84,7 @@ class FakeChatServer:
                     except (BrokenPipeError, ConnectionResetError):
                         server.disconnected.set()
                 else:
-                    payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": server.reply}, "finish_reason": "length"}]}
+                    payload = {"choices": [{"index": 0, "message": {"role": "assistant", "content": server.reply_to(body)}, "finish_reason": "length"}]}
                     data = json.dumps(payload).encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -94,6 +95,9 @@ class FakeChatServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def reply_to(self, body: dict) -> str:
+        return self.reply(body) if callable(self.reply) else self.reply
 
     @property
     def url(self) -> str:
@@ -139,7 +143,7 @@ def _flood(out, server: FakeChatServer) -> None:
 
 def _cut_without_done(out, server: FakeChatServer) -> None:
     """Half an answer, then the connection closes without [DONE]."""
-    for word in server.reply.split(" ")[:3]:
+    for word in server.reply_to({}).split(" ")[:3]:
         out.write(_event(word + " "))
     out.flush()
 

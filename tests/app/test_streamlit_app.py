@@ -46,8 +46,21 @@ def scripted_local(monkeypatch):
     monkeypatch.setattr(
         assistant_module,
         "make_generator",
-        lambda name, settings: ScriptedGenerator(quote_evidence, demo=True) if name == "local" else real(name, settings),
+        lambda name, settings: ScriptedGenerator(local_script, demo=True) if name == "local" else real(name, settings),
     )
+
+
+MODEL_REWRITE = "What HbA1c target is recommended during pregnancy for women with type 2 diabetes?"
+
+
+def local_script(request) -> str:  # type: ignore[no-untyped-def]
+    """Quotes its first passage; asked to rewrite a follow-up, gives MODEL_REWRITE for "and in
+    pregnancy?" and any other question unchanged."""
+    from app.conversation import REWRITE_SYSTEM
+
+    if request.messages and request.messages[0]["content"] == REWRITE_SYSTEM:
+        return MODEL_REWRITE if request.question == "and in pregnancy?" else request.question
+    return quote_evidence(request)
 
 
 def test_ask_streams_a_cited_answer_with_graded_evidence_cards(app_data):
@@ -188,6 +201,16 @@ def test_follow_up_is_answered_as_a_standalone_question_and_kept_in_history(app_
     entries = History(app_data).entries()
     assert [e.asked for e in entries] == ["and in pregnancy?", QUESTION]
     assert entries[0].question == standalone and entries[0].conversation_id == entries[1].conversation_id
+
+
+def test_the_local_models_rewrite_of_a_follow_up_is_shown_and_answered(app_data, scripted_local):
+    at = start()
+    at.selectbox(key="generator").set_value("local")
+    at.run()
+    at = ask(ask(at, QUESTION), "and in pregnancy?")
+    assert [c.value for c in at.caption].count("Answering: " + escape_markdown(MODEL_REWRITE)) == 1
+    entries = History(app_data).entries()
+    assert entries[0].asked == "and in pregnancy?" and entries[0].question == MODEL_REWRITE
 
 
 def test_history_reopens_after_a_restart_and_flags_a_removed_source(app_data):
