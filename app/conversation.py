@@ -87,7 +87,9 @@ class Conversation(BaseModel):
         if not self.turns or not question:
             return question
         ruled = standalone_question(question, self.turns[-1].standalone)
-        if generator is None or not generator.uses_prompt:
+        if generator is None or not generator.uses_prompt or generator.is_demo:
+            # The bundled 135M demo model answered the follow-up instead of rewriting it in every
+            # try (5 of 5 refused, 34-99 s each on 2 cores): it is not asked.
             return ruled
         earlier = [t.standalone for t in self.turns[-REWRITE_TURNS:]]
         return model_standalone(generator, question, earlier) or ruled

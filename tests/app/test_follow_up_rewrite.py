@@ -38,8 +38,8 @@ def is_rewrite(request: GenerationRequest) -> bool:
     return bool(request.messages) and request.messages[0]["content"] == REWRITE_SYSTEM
 
 
-def scripted(rewrite) -> ScriptedGenerator:  # type: ignore[no-untyped-def]
-    """A local model that answers the rewrite prompt with `rewrite` (a text, or a function that
+def scripted(rewrite, demo: bool = False) -> ScriptedGenerator:  # type: ignore[no-untyped-def]
+    """A local (non-demo) model that answers the rewrite prompt with `rewrite` (a text, or a function that
     raises) and any other prompt by quoting its first passage."""
 
     def script(request: GenerationRequest) -> str:
@@ -47,7 +47,7 @@ def scripted(rewrite) -> ScriptedGenerator:  # type: ignore[no-untyped-def]
             return quote_evidence(request)
         return rewrite() if callable(rewrite) else rewrite
 
-    return ScriptedGenerator(script)
+    return ScriptedGenerator(script, demo=demo)
 
 
 def converse(assistant: Assistant, gen: ScriptedGenerator, follow_up: str = FOLLOW_UP, first: str = QUESTION, **options):
@@ -55,6 +55,15 @@ def converse(assistant: Assistant, gen: ScriptedGenerator, follow_up: str = FOLL
     conversation = Conversation()
     conversation.ask(assistant, first, generator="local", **options)
     return conversation, conversation.ask(assistant, follow_up, generator="local", **options)
+
+
+def test_the_bundled_demo_model_is_not_asked_to_rewrite(assistant):
+    """The 135M demo model answered follow-ups instead of rewriting them (5 of 5, 34-99 s each):
+    with it the rules rewrite, and no rewrite prompt is sent."""
+    gen = scripted(REWRITE, demo=True)
+    _, answer = converse(assistant, gen)
+    assert answer.question == RULED
+    assert not [r for r in gen.requests if is_rewrite(r)]
 
 
 def test_the_local_model_rewrites_the_follow_up_and_retrieval_uses_it(assistant):

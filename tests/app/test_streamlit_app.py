@@ -40,13 +40,23 @@ def markdown(at: AppTest) -> list[str]:
 @pytest.fixture
 def scripted_local(monkeypatch):
     """The local generator replaced by a scripted demo model (the real one is tested elsewhere)."""
+    _script_local(monkeypatch, demo=True)
+
+
+@pytest.fixture
+def scripted_clinical_local(monkeypatch):
+    """The same, as a non-demo model (the demo model is never asked to rewrite follow-ups)."""
+    _script_local(monkeypatch, demo=False)
+
+
+def _script_local(monkeypatch, demo: bool) -> None:
     import app.assistant as assistant_module
 
     real = assistant_module.make_generator
     monkeypatch.setattr(
         assistant_module,
         "make_generator",
-        lambda name, settings: ScriptedGenerator(local_script, demo=True) if name == "local" else real(name, settings),
+        lambda name, settings: ScriptedGenerator(local_script, demo=demo) if name == "local" else real(name, settings),
     )
 
 
@@ -203,7 +213,7 @@ def test_follow_up_is_answered_as_a_standalone_question_and_kept_in_history(app_
     assert entries[0].question == standalone and entries[0].conversation_id == entries[1].conversation_id
 
 
-def test_the_local_models_rewrite_of_a_follow_up_is_shown_and_answered(app_data, scripted_local):
+def test_the_local_models_rewrite_of_a_follow_up_is_shown_and_answered(app_data, scripted_clinical_local):
     at = start()
     at.selectbox(key="generator").set_value("local")
     at.run()
