@@ -2,8 +2,8 @@
 
 Runs `streamlit run streamlit_app.py` on 127.0.0.1 against a copy of the demo index and drives
 Debian's chromium through Playwright (never `playwright install`). Saves a screenshot of the
-answered question in the test's temp dir; with M1E_UPDATE_SCREENSHOT=1 it refreshes
-data/screenshot.png, the picture in the README.
+answered question in the test's temp dir; with M1E_UPDATE_SCREENSHOT=1 the three-turn test
+refreshes data/screenshot.png, the picture in the README (an answer with its highlighted PDF citation).
 """
 
 from __future__ import annotations
@@ -170,8 +170,6 @@ def test_ask_then_upload_a_pdf_in_a_real_browser(ui, page, tmp_path):
     shot = tmp_path / "screenshot.png"
     page.screenshot(path=str(shot), full_page=False)
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank frame
-    if os.environ.get("M1E_UPDATE_SCREENSHOT") == "1":
-        shutil.copyfile(shot, ROOT / "data" / "screenshot.png")
 
     page.get_by_text("Library", exact=True).click()
     expect(page.get_by_text("Add documents")).to_be_visible()
@@ -251,3 +249,80 @@ def test_conversation_history_after_reload_and_markdown_export(ui, page, tmp_pat
     expect(page.get_by_text("Earlier in this conversation (1)")).to_be_visible()
     page.screenshot(path=str(tmp_path / "history.png"), full_page=False)
     assert shot.stat().st_size > 10_000
+
+
+# The CTT meta-analysis (data/samples/en-ctt-2010.pdf) is the demo corpus's answer to this
+# question: the extractive generator cites its page 2 as [E1] for the question and for the first
+# follow-up (checked with the demo index on 2026-12-05), so the conversation reaches a PDF citation.
+PDF_QUESTION = "How much does lowering LDL cholesterol with statins reduce major vascular events?"
+PDF_TITLE = "Efficacy and safety of more intensive lowering of LDL cholesterol"
+MARKER_MIN_PIXELS = 500  # a highlighted sentence at preview size covers thousands; none: 0
+
+
+def marker_pixels(png: bytes) -> int:
+    """Pixels of the preview painted with highlight.MARKER_RGBA (a translucent yellow) over the
+    page's white or light paper: red stays high, blue drops well below green."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(((r > 220) & (g > 190) & (g < 250) & (b < 190) & (g - b > 50)).sum())
+
+
+def test_three_turns_reload_reopen_highlighted_pdf_citation_and_export(ui, page, tmp_path):
+    """What a clinician does in a day (issue 11): a question and two follow-ups, a reload, the
+    history in the sidebar reopens the first answer with its citations, the cited PDF page shows
+    the quoted sentence highlighted, and the answer exports as Markdown with its [E1] citation."""
+    from playwright.sync_api import expect
+
+    url, _, _ = ui
+    page.goto(url)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+
+    def listed(turn: str):  # the sidebar's entry for a turn: its label is cut at 60 characters
+        return sidebar.locator('[class*="st-key-history_"]').filter(has_text=turn[:50])
+
+    expect(page.get_by_label("Question")).to_be_visible(timeout=120_000)
+    turns = [PDF_QUESTION, "and in women?", "and in older adults?"]
+    for n, turn in enumerate(turns):
+        page.get_by_label("Question").fill(turn)
+        page.get_by_role("button", name="Ask").click()
+        expect(listed(turn)).to_have_count(1, timeout=120_000)
+        if n:
+            expect(page.get_by_text(f"Earlier in this conversation ({n})")).to_be_visible(timeout=60_000)
+    expect(page.locator(".st-key-answer_box")).to_contain_text("in women, in older adults", timeout=60_000)
+
+    page.reload()
+    for turn in turns:  # every turn is kept, listed by what was typed
+        expect(listed(turn)).to_have_count(1, timeout=120_000)
+    listed(PDF_QUESTION).click()
+    answer = page.locator(".st-key-answer_box")
+    expect(answer.locator('a[href="#evidence-e1"]').first).to_be_visible(timeout=60_000)  # its [E1] link, as it was
+    card = page.locator(".st-key-card_evidence-e1")
+    expect(card).to_contain_text(PDF_TITLE, timeout=60_000)
+    expect(card).to_contain_text("cited in the answer", timeout=60_000)
+
+    card.get_by_text("Show page 2 of the PDF").click()
+    # "page 2" alone: the quoted words were found and drawn (else the caption says they were not).
+    expect(card.get_by_text("page 2", exact=True)).to_be_visible(timeout=120_000)
+    preview = card.locator('[data-testid="stImage"] img').first
+    expect(preview).to_be_visible(timeout=60_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle(), timeout=60_000)
+    marked = marker_pixels(preview.screenshot())
+    print(f"marker pixels in the preview: {marked}")
+    assert marked >= MARKER_MIN_PIXELS
+    card.scroll_into_view_if_needed()
+    shot = tmp_path / "highlighted-citation.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("M1E_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, ROOT / "data" / "screenshot.png")
+
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Markdown").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert PDF_QUESTION.rstrip("?") in exported.splitlines()[0]
+    assert "[E1]" in exported and PDF_TITLE in exported
