@@ -36,14 +36,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from app.ui.preview import MAX_PREVIEW_PIXELS, PreviewError
+from app.ui.preview import MAX_PREVIEW_PIXELS, PreviewError, open_pdf_page
 from evidence.sentences import CITATION, strip_markup
 from indexing.text import passage_sentences
 
@@ -295,29 +293,9 @@ def _source_spans(key_index: list[int], fragments: list[tuple[int, int]]) -> lis
 # ----------------------------------------------------------------------------- PDF pages
 
 
-@contextmanager
-def _open_page(pdf_path: str | Path, page_number: int) -> Iterator[Any]:
-    """The 1-based page of the PDF, closed (with its document) afterwards; a HighlightError
-    naming the file when it cannot be opened or has no such page."""
-    import pypdfium2 as pdfium
-
-    path = Path(pdf_path)
-    if not path.is_file():
-        raise HighlightError(f"{path}: no such file")
-    try:
-        pdf = pdfium.PdfDocument(str(path))
-    except Exception as exc:  # noqa: BLE001 - pdfium raises its own error types
-        raise HighlightError(f"{path}: cannot open the PDF ({exc})") from exc
-    try:
-        if not 1 <= page_number <= len(pdf):
-            raise HighlightError(f"{path}: has no page {page_number} (it has {len(pdf)})")
-        page = pdf[page_number - 1]
-        try:
-            yield page
-        finally:
-            page.close()
-    finally:
-        pdf.close()
+def _open_page(pdf_path: str | Path, page_number: int) -> Any:
+    """The 1-based page of the PDF (preview.open_pdf_page), failing with a HighlightError."""
+    return open_pdf_page(pdf_path, page_number, error=HighlightError)
 
 
 def _page_chars(page: Any) -> tuple[str, list[Box | None]]:

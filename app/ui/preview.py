@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,42 +19,55 @@ MAX_PREVIEW_PIXELS = 25_000_000
 MIN_SCALE, MAX_SCALE = 0.5, 3.0
 
 
-def render_pdf_page(path: str | Path, page_number: int, width_px: int = 900) -> Any:
-    """The 1-based page of a PDF as a PIL image about `width_px` wide (pypdfium2 only reads it)."""
+@contextmanager
+def open_pdf_page(path: str | Path, page_number: int, error: type[PreviewError] = PreviewError) -> Iterator[Any]:
+    """The 1-based page of a PDF, closed with its document afterwards; `error` (a PreviewError)
+    names the file when it is missing, cannot be opened or has no such page. The one place the
+    UI opens a PDF page: the plain preview and the highlighted one (highlight.py) both use it."""
     import pypdfium2 as pdfium
 
     path = Path(path)
-    if path.suffix.lower() != ".pdf" or not path.is_file():
-        raise PreviewError(f"{path}: not a readable PDF file")
+    if not path.is_file():
+        raise error(f"{path}: no such file")
     try:
         pdf = pdfium.PdfDocument(str(path))
     except Exception as exc:  # noqa: BLE001 - pdfium raises its own error types
-        raise PreviewError(f"{path}: cannot open the PDF ({exc})") from exc
+        raise error(f"{path}: cannot open the PDF ({exc})") from exc
     try:
         if not 1 <= page_number <= len(pdf):
-            raise PreviewError(f"{path}: has no page {page_number} (it has {len(pdf)})")
-        return _render(pdf, page_number, width_px, path)
-    except PreviewError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - pdfium and PIL fail in their own ways on hostile pages
-        raise PreviewError(f"{path}: cannot render page {page_number} ({type(exc).__name__}: {exc})") from exc
+            raise error(f"{path}: has no page {page_number} (it has {len(pdf)})")
+        page = pdf[page_number - 1]
+        try:
+            yield page
+        finally:
+            page.close()
     finally:
         pdf.close()
 
 
-def _render(pdf: Any, page_number: int, width_px: int, path: Path) -> Any:
+def render_pdf_page(path: str | Path, page_number: int, width_px: int = 900) -> Any:
+    """The 1-based page of a PDF as a PIL image about `width_px` wide (pypdfium2 only reads it)."""
+    path = Path(path)
+    if path.suffix.lower() != ".pdf" or not path.is_file():
+        raise PreviewError(f"{path}: not a readable PDF file")
+    with open_pdf_page(path, page_number) as page:
+        try:
+            return _render(page, page_number, width_px, path)
+        except PreviewError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pdfium and PIL fail in their own ways on hostile pages
+            raise PreviewError(f"{path}: cannot render page {page_number} ({type(exc).__name__}: {exc})") from exc
+
+
+def _render(page: Any, page_number: int, width_px: int, path: Path) -> Any:
     """Render at about `width_px` wide, refusing pages whose image would exceed MAX_PREVIEW_PIXELS
     before any pixel is allocated (a 1800 x 1,800,000 pt MediaBox once took 5 GB)."""
-    page = pdf[page_number - 1]
-    try:
-        width_pt, height_pt = max(page.get_width(), 1.0), max(page.get_height(), 1.0)
-        scale = max(MIN_SCALE, min(MAX_SCALE, width_px / width_pt))
-        scale = min(scale, (MAX_PREVIEW_PIXELS / (width_pt * height_pt)) ** 0.5)
-        if scale < MIN_SCALE:
-            raise PreviewError(
-                f"{path}: page {page_number} is too large to preview ({width_pt:,.0f} x {height_pt:,.0f} points; "
-                f"the limit is {MAX_PREVIEW_PIXELS:,} pixels at half scale)"
-            )
-        return page.render(scale=scale).to_pil()
-    finally:
-        page.close()
+    width_pt, height_pt = max(page.get_width(), 1.0), max(page.get_height(), 1.0)
+    scale = max(MIN_SCALE, min(MAX_SCALE, width_px / width_pt))
+    scale = min(scale, (MAX_PREVIEW_PIXELS / (width_pt * height_pt)) ** 0.5)
+    if scale < MIN_SCALE:
+        raise PreviewError(
+            f"{path}: page {page_number} is too large to preview ({width_pt:,.0f} x {height_pt:,.0f} points; "
+            f"the limit is {MAX_PREVIEW_PIXELS:,} pixels at half scale)"
+        )
+    return page.render(scale=scale).to_pil()
