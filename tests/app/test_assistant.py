@@ -13,23 +13,10 @@ import pytest
 
 from app import Answer, Assistant, AssistantError, AssistantInfo, SearchFilters, SourceType
 from app.assistant import EMPTY_INDEX_TEXT
-from indexing.embedding import load_embedder
 from indexing.labels import EvidenceLevel
-from tests.app.fakes import MemoryStore, ScriptedGenerator, attach, quote_evidence
+from tests.app.fakes import ScriptedGenerator, quote_evidence
 
 QUESTION = "What is the first-line drug therapy for type 2 diabetes?"
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder("default")
-
-
-@pytest.fixture
-def assistant(tmp_path, embedder):
-    a = Assistant(data_dir=tmp_path / "data")
-    attach(a, MemoryStore(embedder), embedder)
-    return a
 
 
 def with_generator(assistant: Assistant, gen: ScriptedGenerator) -> ScriptedGenerator:

@@ -12,7 +12,6 @@ import pytest
 from app import Assistant
 from app.conversation import REWRITE_MAX_NEW_TOKENS, REWRITE_SYSTEM, Conversation, standalone_question
 from app.generators.base import GenerationError, GenerationRequest
-from indexing.embedding import load_embedder
 from tests.app.fakes import MemoryStore, ScriptedGenerator, attach, quote_evidence
 from tests.app.openai_server import FakeChatServer
 
@@ -20,18 +19,6 @@ QUESTION = "What is the first-line drug therapy for type 2 diabetes?"
 FOLLOW_UP = "and what about the target?"
 REWRITE = "What HbA1c target is reasonable for adults with type 2 diabetes?"
 RULED = standalone_question(FOLLOW_UP, QUESTION)
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder("default")
-
-
-@pytest.fixture
-def assistant(tmp_path, embedder):
-    a = Assistant(data_dir=tmp_path / "data")
-    attach(a, MemoryStore(embedder), embedder)
-    return a
 
 
 def is_rewrite(request: GenerationRequest) -> bool:

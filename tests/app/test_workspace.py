@@ -11,29 +11,15 @@ import json
 
 import pytest
 
-from app import AnswerWarning, Assistant
+from app import AnswerWarning
 from app.conversation import Conversation, is_follow_up, standalone_question
 from app.export import answer_to_pdf
 from app.feedback import FeedbackError, FeedbackLog
 from app.history import History, HistoryError, source_states
 from evidence.export import location_label
-from indexing.embedding import load_embedder
 from indexing.labels import EvidenceLevel, SourceType
-from tests.app.fakes import MemoryStore, attach
 
 QUESTION = "What is the first-line drug therapy for type 2 diabetes?"
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder("default")
-
-
-@pytest.fixture
-def assistant(tmp_path, embedder):
-    a = Assistant(data_dir=tmp_path / "data")
-    attach(a, MemoryStore(embedder), embedder)
-    return a
 
 
 def test_history_reopens_an_answer_exactly_and_flags_removed_and_changed_sources(assistant, tmp_path):
