@@ -96,8 +96,10 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
         table.end()
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
         if previous_bullet and out and not is_bullet(s) and _normal(text)[:40] not in starts and _quotable(s, text, headings):
-            out[-1].follow.append(text)  # "- Nimodipine ... (Class I). See the ... section." is one item
-            out[-1].text, out[-1].terms = out[-1].text + " " + text, out[-1].terms | content_terms(text)
+            # "- Nimodipine ... (Class I). See the ... section." is one item, quoted whole but
+            # scored on its bullet: "When A1C is >= 1.5% above the goal, ..." after an item on
+            # combination therapy must not make it the answer to an A1C-target question.
+            out[-1].follow.append(text)
             continue
         previous_bullet = False
         if is_bullet(s) and text.endswith((":", "：")) and not joining and not states_recommendation(text):
@@ -130,7 +132,7 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
             previous_bullet = is_bullet(s) and not joining
     for item in out:  # a list unit is about what its first line says; its items only complete it
         if len(item.parts) > 1:
-            item.text = " ".join(item.parts + item.follow)
+            item.text = " ".join(item.parts)
     return out
 
 
