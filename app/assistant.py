@@ -164,6 +164,26 @@ class Assistant:
         self.refresh()
         return report
 
+    def source_text(self, item: Evidence) -> str | None:
+        """The whole page or section a citation points at, read from its source as it stands now
+        (PDF page text, or the guideline's section file), so the UI can show the quoted span in
+        its context. None when the source is gone, unreadable, or no longer the content that was
+        cited (its hash differs from the cited document id): never another passage's text."""
+        from indexing.errors import ReadError
+        from indexing.readers import read_document
+        from indexing.readers.demo import guideline_folder_document
+
+        path = Path(item.path) if item.path else None
+        try:
+            if path is None or not path.exists():
+                return None
+            document = guideline_folder_document(path) if path.is_dir() else read_document(path)
+        except (ReadError, OSError):
+            return None
+        if document.document_id != item.document_id or not 1 <= item.page_start <= len(document.pages):
+            return None
+        return document.pages[item.page_start - 1].text
+
     def documents(self) -> list[Any]:
         """Every indexed document (`DocumentRecord`), as the store lists them."""
         store = self._open()

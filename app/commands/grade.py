@@ -66,21 +66,15 @@ def grade_file(path: Path) -> GradeReport:
 
 
 def _folder_document(path: Path):
-    """A guideline kept as a folder of markdown section files (the open-medicine layout:
-    <guidelines>/content/<id>/ with <guidelines>/registry.json), read as the index reads it."""
+    """A guideline kept as a folder of markdown section files (indexing.readers.demo)."""
     from app.cli import CommandError
-    from indexing.readers.demo import open_medicine_documents
+    from indexing.readers import ReadError
+    from indexing.readers.demo import guideline_folder_document
 
-    root = path.resolve().parent.parent
-    if path.resolve().parent.name != "content" or not (root / "registry.json").is_file():
-        raise CommandError(
-            f"{path}: is a folder but not a guideline of section files (no registry.json two levels up); "
-            "m1e grade takes one file or one such guideline folder"
-        )
-    for document in open_medicine_documents(root):
-        if Path(document.path).resolve() == path.resolve():
-            return document
-    raise CommandError(f"{path}: this folder is not listed in {root / 'registry.json'}")
+    try:
+        return guideline_folder_document(path)
+    except ReadError as exc:
+        raise CommandError(f"{exc}; m1e grade takes one file or one such guideline folder") from None
 
 
 def _describe(g: StatedGrade) -> str:

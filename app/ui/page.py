@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import quote as url_quote
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import streamlit as st
@@ -394,7 +395,8 @@ def show_answer_details(helper: Assistant, answer: Answer, totals: dict[str, int
     st.subheader(heading, anchor="evidence")
     for item in answer.evidence:
         evidence_card(item, cited=item.evidence_id in cited, state=states.get(item.evidence_id),
-                      total=totals.get(item.document_id), quotes=tuple(cited_quotes(answer.text, item.evidence_id)))
+                      total=totals.get(item.document_id), quotes=tuple(cited_quotes(answer.text, item.evidence_id)),
+                      source_text=lambda item=item: helper.source_text(item))
 
 
 def doi_url(doi: str) -> str:
@@ -422,7 +424,9 @@ def level_badge(item: Evidence) -> None:
 
 
 def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None, total: int | None = None,
-                  quotes: tuple[str, ...] = ()) -> None:
+                  quotes: tuple[str, ...] = (), source_text: Callable[[], str | None] | None = None) -> None:
+    """One evidence card. `source_text` reads the cited section as it stands now
+    (`Assistant.source_text`); it is called only when the clinician asks to see the section."""
     with st.container(border=True, key=f"card_{anchor_id(item.evidence_id)}"):
         # Our own id only (never document text): the anchor the answer's [En] links jump to.
         st.markdown(f'<div id="{anchor_id(item.evidence_id)}"></div>', unsafe_allow_html=True)
@@ -480,7 +484,9 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
         # A changed or removed source is never previewed: the file now may show another passage.
         if current and quotes and not item.path.lower().endswith(".pdf"):
             if st.toggle("Show the quoted words in this section", key=f"marked_{item.chunk_id}"):
-                st.markdown(marked_section_html(item.text, quotes), unsafe_allow_html=True)
+                whole = source_text() if source_text is not None else None
+                st.markdown(marked_section_html(whole or item.text, quotes), unsafe_allow_html=True)
+                st.caption(f"the whole {location_label(item, total)}" if whole else "the cited passage (the source could not be read again)")
         if current and item.path.lower().endswith(".pdf") and Path(item.path).is_file():
             if st.toggle(f"Show page {item.page_start} of the PDF", key=f"preview_{item.chunk_id}"):
                 try:

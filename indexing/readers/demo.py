@@ -50,6 +50,25 @@ def open_medicine_dir() -> Path:
 def open_medicine_documents(root: Path | None = None) -> Iterator[Document]:
     """One Document per registered guideline; pages are its section files in registry order."""
     root = root or open_medicine_dir()
+    for entry in _registry(root):
+        yield _guideline_document(root / "content" / entry.id, entry)
+
+
+def guideline_folder_document(folder: str | Path) -> Document:
+    """One guideline kept as a folder of section files (<guidelines>/content/<id>/ beside
+    <guidelines>/registry.json), read exactly as the index reads it: `m1e grade` on such a
+    folder, and the app showing a cited section as it stands now. A ReadError names the folder."""
+    folder = Path(folder).resolve()
+    root = folder.parent.parent
+    if folder.parent.name != "content" or not (root / "registry.json").is_file():
+        raise ReadError(folder, "is a folder but not a guideline of section files (no registry.json two levels up)")
+    for entry in _registry(root):
+        if entry.id == folder.name:
+            return _guideline_document(folder, entry)
+    raise ReadError(folder, f"this folder is not listed in {root / 'registry.json'}")
+
+
+def _registry(root: Path) -> Iterator[_RegistryEntry]:
     registry_path = root / "registry.json"
     try:
         entries = json.loads(registry_path.read_text(encoding="utf-8"))
@@ -57,10 +76,9 @@ def open_medicine_documents(root: Path | None = None) -> Iterator[Document]:
         raise ReadError(registry_path, f"cannot read the open-medicine registry ({exc})") from None
     for raw in entries:
         try:
-            entry = _RegistryEntry.model_validate(raw)
+            yield _RegistryEntry.model_validate(raw)
         except ValidationError as exc:
             raise ReadError(registry_path, f"malformed registry entry {raw.get('id', '?')!r}: {exc.errors()[0]['msg']}") from None
-        yield _guideline_document(root / "content" / entry.id, entry)
 
 
 def _guideline_document(folder: Path, entry: _RegistryEntry) -> Document:

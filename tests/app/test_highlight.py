@@ -375,3 +375,35 @@ def test_a_doi_becomes_a_resolver_link_that_a_record_cannot_redirect():
     assert doi_url("10.1001/jama.2016.0287") == "https://doi.org/10.1001/jama.2016.0287"
     assert doi_url(" https://doi.org/10.1/x ") == "https://doi.org/10.1/x"
     assert doi_url("10.1/x?a=b#c").startswith("https://doi.org/10.1/x%3Fa%3Db%23c")
+
+
+def test_the_cited_section_is_read_again_from_its_source_only_while_it_is_unchanged(tmp_path):
+    """Assistant.source_text gives the whole section (a guideline's section file) or PDF page a
+    citation points at, as the card's "Show the quoted words in this section" shows it; a source
+    whose content is no longer the cited one, or is gone, gives None (never another text)."""
+    import shutil
+
+    from app import Assistant
+    from evidence.schema import Evidence
+    from indexing.readers import read_document
+    from indexing.readers.demo import guideline_folder_document, open_medicine_dir
+
+    helper = Assistant(data_dir=tmp_path / "data")
+    folder = next(p for p in sorted((open_medicine_dir() / "content").iterdir()) if p.is_dir())
+    guideline = guideline_folder_document(folder)
+    section = guideline.pages[-1]
+    cite = Evidence(chunk_id="c", document_id=guideline.document_id, text=section.text[:80], page_start=section.number,
+                    page_end=section.number, title=guideline.title, path=str(folder))
+    assert helper.source_text(cite) == section.text and len(section.text) > len(cite.text)
+    assert helper.source_text(cite.model_copy(update={"document_id": "0" * 64})) is None  # re-indexed or changed since
+    assert helper.source_text(cite.model_copy(update={"page_start": len(guideline.pages) + 1})) is None
+
+    pdf = tmp_path / "ctt.pdf"
+    shutil.copy(Path(__file__).resolve().parents[2] / "data" / "samples" / "en-ctt-2010.pdf", pdf)
+    document = read_document(pdf)
+    cite_pdf = cite.model_copy(update={"document_id": document.document_id, "path": str(pdf), "page_start": 2, "page_end": 2})
+    assert "LDL cholesterol" in helper.source_text(cite_pdf)
+    pdf.write_bytes(b"%PDF-1.4 not any more")
+    assert helper.source_text(cite_pdf) is None
+    pdf.unlink()
+    assert helper.source_text(cite_pdf) is None

@@ -276,3 +276,18 @@ def test_passages_keep_their_bullets_and_tables_escaped():
     shown = passage_markdown("Dosing:\n- Apixaban 5 mg <b>BID</b>\n| Drug | Dose |\n|---|---|\n| Rivaroxaban | 20 mg [x](y) |")
     assert "\n- Apixaban 5 mg \\<b\\>BID\\</b\\>" in shown
     assert "| Drug | Dose |\n|---|---|\n| Rivaroxaban | 20 mg \\[x\\]\\(y\\) |" in shown
+
+
+def test_a_cited_guideline_section_is_shown_whole_with_the_quote_marked(app_data):
+    """The card's "Show the quoted words in this section" reads the section file again through
+    Assistant.source_text and marks the cited sentence in it."""
+    at = ask(start(), QUESTION)
+    answer = at.session_state["answer"]
+    cited = {c.evidence_id for c in answer.citations}
+    item = next(e for e in answer.evidence if e.evidence_id in cited and not e.path.lower().endswith(".pdf"))
+    at.toggle(key=f"marked_{item.chunk_id}").set_value(True)
+    at.run()
+    assert not at.exception, at.exception
+    marked = [m.value for m in at.markdown if "<mark>" in m.value]
+    assert marked and len(marked[0]) > len(item.text)  # the whole section, not just the passage
+    assert any(c.value.startswith("the whole section") for c in at.caption)
