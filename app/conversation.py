@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from app.generators.base import AnswerGenerator, GenerationError, GenerationRequest
 from evidence.instructions import reads_as_instruction
 from evidence.schema import Answer
-from indexing.text import STOP_WORDS, detect_language
+from indexing.text import STOP_WORDS, cjk_count, detect_language, has_cjk
 
 # A standalone clinical question is one sentence: 96 tokens is ~350 English characters (or ~96
 # Chinese ones), well past any question the rewrite should produce; a reply cut there is a ramble.
@@ -53,7 +53,6 @@ _LABEL = re.compile(r"^\s*(?:standalone|rewritten)?\s*question\s*[:：]\s*", re.
 _QUOTES = ("\"\"", "“”", "''", "「」", "『』")
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _CONNECTORS = re.compile(r"^\s*(and|but|or|also|what about|how about|same|then|and what about)\b[\s,]*", re.I)
 _PHRASE_START = re.compile(r"^(in|for|during|with|among|after|before|at|on|without|if|when|while)\b", re.I)
 _PRONOUNS = frozenset("it its they them their this that these those there such".split())
@@ -178,8 +177,8 @@ def rewrite_problem(rewrite: str, question: str, previous: str, limit: int = REW
 
 def is_follow_up(question: str) -> bool:
     q = question.strip()
-    if _CJK.search(q):
-        return bool(_ZH_CONNECTORS.match(q)) or q.rstrip("？?").endswith("呢") or len(_CJK.findall(q)) <= 6 or any(
+    if has_cjk(q):
+        return bool(_ZH_CONNECTORS.match(q)) or q.rstrip("？?").endswith("呢") or cjk_count(q) <= 6 or any(
             p in q for p in ("它", "该药", "这个", "这种")
         )
     if _CONNECTORS.match(q):
@@ -196,7 +195,7 @@ def standalone_question(question: str, previous: str) -> str:
     if not q or not previous or not is_follow_up(q):
         return q
     prev = previous.strip().rstrip("?？。 ")
-    if _CJK.search(q):
+    if has_cjk(q):
         tail = _ZH_TAIL.sub("", _ZH_CONNECTORS.sub("", q)).strip("，, ")
         return f"{prev}，{tail}？" if tail else previous
     rest = _CONNECTORS.sub("", q).rstrip("?. ").strip()

@@ -14,14 +14,14 @@ from xml.sax.saxutils import escape
 
 from evidence.export import location_label, stated_grade_text
 from evidence.schema import Answer
+from indexing.text import is_cjk_char
 
-_CJK = re.compile(r"[\u3000-\u9fff\uf900-\ufaff]")
 _CITATION = re.compile(r"\[(E\d+)\]")
 
 
 def _font_for(answer: Answer) -> str:
     sample = answer.question + answer.text + "".join(e.text + e.title for e in answer.evidence)
-    if _CJK.search(sample):
+    if any(is_cjk_char(c) for c in sample):  # Helvetica has neither ideographs nor full-width marks
         from reportlab.pdfbase import pdfmetrics
         from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from evidence.synonyms import mentioned_groups
+from indexing.text import HAN
 
 Tokenize = Callable[[str], Iterable[str]]
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+_CJK_RUN = re.compile(f"[{HAN}]{{2,}}")
 
 # Words that frame a clinical question without naming its subject ("which first-line treatment
 # is recommended for X"): they never decide what a passage is about.
