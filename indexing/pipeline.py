@@ -239,25 +239,9 @@ class IndexPipeline:
         started = time.perf_counter()
         report = IndexReport(index_dir=str(self.store_dir), embedder=self.embedder.name, runner=str(self.runner))
         report.failed.extend(missing)
-        times = report.stage_seconds
-        totals = report.totals
-        totals.files = len(items) + len(missing)
-        done = len(missing)
-
-        def tell(stage: str, current: str | None = None) -> None:
-            if progress is not None:
-                progress(
-                    IndexProgress(
-                        files_done=done,
-                        files_total=totals.files,
-                        pages=totals.pages,
-                        chunks=totals.chunks,
-                        current_path=current,
-                        stage=stage,
-                    )
-                )
-
-        tell("scanning")
+        report.totals.files = len(items) + len(missing)
+        run = _IndexRun(self, report, progress, done=len(missing))
+        run.tell("scanning")
         store = IndexStore.open(
             self.store_dir,
             create=True,
@@ -267,113 +251,25 @@ class IndexPipeline:
         )
         try:
             with store.writer() as writer:
-                known = writer.known_files()
-                by_hash = {s.content_hash: s.document_id for s in known.values()}
-                holder = {s.document_id: s.path for s in known.values()}
-                waiting: list[Prepared] = []  # read, not yet embedded
-                staged_files = 0
-
-                def flush(commit: bool) -> None:
-                    nonlocal staged_files
-                    if waiting:
-                        tell("embedding", waiting[-1].path)
-                        todo = [p for p in waiting if p.vectors is None]  # a remote runner embedded the rest
-                        if todo:
-                            preparer.embed(todo)
-                        times.embed += sum(p.embed_s for p in waiting)
-                        t0 = time.perf_counter()
-                        for p in waiting:
-                            writer.add_document(p.document, p.chunks, p.vectors, self._file_states(p), p.lexical)
-                            totals.chunks += len(p.chunks)
-                        times.write += time.perf_counter() - t0
-                        staged_files += len(waiting)
-                        waiting.clear()
-                    if commit and writer.pending:
-                        tell("committing")
-                        t0 = time.perf_counter()
-                        report.generation = writer.commit()
-                        times.write += time.perf_counter() - t0
-                        staged_files = 0
-                        # Merging is not part of the commit: a crash here costs nothing committed.
-                        t0 = time.perf_counter()
-                        writer.maybe_merge()
-                        times.write += time.perf_counter() - t0
-
-                def is_live(document_id: str) -> bool:
-                    """Committed, staged, or waiting to be embedded in this run."""
-                    return any(p.document.document_id == document_id for p in waiting) or writer.has_document(document_id)
-
-                preparer = self.preparer
-                jobs = [(item, known.get(item_path(item))) for item in items]
-                for prepared in self.runner.prepared(preparer, jobs, ahead=self.commit_every):
-                    done += 1
-                    times.read += prepared.read_s
-                    times.clean_chunk += prepared.clean_chunk_s
-                    times.annotate += prepared.annotate_s
-                    outcome = FileOutcome(path=prepared.path, status="unchanged", document_id=None)
-                    if prepared.status == "failed":
-                        outcome.status, outcome.reason = "failed", prepared.reason
-                        report.failed.append(outcome)
-                    elif prepared.status == "unchanged":
-                        outcome.document_id = known[prepared.path].document_id
-                        report.unchanged.append(outcome)
-                    elif by_hash.get(prepared.content_hash) == prepared.document.document_id and is_live(
-                        prepared.document.document_id
-                    ):
-                        # Same bytes (and sidecar) as a file already indexed or staged: store once.
-                        # (The id check refuses a stale record whose hash is not of its bytes.)
-                        document_id = by_hash[prepared.content_hash]
-                        writer.link_file(self._file_state(prepared, document_id))
-                        staged_files += 1
-                        outcome.document_id = document_id
-                        outcome.reason = f"same content as {holder.get(document_id, 'another file')}"
-                        report.unchanged.append(outcome)
-                    elif (kept := self._record_holder(writer, prepared, known, waiting)) is not None:
-                        # The same document under a second name: a link, never a replacement that
-                        # would drop what the first name's sidecar stated (year, organisation, ...).
-                        document_id = prepared.document.document_id
-                        writer.link_file(self._file_state(prepared, document_id))
-                        staged_files += 1
-                        outcome.document_id = document_id
-                        outcome.reason = f"same document as {kept}; its record and metadata kept"
-                        report.unchanged.append(outcome)
-                    else:
-                        document = prepared.document
-                        by_hash[prepared.content_hash] = document.document_id
-                        holder.setdefault(document.document_id, prepared.path)
-                        outcome.status = "indexed"
-                        outcome.document_id = document.document_id
-                        outcome.pages, outcome.chunks = len(document.pages), len(prepared.chunks)
-                        report.indexed.append(outcome)
-                        totals.pages += len(document.pages)
-                        waiting.append(prepared)
-                    tell("reading", prepared.path)
-                    n_waiting = sum(len(p.chunks) for p in waiting)
-                    if n_waiting >= self.embed_batch_chunks or staged_files + len(waiting) >= self.commit_every:
-                        flush(commit=staged_files + len(waiting) >= self.commit_every)
+                run.start(writer)
+                jobs = [(item, run.known.get(item_path(item))) for item in items]
+                for prepared in self.runner.prepared(run.preparer, jobs, ahead=self.commit_every):
+                    run.settle(prepared)
                 if deletions:
-                    flush(commit=False)  # a deleted article staged earlier in this run goes too
-                    for document_id, path in deletions.items():
-                        if writer.has_document(document_id):
-                            writer.remove_document(document_id)
-                            report.removed.append(FileOutcome(path=path, status="removed", document_id=document_id))
+                    run.remove_deleted(deletions)
                 if prune:
-                    tell("pruning")
-                    before = {s.document_id: s.path for s in known.values()}
-                    for document_id in writer.prune():
-                        report.removed.append(
-                            FileOutcome(path=before.get(document_id, ""), status="removed", document_id=document_id)
-                        )
-                flush(commit=True)
+                    run.prune()
+                run.flush(commit=True)
             report.generation = store.generation
             stats = store.stats()
-            totals.documents_in_index, totals.chunks_in_index = stats.documents, stats.chunks
+            report.totals.documents_in_index, report.totals.chunks_in_index = stats.documents, stats.chunks
         finally:
             store.close()
+        totals = report.totals
         totals.indexed, totals.unchanged = len(report.indexed), len(report.unchanged)
         totals.failed, totals.removed = len(report.failed), len(report.removed)
         report.seconds = time.perf_counter() - started
-        tell("done")
+        run.tell("done")
         return report
 
     @staticmethod
@@ -403,3 +299,135 @@ class IndexPipeline:
 
     def _file_states(self, prepared: Prepared) -> list[FileState]:
         return [self._file_state(prepared, prepared.document.document_id)]
+
+
+class _IndexRun:
+    """The state of one `IndexPipeline._run` between its files: what the store already holds,
+    the documents read but not yet embedded (`waiting`), and the files staged since the last
+    commit. Each prepared file is settled here in input order; only this object writes."""
+
+    def __init__(self, pipeline: IndexPipeline, report: IndexReport, progress: ProgressCallback | None, done: int):
+        self.pipeline = pipeline
+        self.report = report
+        self.progress = progress
+        self.done = done  # files finished (read, skipped or failed), for the progress line
+        self.preparer = pipeline.preparer
+        self.waiting: list[Prepared] = []  # read, not yet embedded
+        self.staged_files = 0  # files written or linked since the last commit
+
+    def start(self, writer) -> None:
+        self.writer = writer
+        self.known: dict[str, FileState] = writer.known_files()
+        self.by_hash = {s.content_hash: s.document_id for s in self.known.values()}
+        self.holder = {s.document_id: s.path for s in self.known.values()}
+
+    def tell(self, stage: str, current: str | None = None) -> None:
+        if self.progress is not None:
+            totals = self.report.totals
+            self.progress(
+                IndexProgress(
+                    files_done=self.done,
+                    files_total=totals.files,
+                    pages=totals.pages,
+                    chunks=totals.chunks,
+                    current_path=current,
+                    stage=stage,
+                )
+            )
+
+    def settle(self, prepared: Prepared) -> None:
+        """Record one prepared file's outcome, and embed/commit when a batch is full."""
+        self.done += 1
+        times = self.report.stage_seconds
+        times.read += prepared.read_s
+        times.clean_chunk += prepared.clean_chunk_s
+        times.annotate += prepared.annotate_s
+        if prepared.status == "failed":
+            self.report.failed.append(FileOutcome(path=prepared.path, status="failed", reason=prepared.reason))
+        elif prepared.status == "unchanged":
+            document_id = self.known[prepared.path].document_id
+            self.report.unchanged.append(FileOutcome(path=prepared.path, status="unchanged", document_id=document_id))
+        elif self.by_hash.get(prepared.content_hash) == prepared.document.document_id and self._is_live(
+            prepared.document.document_id
+        ):
+            # Same bytes (and sidecar) as a file already indexed or staged: store once.
+            # (The id check refuses a stale record whose hash is not of its bytes.)
+            document_id = self.by_hash[prepared.content_hash]
+            self._link(prepared, document_id, f"same content as {self.holder.get(document_id, 'another file')}")
+        elif (kept := IndexPipeline._record_holder(self.writer, prepared, self.known, self.waiting)) is not None:
+            # The same document under a second name: a link, never a replacement that would
+            # drop what the first name's sidecar stated (year, organisation, ...).
+            self._link(prepared, prepared.document.document_id, f"same document as {kept}; its record and metadata kept")
+        else:
+            self._add(prepared)
+        self.tell("reading", prepared.path)
+        n_waiting = sum(len(p.chunks) for p in self.waiting)
+        files = self.staged_files + len(self.waiting)
+        if n_waiting >= self.pipeline.embed_batch_chunks or files >= self.pipeline.commit_every:
+            self.flush(commit=files >= self.pipeline.commit_every)
+
+    def _link(self, prepared: Prepared, document_id: str, reason: str) -> None:
+        self.writer.link_file(IndexPipeline._file_state(prepared, document_id))
+        self.staged_files += 1
+        outcome = FileOutcome(path=prepared.path, status="unchanged", document_id=document_id, reason=reason)
+        self.report.unchanged.append(outcome)
+
+    def _add(self, prepared: Prepared) -> None:
+        document = prepared.document
+        self.by_hash[prepared.content_hash] = document.document_id
+        self.holder.setdefault(document.document_id, prepared.path)
+        self.report.indexed.append(
+            FileOutcome(
+                path=prepared.path,
+                status="indexed",
+                document_id=document.document_id,
+                pages=len(document.pages),
+                chunks=len(prepared.chunks),
+            )
+        )
+        self.report.totals.pages += len(document.pages)
+        self.waiting.append(prepared)
+
+    def _is_live(self, document_id: str) -> bool:
+        """Committed, staged, or waiting to be embedded in this run."""
+        return any(p.document.document_id == document_id for p in self.waiting) or self.writer.has_document(document_id)
+
+    def flush(self, commit: bool) -> None:
+        """Embed and stage what is waiting; with `commit`, commit the staged files, then merge
+        segments (merging is not part of the commit: a crash there costs nothing committed)."""
+        times, writer = self.report.stage_seconds, self.writer
+        if self.waiting:
+            self.tell("embedding", self.waiting[-1].path)
+            todo = [p for p in self.waiting if p.vectors is None]  # a remote runner embedded the rest
+            if todo:
+                self.preparer.embed(todo)
+            times.embed += sum(p.embed_s for p in self.waiting)
+            t0 = time.perf_counter()
+            for p in self.waiting:
+                writer.add_document(p.document, p.chunks, p.vectors, self.pipeline._file_states(p), p.lexical)
+                self.report.totals.chunks += len(p.chunks)
+            times.write += time.perf_counter() - t0
+            self.staged_files += len(self.waiting)
+            self.waiting.clear()
+        if commit and writer.pending:
+            self.tell("committing")
+            t0 = time.perf_counter()
+            self.report.generation = writer.commit()
+            self.staged_files = 0
+            writer.maybe_merge()
+            times.write += time.perf_counter() - t0
+
+    def remove_deleted(self, deletions: dict[str, str]) -> None:
+        """Remove the articles a PubMed deleted-citation list names (staged earlier ones too)."""
+        self.flush(commit=False)
+        for document_id, path in deletions.items():
+            if self.writer.has_document(document_id):
+                self.writer.remove_document(document_id)
+                self.report.removed.append(FileOutcome(path=path, status="removed", document_id=document_id))
+
+    def prune(self) -> None:
+        """Remove documents whose files are gone (`m1e index --prune`)."""
+        self.tell("pruning")
+        before = {s.document_id: s.path for s in self.known.values()}
+        for document_id in self.writer.prune():
+            self.report.removed.append(FileOutcome(path=before.get(document_id, ""), status="removed", document_id=document_id))
