@@ -80,117 +80,125 @@ def plan_step(
     cache: "Cache | None",
 ) -> Step:
     """Positions, conv predecessor indices, write slots and attention masks for one call."""
+    real = _real_tokens(attention_mask, batch, T, device)
+    host = cache.host_lengths if cache is not None else [0] * batch
+    step, new_lengths = _positions(batch, T, device, real, host, cache)
     window = config.sliding_window if config.sliding_window_layers else None
     has_global = len(config.sliding_window_layers) < config.num_hidden_layers
     has_swa = bool(config.sliding_window_layers)
-    real = None
-    if attention_mask is not None:
-        if attention_mask.shape != (batch, T):
-            raise ValueError(
-                f"attention_mask has shape {tuple(attention_mask.shape)}; expected {(batch, T)} "
-                "(one entry per new token: 1 real, 0 pad)"
-            )
-        real = attention_mask.to(device=device, dtype=torch.bool)
-        if bool(real.all()):
-            real = None
-
-    host = cache.host_lengths if cache is not None else [0] * batch
-    uniform = real is None and all(h == host[0] for h in host)
-    start = host[0] if uniform else 0
-    arange = torch.arange(T, device=device)
-    if uniform:
-        positions = (arange + start).expand(batch, T)
-        prev_index = last_index = None
-        new_lengths = None
-    else:
-        base = cache.lengths.to(device) if cache is not None else torch.zeros(batch, dtype=torch.long, device=device)
-        r = real if real is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
-        n_before = torch.cumsum(r.long(), dim=1) - r.long()  # real tokens before t in this chunk
-        positions = base[:, None] + n_before
-        # Predecessor of each token in cat(state, chunk): the last real token before it, else state (0).
-        idx_real = torch.where(r, arange[None, :] + 1, torch.zeros_like(positions))
-        run_max = torch.cummax(idx_real, dim=1).values
-        prev_index = torch.cat([torch.zeros_like(run_max[:, :1]), run_max[:, :-1]], dim=1)
-        last_index = run_max[:, -1]
-        new_lengths = base + r.long().sum(1)
-    step = Step(batch, T, positions, uniform, real, prev_index, last_index, start)
-
-    if not uniform and cache is not None:
-        r = real if real is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
-        step.write_b, step.write_t = torch.nonzero(r, as_tuple=True)
-        step.write_pos = positions[step.write_b, step.write_t]
-
-    kreal = real if real is not None else None
-    # A pad query must attend to something finite: itself (no cache) or slot 0 (cache).
     if cache is None:
         for kind, win, present in (("global", None, has_global), ("swa", window, has_swa)):
-            if not present:
-                continue
-            if uniform and (win is None or T <= win):
-                plan = AttendPlan(None, T > 1, T)
-            else:
-                kvalid = kreal if kreal is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
-                m = _window_mask(positions, positions, kvalid, win)
-                if kreal is not None:
-                    m |= torch.eye(T, dtype=torch.bool, device=device)[None] & ~kreal[:, :, None]
-                plan = AttendPlan(m[:, None], False, T)
-            setattr(step, f"{kind}_plan", plan)
+            if present:
+                setattr(step, f"{kind}_plan", _fresh_plan(step, win, device))
         return step
 
-    total = [h + T for h in host] if uniform else None
-    max_after = max(total) if uniform else int(new_lengths.max())
+    max_after = max(h + T for h in host) if step.uniform else int(new_lengths.max())
     if max_after > cache.max_tokens:
         raise CacheFullError(
             f"cache holds {cache.max_tokens} tokens per sequence; this call would need {max_after}"
         )
-    # Global layers: write first (slot = position), then attend over slots [0, n_keys).
     if has_global:
-        n_keys = max(max_after, 1)  # slot 0 is finite (zeros) even before any real token
-        if uniform and T == 1:
-            step.global_plan = AttendPlan(None, False, n_keys)
-        elif uniform and start == 0:
-            step.global_plan = AttendPlan(None, True, n_keys)
-        else:
-            kpos = torch.arange(n_keys, device=device).expand(batch, n_keys)
-            lens = (torch.full((batch,), max_after, device=device) if uniform else new_lengths)
-            kvalid = kpos < lens[:, None]
-            m = _window_mask(positions, kpos, kvalid, None)
-            if real is not None:
-                m[:, :, 0] |= ~real
-            step.global_plan = AttendPlan(m[:, None], False, n_keys)
+        step.global_plan = _global_plan(step, max_after, new_lengths, device)
     if has_swa:
-        R = cache.ring_size
-        if T == 1:
-            # Write first: the overwritten slot held position p - R, already outside the window.
-            n_keys = max(min(max_after, R), 1)
-            if uniform:
-                step.swa_plan = AttendPlan(None, False, n_keys)
-            else:
-                s = torch.arange(n_keys, device=device)
-                L = new_lengths[:, None]
-                kpos = (L - 1) - ((L - 1) - s[None]) % R
-                m = _window_mask(positions, kpos, kpos >= 0, window)
-                if real is not None:
-                    m[:, :, 0] |= ~real
-                step.swa_plan = AttendPlan(m[:, None], False, n_keys)
-        else:
-            # Attend over [ring as it was, chunk], then write the chunk's last R real tokens.
-            n_ring = min(max(host), R)
-            if uniform and n_ring == 0 and T <= window:
-                step.swa_plan = AttendPlan(None, True, 0)
-                return step
-            old = torch.tensor(host, device=device) if uniform else cache.lengths.to(device)
-            s = torch.arange(n_ring, device=device)
-            L = old[:, None]
-            ring_pos = (L - 1) - ((L - 1) - s[None]) % R
-            kpos = torch.cat([ring_pos, positions], dim=1)
-            chunk_valid = real if real is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
-            kvalid = torch.cat([ring_pos >= 0, chunk_valid], dim=1)
-            m = _window_mask(positions, kpos, kvalid, window)
-            if real is not None:
-                m[:, :, n_ring:] |= torch.eye(T, dtype=torch.bool, device=device)[None] & ~real[:, :, None]
-            step.swa_plan = AttendPlan(m[:, None], False, n_ring)
+        step.swa_plan = _swa_plan(step, cache, host, max_after, new_lengths, window, device)
     return step
+
+
+def _real_tokens(attention_mask: Tensor | None, batch: int, T: int, device: torch.device) -> Tensor | None:
+    """bool [B, T] of the real (non-pad) tokens, or None when every token is real."""
+    if attention_mask is None:
+        return None
+    if attention_mask.shape != (batch, T):
+        raise ValueError(
+            f"attention_mask has shape {tuple(attention_mask.shape)}; expected {(batch, T)} "
+            "(one entry per new token: 1 real, 0 pad)"
+        )
+    real = attention_mask.to(device=device, dtype=torch.bool)
+    return None if bool(real.all()) else real
+
+
+def _positions(
+    batch: int, T: int, device: torch.device, real: Tensor | None, host: list[int], cache: "Cache | None"
+) -> tuple[Step, Tensor | None]:
+    """The step's positions and conv indices, and each sequence's length after it (None when uniform)."""
+    uniform = real is None and all(h == host[0] for h in host)
+    start = host[0] if uniform else 0
+    arange = torch.arange(T, device=device)
+    if uniform:
+        return Step(batch, T, (arange + start).expand(batch, T), True, real, None, None, start), None
+    base = cache.lengths.to(device) if cache is not None else torch.zeros(batch, dtype=torch.long, device=device)
+    r = real if real is not None else torch.ones(batch, T, dtype=torch.bool, device=device)
+    n_before = torch.cumsum(r.long(), dim=1) - r.long()  # real tokens before t in this chunk
+    positions = base[:, None] + n_before
+    # Predecessor of each token in cat(state, chunk): the last real token before it, else state (0).
+    idx_real = torch.where(r, arange[None, :] + 1, torch.zeros_like(positions))
+    run_max = torch.cummax(idx_real, dim=1).values
+    prev_index = torch.cat([torch.zeros_like(run_max[:, :1]), run_max[:, :-1]], dim=1)
+    step = Step(batch, T, positions, False, real, prev_index, run_max[:, -1], start)
+    if cache is not None:
+        step.write_b, step.write_t = torch.nonzero(r, as_tuple=True)
+        step.write_pos = positions[step.write_b, step.write_t]
+    return step, base + r.long().sum(1)
+
+
+def _fresh_plan(step: Step, window: int | None, device: torch.device) -> AttendPlan:
+    """Attention within the chunk alone (no cache). A pad query attends to itself, to stay finite."""
+    T, real = step.T, step.real
+    if step.uniform and (window is None or T <= window):
+        return AttendPlan(None, T > 1, T)
+    kvalid = real if real is not None else torch.ones(step.batch, T, dtype=torch.bool, device=device)
+    m = _window_mask(step.positions, step.positions, kvalid, window)
+    if real is not None:
+        m |= torch.eye(T, dtype=torch.bool, device=device)[None] & ~real[:, :, None]
+    return AttendPlan(m[:, None], False, T)
+
+
+def _global_plan(step: Step, max_after: int, new_lengths: Tensor | None, device: torch.device) -> AttendPlan:
+    """Global layers write first (slot = position), then attend over slots [0, n_keys).
+    A pad query attends to slot 0, which is finite (zeros) even before any real token."""
+    n_keys = max(max_after, 1)
+    if step.uniform and step.T == 1:
+        return AttendPlan(None, False, n_keys)
+    if step.uniform and step.start == 0:
+        return AttendPlan(None, True, n_keys)
+    kpos = torch.arange(n_keys, device=device).expand(step.batch, n_keys)
+    lens = torch.full((step.batch,), max_after, device=device) if step.uniform else new_lengths
+    m = _window_mask(step.positions, kpos, kpos < lens[:, None], None)
+    if step.real is not None:
+        m[:, :, 0] |= ~step.real
+    return AttendPlan(m[:, None], False, n_keys)
+
+
+def _swa_plan(
+    step: Step, cache: "Cache", host: list[int], max_after: int, new_lengths: Tensor | None,
+    window: int, device: torch.device,
+) -> AttendPlan:
+    """SWA layers over the ring of the last `R` positions (slot = position % R)."""
+    R, T, real = cache.ring_size, step.T, step.real
+    if T == 1:
+        # Write first: the overwritten slot held position p - R, already outside the window.
+        n_keys = max(min(max_after, R), 1)
+        if step.uniform:
+            return AttendPlan(None, False, n_keys)
+        L = new_lengths[:, None]
+        kpos = (L - 1) - ((L - 1) - torch.arange(n_keys, device=device)[None]) % R
+        m = _window_mask(step.positions, kpos, kpos >= 0, window)
+        if real is not None:
+            m[:, :, 0] |= ~real
+        return AttendPlan(m[:, None], False, n_keys)
+    # Attend over [ring as it was, chunk], then write the chunk's last R real tokens.
+    n_ring = min(max(host), R)
+    if step.uniform and n_ring == 0 and T <= window:
+        return AttendPlan(None, True, 0)
+    old = torch.tensor(host, device=device) if step.uniform else cache.lengths.to(device)
+    L = old[:, None]
+    ring_pos = (L - 1) - ((L - 1) - torch.arange(n_ring, device=device)[None]) % R
+    kpos = torch.cat([ring_pos, step.positions], dim=1)
+    chunk_valid = real if real is not None else torch.ones(step.batch, T, dtype=torch.bool, device=device)
+    m = _window_mask(step.positions, kpos, torch.cat([ring_pos >= 0, chunk_valid], dim=1), window)
+    if real is not None:
+        m[:, :, n_ring:] |= torch.eye(T, dtype=torch.bool, device=device)[None] & ~real[:, :, None]
+    return AttendPlan(m[:, None], False, n_ring)
 
 
 def plan_static_decode(config: M1Config, cache: "Cache", positions: Tensor,
