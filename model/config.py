@@ -57,39 +57,7 @@ class M1Config:
     def from_dict(cls, d: dict[str, Any]) -> "M1Config":
         if not isinstance(d, dict):
             raise ConfigError(f"config must be a JSON object, got {type(d).__name__}")
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        values: dict[str, Any] = {}
-
-        def get_int(key: str, default: Any = ..., minimum: int = 1) -> int:
-            if key not in d or d[key] is None:
-                if default is ...:
-                    raise ConfigError(f"config key '{key}' is missing")
-                return default
-            v = d[key]
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ConfigError(f"config key '{key}' must be an integer, got {v!r}")
-            if v < minimum:
-                raise ConfigError(f"config key '{key}' must be >= {minimum}, got {v}")
-            return v
-
-        def get_float(key: str, default: float, positive: bool = True) -> float:
-            v = d.get(key, default)
-            if v is None:
-                v = default
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ConfigError(f"config key '{key}' must be a number, got {v!r}")
-            if positive and not v > 0:
-                raise ConfigError(f"config key '{key}' must be > 0, got {v}")
-            return float(v)
-
-        def get_bool(key: str, default: bool) -> bool:
-            v = d.get(key, default)
-            if v is None:
-                return default
-            if not isinstance(v, bool):
-                raise ConfigError(f"config key '{key}' must be true or false, got {v!r}")
-            return v
-
+        get = _Keys(d)
         model_type = d.get("model_type")
         if model_type is None:
             raise ConfigError("config key 'model_type' is missing")
@@ -97,66 +65,42 @@ class M1Config:
             raise ConfigError(
                 f"config key 'model_type' is {model_type!r}; this runtime runs {', '.join(MODEL_TYPES)}"
             )
-        values["model_type"] = model_type
+        values: dict[str, Any] = {"model_type": model_type}
         for key in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
                     "num_attention_heads"):
-            values[key] = get_int(key)
-        n_layers = values["num_hidden_layers"]
-        values["num_key_value_heads"] = get_int("num_key_value_heads", values["num_attention_heads"])
-
-        swa_layers = d.get("sliding_window_layers", [])
-        if swa_layers is None:
-            swa_layers = []
-        if not isinstance(swa_layers, (list, tuple)) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in swa_layers
-        ):
-            raise ConfigError(f"config key 'sliding_window_layers' must be a list of layer indices, got {swa_layers!r}")
-        for i in swa_layers:
-            if not 0 <= i < n_layers:
-                raise ConfigError(
-                    f"config key 'sliding_window_layers' has layer {i}, outside 0..{n_layers - 1} "
-                    f"(num_hidden_layers={n_layers})"
-                )
-        if len(set(swa_layers)) != len(swa_layers):
-            raise ConfigError(f"config key 'sliding_window_layers' repeats a layer: {list(swa_layers)}")
-        values["sliding_window_layers"] = sorted(swa_layers)
-        has_swa = bool(swa_layers)
+            values[key] = get.integer(key)
+        values["num_key_value_heads"] = get.integer("num_key_value_heads", values["num_attention_heads"])
+        swa_layers = _sliding_window_layers(d.get("sliding_window_layers"), values["num_hidden_layers"])
+        values["sliding_window_layers"] = swa_layers
         # SWA keys are required only when some layer uses sliding-window attention.
-        values["num_swa_attention_heads"] = get_int(
+        has_swa = bool(swa_layers)
+        values["num_swa_attention_heads"] = get.integer(
             "num_swa_attention_heads", ... if has_swa else values["num_attention_heads"])
-        values["num_swa_key_value_heads"] = get_int(
+        values["num_swa_key_value_heads"] = get.integer(
             "num_swa_key_value_heads", ... if has_swa else values["num_key_value_heads"])
-        values["sliding_window"] = get_int("sliding_window", ... if has_swa else 0, minimum=1 if has_swa else 0)
+        values["sliding_window"] = get.integer("sliding_window", ... if has_swa else 0, minimum=1 if has_swa else 0)
 
-        conv = get_int("conv_window", 2)
+        conv = get.integer("conv_window", 2)
         if conv != 2:
             raise ConfigError(f"config key 'conv_window' must be 2 (the M1 short convolution), got {conv}")
         values["conv_window"] = conv
-        values["rope_theta"] = get_float("rope_theta", 10000.0)
-        values["rms_norm_eps"] = get_float("rms_norm_eps", 1e-6)
-        values["max_position_embeddings"] = get_int("max_position_embeddings", 4096)
+        values["rope_theta"] = get.number("rope_theta", 10000.0)
+        values["rms_norm_eps"] = get.number("rms_norm_eps", 1e-6)
+        values["max_position_embeddings"] = get.integer("max_position_embeddings", 4096)
         act = d.get("hidden_act", "silu")
         if act not in ("silu", "swish"):
             raise ConfigError(f"config key 'hidden_act' must be 'silu', got {act!r}")
         values["hidden_act"] = "silu"
-        values["tie_word_embeddings"] = get_bool("tie_word_embeddings", False)
-        values["lm_head_normalized"] = get_bool("lm_head_normalized", True)
-        for key in ("bos_token_id", "pad_token_id"):
-            v = d.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-                raise ConfigError(f"config key '{key}' must be an integer or null, got {v!r}")
-            values[key] = v
-        eos = d.get("eos_token_id")
-        if eos is not None:
-            ok = (isinstance(eos, int) and not isinstance(eos, bool)) or (
-                isinstance(eos, list) and all(isinstance(e, int) and not isinstance(e, bool) for e in eos))
-            if not ok:
-                raise ConfigError(f"config key 'eos_token_id' must be an integer or a list of integers, got {eos!r}")
-        values["eos_token_id"] = eos
+        values["tie_word_embeddings"] = get.flag("tie_word_embeddings", False)
+        values["lm_head_normalized"] = get.flag("lm_head_normalized", True)
+        values["bos_token_id"] = get.token_ids("bos_token_id", lists=False)
+        values["pad_token_id"] = get.token_ids("pad_token_id", lists=False)
+        values["eos_token_id"] = get.token_ids("eos_token_id", lists=True)
         td = d.get("torch_dtype", "bfloat16")
         if not isinstance(td, str):
             raise ConfigError(f"config key 'torch_dtype' must be a string, got {td!r}")
         values["torch_dtype"] = td
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         values["extra"] = {k: v for k, v in d.items() if k not in known}
         cfg = cls(**values)
         cfg.validate()
@@ -224,3 +168,67 @@ class M1Config:
     def eos_ids(self) -> list[int]:
         e = self.eos_token_id
         return [] if e is None else ([e] if isinstance(e, int) else list(e))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+class _Keys:
+    """Typed reads of a config dict; each error names the key and the value found."""
+
+    def __init__(self, d: dict[str, Any]):
+        self.d = d
+
+    def integer(self, key: str, default: Any = ..., minimum: int = 1) -> int:
+        v = self.d.get(key)
+        if v is None:
+            if default is ...:
+                raise ConfigError(f"config key '{key}' is missing")
+            return default
+        if not _is_int(v):
+            raise ConfigError(f"config key '{key}' must be an integer, got {v!r}")
+        if v < minimum:
+            raise ConfigError(f"config key '{key}' must be >= {minimum}, got {v}")
+        return v
+
+    def number(self, key: str, default: float) -> float:
+        v = self.d.get(key)
+        v = default if v is None else v
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"config key '{key}' must be a number, got {v!r}")
+        if not v > 0:
+            raise ConfigError(f"config key '{key}' must be > 0, got {v}")
+        return float(v)
+
+    def flag(self, key: str, default: bool) -> bool:
+        v = self.d.get(key)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            raise ConfigError(f"config key '{key}' must be true or false, got {v!r}")
+        return v
+
+    def token_ids(self, key: str, lists: bool) -> Any:
+        """A token id or null (and, with `lists`, a list of ids: eos may name several)."""
+        v = self.d.get(key)
+        if v is None or _is_int(v) or (lists and isinstance(v, list) and all(_is_int(e) for e in v)):
+            return v
+        wanted = "an integer or a list of integers" if lists else "an integer or null"
+        raise ConfigError(f"config key '{key}' must be {wanted}, got {v!r}")
+
+
+def _sliding_window_layers(value: Any, n_layers: int) -> list[int]:
+    """The sorted SWA layer indices, each checked against `num_hidden_layers`."""
+    layers = [] if value is None else value
+    if not isinstance(layers, (list, tuple)) or not all(_is_int(i) for i in layers):
+        raise ConfigError(f"config key 'sliding_window_layers' must be a list of layer indices, got {value!r}")
+    for i in layers:
+        if not 0 <= i < n_layers:
+            raise ConfigError(
+                f"config key 'sliding_window_layers' has layer {i}, outside 0..{n_layers - 1} "
+                f"(num_hidden_layers={n_layers})"
+            )
+    if len(set(layers)) != len(layers):
+        raise ConfigError(f"config key 'sliding_window_layers' repeats a layer: {list(layers)}")
+    return sorted(layers)
