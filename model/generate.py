@@ -13,7 +13,7 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -297,45 +297,17 @@ class Generator:
     def _run(self, prompts: list[list[int]], rows: list[_Row], params: GenerationParams,
              cancel: threading.Event | None) -> Iterator[tuple[int, str]]:
         """Yields (row index, text piece); fills in each row's tokens and finish reason."""
-        model = self.model
-        device = model.device
-        B = len(prompts)
-        width = max(len(p) for p in prompts)
+        device = self.model.device
         stop_ids = set(params.stop_token_ids) | set(self.tokenizer.eos_ids)
         cancelled = cancel.is_set if cancel is not None else (lambda: False)
-
-        pad = self.tokenizer.pad_id if self.tokenizer.pad_id is not None else 0
-        ids = torch.full((B, width), pad, dtype=torch.long)
-        mask = torch.zeros((B, width), dtype=torch.long)
-        for b, p in enumerate(prompts):
-            ids[b, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[b, width - len(p):] = 1
-        padded = bool((mask == 0).any())
-        seen = None
-        if params.repetition_penalty != 1.0:
-            seen = torch.zeros((B, model.config.vocab_size), dtype=torch.bool, device=device)
-            for b, p in enumerate(prompts):  # real tokens only: the pad id may also occur in a prompt
-                seen[b, torch.tensor(p, dtype=torch.long, device=device)] = True
-
-        if cancelled():
+        seen = self._seen(prompts) if params.repetition_penalty != 1.0 else None
+        prefilled = None if cancelled() else self._prefill(prompts, max(r.max_new for r in rows), cancelled)
+        if prefilled is None:
             for r in rows:
                 r.finish = "cancelled"
             return
-        need = width + max(r.max_new for r in rows)
-        if self.decoder is not None:
-            need = self.decoder.cache_tokens(need, self.context_length)
-        cache = model.new_cache(B, need)
-        ids, mask = ids.to(device), mask.to(device)
-        logits = None
-        for start in range(0, width, self.prefill_chunk):
-            if cancelled():
-                for r in rows:
-                    r.finish = "cancelled"
-                return
-            end = min(width, start + self.prefill_chunk)
-            logits = self._forward(ids[:, start:end], cache, mask[:, start:end] if padded else None)
-
-        active = list(range(B))  # row index of each cache slot
+        logits, cache = prefilled
+        active = list(range(len(prompts)))  # row index of each cache slot
         while True:
             if cancelled():
                 for i in active:
@@ -346,23 +318,14 @@ class Generator:
                 repetition_penalty=params.repetition_penalty, seen=seen,
                 generators=[rows[i].generator for i in active]).tolist()
             for slot, i in enumerate(active):
-                row, token = rows[i], int(chosen[slot])
-                row.generated.append(token)
-                if token in stop_ids:
-                    row.finish = "stop"
-                    continue
-                piece = row.text.push(token)
+                piece = _accept(rows[i], int(chosen[slot]), stop_ids)
                 if piece:
                     yield i, piece
-                if row.text.stopped:
-                    row.finish = "stop"
-                elif len(row.generated) >= row.max_new:
-                    row.finish = "length"
             keep = [slot for slot, i in enumerate(active) if rows[i].finish is None]
             if not keep:
                 break
             next_ids = torch.tensor([[chosen[s]] for s in keep], dtype=torch.long, device=device)
-            if len(keep) < len(active):
+            if len(keep) < len(active):  # finished sequences leave the batch
                 cache = cache.select(keep)
                 if seen is not None:
                     seen = seen[torch.tensor(keep, device=device)]
@@ -375,6 +338,53 @@ class Generator:
             piece = row.text.flush()
             if piece:
                 yield i, piece
+
+    def _prefill(self, prompts: list[list[int]], max_new: int, cancelled: Callable[[], bool]) -> tuple[torch.Tensor, Any] | None:
+        """The left-padded prompts fed in chunks of `prefill_chunk`: the last logits and the
+        cache, or None when cancelled between chunks."""
+        B, width = len(prompts), max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_id if self.tokenizer.pad_id is not None else 0
+        ids = torch.full((B, width), pad, dtype=torch.long)
+        mask = torch.zeros((B, width), dtype=torch.long)
+        for b, p in enumerate(prompts):
+            ids[b, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            mask[b, width - len(p):] = 1
+        padded = bool((mask == 0).any())
+        need = width + max_new
+        if self.decoder is not None:
+            need = self.decoder.cache_tokens(need, self.context_length)
+        cache = self.model.new_cache(B, need)
+        ids, mask = ids.to(self.model.device), mask.to(self.model.device)
+        logits = None
+        for start in range(0, width, self.prefill_chunk):
+            if cancelled():
+                return None
+            end = min(width, start + self.prefill_chunk)
+            logits = self._forward(ids[:, start:end], cache, mask[:, start:end] if padded else None)
+        return logits, cache
+
+    def _seen(self, prompts: list[list[int]]) -> torch.Tensor:
+        """bool [B, vocab]: the tokens each prompt holds (for the repetition penalty). Real tokens
+        only: the pad id may also occur in a prompt."""
+        device = self.model.device
+        seen = torch.zeros((len(prompts), self.model.config.vocab_size), dtype=torch.bool, device=device)
+        for b, p in enumerate(prompts):
+            seen[b, torch.tensor(p, dtype=torch.long, device=device)] = True
+        return seen
+
+
+def _accept(row: _Row, token: int, stop_ids: set[int]) -> str:
+    """Append one chosen token to a row; the text it completes, and the row's finish if it ends."""
+    row.generated.append(token)
+    if token in stop_ids:
+        row.finish = "stop"
+        return ""
+    piece = row.text.push(token)
+    if row.text.stopped:
+        row.finish = "stop"
+    elif len(row.generated) >= row.max_new:
+        row.finish = "length"
+    return piece
 
 
 __all__ = ["GenerationParams", "GenerationResult", "GenerationStream", "Generator", "IncrementalText"]
