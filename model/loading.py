@@ -14,11 +14,11 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from . import kernels
 from .config import M1Config
@@ -200,20 +200,7 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
     if tied:
         expected.pop("lm_head.weight")
     names = [n for n in files if not n.endswith(IGNORED_SUFFIXES)]
-    unexpected = sorted(set(names) - set(expected))
-    if unexpected:
-        raise CheckpointError(
-            f"{path}: unexpected tensor '{unexpected[0]}' in {files[unexpected[0]].name}"
-            + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
-            + " - not part of the M1 network described by config.json"
-        )
-    missing = sorted(set(expected) - set(names))
-    if missing:
-        hint = " (config says tie_word_embeddings=false)" if missing[0] == "lm_head.weight" else ""
-        raise CheckpointError(
-            f"{path}: tensor '{missing[0]}' is missing{hint}"
-            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-        )
+    _check_names(path, files, names, expected)
 
     # int8: quantize each linear weight as it arrives, so the float copy never accumulates.
     linear_weights = {f"{n}.weight": n for n, m in model.named_modules()
@@ -231,41 +218,69 @@ def load_model(path: str | Path, dtype: torch.dtype | str = torch.float32, devic
     for n in names:
         by_file.setdefault(files[n], []).append(n)
     for file, tensor_names in by_file.items():
-        st = SafetensorsFile(file)
-        with open(file, "rb") as fh:
-            for n in tensor_names:
-                if n not in st.entries:
-                    raise CheckpointError(f"tensor '{n}' is listed in the index for {file.name} but is not in that file")
-                shape = st.shape(n)
-                if shape != expected[n]:
-                    raise CheckpointError(
-                        f"tensor '{n}' in {file.name} has shape {list(shape)}; config.json implies {list(expected[n])}"
-                    )
-                t = st.read(n, fh).to(device=device, dtype=compute_dtype)
-                if n in column_major_names:
-                    t = column_major(t)
-                    release_freed_memory()  # the row-major read buffer
-                if n in linear_weights:
-                    parent, _, attr = linear_weights[n].rpartition(".")
-                    setattr(model.get_submodule(parent), attr, Int8Linear.from_float(t, compute_dtype))
-                    del t
-                    # The float read buffer: without this, int8 loads of SmolLM2 peaked at 575 MB
-                    # in some runs and 1110 MB in others.
-                    release_freed_memory()
-                else:
-                    _set_tensor(model, n, t)
-                    del t
+        for n, t in _read_file(file, tensor_names, expected, device, compute_dtype):
+            if n in column_major_names:
+                t = column_major(t)
+                release_freed_memory()  # the row-major read buffer
+            if n in linear_weights:
+                parent, _, attr = linear_weights[n].rpartition(".")
+                setattr(model.get_submodule(parent), attr, Int8Linear.from_float(t, compute_dtype))
+                del t
+                # The float read buffer: without this, int8 loads of SmolLM2 peaked at 575 MB
+                # in some runs and 1110 MB in others.
+                release_freed_memory()
+            else:
+                _set_tensor(model, n, t)
+                del t
+    _finish(model, config, tied, int8, compute_dtype, head_column_major=bool(column_major_names))
+    return model
 
+
+def _check_names(path: Path, files: dict[str, Path], names: list[str], expected: dict[str, tuple]) -> None:
+    """Every tensor the network needs is in the checkpoint, and nothing else is."""
+    unexpected = sorted(set(names) - set(expected))
+    if unexpected:
+        raise CheckpointError(
+            f"{path}: unexpected tensor '{unexpected[0]}' in {files[unexpected[0]].name}"
+            + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
+            + " - not part of the M1 network described by config.json"
+        )
+    missing = sorted(set(expected) - set(names))
+    if missing:
+        hint = " (config says tie_word_embeddings=false)" if missing[0] == "lm_head.weight" else ""
+        raise CheckpointError(
+            f"{path}: tensor '{missing[0]}' is missing{hint}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+
+
+def _read_file(file: Path, tensor_names: list[str], expected: dict[str, tuple], device: torch.device,
+               dtype: torch.dtype) -> Iterator[tuple[str, Tensor]]:
+    """The named tensors of one safetensors file, one at a time, shape-checked, on `device`."""
+    st = SafetensorsFile(file)
+    with open(file, "rb") as fh:
+        for n in tensor_names:
+            if n not in st.entries:
+                raise CheckpointError(f"tensor '{n}' is listed in the index for {file.name} but is not in that file")
+            shape = st.shape(n)
+            if shape != expected[n]:
+                raise CheckpointError(
+                    f"tensor '{n}' in {file.name} has shape {list(shape)}; config.json implies {list(expected[n])}"
+                )
+            yield n, st.read(n, fh).to(device=device, dtype=dtype)
+
+
+def _finish(model: M1Model, config: M1Config, tied: bool, int8: bool, dtype: torch.dtype, head_column_major: bool) -> None:
+    """The head (normalised per row when the config says so), int8 head/embedding, fused MLPs."""
     head = model.model.embed_tokens.weight if tied else model.lm_head.weight
     if config.lm_head_normalized:
         # A fresh tensor, so the embedding stays raw; laid out like the other matrices.
-        out = column_major(torch.empty_like(head)) if column_major_names else None
+        out = column_major(torch.empty_like(head)) if head_column_major else None
         head = F.normalize(head, p=2.0, dim=-1, eps=1e-12, out=out)
     model.lm_head.weight = nn.Parameter(head, requires_grad=False)
     if int8:
-        quantize_linears(model, compute_dtype)  # the head and the embedding
+        quantize_linears(model, dtype)  # the head and the embedding
     for layer in model.model.layers:
         layer.mlp.fuse()
         release_freed_memory()  # the separate gate and up matrices
     model.eval()
-    return model
