@@ -42,8 +42,45 @@ class PdfContent:
 def read_pdf(path, handle: IO[bytes], limits: ReadLimits, on_page: Callable[[int], None] | None = None) -> PdfContent:
     """Text of every page of an open PDF; raises ReadError with one reason when it cannot.
     `on_page(number)` is called after each page (the worker reports progress with it)."""
+    reader = _open_reader(path, handle)
+    n_pages = _page_count(path, reader, limits)
+    content = PdfContent(pages=[])
+    _read_info(reader, content)
+    started = time.monotonic()
+    trouble = _PageTrouble()
+    for index in range(n_pages):
+        number = index + 1
+        if time.monotonic() - started > limits.max_seconds:
+            raise ReadError(
+                path, f"PDF took longer than {limits.max_seconds:g} s to read (stopped at page {number} of {n_pages})"
+            )
+        try:
+            page = reader.pages[index]
+            text = _page_text(page)
+        except Exception:  # (RecursionError and MemoryError too) one broken page must not lose the rest
+            trouble.failed.append(number)
+            content.pages.append((number, ""))
+            continue
+        if len(text) > limits.max_page_chars:
+            content.warnings.append(f"page {number}: text cut to {limits.max_page_chars} characters")
+            text = text[: limits.max_page_chars]
+        if not text.strip():
+            if _has_images(page):
+                trouble.scanned.append(number)
+        elif _is_garbled(text):
+            trouble.unreadable.append(number)
+            text = ""
+        content.pages.append((number, text))
+        if on_page is not None:
+            on_page(number)
+    trouble.report(path, content)
+    return content
+
+
+def _open_reader(path, handle: IO[bytes]):
+    """A pypdf reader of the handle, decrypted when an empty password opens it."""
     import pypdf
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, PdfReadError
 
     try:
         reader = pypdf.PdfReader(handle, strict=False)
@@ -55,7 +92,6 @@ def read_pdf(path, handle: IO[bytes], limits: ReadLimits, on_page: Callable[[int
         raise ReadError(path, "corrupt PDF (ran out of memory parsing it)") from None
     except Exception as exc:  # pypdf raises many types on hostile input; all mean "cannot parse"
         raise ReadError(path, f"corrupt PDF ({type(exc).__name__}: {_short(exc)})") from None
-
     if _is_encrypted(reader):
         try:
             opened = reader.decrypt("")
@@ -65,6 +101,11 @@ def read_pdf(path, handle: IO[bytes], limits: ReadLimits, on_page: Callable[[int
             raise ReadError(path, f"encrypted PDF (cannot decrypt: {_short(exc)})") from None
         if not opened:
             raise ReadError(path, "encrypted PDF (password required)")
+    return reader
+
+
+def _page_count(path, reader, limits: ReadLimits) -> int:
+    from pypdf.errors import FileNotDecryptedError
 
     try:
         n_pages = len(reader.pages)
@@ -78,59 +119,33 @@ def read_pdf(path, handle: IO[bytes], limits: ReadLimits, on_page: Callable[[int
         raise ReadError(path, "PDF has no pages")
     if n_pages > limits.max_pages:
         raise ReadError(path, f"PDF has {n_pages} pages, more than the limit of {limits.max_pages}")
+    return n_pages
 
-    content = PdfContent(pages=[])
-    _read_info(reader, content)
 
-    started = time.monotonic()
-    scanned: list[int] = []
-    unreadable: list[int] = []
-    failed: list[int] = []
-    for index in range(n_pages):
-        number = index + 1
-        if time.monotonic() - started > limits.max_seconds:
-            raise ReadError(
-                path, f"PDF took longer than {limits.max_seconds:g} s to read (stopped at page {number} of {n_pages})"
+@dataclass
+class _PageTrouble:
+    """Pages left out of a PDF, by why: no text layer (scanned), unmapped fonts, or a parse failure."""
+
+    scanned: list[int] = field(default_factory=list)
+    unreadable: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    def report(self, path, content: PdfContent) -> None:
+        """One warning per kind of trouble; a ReadError naming the cause when no page has text."""
+        if not any(t.strip() for _, t in content.pages):
+            if self.failed and not self.scanned:
+                raise ReadError(path, "corrupt PDF (no page could be read)")
+            if self.unreadable and not self.scanned:
+                raise ReadError(path, "text layer unreadable (fonts without a Unicode mapping); OCR not available")
+            raise ReadError(path, NO_TEXT_LAYER)
+        if self.scanned:
+            content.warnings.append(f"{_pages_phrase(self.scanned)}: {NO_TEXT_LAYER} (scanned image), not indexed")
+        if self.unreadable:
+            content.warnings.append(
+                f"{_pages_phrase(self.unreadable)}: text layer unreadable (fonts without a Unicode mapping), not indexed"
             )
-        try:
-            page = reader.pages[index]
-            text = _page_text(page)
-        except (RecursionError, MemoryError):
-            failed.append(number)
-            content.pages.append((number, ""))
-            continue
-        except Exception:  # one broken page must not lose the rest of the document
-            failed.append(number)
-            content.pages.append((number, ""))
-            continue
-        if len(text) > limits.max_page_chars:
-            content.warnings.append(f"page {number}: text cut to {limits.max_page_chars} characters")
-            text = text[: limits.max_page_chars]
-        if not text.strip():
-            if _has_images(page):
-                scanned.append(number)
-        elif _is_garbled(text):
-            unreadable.append(number)
-            text = ""
-        content.pages.append((number, text))
-        if on_page is not None:
-            on_page(number)
-
-    if not any(t.strip() for _, t in content.pages):
-        if failed and not scanned:
-            raise ReadError(path, "corrupt PDF (no page could be read)")
-        if unreadable and not scanned:
-            raise ReadError(path, "text layer unreadable (fonts without a Unicode mapping); OCR not available")
-        raise ReadError(path, NO_TEXT_LAYER)
-    if scanned:
-        content.warnings.append(f"{_pages_phrase(scanned)}: {NO_TEXT_LAYER} (scanned image), not indexed")
-    if unreadable:
-        content.warnings.append(
-            f"{_pages_phrase(unreadable)}: text layer unreadable (fonts without a Unicode mapping), not indexed"
-        )
-    if failed:
-        content.warnings.append(f"{_pages_phrase(failed)}: could not be parsed, not indexed")
-    return content
+        if self.failed:
+            content.warnings.append(f"{_pages_phrase(self.failed)}: could not be parsed, not indexed")
 
 
 def _is_encrypted(reader) -> bool:
