@@ -219,40 +219,13 @@ def build_prompt(
         return messages, text, count_tokens(text)
 
     if mode == "plain":
-        messages = _messages(PLAIN_SYSTEM_PROMPT, defuse(normalize_space(question)))
-        text = render_chat(messages)
-        n = count_tokens(text)
-        if n > budget:
-            raise ValueError(f"question is too long: the prompt needs {n} tokens, the budget is {budget}")
-        warnings = word_warnings(WarningFacts(plain_mode=True))
-        return PromptPlan(text=text, messages=messages, warnings=warnings, prompt_tokens=n)
+        return _plain_prompt(question, count_tokens, render_chat, budget)
 
     ordered = keep_or_number(evidence)  # ids given by retrieval are kept: one passage, one id
-    trimmed_ids: list[str] = []
     _, _, base_tokens = render(EVIDENCE_SYSTEM_PROMPT, [])  # the evidence wrapper, no blocks yet
     if base_tokens > budget:
         raise ValueError(f"question is too long: the prompt needs {base_tokens} tokens without evidence, the budget is {budget}")
-
-    # Blocks cost about their own tokens plus a separator; confirm with a full render below.
-    blocks: list[str] = []
-    used: list[Evidence] = []
-    spent = base_tokens
-    for item in ordered:
-        eid = item.evidence_id
-        block = _block_text(item, eid, item.text)
-        cost = count_tokens(block + "\n\n")
-        if spent + cost > budget:
-            if not used:  # the strongest passage alone is too long: keep its leading sentences
-                trimmed = _trim_to_fit(item, eid, lambda b: spent + count_tokens(b + "\n\n") <= budget)
-                if trimmed is not None:  # the model sees, and citations are checked against, the kept part
-                    blocks.append(trimmed[0])
-                    used.append(item.model_copy(update={"text": trimmed[1]}))
-                    trimmed_ids.append(eid)
-            break
-        blocks.append(block)
-        used.append(item)
-        spent += cost
-
+    blocks, used, trimmed_ids = _fit_blocks(ordered, count_tokens, base_tokens, budget)
     messages, text, n = render(EVIDENCE_SYSTEM_PROMPT, blocks or None)
     while n > budget and blocks:  # the additive estimate was optimistic: drop the weakest kept block
         blocks.pop()
@@ -266,3 +239,42 @@ def build_prompt(
         instruction_ids=[e.evidence_id for e in used if reads_as_instruction(e.text)],
     ))
     return PromptPlan(text=text, messages=messages, evidence_used=used, dropped=dropped, warnings=warnings, prompt_tokens=n)
+
+
+def _plain_prompt(question: str, count_tokens: Callable[[str], int], render_chat: Callable[[Messages], str],
+                  budget: int) -> PromptPlan:
+    """Plain mode: the question alone, under the plain system prompt, with its warning."""
+    messages = _messages(PLAIN_SYSTEM_PROMPT, defuse(normalize_space(question)))
+    text = render_chat(messages)
+    n = count_tokens(text)
+    if n > budget:
+        raise ValueError(f"question is too long: the prompt needs {n} tokens, the budget is {budget}")
+    warnings = word_warnings(WarningFacts(plain_mode=True))
+    return PromptPlan(text=text, messages=messages, warnings=warnings, prompt_tokens=n)
+
+
+def _fit_blocks(ordered: list[Evidence], count_tokens: Callable[[str], int], spent: int,
+                budget: int) -> tuple[list[str], list[Evidence], list[str]]:
+    """Evidence blocks, strongest first, while they fit: (blocks, the evidence they carry, the
+    ids of a trimmed passage). Each block costs about its own tokens plus a separator; the caller
+    confirms with a full render. When the strongest passage alone is too long, its leading
+    sentences are kept, and the model sees (and citations are checked against) that part."""
+    blocks: list[str] = []
+    used: list[Evidence] = []
+    trimmed_ids: list[str] = []
+    for item in ordered:
+        eid = item.evidence_id
+        block = _block_text(item, eid, item.text)
+        cost = count_tokens(block + "\n\n")
+        if spent + cost > budget:
+            if not used:
+                trimmed = _trim_to_fit(item, eid, lambda b: spent + count_tokens(b + "\n\n") <= budget)
+                if trimmed is not None:
+                    blocks.append(trimmed[0])
+                    used.append(item.model_copy(update={"text": trimmed[1]}))
+                    trimmed_ids.append(eid)
+            break
+        blocks.append(block)
+        used.append(item)
+        spent += cost
+    return blocks, used, trimmed_ids
