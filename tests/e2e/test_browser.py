@@ -326,3 +326,42 @@ def test_three_turns_reload_reopen_highlighted_pdf_citation_and_export(ui, page,
     exported = Path(download.value.path()).read_text(encoding="utf-8")
     assert PDF_QUESTION.rstrip("?") in exported.splitlines()[0]
     assert "[E1]" in exported and PDF_TITLE in exported
+
+
+def test_the_cited_pdf_opens_whole_at_the_cited_page(ui, page):
+    """"Open the PDF at page 2" on a PDF citation (issue 11 item 3): the link points at a blob of
+    the cited PDF's exact bytes with `#page=2` (what the browser's PDF viewer opens at), and a
+    click opens that URL in a new tab. Headless Chromium may show no viewer, so the test checks
+    the URL, the blob's type and bytes, and the new tab's address, not the rendered viewer."""
+    import re
+
+    from playwright.sync_api import expect
+
+    url, _, _ = ui
+    page.goto(url)
+    page.get_by_label("Question").fill(PDF_QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    card = page.locator(".st-key-card_evidence-e1")
+    expect(card).to_contain_text(PDF_TITLE)
+    card.get_by_text("Show page 2 of the PDF").click()
+    link = card.frame_locator('iframe[title="Open the PDF at page 2"]').locator("a#open-pdf")
+    expect(link).to_have_text("Open the PDF at page 2")
+    origin = re.escape(url)
+    expect(link).to_have_attribute("href", re.compile(rf"^blob:{origin}/[0-9a-f-]+#page=2$"))
+    expect(link).to_have_attribute("target", "_blank")
+    href = link.get_attribute("href")
+    blob = link.evaluate("""async a => {
+        const r = await fetch(a.href.split('#')[0]);
+        return {type: r.headers.get('content-type'), bytes: Array.from(new Uint8Array(await r.arrayBuffer()))};
+    }""")
+    assert blob["type"] == "application/pdf"
+    assert bytes(blob["bytes"]) == (ROOT / "data" / "samples" / "en-ctt-2010.pdf").read_bytes()
+    expect(card.get_by_role("button", name="Download the whole PDF")).to_be_visible()
+
+    with page.context.expect_page() as opened:
+        link.click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    assert tab.url == href
+    assert tab.evaluate("document.contentType") == "application/pdf"  # the viewer's document, not a download
+    tab.close()
