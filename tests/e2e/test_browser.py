@@ -334,10 +334,13 @@ def test_the_cited_pdf_opens_whole_at_the_cited_page(ui, page):
     click opens that URL in a new tab. Headless Chromium may show no viewer, so the test checks
     the URL, the blob's type and bytes, and the new tab's address, not the rendered viewer."""
     import re
+    from urllib.parse import urlsplit
 
     from playwright.sync_api import expect
 
     url, _, _ = ui
+    requested: list[str] = []
+    page.context.on("request", lambda request: requested.append(request.url))  # this tab and the one it opens
     page.goto(url)
     page.get_by_label("Question").fill(PDF_QUESTION)
     page.get_by_role("button", name="Ask").click()
@@ -365,3 +368,9 @@ def test_the_cited_pdf_opens_whole_at_the_cited_page(ui, page):
     assert tab.url == href
     assert tab.evaluate("document.contentType") == "application/pdf"  # the viewer's document, not a download
     tab.close()
+    assert href.split("#")[0] in requested  # the recording saw the new tab's load (a request has no fragment)
+    # The viewer loads its own parts from chrome:// and chrome-extension:// (inside the browser);
+    # what must not happen is a request over the network to anywhere but this server.
+    elsewhere = [u for u in requested if urlsplit(u).scheme in ("http", "https", "ws", "wss")
+                 and urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
+    assert not elsewhere, f"opening the PDF reached past 127.0.0.1: {elsewhere[:5]}"
