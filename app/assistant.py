@@ -122,7 +122,6 @@ class Assistant:
     def _pipeline(self) -> Any:
         from evidence.annotator import EvidenceAnnotator
         from indexing.pipeline import IndexPipeline
-        from indexing.readers.limits import ReadLimits
 
         s = self.settings
         return IndexPipeline(
@@ -132,9 +131,16 @@ class Assistant:
             chunk_tokens=s.chunk_tokens,
             chunk_overlap=s.chunk_overlap,
             workers=s.index_workers,
-            limits=ReadLimits(max_file_bytes=int(s.max_file_mb * 2**20), max_text_bytes=int(s.max_text_mb * 2**20)),
+            limits=self._read_limits(),
             dense_options=s.dense_options,
         )
+
+    def _read_limits(self) -> Any:
+        """The size limits of settings (max_file_mb, max_text_mb), as the readers take them."""
+        from indexing.readers.limits import ReadLimits
+
+        s = self.settings
+        return ReadLimits(max_file_bytes=int(s.max_file_mb * 2**20), max_text_bytes=int(s.max_text_mb * 2**20))
 
     def index(
         self,
@@ -183,6 +189,40 @@ class Assistant:
         if document.document_id != item.document_id or not 1 <= item.page_start <= len(document.pages):
             return None
         return document.pages[item.page_start - 1].text
+
+    def source_pdf(self, item: Evidence) -> bytes:
+        """The bytes of the PDF a citation points into, for the UI's "Open the PDF at page N" link
+        and its download. Only an indexed PDF whose file is still the indexed content is given
+        (the file's sha256 is the document id, checked on the bytes returned), so a citation can
+        never open a file changed or swapped since, nor a path that was never indexed. The file is
+        read with the indexing limits (max_file_mb): whatever was indexed fits.
+
+        Raises AssistantError naming the file and the reason otherwise."""
+        import hashlib
+
+        from indexing.errors import ReadError
+        from indexing.readers import read_file_bytes
+
+        if not item.path:
+            raise AssistantError(f"{item.evidence_id or 'this passage'} has no source file to open")
+        store = self._peek()
+        if store is not None:
+            store.refresh()
+        record = store.document(item.document_id) if store is not None else None
+        if record is None:
+            raise AssistantError(f"{item.path}: the cited document (id {item.document_id[:12]}) is no longer in the index")
+        if record.format != "pdf":
+            raise AssistantError(f"{item.path}: the cited document is not a PDF (it was indexed as {record.format})")
+        try:
+            data = read_file_bytes(Path(item.path), self._read_limits())
+        except ReadError as exc:
+            raise AssistantError(f"cannot open the cited PDF: {exc}") from None
+        if hashlib.sha256(data).hexdigest() != item.document_id:
+            raise AssistantError(
+                f"{item.path}: the file has changed since it was indexed, so it is not the cited content any more "
+                "(index it again to cite the new version)"
+            )
+        return data
 
     def documents(self) -> list[Any]:
         """Every indexed document (`DocumentRecord`), as the store lists them."""

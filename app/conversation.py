@@ -129,11 +129,13 @@ def model_standalone(generator: AnswerGenerator, question: str, earlier: list[st
                                 max_new_tokens=REWRITE_MAX_NEW_TOKENS, temperature=0.0, top_p=1.0)
     cancel = threading.Event()
     pieces: list[str] = []
+    written = 0  # characters so far, counted as they come (summing all pieces each time is quadratic)
     stream = generator.stream(request, cancel)
     try:
         for piece in stream:
             pieces.append(piece)
-            if sum(map(len, pieces)) > 2 * limit:  # rambling: stop paying for it
+            written += len(piece)
+            if written > 2 * limit:  # rambling: stop paying for it
                 cancel.set()
                 return None
     except GenerationError:

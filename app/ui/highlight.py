@@ -1,15 +1,15 @@
 """The cited span shown in its source: the quoted sentence's boxes on a PDF page, or the span
 marked in a markdown/text section.
 
-How the UI uses it (pure functions; nothing is cached here: cache on (path, mtime, page, quote)):
+How the UI uses it (pure functions; nothing is cached here: cache on (document id, page, quote)):
 
     boxes = span_boxes(pdf_path, page_number, quote)             # [] when the quote is not found
     image = render_with_highlight(pdf_path, page_number, boxes)  # RGB PIL image, boxes marked
     image, boxes = highlight_page(pdf_path, page_number, quote)  # the two in one call
     pieces = mark_span(section_text, quote)                      # [(text, is_quoted), ...]
 
-- PDF evidence: `pdf_path` = `EvidenceItem.path`, `page_number` = the page the preview shows
-  (`item.page_start`). Errors are `HighlightError`, a subclass of `app.ui.preview.PreviewError`,
+- PDF evidence: `pdf_path` = the PDF's bytes from `Assistant.source_pdf(item)` (a file path also
+  works), `page_number` = the page the preview shows (`item.page_start`). Errors are `HighlightError`, a subclass of `app.ui.preview.PreviewError`,
   so the preview's `except PreviewError` already shows them. When `boxes` is empty, show the plain
   page with a caption such as "the quoted sentence could not be located on this page".
 - Markdown evidence: `section_text` = the section file's text (page N of an open-medicine
@@ -38,10 +38,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from app.ui.preview import MAX_PREVIEW_PIXELS, PreviewError, open_pdf_page
+from app.ui.preview import MAX_PREVIEW_PIXELS, PdfSource, PreviewError, open_pdf_page, source_name
 from evidence.sentences import CITATION, strip_markup
 from indexing.text import passage_sentences
 
@@ -293,7 +292,7 @@ def _source_spans(key_index: list[int], fragments: list[tuple[int, int]]) -> lis
 # ----------------------------------------------------------------------------- PDF pages
 
 
-def _open_page(pdf_path: str | Path, page_number: int) -> Any:
+def _open_page(pdf_path: PdfSource, page_number: int) -> Any:
     """The 1-based page of the PDF (preview.open_pdf_page), failing with a HighlightError."""
     return open_pdf_page(pdf_path, page_number, error=HighlightError)
 
@@ -365,7 +364,7 @@ def _same_line(line: Box, box: Box) -> bool:
     return overlap >= 0.5 * height and line.left - height <= box.left <= line.right + 1.5 * height
 
 
-def span_boxes(pdf_path: str | Path, page_number: int, quote: str, *, min_coverage: float = 1.0) -> list[Box]:
+def span_boxes(pdf_path: PdfSource, page_number: int, quote: str, *, min_coverage: float = 1.0) -> list[Box]:
     """Boxes, one per line, of `quote` on the 1-based page `page_number` of the PDF, in the
     displayed page's points with the origin at the top-left (see `Box`); [] when the quote is
     not on that page, has no letters or digits, or the page has no text layer (a scan).
@@ -385,7 +384,7 @@ def span_boxes(pdf_path: str | Path, page_number: int, quote: str, *, min_covera
     return [_to_display(line, transform) for line in _merge_lines(picked)]
 
 
-def render_with_highlight(pdf_path: str | Path, page_number: int, boxes: list[Box], *, scale: float = 1.5,
+def render_with_highlight(pdf_path: PdfSource, page_number: int, boxes: list[Box], *, scale: float = 1.5,
                           max_pixels: int = DEFAULT_MAX_PIXELS, padding: float = 1.0,
                           color: tuple[int, int, int, int] = MARKER_RGBA) -> Any:
     """The 1-based page rendered at `scale` pixels per point (1.5: a 595-point A4 page comes out
@@ -398,13 +397,13 @@ def render_with_highlight(pdf_path: str | Path, page_number: int, boxes: list[Bo
     from PIL import Image, ImageDraw
 
     if not scale > 0:
-        raise HighlightError(f"{pdf_path}: render scale must be positive, got {scale}")
+        raise HighlightError(f"{source_name(pdf_path)}: render scale must be positive, got {scale}")
     with _open_page(pdf_path, page_number) as page:
         width, height = page.get_size()
         pixels = round(width * scale) * round(height * scale)
         if pixels > max_pixels:
             raise HighlightError(
-                f"{pdf_path}: page {page_number} would render at {round(width * scale)}x{round(height * scale)} "
+                f"{source_name(pdf_path)}: page {page_number} would render at {round(width * scale)}x{round(height * scale)} "
                 f"pixels, over the limit of {max_pixels:,}; lower the scale")
         image = page.render(scale=scale).to_pil().convert("RGBA")
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
@@ -415,7 +414,7 @@ def render_with_highlight(pdf_path: str | Path, page_number: int, boxes: list[Bo
     return Image.alpha_composite(image, overlay).convert("RGB")
 
 
-def highlight_page(pdf_path: str | Path, page_number: int, quote: str, **render_options: Any) -> tuple[Any, list[Box]]:
+def highlight_page(pdf_path: PdfSource, page_number: int, quote: str, **render_options: Any) -> tuple[Any, list[Box]]:
     """`span_boxes` then `render_with_highlight`: the page image and the boxes drawn on it (an
     empty list: the quote was not found and the plain page is shown; say so under the image)."""
     boxes = span_boxes(pdf_path, page_number, quote)

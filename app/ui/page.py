@@ -1,8 +1,10 @@
 """The Streamlit web UI: ask (streamed, cited, graded answers) and library (upload, index, remove).
 
-Everything goes through `app.Assistant`. Document text and model output are only ever shown
-escaped (see `app.ui.text`); the only raw HTML written is the anchor of an evidence card,
-whose id we build ourselves, and a section with its cited span in <mark> (text html-escaped).
+Everything goes through `app.Assistant` (a cited section's text and a cited PDF's bytes too:
+`source_text`, `source_pdf`). Document text and model output are only ever shown escaped (see
+`app.ui.text`); the only raw HTML written is the anchor of an evidence card, whose id we build
+ourselves, a section with its cited span in <mark> (text html-escaped), and the iframe of the
+"Open the PDF at page N" link (`app.ui.pdf_link`: base64 bytes, our own page number and label).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from app.history import History, SourceState, source_states
 from app.settings import load_settings
 from app.startup import read_status
 from app.ui.highlight import cited_quotes, mark_span, render_with_highlight, span_boxes
-from app.ui.preview import PreviewError, render_pdf_page
+from app.ui.pdf_link import open_at_page_html
+from app.ui.preview import PreviewError
 from app.ui.text import anchor_id, answer_markdown, escape_markdown, generation_line, index_line, passage_markdown
 from app.ui.uploads import save_uploads
 from evidence.export import location_label
@@ -41,6 +44,7 @@ GENERATOR_LABELS = {
     "local": "Local model",
     "openai": "OpenAI-compatible server",
 }
+PDF_LINK_HEIGHT_PX = 48  # the link's iframe: one button-sized line (pdf_link._STYLE)
 LEVEL_COLOURS = {1: "green", 2: "green", 3: "blue", 4: "orange", 5: "gray"}
 WARNING_ICONS = {
     "demo_model": ":material/science:",
@@ -65,18 +69,15 @@ def assistant() -> Assistant:
     return _assistant(settings.model_dump_json())
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _page_image(path: str, page: int, mtime: float) -> Any:
-    return render_pdf_page(path, page)
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
-def _highlighted_image(path: str, page: int, mtime: float, quotes: tuple[str, ...]) -> tuple[Any, bool]:
-    """The page with the cited sentences' boxes drawn; cached per (file, mtime, page, quotes) so a
-    rerun does not re-read the char boxes. No quote or none found: the plain page, rendered by the
-    same call so marked and unmarked previews have one size."""
-    boxes = [b for q in quotes for b in span_boxes(path, page, q)]
-    return render_with_highlight(path, page, boxes), bool(boxes)
+def _highlighted_image(document_id: str, page: int, quotes: tuple[str, ...], _pdf: bytes) -> tuple[Any, bool]:
+    """The page of the PDF bytes `_pdf` (from `Assistant.source_pdf`, whose sha256 is
+    `document_id`) with the cited sentences' boxes drawn; cached per (document id, page, quotes),
+    the id standing for the bytes (left out of the cache key), so a rerun does not re-read the
+    char boxes. No quote or none found: the plain page, rendered by the same call so marked and
+    unmarked previews have one size."""
+    boxes = [b for q in quotes for b in span_boxes(_pdf, page, q)]
+    return render_with_highlight(_pdf, page, boxes), bool(boxes)
 
 
 class Choices(NamedTuple):
@@ -396,7 +397,8 @@ def show_answer_details(helper: Assistant, answer: Answer, totals: dict[str, int
     for item in answer.evidence:
         evidence_card(item, cited=item.evidence_id in cited, state=states.get(item.evidence_id),
                       total=totals.get(item.document_id), quotes=tuple(cited_quotes(answer.text, item.evidence_id)),
-                      source_text=lambda item=item: helper.source_text(item))
+                      source_text=lambda item=item: helper.source_text(item),
+                      source_pdf=lambda item=item: helper.source_pdf(item))
 
 
 def doi_url(doi: str) -> str:
@@ -424,9 +426,11 @@ def level_badge(item: Evidence) -> None:
 
 
 def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None, total: int | None = None,
-                  quotes: tuple[str, ...] = (), source_text: Callable[[], str | None] | None = None) -> None:
+                  quotes: tuple[str, ...] = (), source_text: Callable[[], str | None] | None = None,
+                  source_pdf: Callable[[], bytes] | None = None) -> None:
     """One evidence card. `source_text` reads the cited section as it stands now
-    (`Assistant.source_text`); it is called only when the clinician asks to see the section."""
+    (`Assistant.source_text`), `source_pdf` the cited PDF's bytes (`Assistant.source_pdf`); each
+    is called only when the clinician asks to see the section or the page."""
     with st.container(border=True, key=f"card_{anchor_id(item.evidence_id)}"):
         # Our own id only (never document text): the anchor the answer's [En] links jump to.
         st.markdown(f'<div id="{anchor_id(item.evidence_id)}"></div>', unsafe_allow_html=True)
@@ -487,17 +491,35 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
                 whole = source_text() if source_text is not None else None
                 st.markdown(marked_section_html(whole or item.text, quotes), unsafe_allow_html=True)
                 st.caption(f"the whole {location_label(item, total)}" if whole else "the cited passage (the source could not be read again)")
-        if current and item.path.lower().endswith(".pdf") and Path(item.path).is_file():
+        if current and item.path.lower().endswith(".pdf") and source_pdf is not None:
             if st.toggle(f"Show page {item.page_start} of the PDF", key=f"preview_{item.chunk_id}"):
-                try:
-                    path = Path(item.path)
-                    image, drawn = _highlighted_image(str(path), item.page_start, path.stat().st_mtime, quotes)
-                    note = "" if drawn or not quotes else " (the quoted words were not found on this page)"
-                    st.image(image, caption=f"page {item.page_start}{note}")
-                    st.download_button("Open the whole PDF", data=path.read_bytes(), file_name=path.name,
-                                       mime="application/pdf", key=f"pdf_{item.chunk_id}")
-                except PreviewError as exc:
-                    st.caption(escape_markdown(str(exc)))
+                pdf_page_section(item, quotes, source_pdf)
+
+
+def pdf_page_section(item: Evidence, quotes: tuple[str, ...], source_pdf: Callable[[], bytes]) -> None:
+    """The cited PDF page with the quoted sentences marked, a link that opens the whole PDF at that
+    page in the browser's viewer, and a download of it: all from the bytes `Assistant.source_pdf`
+    gives (the indexed content, hash-checked), so a file changed since shows its reason instead."""
+    try:
+        data = source_pdf()
+    except AssistantError as exc:
+        st.caption(escape_markdown(str(exc)))
+        return
+    links = st.columns([2, 2, 3], vertical_alignment="center")
+    with links[0]:
+        try:
+            st.iframe(open_at_page_html(data, item.page_start), height=PDF_LINK_HEIGHT_PX,
+                      alt=f"Open the PDF at page {item.page_start}")
+        except ValueError as exc:  # over MAX_LINK_BYTES: the download still works
+            st.caption(escape_markdown(f"Not opened in the browser: {exc}"))
+    links[1].download_button("Download the whole PDF", data=data, file_name=Path(item.path).name,
+                             mime="application/pdf", key=f"pdf_{item.chunk_id}")
+    try:
+        image, drawn = _highlighted_image(item.document_id, item.page_start, quotes, data)
+        note = "" if drawn or not quotes else " (the quoted words were not found on this page)"
+        st.image(image, caption=f"page {item.page_start}{note}")
+    except PreviewError as exc:
+        st.caption(escape_markdown(str(exc)))
 
 
 # ---------------------------------------------------------------------------------------- library page

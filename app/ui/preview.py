@@ -19,23 +19,35 @@ MAX_PREVIEW_PIXELS = 25_000_000
 MIN_SCALE, MAX_SCALE = 0.5, 3.0
 
 
+PdfSource = str | Path | bytes  # a PDF file, or the bytes of one (`Assistant.source_pdf`)
+
+
+def source_name(source: PdfSource) -> str:
+    """How a message names the PDF: its path, or "the cited PDF" for bytes (never the bytes)."""
+    return "the cited PDF" if isinstance(source, bytes) else str(source)
+
+
 @contextmanager
-def open_pdf_page(path: str | Path, page_number: int, error: type[PreviewError] = PreviewError) -> Iterator[Any]:
-    """The 1-based page of a PDF, closed with its document afterwards; `error` (a PreviewError)
-    names the file when it is missing, cannot be opened or has no such page. The one place the
-    UI opens a PDF page: the plain preview and the highlighted one (highlight.py) both use it."""
+def open_pdf_page(source: PdfSource, page_number: int, error: type[PreviewError] = PreviewError) -> Iterator[Any]:
+    """The 1-based page of a PDF file or PDF bytes, closed with its document afterwards; `error`
+    (a PreviewError) names the file when it is missing, cannot be opened or has no such page.
+    The one place the UI opens a PDF page: the plain preview and the highlighted one
+    (highlight.py) both use it; the evidence card gives the bytes `Assistant.source_pdf`
+    vouched for, so the page shown is the indexed content."""
     import pypdfium2 as pdfium
 
-    path = Path(path)
-    if not path.is_file():
-        raise error(f"{path}: no such file")
+    name = source_name(source)
+    if not isinstance(source, bytes):
+        if not Path(source).is_file():
+            raise error(f"{name}: no such file")
+        source = str(source)
     try:
-        pdf = pdfium.PdfDocument(str(path))
+        pdf = pdfium.PdfDocument(source)
     except Exception as exc:  # noqa: BLE001 - pdfium raises its own error types
-        raise error(f"{path}: cannot open the PDF ({exc})") from exc
+        raise error(f"{name}: cannot open the PDF ({exc})") from exc
     try:
         if not 1 <= page_number <= len(pdf):
-            raise error(f"{path}: has no page {page_number} (it has {len(pdf)})")
+            raise error(f"{name}: has no page {page_number} (it has {len(pdf)})")
         page = pdf[page_number - 1]
         try:
             yield page

@@ -224,3 +224,50 @@ def test_the_digest_streams_like_any_generator(assistant):
     items = list(assistant.stream(QUESTION, generator="extractive"))
     assert len(items) > 3 and all(isinstance(i, str) for i in items[:-1])
     assert "".join(items[:-1]).strip() == items[-1].text and "[E1]" in items[-1].text
+
+
+def indexed_pdf(assistant: Assistant, tmp_path):  # type: ignore[no-untyped-def]
+    """A two-page PDF on disk, recorded in the in-memory index under its bytes' sha256 (as the
+    reader ids it), and a citation of its page 2."""
+    import hashlib
+
+    from evidence.schema import Evidence
+    from tests.app.fakes import Record
+    from tests.indexing.pdf_factory import lines_pdf
+
+    pdf = lines_pdf(tmp_path / "guideline.pdf", [["Cover page."], ["Give fluids early in septic shock."]])
+    document_id = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    record = Record(document_id, "Sepsis guideline", str(pdf), None, 2024, 1)
+    record.format = "pdf"
+    assistant._store.records[document_id] = record
+    cite = Evidence(chunk_id="p:0", evidence_id="E1", document_id=document_id, text="Give fluids early in septic shock.",
+                    page_start=2, page_end=2, title="Sepsis guideline", path=str(pdf))
+    return pdf, cite
+
+
+def test_the_cited_pdf_is_given_only_while_it_is_the_indexed_content(assistant, tmp_path):
+    """Assistant.source_pdf, behind the card's "Open the PDF at page N": the file's bytes while
+    they are the indexed content; a changed, removed, never-indexed or non-PDF source is refused
+    with its reason (the link then offers nothing rather than another document)."""
+    pdf, cite = indexed_pdf(assistant, tmp_path)
+    original = pdf.read_bytes()
+    assert assistant.source_pdf(cite) == original and original.startswith(b"%PDF-")
+
+    from tests.indexing.pdf_factory import lines_pdf
+
+    other = lines_pdf(tmp_path / "other.pdf", [["Cover page."], ["Withhold fluids in septic shock."]])
+    with pytest.raises(AssistantError, match="has changed since it was indexed"):
+        assistant.source_pdf(cite.model_copy(update={"path": str(other)}))  # another file under the cited id
+    with pytest.raises(AssistantError, match="no longer in the index"):
+        assistant.source_pdf(cite.model_copy(update={"document_id": "f" * 64}))
+    with pytest.raises(AssistantError, match="not a PDF"):
+        assistant.source_pdf(cite.model_copy(update={"document_id": "a" * 64}))  # the markdown guideline
+    with pytest.raises(AssistantError, match="no source file"):
+        assistant.source_pdf(cite.model_copy(update={"path": ""}))
+
+    pdf.write_bytes(original + b"\n% appended")
+    with pytest.raises(AssistantError, match=r"guideline\.pdf: the file has changed since it was indexed"):
+        assistant.source_pdf(cite)
+    pdf.unlink()
+    with pytest.raises(AssistantError, match=r"guideline\.pdf: file not found"):
+        assistant.source_pdf(cite)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import pytest
 
 from app import Assistant
-from app.conversation import REWRITE_MAX_NEW_TOKENS, REWRITE_SYSTEM, Conversation, standalone_question
+from app.conversation import (
+    REWRITE_MAX_CHARS, REWRITE_MAX_NEW_TOKENS, REWRITE_SLACK_CHARS, REWRITE_SYSTEM, Conversation, model_standalone,
+    standalone_question,
+)
 from app.generators.base import GenerationError, GenerationRequest
 from tests.app.fakes import MemoryStore, ScriptedGenerator, attach, quote_evidence
 from tests.app.openai_server import FakeChatServer
@@ -101,6 +104,16 @@ def test_a_failing_rewrite_falls_back_to_the_rules(assistant):
 
     _, answer = converse(assistant, scripted(down))
     assert answer.question == RULED
+
+
+def test_a_rambling_rewrite_is_cut_off_once_it_passes_twice_the_limit():
+    """A model that keeps writing is stopped as soon as its text passes twice the allowed length
+    (not read to its end): the 5-character pieces here stop at that bound, and the rules answer."""
+    taken: list[int] = []
+    gen = ScriptedGenerator(lambda request: "word " * 20_000, demo=False, on_piece=taken.append)
+    limit = min(len(FOLLOW_UP) + len(QUESTION) + REWRITE_SLACK_CHARS, REWRITE_MAX_CHARS)
+    assert model_standalone(gen, FOLLOW_UP, [QUESTION]) is None
+    assert len(taken) == 2 * limit // len("word ") + 1
 
 
 def test_the_extractive_digest_keeps_the_rules_and_never_calls_a_model(assistant):

@@ -345,17 +345,25 @@ def test_the_extractive_digests_quotes_are_found_in_their_passages():
 
 def test_the_evidence_card_preview_draws_the_cited_sentence_and_says_when_it_cannot(paragraph_pdf):
     """The card's cached preview (app.ui.page._highlighted_image) is what a clinician sees: the
-    page with the cited sentence marked, or the plain page plus a flag the caption reports."""
+    page of the PDF bytes Assistant.source_pdf gave, with the cited sentence marked, or the plain
+    page plus a flag the caption reports; a broken PDF is a PreviewError the card shows."""
+    import hashlib
+
     from app.ui.page import _highlighted_image
 
+    data = paragraph_pdf.read_bytes()
+    doc = hashlib.sha256(data).hexdigest()
     quote = "Clinicians should give broad antibiotics within one hour of recognition in adults with septic shock."
-    mtime = paragraph_pdf.stat().st_mtime
-    marked, drawn = _highlighted_image(str(paragraph_pdf), 2, mtime, (quote,))
-    plain, none_drawn = _highlighted_image(str(paragraph_pdf), 2, mtime, ())
-    missing, not_found = _highlighted_image(str(paragraph_pdf), 2, mtime, ("Give narrow antibiotics within six hours.",))
+    marked, drawn = _highlighted_image(doc, 2, (quote,), data)
+    plain, none_drawn = _highlighted_image(doc, 2, (), data)
+    missing, not_found = _highlighted_image(doc, 2, ("Give narrow antibiotics within six hours.",), data)
     assert drawn and not none_drawn and not not_found
     assert marked.size == plain.size and list(marked.getdata()) != list(plain.getdata())
     assert list(missing.getdata()) == list(plain.getdata())
+    with pytest.raises(PreviewError, match="^the cited PDF: cannot open the PDF"):
+        _highlighted_image("0" * 64, 2, (quote,), b"%PDF-1.4 cut short")
+    with pytest.raises(PreviewError, match="^the cited PDF: has no page 3"):
+        _highlighted_image(doc, 3, (quote,), data)
 
 
 def test_a_markdown_section_shows_the_cited_span_marked_and_escaped():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.assistant import Assistant
+from app.assistant import Assistant, AssistantError
 from app.feedback import FeedbackLog
 from app.history import History
 from app.ui.text import escape_markdown
@@ -291,3 +291,36 @@ def test_a_cited_guideline_section_is_shown_whole_with_the_quote_marked(app_data
     marked = [m.value for m in at.markdown if "<mark>" in m.value]
     assert marked and len(marked[0]) > len(item.text)  # the whole section, not just the passage
     assert any(c.value.startswith("the whole section") for c in at.caption)
+
+
+PDF_QUESTION = "How much does lowering LDL cholesterol with statins reduce major vascular events?"
+
+
+def test_a_cited_pdf_page_offers_the_whole_pdf_at_that_page_only_while_unchanged(app_data, monkeypatch):
+    """The card's "Show page N of the PDF" takes the PDF's bytes from Assistant.source_pdf: the
+    page preview, a link onto those bytes at `#page=N` and their download; when Assistant refuses
+    (the file changed since it was indexed), the card shows why and offers no PDF at all."""
+    import base64
+
+    at = ask(start(), PDF_QUESTION)
+    answer = at.session_state["answer"]
+    item = next(e for e in answer.evidence if e.path.lower().endswith(".pdf"))
+    at.toggle(key=f"preview_{item.chunk_id}").set_value(True)
+    at.run()
+    assert not at.exception, at.exception
+    (frame,) = at.get("iframe")
+    srcdoc = frame.proto.srcdoc
+    assert f'data-page="{item.page_start}"' in srcdoc and "#page=" in srcdoc
+    assert base64.b64encode(Path(item.path).read_bytes()).decode() in srcdoc
+    assert frame.proto.alt == f"Open the PDF at page {item.page_start}"
+    assert [b.label for b in at.get("download_button") if b.label == "Download the whole PDF"]
+
+    def changed(self, evidence):  # type: ignore[no-untyped-def]
+        raise AssistantError(f"{evidence.path}: the file has changed since it was indexed")
+
+    monkeypatch.setattr(Assistant, "source_pdf", changed)
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.get("iframe")
+    assert not [b for b in at.get("download_button") if b.label == "Download the whole PDF"]
+    assert any("has changed since it was indexed" in c.value for c in at.caption)

@@ -207,3 +207,26 @@ def test_generation_line_rates_over_the_writing_time_only():
     assert generation_line(57, 6.1, 4.9) == "Writing: 57 tokens · 11.6 tokens/s · 6.1 s"
     assert generation_line(0, 2.0, 0.0) == "Writing: 0 tokens · 0.0 tokens/s · 2.0 s"
     assert generation_line(12, 3.0, 2.0, unit="pieces") == "Writing: 12 pieces · 6.0 pieces/s · 3.0 s"
+
+
+def test_the_open_at_page_link_carries_only_a_pdf_of_bounded_size(monkeypatch):
+    """pdf_link.open_at_page_html: the link starts disabled and points at `blob:…#page=N` once its
+    script has run (the browser test checks that part); it embeds only PDF bytes, within
+    MAX_LINK_BYTES, at a positive page, and escapes its label."""
+    import base64
+
+    import app.ui.pdf_link as pdf_link
+
+    data = b"%PDF-1.4\n" + bytes(range(256)) * 4
+    page = pdf_link.open_at_page_html(data, 7, label="Open <b>it</b>")
+    assert 'data-page="7"' in page and 'aria-disabled="true"' in page and 'target="_blank"' in page
+    assert base64.b64encode(data).decode() in page and '"#page=" + link.dataset.page' in page
+    assert "Open &lt;b&gt;it&lt;/b&gt;" in page and "<b>" not in page
+    with pytest.raises(ValueError, match="not a PDF"):
+        pdf_link.open_at_page_html(b"<html>not a pdf</html>", 1)
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ValueError, match="page must be a positive whole number"):
+            pdf_link.open_at_page_html(data, bad)
+    monkeypatch.setattr(pdf_link, "MAX_LINK_BYTES", len(data) - 1)
+    with pytest.raises(ValueError, match="MAX_LINK_BYTES"):
+        pdf_link.open_at_page_html(data, 1)
