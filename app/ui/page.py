@@ -435,31 +435,8 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
         # Our own id only (never document text): the anchor the answer's [En] links jump to.
         st.markdown(f'<div id="{anchor_id(item.evidence_id)}"></div>', unsafe_allow_html=True)
         st.markdown(f"**{escape_markdown(item.evidence_id)}** · {escape_markdown(item.title)}")
-        badges = st.columns([2, 1, 2, 3], gap="small")
-        with badges[0]:
-            st.badge(item.grade.source_type.label if item.grade else "source type unknown", color="violet")
-        with badges[1]:
-            level_badge(item)
-        with badges[2]:
-            if item.stated_grades:
-                quotes = " / ".join(g.quote for g in item.stated_grades[:2])[:60]
-                st.badge("stated: " + escape_markdown(quotes), color="blue")
-            else:
-                st.badge("no stated grade", color="gray")
-        with badges[3]:
-            if cited:
-                st.badge("cited in the answer", color="green", icon=":material/format_quote:")
-        facts = [
-            f"{item.year}" if item.year else "year unknown",
-            location_label(item, total),
-        ]
-        if item.organization:
-            facts.insert(0, item.organization)
-        if item.heading_path:
-            facts.append(" › ".join(item.heading_path))
-        if item.doi:
-            facts.append("DOI " + item.doi)
-        st.caption(escape_markdown(" · ".join(facts)))
+        _card_badges(item, cited)
+        st.caption(escape_markdown(" · ".join(_card_facts(item, total))))
         if item.doi:
             st.link_button("Open the DOI", doi_url(item.doi))
         current = state is None or state.status == "current"
@@ -467,24 +444,7 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
             st.warning(escape_markdown(state.message), icon=":material/history:")
         st.markdown(passage_markdown(item.text))
         with st.expander("Why this level"):
-            if item.grade is None:
-                st.write("This document has not been graded.")
-            else:
-                g = item.grade
-                st.markdown(
-                    escape_markdown(
-                        f"{g.source_type.label}, {EvidenceLevel(g.level).label}. "
-                        f"Decided by {g.origin}; confidence {g.confidence:.0%}."
-                    )
-                )
-                for reason in g.reasons:
-                    st.markdown("- " + escape_markdown(reason))
-            for sg in item.stated_grades:
-                where = f" (p. {sg.page})" if sg.page else ""
-                st.markdown(
-                    f"- Stated grade **{escape_markdown(sg.quote)}**{escape_markdown(where)}: "
-                    + escape_markdown(sg.recommendation)
-                )
+            _why_this_level(item)
         # A changed or removed source is never previewed: the file now may show another passage.
         if current and quotes and not item.path.lower().endswith(".pdf"):
             if st.toggle("Show the quoted words in this section", key=f"marked_{item.chunk_id}"):
@@ -494,6 +454,58 @@ def evidence_card(item: Evidence, cited: bool, state: SourceState | None = None,
         if current and item.path.lower().endswith(".pdf") and source_pdf is not None:
             if st.toggle(f"Show page {item.page_start} of the PDF", key=f"preview_{item.chunk_id}"):
                 pdf_page_section(item, quotes, source_pdf)
+
+
+def _card_badges(item: Evidence, cited: bool) -> None:
+    """Source type, level, the grade the source states, and whether the answer cites it."""
+    badges = st.columns([2, 1, 2, 3], gap="small")
+    with badges[0]:
+        st.badge(item.grade.source_type.label if item.grade else "source type unknown", color="violet")
+    with badges[1]:
+        level_badge(item)
+    with badges[2]:
+        if item.stated_grades:
+            stated = " / ".join(g.quote for g in item.stated_grades[:2])[:60]
+            st.badge("stated: " + escape_markdown(stated), color="blue")
+        else:
+            st.badge("no stated grade", color="gray")
+    with badges[3]:
+        if cited:
+            st.badge("cited in the answer", color="green", icon=":material/format_quote:")
+
+
+def _card_facts(item: Evidence, total: int | None) -> list[str]:
+    """Organisation, year, location, heading path and DOI, for the card's caption line."""
+    facts = [f"{item.year}" if item.year else "year unknown", location_label(item, total)]
+    if item.organization:
+        facts.insert(0, item.organization)
+    if item.heading_path:
+        facts.append(" › ".join(item.heading_path))
+    if item.doi:
+        facts.append("DOI " + item.doi)
+    return facts
+
+
+def _why_this_level(item: Evidence) -> None:
+    """What decided the grade, with its reasons, and every grade the source states."""
+    if item.grade is None:
+        st.write("This document has not been graded.")
+    else:
+        g = item.grade
+        st.markdown(
+            escape_markdown(
+                f"{g.source_type.label}, {EvidenceLevel(g.level).label}. "
+                f"Decided by {g.origin}; confidence {g.confidence:.0%}."
+            )
+        )
+        for reason in g.reasons:
+            st.markdown("- " + escape_markdown(reason))
+    for sg in item.stated_grades:
+        where = f" (p. {sg.page})" if sg.page else ""
+        st.markdown(
+            f"- Stated grade **{escape_markdown(sg.quote)}**{escape_markdown(where)}: "
+            + escape_markdown(sg.recommendation)
+        )
 
 
 def pdf_page_section(item: Evidence, quotes: tuple[str, ...], source_pdf: Callable[[], bytes]) -> None:

@@ -293,6 +293,32 @@ def test_a_cited_guideline_section_is_shown_whole_with_the_quote_marked(app_data
     assert any(c.value.startswith("the whole section") for c in at.caption)
 
 
+def test_a_card_with_a_stated_grade_marks_the_quoted_sentence_not_the_grade(app_data):
+    """The card's stated-grade badge must not replace the quotes it marks (a name once shadowed
+    the other: the section view then marked the grade's letters instead of the cited sentence)."""
+    import html
+    import re
+
+    from app.ui.highlight import cited_quotes
+
+    at = ask(start(), QUESTION)
+    answer = at.session_state["answer"]
+    cited = {c.evidence_id for c in answer.citations}
+    item = next(e for e in answer.evidence
+                if e.evidence_id in cited and e.stated_grades and not e.path.lower().endswith(".pdf"))
+    at.toggle(key=f"marked_{item.chunk_id}").set_value(True)
+    at.run()
+    assert not at.exception, at.exception
+    [shown] = [m.value for m in at.markdown if "<mark>" in m.value]
+    def words(text: str) -> str:  # the section keeps its markdown emphasis; the quote does not
+        return " ".join(re.sub(r"[*_`]", "", text).split())
+
+    marks = [words(html.unescape(m)) for m in re.findall(r"<mark>(.*?)</mark>", shown, re.S)]
+    quotes = [words(q) for q in cited_quotes(answer.text, item.evidence_id)]
+    assert quotes and all(len(m) >= 20 for m in marks), marks
+    assert any(q[:40] in m or m[:40] in q for q in quotes for m in marks), (quotes, marks)
+
+
 PDF_QUESTION = "How much does lowering LDL cholesterol with statins reduce major vascular events?"
 
 
