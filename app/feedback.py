@@ -8,8 +8,6 @@ them as JSON Lines (`m1e feedback export`). The file is `<data_dir>/feedback.sql
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Literal

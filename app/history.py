@@ -12,7 +12,7 @@ The file is `<data_dir>/history.sqlite3`; one connection per call, so any thread
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
