@@ -280,13 +280,17 @@ def test_real_dev_set_is_split_and_carries_sources():
 
 def test_quality_on_real_abstracts_tuning_half_text_only():
     """Floors a little under what the tuning half measured (bench/grading_quality.py prints the
-    full table); the held-back half is scored only by the bench, once."""
+    full table); the held-back set is scored only by the bench, once. The learned reading was
+    trained on this half, so its numbers here are optimistic: its honest estimate is the 5-fold
+    cross-validation in design_model.json (design macro-F1 0.808 vs 0.783 for the rules alone)."""
     tune = [r for r in REAL_ROWS if r["split"] == "tune"]
-    pairs = [(r["label"], grade_document(r["title"], r["abstract"]).source_type.value) for r in tune]
-    macro = sum(_f1(pairs, c) for c in DESIGNS) / len(DESIGNS)
-    print({c: round(_f1(pairs, c), 2) for c in DESIGNS}, "macro", round(macro, 3))
-    assert macro >= 0.80  # measured 0.836 on the 489 tuning abstracts
-    assert _f1(pairs, "rct") >= 0.88 and _f1(pairs, "systematic_review") >= 0.87  # measured 0.92, 0.90
+    for model, floor, rct_sr in ((False, 0.76, 0.82), (True, 0.86, 0.86)):
+        pairs = [(r["label"], grade_document(r["title"], r["abstract"], model=model).source_type.value) for r in tune]
+        macro = sum(_f1(pairs, c) for c in DESIGNS) / len(DESIGNS)
+        print("model" if model else "rules", {c: round(_f1(pairs, c), 2) for c in DESIGNS}, "macro", round(macro, 3))
+        # measured on the 805 tuning abstracts: rules alone 0.783 (RCT 0.85, SR 0.85); with the model 0.893 (0.95, 0.89)
+        assert macro >= floor
+        assert _f1(pairs, "rct") >= rct_sr and _f1(pairs, "systematic_review") >= rct_sr
 
 
 def test_publication_type_decides_the_source_type_for_every_real_record_carrying_one():

@@ -48,5 +48,8 @@ def test_laboratory_results_without_clinical_words_stay_other_not_a_review():
             "together, with compression strength rising from 1829 to 1906 MPa. The large bulk TiB2 phase at the grain "
             "boundaries explains the loss of ductility with iron, and the refined lamellar colonies explain the gain "
             "with manganese and cobalt.")
-    g = grade_document("Effect of Mn, Fe and Co on the strength of TiB2/TiAl composites", text)
-    assert g.source_type == S.OTHER and g.confidence <= 0.4
+    title = "Effect of Mn, Fe and Co on the strength of TiB2/TiAl composites"
+    rules = grade_document(title, text, model=False)
+    assert rules.source_type == S.OTHER and rules.confidence <= 0.4  # the rules alone: no design stated
+    # The learned reading knows such wording as non-clinical work: still other, now said with confidence.
+    assert grade_document(title, text).source_type == S.OTHER
