@@ -174,6 +174,8 @@ def real_set(splits: list[str], show_misses: bool) -> dict:
         for mode, subset, use_meta in (("text_only", part, False), ("with_metadata", part, True),
                                        ("metadata_subset_text_only", with_meta, False),
                                        ("metadata_subset_with_metadata", with_meta, True)):
+            if not subset:
+                continue  # e.g. no held record carries PubMed metadata
             entry[mode] = {"grader": score(subset, grader, use_meta),
                            "keyword_baseline": score(subset, keyword_baseline, use_meta)}
             if mode == "text_only":
@@ -197,10 +199,11 @@ def real_set(splits: list[str], show_misses: bool) -> dict:
             print_side_by_side(f"{split} half, {mode.replace('_', ' ')}", entry[mode]["grader"],
                                entry[mode]["keyword_baseline"])
         print_against_targets(split, entry["text_only"])
-        meta_only = entry["metadata_subset_with_metadata"]["grader"]
-        print(f"records carrying PubMed metadata: {len(with_meta)}; grader accuracy on them "
-              f"{entry['metadata_subset_text_only']['grader']['accuracy']:.3f} text only, "
-              f"{meta_only['accuracy']:.3f} with metadata")
+        if with_meta:
+            meta_only = entry["metadata_subset_with_metadata"]["grader"]
+            print(f"records carrying PubMed metadata: {len(with_meta)}; grader accuracy on them "
+                  f"{entry['metadata_subset_text_only']['grader']['accuracy']:.3f} text only, "
+                  f"{meta_only['accuracy']:.3f} with metadata")
         if show_misses:
             entry["misses_text_only"] = misses(part, False)
             for m in entry["misses_text_only"]:
