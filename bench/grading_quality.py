@@ -9,8 +9,13 @@ Run:
 The real set is `bench/data/grading/pubmed_dev.jsonl` (see the README beside it: sources,
 licences, how each label was assigned after reading the abstract, and the split). The tuning
 half holds session 3's two halves (its held-back half, scored once then, carries
-`was_heldback_session3`); the held-back set (`split: held`, `added: session4`) is a new batch of
-abstracts from sources not used before, labelled before any grader change was measured on it. Each record is
+`was_heldback_session3`) and session 4's held set (`was_heldback_session4`); the held-back set
+(`split: held`, `added: session5`) is a new batch of abstracts from files not used before,
+labelled and committed before any grader change was measured on it. Besides the grader and the
+keyword baseline, the grader's rules alone (`grade_document(..., model=False)`) are scored, so the
+learned design reading's share shows; on the tuning half the learned reading has seen every
+abstract in training, so its honest tuning estimate is the cross-validation in
+bench/results/design_model_cv.json. Each record is
 scored twice: on its text alone (title + abstract, as `grade_document` takes a document) and with
 its PubMed metadata (publication types, MeSH) where the record carries some. The keyword
 baseline below is deliberately simple (~30 lines): a grader that cannot beat it is not earning
@@ -54,6 +59,11 @@ def load(path: Path) -> list[dict]:
 def grader(row: dict, with_meta: bool) -> str:
     meta = SourceMeta(publication_types=row["publication_types"], mesh_terms=row["mesh_terms"]) if with_meta else None
     return grade_document(row["title"], row["abstract"], meta).source_type.value
+
+
+def rules_only(row: dict, with_meta: bool) -> str:
+    meta = SourceMeta(publication_types=row["publication_types"], mesh_terms=row["mesh_terms"]) if with_meta else None
+    return grade_document(row["title"], row["abstract"], meta, model=False).source_type.value
 
 
 _KEYWORDS = [  # first match wins; order encodes the obvious precedence
@@ -139,6 +149,21 @@ def print_side_by_side(name: str, ours: dict, base: dict) -> None:
     print("grader's commonest confusions:", dict(list(ours["confusion"].items())[:8]))
 
 
+TARGETS = {"macro_f1_design": 0.85, "rct": 0.92, "systematic_review": 0.90, "lowest_class": 0.70}  # issue 9
+
+
+def print_against_targets(split: str, scored: dict) -> None:
+    """Grader, its rules alone and the keyword baseline beside the issue's targets (text only)."""
+    def row(s: dict) -> list[float]:
+        lowest = min(v["f1"] for v in s["per_class"].values() if v["support"])
+        return [s["macro_f1_design"], s["per_class"].get("rct", {}).get("f1", 0.0),
+                s["per_class"].get("systematic_review", {}).get("f1", 0.0), lowest]
+    print(f"\n{split}, text only, against the targets: {'design macro-F1':>16}{'RCT F1':>8}{'SR/MA F1':>10}{'lowest class':>14}")
+    for name in ("grader", "rules_only", "keyword_baseline"):
+        print(f"  {name:<38}" + "".join(f"{v:>{w}.3f}" for v, w in zip(row(scored[name]), (16, 8, 10, 14))))
+    print(f"  {'target':<38}" + "".join(f"{v:>{w}.2f}" for v, w in zip(TARGETS.values(), (16, 8, 10, 14))))
+
+
 def real_set(splits: list[str], show_misses: bool) -> dict:
     rows = load(REAL)
     report: dict = {"source": str(REAL.relative_to(ROOT)), "design_classes": list(DESIGN_CLASSES)}
@@ -149,8 +174,22 @@ def real_set(splits: list[str], show_misses: bool) -> dict:
         for mode, subset, use_meta in (("text_only", part, False), ("with_metadata", part, True),
                                        ("metadata_subset_text_only", with_meta, False),
                                        ("metadata_subset_with_metadata", with_meta, True)):
+            if not subset:
+                continue  # e.g. no held record carries PubMed metadata
             entry[mode] = {"grader": score(subset, grader, use_meta),
                            "keyword_baseline": score(subset, keyword_baseline, use_meta)}
+            if mode == "text_only":
+                entry[mode]["rules_only"] = score(subset, rules_only, use_meta)
+        if split == "held":  # by how the records were chosen and where they come from, text only
+            groups = {f"selection_{k}": [r for r in part if r["selection"].split(":")[0] == k]
+                      for k in sorted({r["selection"].split(":")[0] for r in part})}
+            groups.update({f"source_{k.split('/')[0]}": [r for r in part if r["source"]["repo"] == k]
+                           for k in sorted({r["source"]["repo"] for r in part})})
+            for name, sub_rows in groups.items():
+                g, k = score(sub_rows, grader, False), score(sub_rows, keyword_baseline, False)
+                entry[f"text_only_{name}"] = {"grader": g, "keyword_baseline": k}
+                print(f"held {name} ({len(sub_rows)}): grader design macro-F1 {g['macro_f1_design']:.3f}, "
+                      f"accuracy {g['accuracy']:.3f}; keyword {k['macro_f1_design']:.3f}, {k['accuracy']:.3f}")
         if split == "tune":  # the two origins of the tuning half, text only
             for name, keep in (("session3_tune", False), ("session3_heldback", True)):
                 sub_rows = [r for r in part if bool(r.get("was_heldback_session3")) == keep]
@@ -159,10 +198,12 @@ def real_set(splits: list[str], show_misses: bool) -> dict:
         for mode in ("text_only", "with_metadata"):
             print_side_by_side(f"{split} half, {mode.replace('_', ' ')}", entry[mode]["grader"],
                                entry[mode]["keyword_baseline"])
-        meta_only = entry["metadata_subset_with_metadata"]["grader"]
-        print(f"records carrying PubMed metadata: {len(with_meta)}; grader accuracy on them "
-              f"{entry['metadata_subset_text_only']['grader']['accuracy']:.3f} text only, "
-              f"{meta_only['accuracy']:.3f} with metadata")
+        print_against_targets(split, entry["text_only"])
+        if with_meta:
+            meta_only = entry["metadata_subset_with_metadata"]["grader"]
+            print(f"records carrying PubMed metadata: {len(with_meta)}; grader accuracy on them "
+                  f"{entry['metadata_subset_text_only']['grader']['accuracy']:.3f} text only, "
+                  f"{meta_only['accuracy']:.3f} with metadata")
         if show_misses:
             entry["misses_text_only"] = misses(part, False)
             for m in entry["misses_text_only"]:

@@ -24,6 +24,11 @@ How it decides, in order:
 5. Where the text names no design, the grader says so at low confidence instead of guessing: a
    text that only discusses a topic reads as a narrative review (confidence 0.4), anything else
    stays "other" (0.2). A document that prints several graded recommendations is guideline-like.
+   Then, where no explicit statement decided (title, design sentence, plain animal / laboratory /
+   protocol work), a learned reading of the wording (`evidence.design_model`: logistic regression
+   on word n-grams, trained on the real tuning abstracts) decides, the rules' reading given a
+   small head start; when its probability is under the cross-validated floor the rules' reading
+   stands at confidence <= 0.3 and the model's guess is only named. English abstracts only.
 6. A PubMed publication type that names the kind of document (Randomized Controlled Trial,
    Meta-Analysis, Practice Guideline, Case Reports, Review, Editorial, ...; see
    `cues.PUBLICATION_TYPE_DECIDES`) decides the source type, the text choosing only among the
@@ -46,6 +51,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evidence import cues as C
+from evidence import design_model
+from evidence.design_model import DesignModel
 from evidence.stated_grades import extract_stated_grades, scheme_hint_for
 from indexing.labels import DocumentGrade, EvidenceLevel, SourceType, StatedGrade
 from indexing.schema import SourceMeta
@@ -70,6 +77,7 @@ NON_CLINICAL_SHARE = 0.6  # ... that holds its own against the strongest clinica
 MIN_EXPOSITION_CHARS = 400  # a shorter text is too little to call an overview
 RESULTS_OF_ITS_OWN = 2  # results phrases (p values, percentages, "we found") that mark original research
 HEAD_MIN_WEIGHT = 0.8  # a generic word ("review") in a title does not decide the head noun
+LOW_CONFIDENCE = 0.3  # what "the text gives no clear design" is reported at
 MIN_TYPE_SCORE = 0.3  # below this (a background mention or two) nothing is named: never over-grade on hearsay
 GUIDELINE_LIKE_GRADES = 3  # graded recommendations that make an unnamed document guideline-like
 PRIMARY = (S.RCT, S.COHORT, S.CASE_CONTROL, S.CROSS_SECTIONAL, S.CASE_SERIES)
@@ -387,15 +395,23 @@ def _graded(grades: Sequence[StatedGrade], text: str) -> tuple[bool, str]:
     return False, "no graded recommendations found"
 
 
-def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
-                   stated_grades: Sequence[StatedGrade] | None = None) -> DocumentGrade:
-    """Grade one document from its title, opening text (abstract, methods) and metadata.
+@dataclass
+class _RuleReading:
+    """What the rules concluded before metadata, the learned model or a sidecar had their say."""
 
-    `stated_grades`, when the caller has already extracted them from the whole document, decide
-    whether a guideline's recommendations are graded; otherwise they are read from `text`.
-    """
-    title = (title or "").strip()
-    text = text or ""
+    evidence: _Evidence
+    notes: list[str]
+    source_type: SourceType
+    reasons: list[str]
+    top: list[_Hit]
+    stated_grades: list[StatedGrade]
+    origin: str
+    confidence: float
+    explicit: bool  # the text names its kind in its title / a design sentence, or is plainly non-clinical
+
+
+def _read_by_rules(title: str, text: str, meta: SourceMeta | None,
+                   stated_grades: Sequence[StatedGrade] | None) -> _RuleReading:
     evidence, notes = _read(title, text, meta)
     source_type, why = _choose_type(evidence, title, len(C.RESULTS_REPORTED.findall(text[:OPENING_CHARS * 2])))
     reasons: list[str] = []
@@ -409,26 +425,57 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
         text, scheme_hint=scheme_hint_for(meta.organization if meta else None, title))
     if not no_clinical_evidence and _guideline_like(evidence, source_type, grades, reasons):
         source_type, top = S.GUIDELINE, []
-    stated_grades = grades
     unstated = not no_clinical_evidence and source_type == S.OTHER and not top
     if unstated:
         source_type = _unstated_design(title, text, reasons)
     origin, confidence = _origin_and_confidence(evidence, source_type, top)
     if unstated:
         confidence = 0.4 if source_type == S.NARRATIVE_REVIEW else 0.2
-    decided = _publication_type_decides(meta, source_type, evidence)
+    explicit = (bool(top) and top[0].zone in STRONG_ZONES) or (no_clinical_evidence and any(
+        evidence.strong(k) > 0 for k in (C.PRECLINICAL, C.PROTOCOL, C.QUALITATIVE)))
+    return _RuleReading(evidence, notes, source_type, reasons, top, grades, origin, confidence, explicit)
+
+
+def rule_reading(title: str, text: str) -> tuple[SourceType, bool]:
+    """The rules' source type for a text and whether the text states it explicitly: what the
+    learned model is trained beside (bench/train_design_model.py)."""
+    reading = _read_by_rules((title or "").strip(), text or "", None, None)
+    return reading.source_type, reading.explicit
+
+
+def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
+                   stated_grades: Sequence[StatedGrade] | None = None,
+                   model: DesignModel | None | bool = True) -> DocumentGrade:
+    """Grade one document from its title, opening text (abstract, methods) and metadata.
+
+    `stated_grades`, when the caller has already extracted them from the whole document, decide
+    whether a guideline's recommendations are graded; otherwise they are read from `text`.
+    `model`: the learned design reading consulted where the text does not state its kind (True:
+    the shipped weights; False: rules only; or a `DesignModel`).
+    """
+    title = (title or "").strip()
+    text = text or ""
+    r = _read_by_rules(title, text, meta, stated_grades)
+    source_type, reasons, top, origin, confidence = r.source_type, r.reasons, r.top, r.origin, r.confidence
+    decided = _publication_type_decides(meta, source_type, r.evidence)
     if decided is not None:
         source_type, said = decided
-        reasons[:] = [said] + [r for r in reasons if not r.startswith(_UNDECIDED_REASONS)]
+        reasons[:] = [said] + [x for x in reasons if not x.startswith(_UNDECIDED_REASONS)]
         origin, confidence = "metadata", 0.9
+    elif meta is None or meta.source_type is None:
+        learned = _learned_reading(title, text, r, design_model.load() if model is True else model or None)
+        if learned is not None:
+            source_type, confidence, said = learned
+            top = r.evidence.of(source_type) if source_type != r.source_type else top
+            reasons[:] = said + [x for x in reasons if not x.startswith(_UNDECIDED_REASONS)]
     if meta is not None and meta.source_type is not None:
         if meta.source_type != source_type:
             reasons.insert(0, f"the cues suggested {source_type.label}")
         source_type = meta.source_type
     hint = scheme_hint_for(meta.organization if meta else None, title)
-    level, level_reasons, cap = _decide_level(source_type, evidence, title, text, stated_grades, top, hint)
+    level, level_reasons, cap = _decide_level(source_type, r.evidence, title, text, r.stated_grades, top, hint)
     reasons.extend(level_reasons)
-    reasons.extend(notes)
+    reasons.extend(r.notes)
     if meta is not None and (meta.source_type is not None or meta.evidence_level is not None):
         said = []
         if meta.source_type is not None:
@@ -440,6 +487,33 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
                              confidence=1.0, origin="override")
     return DocumentGrade(source_type=source_type, level=level, reasons=_dedupe(reasons),
                          confidence=round(min(confidence, cap), 2), origin=origin)
+
+
+def _learned_reading(title: str, text: str, r: _RuleReading, model: DesignModel | None
+                     ) -> tuple[SourceType, float, list[str]] | None:
+    """Where the text does not state its kind, the learned model decides, the rules' reading given
+    a head start of `rule_bonus` in probability; an explicit statement (title, design sentence,
+    plain animal / laboratory / protocol work) keeps the rules' answer. A low probability is said
+    as such: under `min_probability` the rules' reading stands at low confidence and the model's
+    best guess is named in the reasons, not adopted. Both numbers were chosen by cross-validation
+    on the tuning half (`settings` in design_model.json). None: the rules' answer stands as it is."""
+    if model is None or r.explicit or not model.applies_to(title, text):
+        return None
+    probs = model.probabilities(title, text)
+    boosted = dict(probs)
+    if r.source_type.value in boosted:
+        boosted[r.source_type.value] += float(model.settings.get("rule_bonus", 0.0))
+    guess = SourceType(max(boosted, key=boosted.get))
+    p = probs[guess.value]
+    floor = float(model.settings.get("min_probability", 0.0))
+    if p < floor:
+        return r.source_type, min(r.confidence, LOW_CONFIDENCE), [
+            f"the text states no clear design; the learned reading's best guess, {guess.label} (p={p:.2f}), is under "
+            f"{floor:.2f}: {r.source_type.label} kept at low confidence"]
+    agrees = "agrees with the cues" if guess == r.source_type else f"the cues alone suggested {r.source_type.label}"
+    return guess, round(min(0.85, p), 2), [
+        f"no explicit design statement; learned reading of the wording (logistic regression on "
+        f"{model.settings.get('trained_on', 'the tuning abstracts')}): {guess.label}, p={p:.2f} ({agrees})"]
 
 
 def _treatment_groups_are_no_case_control(source_type: SourceType, text: str, reasons: list[str]) -> SourceType:

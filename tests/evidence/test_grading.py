@@ -255,32 +255,42 @@ def _f1(pairs: list[tuple[str, str]], label: str) -> float:
 
 def test_real_dev_set_is_split_and_carries_sources():
     """Session 3's set was split stratified by label; its held-back half, scored once, has since moved
-    to tuning (`was_heldback_session3`). The held-back set now is a separate batch of abstracts from
-    sources not used before, every class present, no record shared with the tuning half."""
-    assert len(REAL_ROWS) >= 800
-    first = [r for r in REAL_ROWS if r.get("added") != "session4"]
+    to tuning (`was_heldback_session3`), as has session 4's held set (`was_heldback_session4`). The
+    held-back set now is session 5's batch from files not used before, every class present, no record
+    or text shared with the tuning half."""
+    assert len(REAL_ROWS) >= 1300
+    first = [r for r in REAL_ROWS if r.get("added") not in ("session4", "session5")]
     counts = Counter((r["label"], bool(r.get("was_heldback_session3"))) for r in first)
     for label in {r["label"] for r in first}:
         assert abs(counts[(label, False)] - counts[(label, True)]) <= 1, label
-    assert all(r["split"] == "tune" for r in first)
+    tune = [r for r in REAL_ROWS if r["split"] == "tune"]
+    assert all(r.get("added") != "session5" for r in tune)
+    assert all(r.get("was_heldback_session4") for r in tune if r.get("added") == "session4")
     held = [r for r in REAL_ROWS if r["split"] == "held"]
-    assert len(held) >= 250 and all(r.get("added") == "session4" for r in held)
-    assert {r["label"] for r in held} >= set(DESIGNS) | {"guideline", "consensus_statement", "narrative_review",
-                                                         "expert_opinion", "other"}
-    assert not {r["id"] for r in held} & {r["id"] for r in first}
-    assert not {r["source"]["repo"] for r in held} & {r["source"]["repo"] for r in first}
-    assert all(r["reason"] and r["source"]["repo"] and r["source"]["licence"] for r in REAL_ROWS)
+    assert len(held) >= 300 and all(r.get("added") == "session5" for r in held)
+    assert {r["label"] for r in held} == set(DESIGNS) | {"guideline", "consensus_statement", "narrative_review",
+                                                        "expert_opinion", "other"}
+    assert not {r["id"] for r in held} & {r["id"] for r in tune}
+    assert not {r["abstract"][:200] for r in held} & {r["abstract"][:200] for r in tune}
+    assert not {(r["source"]["repo"], r["source"]["path"]) for r in held} & {
+        (r["source"]["repo"], r["source"]["path"]) for r in tune}
+    assert all(r["reason"] and r["source"]["repo"] and r["source"]["licence"] and r["source"]["commit"]
+               for r in REAL_ROWS)
 
 
 def test_quality_on_real_abstracts_tuning_half_text_only():
     """Floors a little under what the tuning half measured (bench/grading_quality.py prints the
-    full table); the held-back half is scored only by the bench, once."""
+    full table); the held-back set is scored only by the bench, once. The learned reading was
+    trained on this half, so its numbers here are optimistic: its honest estimate is the 5-fold
+    cross-validation in design_model.json (design macro-F1 0.808 vs 0.783 for the rules alone)."""
     tune = [r for r in REAL_ROWS if r["split"] == "tune"]
-    pairs = [(r["label"], grade_document(r["title"], r["abstract"]).source_type.value) for r in tune]
-    macro = sum(_f1(pairs, c) for c in DESIGNS) / len(DESIGNS)
-    print({c: round(_f1(pairs, c), 2) for c in DESIGNS}, "macro", round(macro, 3))
-    assert macro >= 0.80  # measured 0.836 on the 489 tuning abstracts
-    assert _f1(pairs, "rct") >= 0.88 and _f1(pairs, "systematic_review") >= 0.87  # measured 0.92, 0.90
+    for model, floor, rct_sr in ((False, 0.76, 0.82), (True, 0.86, 0.86)):
+        pairs = [(r["label"], grade_document(r["title"], r["abstract"], model=model).source_type.value) for r in tune]
+        macro = sum(_f1(pairs, c) for c in DESIGNS) / len(DESIGNS)
+        print("model" if model else "rules", {c: round(_f1(pairs, c), 2) for c in DESIGNS}, "macro", round(macro, 3))
+        # measured on the 805 tuning abstracts: rules alone 0.783 (RCT 0.85, SR 0.85); with the model 0.893 (0.95, 0.89)
+        assert macro >= floor
+        assert _f1(pairs, "rct") >= rct_sr and _f1(pairs, "systematic_review") >= rct_sr
 
 
 def test_publication_type_decides_the_source_type_for_every_real_record_carrying_one():
