@@ -218,6 +218,7 @@ class GoldQuestion(BaseModel):
     type: QuestionType
     answerable: bool
     split: Literal["tuning", "heldback"]
+    was_heldback_session4: bool = False  # held back until session 4 scored it once; tuning since (README)
     # answerable questions
     document: str | None = None  # stable key: open-medicine guideline id, or the sample's file name
     title: str | None = None
@@ -277,9 +278,11 @@ def load_gold(path: Path = GOLD_QUESTIONS) -> list[GoldQuestion]:
 
 
 def assign_splits(questions: Iterable[GoldQuestion]) -> dict[str, str]:
-    """The rule that made the stored split: within each stratum (answerable or not, question type),
-    questions in id order alternate tuning, heldback, tuning, ... so both halves hold every type.
-    Once stored, a question keeps its half; a new one goes to the smaller half of its stratum."""
+    """The rule that made the first split (a001-a112, u001-u036): within each stratum (answerable
+    or not, question type), questions in id order alternate tuning, heldback, tuning, ... so both
+    halves hold every type. That held-back half was scored once (session 4) and then moved to
+    tuning (`was_heldback_session4`); the held-back half is now the batch written after it
+    (a113-, u037-), stored as such and not made by this rule (README)."""
     strata: dict[tuple[bool, str], list[str]] = defaultdict(list)
     for q in questions:
         strata[(q.answerable, q.type)].append(q.id)
