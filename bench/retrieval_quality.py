@@ -324,25 +324,31 @@ class Quote(BaseModel):
 
 
 _CITED = re.compile(r"\[(E\d+)\]")
+_CITES = re.compile(r"(?:\s*\[E\d+\])+")  # one citation or a run of them ("[E3][E4]")
 _SIDE = re.compile(r"^(?:For|Against):\s*")
 
 
 def digest_quotes(answer: Answer) -> list[Quote]:
     """The sentences an extractive digest quotes, with the evidence ids each cites. The digest
-    prints one quote per bullet line, `- <sentence> [E2] (grade) (under “label”)`, and conflict
-    lines as `- For: <sentence> [E3]`; when no such line is found (a new format), the cited
-    sentences of the citation check stand in, ids removed. Adapt here if the format changes."""
+    prints one quote per bullet line, `- <sentence> [E2] (grade) (under “label”)`, a bullet's
+    further sentences on the same line each with its own ids (`- <sentence> [E1] <next> [E1]`),
+    and conflict lines as `- For: <sentence> [E3]`; every text before a citation is one quote,
+    what follows the last citation (grade, scope label) is not. When no such line is found (a
+    new format), the cited sentences of the citation check stand in, ids removed. Adapt here if
+    the format changes."""
     out = []
     for line in answer.text.splitlines():
         body = line.strip()
-        if not body.startswith("- "):
+        if not body.startswith("- ") or _CITED.search(body) is None:
             continue
-        first = _CITED.search(body)
-        if first is None:
-            continue
-        text = _SIDE.sub("", body[2 : first.start()].strip())
-        if text:
-            out.append(Quote(text=text, evidence_ids=_CITED.findall(body)))
+        start = 2
+        for cites in _CITES.finditer(body):
+            text = body[start : cites.start()].strip()
+            if start == 2:
+                text = _SIDE.sub("", text)
+            if text:
+                out.append(Quote(text=text, evidence_ids=_CITED.findall(cites.group())))
+            start = cites.end()
     if out or not answer.citations:
         return out
     by_sentence: dict[str, list[str]] = {}

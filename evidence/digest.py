@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from evidence.citations import is_heading_or_question
 from evidence.export import location_label
 from evidence.instructions import reads_as_instruction
-from evidence.focus import FACET_WORDS, Focus, focus_facets, question_focus, states_facet, weighted_coverage
+from evidence.focus import FACET_WORDS, Focus, focus_facets, other_sex_label, question_focus, states_facet, weighted_coverage
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
 from evidence.prompt import keep_or_number
 from evidence.schema import Answer, Conflict, Evidence
@@ -431,7 +431,8 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
         near = s.terms | contexts[e.evidence_id] | content_terms(s.label)
         s.own = weighted_coverage(focus, weights, s.terms)
         s.full = weighted_coverage(focus, weights, near, content_terms(e.text), PASSAGE_SHARE)
-        populations = all(c.found_in(near) for c in focus.concepts if c.population)
+        populations = all(c.found_in(near) for c in focus.concepts if c.population) and \
+            not other_sex_label(focus, content_terms(s.label), content_terms)
         facets = not focus.facets or any(states_facet(f, s.text + " " + s.label) for f in focus.facets)  # one part of "dose and target"
         about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | content_terms(s.label)) >= ANSWER_COVERAGE
         named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)

@@ -55,6 +55,13 @@ POPULATIONS = (
     ("dialysis", "haemodialysis", "hemodialysis", "透析"),
     ("hiv",),
 )
+# Sexes: guidelines scope a list by sex ("Women:" above the CHA2DS2-VASc thresholds), so a question
+# about "a woman" is answered under that label and never under "Men:". Not a population above: a
+# perinatal guideline speaks of "patients" and still answers a question about women.
+SEXES = (
+    ("woman", "women", "female", "females", "女性", "妇女"),
+    ("man", "men", "male", "males", "男性"),
+)
 
 # "When should the dose be reduced?" asks a condition; "when to start statins?" asks a time.
 _TIMING_Q = re.compile(r"\bhow\s+(?:soon|long|early|quickly)\b|\btiming\b|\bwhen\b(?=.*\b(?:start|begin|initiat|restart|resum|stop|discontinu|give|administer|switch))"
@@ -88,6 +95,7 @@ class Concept:
     population: bool = False
     partial: bool = False  # a Chinese run: its character bigrams count one by one
     soft: bool = False  # a purpose word ("prevention", "reduce"): says why, not what; weighs SOFT_WEIGHT
+    sex: int | None = None  # index in SEXES when the concept names a sex
 
     def found_in(self, terms: set[str] | frozenset[str]) -> float:
         """1.0 when some name is there; else the largest share of one name's words that is ("diabetes"
@@ -128,6 +136,7 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
     for word in FRAME_WORDS_ZH:  # Chinese has no spaces: cut the frame out before taking bigrams
         rest = rest.replace(word, " ")
     populations = {t: group for group in POPULATIONS for w in group for t in tokenize(w)}
+    sexes = {t: i for i, group in enumerate(SEXES) for w in group for t in tokenize(w)}
     soft = {t for w in SOFT_WORDS for t in tokenize(w)}
     seen = set().union(*(name for c in focus.concepts for name in c.names)) if focus.concepts else set()
     for run in _CJK_RUN.findall(rest):  # a Chinese phrase is one concept, matched bigram by bigram
@@ -141,9 +150,22 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
                 continue
             seen.add(t)
             group = populations.get(t)
+            sex = sexes.get(t)
+            if sex is not None:
+                group = SEXES[sex]
             names = [frozenset(tokenize(w)) for w in group] if group else [frozenset([t])]
-            focus.concepts.append(Concept(word, names, population=group is not None, soft=t in soft))
+            focus.concepts.append(Concept(word, names, population=group is not None and sex is None, soft=t in soft, sex=sex))
     return focus
+
+
+def other_sex_label(focus: Focus, label_terms: set[str] | frozenset[str], tokenize: Tokenize) -> bool:
+    """The label a sentence sits under names only the sex the question does not ask about
+    ("Men:" for a question about a woman)."""
+    asked = {c.sex for c in focus.concepts if c.sex is not None}
+    if len(asked) != 1 or not label_terms:
+        return False
+    named = {i for i, group in enumerate(SEXES) if any(t in label_terms for w in group for t in tokenize(w))}
+    return bool(named) and not named & asked
 
 
 def states_facet(facet: str, sentence: str) -> bool:

@@ -175,15 +175,18 @@ def test_digest_quotes_reads_each_bullet_and_its_ids(bench):
         "**Choice of Anticoagulant — ACC/AHA 2023 (guideline, level 1; p. 1)**\n"
         "- DOACs are recommended over warfarin in DOAC-eligible patients with AF (Class I). [E2]\n"
         "- CHA2DS2-VASc ≥ 3: OAC is recommended (Class I). [E2] (under “Women”)\n\n"
+        "- Supplemental oxygen only if SpO2 < 90% (Class I). [E5] Do NOT routinely give oxygen to normoxic patients. [E5]\n\n"
         "**Conflicting recommendations: aspirin**\n- For: Aspirin may be considered. [E3][E4]"
     ))
     quotes = bench.digest_quotes(answer)
     assert [q.text for q in quotes] == [
         "DOACs are recommended over warfarin in DOAC-eligible patients with AF (Class I).",
         "CHA2DS2-VASc ≥ 3: OAC is recommended (Class I).",
+        "Supplemental oxygen only if SpO2 < 90% (Class I).",
+        "Do NOT routinely give oxygen to normoxic patients.",  # a bullet's further sentence, cited on its own
         "Aspirin may be considered.",
     ]
-    assert quotes[2].evidence_ids == ["E3", "E4"]
+    assert quotes[4].evidence_ids == ["E3", "E4"]
     # another layout: the citation check's sentences stand in for the bullets
     from evidence.schema import Citation
 
