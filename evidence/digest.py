@@ -433,7 +433,8 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
         s.full = weighted_coverage(focus, weights, near, content_terms(e.text), PASSAGE_SHARE)
         populations = all(c.found_in(near) for c in focus.concepts if c.population) and \
             not other_sex_label(focus, content_terms(s.label), content_terms)
-        facets = not focus.facets or any(states_facet(f, s.text + " " + s.label) for f in focus.facets)  # one part of "dose and target"
+        # one part of "dose and target"; the section may state it ("PE Likely (Score > 4)" above "D-dimer is NOT recommended")
+        facets = not focus.facets or any(states_facet(f, s.text + " " + s.label + " " + _section(e)) for f in focus.facets)
         about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | content_terms(s.label)) >= ANSWER_COVERAGE
         named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)
         covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE)
@@ -450,6 +451,11 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
 # pericarditis, thrombectomy): when no retrieved passage names it, nothing there answers about it.
 _SPECIFIC = re.compile(
     r"\w{3,}(?:" + _DRUG_ENDINGS + r"|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism)s?$", re.I)
+
+
+def _section(e: Evidence) -> str:
+    """The passage's own section heading (the last of its heading path)."""
+    return e.heading_path[-1] if e.heading_path else ""
 
 
 def _names_what_is_absent(focus: Focus, evidence: list[Evidence]) -> bool:

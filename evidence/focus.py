@@ -77,7 +77,7 @@ _TIME = re.compile(
     r"|\d+\s*(?:个)?(?:小时|天|周|月|年)|\d+\s*[hd]\b|尽早|立即|尽快",
     re.I,
 )
-_TIME_OR_CONDITION = re.compile(_TIME.pattern + r"|\bif\b|\bunless\b|\bwhen\b|\bonce\b|\buntil\b|≥|≤|>=|<=|\bat\s+least\b|\bcriteria\b|如果|时", re.I)
+_TIME_OR_CONDITION = re.compile(_TIME.pattern + r"|\bif\b|\bunless\b|\bwhen\b|\bonce\b|\buntil\b|≥|≤|>=|<=|[<>]\s*\d|\bat\s+least\b|\bcriteria\b|如果|时", re.I)
 _DOSE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:-|–|to|--)?\s*\d*(?:[.,]\d+)?\s*(?:mg|g|mcg|µg|μg|units?|IU|mL|mmol|meq|%)\b|\d\s*(?:mg|g)/", re.I)
 _QUANTITY = re.compile(r"(?:target|goal|threshold|目标)[^.;。；]{0,25}?\d|[<>≤≥]|(?<![A-Za-z0-9])\d+(?:[.,]\d+)?\s*(?:%|mm|mg|mmol|µmol|g|kg|bpm|mL|units?|IU|°|ng|pg|mcg)", re.I)
 _AGE = re.compile(r"\bage[ds]?\b|\byears?\b|\bolder\b|\belderly\b|岁|老年", re.I)

@@ -29,6 +29,8 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("AF", "atrial fibrillation", "房颤", "心房颤动"),
     ("HF", "heart failure", "心力衰竭", "心衰"),
     ("HFrEF", "heart failure with reduced ejection fraction", "射血分数降低的心衰"),
+    # "the ejection fraction is 30%" is asked of passages that print "LVEF < 40%"
+    ("LVEF", "EF", "ejection fraction", "left ventricular ejection fraction", "射血分数", "左室射血分数"),
     ("MI", "myocardial infarction", "心肌梗死"),
     ("ACS", "acute coronary syndrome", "急性冠脉综合征"),
     ("CKD", "chronic kidney disease", "慢性肾脏病"),
