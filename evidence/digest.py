@@ -23,6 +23,7 @@ from evidence.focus import FACET_WORDS, Focus, focus_facets, other_sex_label, qu
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
 from evidence.prompt import keep_or_number
 from evidence.schema import Answer, Conflict, Evidence
+from evidence.synonyms import expand_query
 from evidence.sentences import (
     CITATION,
     content_terms,
@@ -321,7 +322,7 @@ def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Seque
         return _insufficient(question, ranked, "No relevant passage was retrieved for this question.")
 
     by_id = {e.evidence_id: e for e in ranked}
-    question_terms = content_terms(question)
+    question_terms = content_terms(expand_query(question))  # with the other names it goes by ("房颤" is AF)
     # A passage that speaks to the reader or a model (evidence.instructions) is never quoted at all.
     everything = [s for e in ranked if not reads_as_instruction(e.text) for s in _candidates(e)]
     _score(everything, question_terms)
@@ -477,8 +478,13 @@ def _concept_weights(sentences: list[_Sentence], focus: Focus) -> dict[str, floa
         for t in s.terms & tokens:
             df[t] = df.get(t, 0) + 1
     present = {t: math.log(1 + n / (c + 0.5)) for t, c in df.items()}
-    absent = ABSENT_WEIGHT * max(present.values(), default=1.0)
-    return {t: present.get(t, absent) for t in tokens}
+    top = max(present.values(), default=1.0)
+    weights = {t: present.get(t, ABSENT_WEIGHT * top) for t in tokens}
+    for c in focus.concepts:  # a concept found under its English name ("nimodipine") does not weigh as
+        scripts = {has_cjk(t) for name in c.names for t in name if t in present}  # its absent Chinese one
+        for t in (t for name in c.names for t in name if t not in present and scripts and has_cjk(t) not in scripts):
+            weights[t] = max(weights[t], top)  # ("尼莫地平"), nor the other way round: `concept_weight` takes the most common spelling
+    return weights
 
 
 def _not_addressed(question: str, ranked: list[Evidence], sentences: list[_Sentence], focus: Focus) -> Digest:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from evidence.synonyms import mentioned_groups
+from indexing.text import has_cjk
 
 Tokenize = Callable[[str], Iterable[str]]
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
@@ -31,7 +32,8 @@ FRAME_WORDS = (
     "time timing recommend drug type value level levels done receive received get take taken taking "
     "perform performed practice suggested suggest suspected suspect method methods"
 ).split()
-FRAME_WORDS_ZH = ("多少", "什么", "哪些", "哪种", "如何", "是否", "怎样", "患者", "推荐", "治疗", "首选", "应该", "目标", "剂量", "何时",
+FRAME_WORDS_ZH = ("多长时间", "多少", "什么", "哪些", "哪种", "如何", "是否", "怎样", "怎么", "患者", "推荐", "治疗", "首选", "应该", "目标", "剂量", "何时",
+                  "多久", "给予", "使用", "还是",
                   "的", "是", "吗", "呢", "了", "和", "与", "在", "对", "应", "用", "及")
 # Function words a lexical tokenizer keeps (it does not drop stop words); they name nothing.
 FUNCTION_WORDS = ("a an the of in on at by for to from with without into over under after before than and or "
@@ -137,6 +139,11 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
         rest = rest.replace(word, " ")
     populations = {t: group for group in POPULATIONS for w in group for t in tokenize(w)}
     sexes = {t: i for i, group in enumerate(SEXES) for w in group for t in tokenize(w)}
+    for group in POPULATIONS + SEXES:  # "儿童" inside a Chinese run is a population all the same
+        for name in (w for w in group if has_cjk(w) and w in rest):
+            rest = rest.replace(name, " ")
+            sex = SEXES.index(group) if group in SEXES else None
+            focus.concepts.append(Concept(name, [frozenset(tokenize(w)) for w in group], population=sex is None, sex=sex))
     soft = {t for w in SOFT_WORDS for t in tokenize(w)}
     seen = set().union(*(name for c in focus.concepts for name in c.names)) if focus.concepts else set()
     for run in _CJK_RUN.findall(rest):  # a Chinese phrase is one concept, matched bigram by bigram
@@ -146,7 +153,7 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
             seen |= grams
     for word in re.findall(r"[\w\-]+", _CJK_RUN.sub(" ", rest)):
         for t in tokenize(word):
-            if t in frame or t in seen or t.isdigit():
+            if t in frame or t in seen or t.isdigit() or has_cjk(t):  # a lone Han character left by the frame names nothing
                 continue
             seen.add(t)
             group = populations.get(t)
