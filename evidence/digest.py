@@ -29,7 +29,16 @@ from evidence.sentences import (
     content_terms,
     strip_markup,
 )
-from indexing.text import has_cjk, is_bullet, passage_sentences, states_recommendation
+from indexing.text import (
+    has_cjk,
+    is_bullet,
+    is_table_row,
+    is_table_rule,
+    normalize_space,
+    passage_sentences,
+    states_recommendation,
+    table_cells,
+)
 
 MAX_SENTENCES = 6
 MAX_PER_PASSAGE = 2  # ... and one more that answers the question outright (`_Sentence.answers`):
@@ -88,7 +97,7 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     table = _Table()
     previous_bullet = False  # the last candidate is a bullet: a sentence on its line continues it
     for s in passage_sentences(evidence.text, headings):
-        if _TABLE_LINE.match(s):
+        if is_table_row(s):
             row = table.row(s)
             if row is not None and _quotable(s, row, headings, table=True):
                 out.append(_Sentence(evidence, row, content_terms(row + " " + table.header), label=table.header, parts=[row], row=True))
@@ -96,7 +105,7 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
             continue
         table.end()
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
-        if previous_bullet and out and not is_bullet(s) and _normal(text)[:40] not in starts and _quotable(s, text, headings):
+        if previous_bullet and out and not is_bullet(s) and normalize_space(text, keep_lines=False)[:40] not in starts and _quotable(s, text, headings):
             # "- Nimodipine ... (Class I). See the ... section." is one item, quoted whole but
             # scored on its bullet: "When A1C is >= 1.5% above the goal, ..." after an item on
             # combination therapy must not make it the answer to an A1C-target question.
@@ -137,12 +146,8 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     return out
 
 
-_TABLE_LINE = re.compile(r"^\s*\|")
-_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
-
-
 def _cells(line: str) -> list[str]:
-    return [strip_markup(c).strip() for c in line.strip().strip("|").split("|")]
+    return [strip_markup(c) for c in table_cells(line)]
 
 
 @dataclass
@@ -155,7 +160,7 @@ class _Table:
 
     def row(self, line: str) -> str | None:
         """A data row as its cells joined by " | "; None for the header and the rule."""
-        if _TABLE_RULE.match(line):
+        if is_table_rule(line):
             self.header, self.pending = " | ".join(self.pending_cells()), ""
             return None
         if not self.header and not self.pending:
@@ -176,14 +181,10 @@ def _escape(text: str, row: bool) -> str:
     return text.replace("|", "\\|") if row else text
 
 
-def _normal(text: str) -> str:
-    return re.sub(r"\s+", " ", strip_markup(text)).strip()
-
-
 def _line_starts(text: str) -> set[str]:
     """The first 40 characters of every line of a passage (markup stripped): a sentence that does
     not begin a line continues the line before it (a bullet's second sentence)."""
-    return {_normal(line)[:40] for line in text.splitlines() if line.strip()}
+    return {strip_markup(line)[:40] for line in text.splitlines() if line.strip()}  # one line: its spaces normalised
 
 
 def _is_lead_in(raw: str, text: str) -> bool:
