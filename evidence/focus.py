@@ -66,7 +66,7 @@ SEXES = (
 )
 
 # "When should the dose be reduced?" asks a condition; "when to start statins?" asks a time.
-_TIMING_Q = re.compile(r"\bhow\s+(?:soon|long|early|quickly)\b|\btiming\b|\bwhen\b(?=.*\b(?:start|begin|initiat|restart|resum|stop|discontinu|give|administer|switch))"
+_TIMING_Q = re.compile(r"\bhow\s+(?:soon|long|early|quickly|fast)\b|\bhow\s+many\s+(?:hours|days|weeks|months)\b|\btiming\b|\bwhen\b(?=.*\b(?:start|begin|initiat|restart|resum|stop|discontinu|give|administer|switch))"
                        r"|何时|什么时候|多久|多长时间", re.I)
 _CONDITION_Q = re.compile(r"\bwhen\b|\bin\s+whom\b|\bwhich\s+patients\b", re.I)
 _DOSE_Q = re.compile(r"(?<![-\w])dos(?:e|es|ing|age)\b|\bhow\s+much\b|\bmg\b|剂量|用量", re.I)  # "low-dose aspirin" names a drug, asks no dose
@@ -74,7 +74,7 @@ _TARGET_Q = re.compile(r"\btargets?\b|\bgoals?\b|\bthresholds?\b|\bhow\s+(?:low|
 _AGE_Q = re.compile(r"\b(?:over|above|older\s+than|aged?|under|younger\s+than)\s+\d+|\b\d+\s*(?:years?|yrs?)\b|岁", re.I)
 
 _TIME = re.compile(
-    r"\d+\s*(?:-|–|to)?\s*\d*\s*(?:h|hr|hrs|hours?|min|minutes?|days?|d|weeks?|months?)\b|\bwithin\b|\bimmediately\b"
+    r"\d+\s*(?:-|–|to)?\s*\d*\s*(?:h|hr|hrs|hours?|min|minutes?|days?|d|weeks?|months?|seconds?|secs?)\b|\bwithin\b|\bimmediately\b"
     r"|\b(?:after|for|every|within|over)\s+\d+\s*(?:(?:-|–|to)\s*\d+\s*)?years?\b"  # "after 5 years" (not "age <= 75 years")
     r"|\bas\s+(?:soon|early)\s+as\b|\bearly\b|\bdelay|\bprior\s+to\b|\bat\s+(?:discharge|admission|diagnosis)\b|\bday\s+of\b"
     r"|\d+\s*(?:个)?(?:小时|天|周|月|年)|\d+\s*[hd]\b|尽早|立即|尽快",
