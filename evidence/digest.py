@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from evidence.citations import is_heading_or_question
 from evidence.export import location_label
 from evidence.instructions import reads_as_instruction
-from evidence.focus import FACET_WORDS, Focus, focus_facets, other_sex_label, question_focus, states_facet, weighted_coverage
+from evidence.focus import FACET_WORDS, Concept, Focus, focus_facets, other_sex_label, question_focus, states_facet, weighted_coverage
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
 from evidence.prompt import keep_or_number
 from evidence.schema import Answer, Conflict, Evidence
@@ -330,7 +330,7 @@ def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Seque
     if max((s.score for s in everything), default=0.0) <= 0.0:
         return _insufficient(question, ranked, "The retrieved passages share no meaningful words with the question; none of them answers it.")
     focus = question_focus(question, content_terms)
-    answers = [] if _names_what_is_absent(focus, ranked) else _answering(everything, focus)
+    answers = [] if _names_what_is_absent(focus, ranked, question) else _answering(everything, focus)
     if not answers:
         return _not_addressed(question, ranked, everything, focus)
     # Choose the answers by relevance weighted towards stronger evidence; show them in evidence order.
@@ -452,7 +452,9 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
 # A question word that names a drug, a disease or a procedure by its form (apixaban, remdesivir,
 # pericarditis, thrombectomy): when no retrieved passage names it, nothing there answers about it.
 _SPECIFIC = re.compile(
-    r"\w{3,}(?:" + _DRUG_ENDINGS + r"|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism)s?$", re.I)
+    r"\w{3,}(?:" + _DRUG_ENDINGS + r"|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism"
+    r"|[^i\W]ia|amine|etamol)s?$", re.I)  # ... dementia, preeclampsia, esketamine, paracetamol (not "via")
+_ACID_DRUG = re.compile(r"\b(\w{4,}ic)\s+acid\b", re.I)  # tranexamic acid, zoledronic acid
 
 
 def _section(e: Evidence) -> str:
@@ -460,8 +462,15 @@ def _section(e: Evidence) -> str:
     return e.heading_path[-1] if e.heading_path else ""
 
 
-def _names_what_is_absent(focus: Focus, evidence: list[Evidence]) -> bool:
-    specific = [c for c in focus.concepts if not c.partial and _SPECIFIC.match(c.word)]
+def _is_specific(concept: Concept, question: str = "") -> bool:
+    """The concept names a drug, disease or procedure by its form (`_SPECIFIC`, "X acid")."""
+    if concept.partial:
+        return False
+    return bool(_SPECIFIC.match(concept.word)) or concept.word.lower() in {m.lower() for m in _ACID_DRUG.findall(question)}
+
+
+def _names_what_is_absent(focus: Focus, evidence: list[Evidence], question: str = "") -> bool:
+    specific = [c for c in focus.concepts if _is_specific(c, question)]
     if not specific:
         return False
     terms = set().union(*(content_terms(e.title + "\n" + " ".join(e.heading_path) + "\n" + e.text) for e in evidence))
