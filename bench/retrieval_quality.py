@@ -218,6 +218,7 @@ class GoldQuestion(BaseModel):
     type: QuestionType
     answerable: bool
     split: Literal["tuning", "heldback"]
+    was_heldback_session4: bool = False  # held back until session 4 scored it once; tuning since (README)
     # answerable questions
     document: str | None = None  # stable key: open-medicine guideline id, or the sample's file name
     title: str | None = None
@@ -277,9 +278,11 @@ def load_gold(path: Path = GOLD_QUESTIONS) -> list[GoldQuestion]:
 
 
 def assign_splits(questions: Iterable[GoldQuestion]) -> dict[str, str]:
-    """The rule that made the stored split: within each stratum (answerable or not, question type),
-    questions in id order alternate tuning, heldback, tuning, ... so both halves hold every type.
-    Once stored, a question keeps its half; a new one goes to the smaller half of its stratum."""
+    """The rule that made the first split (a001-a112, u001-u036): within each stratum (answerable
+    or not, question type), questions in id order alternate tuning, heldback, tuning, ... so both
+    halves hold every type. That held-back half was scored once (session 4) and then moved to
+    tuning (`was_heldback_session4`); the held-back half is now the batch written after it
+    (a113-, u037-), stored as such and not made by this rule (README)."""
     strata: dict[tuple[bool, str], list[str]] = defaultdict(list)
     for q in questions:
         strata[(q.answerable, q.type)].append(q.id)
@@ -321,25 +324,31 @@ class Quote(BaseModel):
 
 
 _CITED = re.compile(r"\[(E\d+)\]")
+_CITES = re.compile(r"(?:\s*\[E\d+\])+")  # one citation or a run of them ("[E3][E4]")
 _SIDE = re.compile(r"^(?:For|Against):\s*")
 
 
 def digest_quotes(answer: Answer) -> list[Quote]:
     """The sentences an extractive digest quotes, with the evidence ids each cites. The digest
-    prints one quote per bullet line, `- <sentence> [E2] (grade) (under “label”)`, and conflict
-    lines as `- For: <sentence> [E3]`; when no such line is found (a new format), the cited
-    sentences of the citation check stand in, ids removed. Adapt here if the format changes."""
+    prints one quote per bullet line, `- <sentence> [E2] (grade) (under “label”)`, a bullet's
+    further sentences on the same line each with its own ids (`- <sentence> [E1] <next> [E1]`),
+    and conflict lines as `- For: <sentence> [E3]`; every text before a citation is one quote,
+    what follows the last citation (grade, scope label) is not. When no such line is found (a
+    new format), the cited sentences of the citation check stand in, ids removed. Adapt here if
+    the format changes."""
     out = []
     for line in answer.text.splitlines():
         body = line.strip()
-        if not body.startswith("- "):
+        if not body.startswith("- ") or _CITED.search(body) is None:
             continue
-        first = _CITED.search(body)
-        if first is None:
-            continue
-        text = _SIDE.sub("", body[2 : first.start()].strip())
-        if text:
-            out.append(Quote(text=text, evidence_ids=_CITED.findall(body)))
+        start = 2
+        for cites in _CITES.finditer(body):
+            text = body[start : cites.start()].strip()
+            if start == 2:
+                text = _SIDE.sub("", text)
+            if text:
+                out.append(Quote(text=text, evidence_ids=_CITED.findall(cites.group())))
+            start = cites.end()
     if out or not answer.citations:
         return out
     by_sentence: dict[str, list[str]] = {}

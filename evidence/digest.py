@@ -19,16 +19,26 @@ from pydantic import BaseModel, Field
 from evidence.citations import is_heading_or_question
 from evidence.export import location_label
 from evidence.instructions import reads_as_instruction
-from evidence.focus import FACET_WORDS, Focus, focus_facets, question_focus, states_facet, weighted_coverage
+from evidence.focus import FACET_WORDS, Concept, Focus, focus_facets, other_sex_label, question_focus, states_facet, weighted_coverage
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
 from evidence.prompt import keep_or_number
 from evidence.schema import Answer, Conflict, Evidence
+from evidence.synonyms import expand_query
 from evidence.sentences import (
     CITATION,
     content_terms,
     strip_markup,
 )
-from indexing.text import has_cjk, is_bullet, passage_sentences, states_recommendation
+from indexing.text import (
+    has_cjk,
+    is_bullet,
+    is_table_row,
+    is_table_rule,
+    normalize_space,
+    passage_sentences,
+    states_recommendation,
+    table_cells,
+)
 
 MAX_SENTENCES = 6
 MAX_PER_PASSAGE = 2  # ... and one more that answers the question outright (`_Sentence.answers`):
@@ -87,7 +97,7 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     table = _Table()
     previous_bullet = False  # the last candidate is a bullet: a sentence on its line continues it
     for s in passage_sentences(evidence.text, headings):
-        if _TABLE_LINE.match(s):
+        if is_table_row(s):
             row = table.row(s)
             if row is not None and _quotable(s, row, headings, table=True):
                 out.append(_Sentence(evidence, row, content_terms(row + " " + table.header), label=table.header, parts=[row], row=True))
@@ -95,7 +105,7 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
             continue
         table.end()
         text = strip_markup(s)  # bullet markers and emphasis only; the words stay as printed
-        if previous_bullet and out and not is_bullet(s) and _normal(text)[:40] not in starts and _quotable(s, text, headings):
+        if previous_bullet and out and not is_bullet(s) and normalize_space(text, keep_lines=False)[:40] not in starts and _quotable(s, text, headings):
             # "- Nimodipine ... (Class I). See the ... section." is one item, quoted whole but
             # scored on its bullet: "When A1C is >= 1.5% above the goal, ..." after an item on
             # combination therapy must not make it the answer to an A1C-target question.
@@ -136,12 +146,8 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     return out
 
 
-_TABLE_LINE = re.compile(r"^\s*\|")
-_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
-
-
 def _cells(line: str) -> list[str]:
-    return [strip_markup(c).strip() for c in line.strip().strip("|").split("|")]
+    return [strip_markup(c) for c in table_cells(line)]
 
 
 @dataclass
@@ -154,7 +160,7 @@ class _Table:
 
     def row(self, line: str) -> str | None:
         """A data row as its cells joined by " | "; None for the header and the rule."""
-        if _TABLE_RULE.match(line):
+        if is_table_rule(line):
             self.header, self.pending = " | ".join(self.pending_cells()), ""
             return None
         if not self.header and not self.pending:
@@ -175,14 +181,10 @@ def _escape(text: str, row: bool) -> str:
     return text.replace("|", "\\|") if row else text
 
 
-def _normal(text: str) -> str:
-    return re.sub(r"\s+", " ", strip_markup(text)).strip()
-
-
 def _line_starts(text: str) -> set[str]:
     """The first 40 characters of every line of a passage (markup stripped): a sentence that does
     not begin a line continues the line before it (a bullet's second sentence)."""
-    return {_normal(line)[:40] for line in text.splitlines() if line.strip()}
+    return {strip_markup(line)[:40] for line in text.splitlines() if line.strip()}  # one line: its spaces normalised
 
 
 def _is_lead_in(raw: str, text: str) -> bool:
@@ -321,14 +323,14 @@ def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Seque
         return _insufficient(question, ranked, "No relevant passage was retrieved for this question.")
 
     by_id = {e.evidence_id: e for e in ranked}
-    question_terms = content_terms(question)
+    question_terms = content_terms(expand_query(question))  # with the other names it goes by ("房颤" is AF)
     # A passage that speaks to the reader or a model (evidence.instructions) is never quoted at all.
     everything = [s for e in ranked if not reads_as_instruction(e.text) for s in _candidates(e)]
     _score(everything, question_terms)
     if max((s.score for s in everything), default=0.0) <= 0.0:
         return _insufficient(question, ranked, "The retrieved passages share no meaningful words with the question; none of them answers it.")
     focus = question_focus(question, content_terms)
-    answers = [] if _names_what_is_absent(focus, ranked) else _answering(everything, focus)
+    answers = [] if _names_what_is_absent(focus, ranked, question) else _answering(everything, focus)
     if not answers:
         return _not_addressed(question, ranked, everything, focus)
     # Choose the answers by relevance weighted towards stronger evidence; show them in evidence order.
@@ -431,8 +433,10 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
         near = s.terms | contexts[e.evidence_id] | content_terms(s.label)
         s.own = weighted_coverage(focus, weights, s.terms)
         s.full = weighted_coverage(focus, weights, near, content_terms(e.text), PASSAGE_SHARE)
-        populations = all(c.found_in(near) for c in focus.concepts if c.population)
-        facets = not focus.facets or any(states_facet(f, s.text + " " + s.label) for f in focus.facets)  # one part of "dose and target"
+        populations = all(c.found_in(near) for c in focus.concepts if c.population) and \
+            not other_sex_label(focus, content_terms(s.label), content_terms)
+        # one part of "dose and target"; the section may state it ("PE Likely (Score > 4)" above "D-dimer is NOT recommended")
+        facets = not focus.facets or any(states_facet(f, s.text + " " + s.label + " " + _section(e)) for f in focus.facets)
         about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | content_terms(s.label)) >= ANSWER_COVERAGE
         named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)
         covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE)
@@ -448,11 +452,25 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
 # A question word that names a drug, a disease or a procedure by its form (apixaban, remdesivir,
 # pericarditis, thrombectomy): when no retrieved passage names it, nothing there answers about it.
 _SPECIFIC = re.compile(
-    r"\w{3,}(?:" + _DRUG_ENDINGS + r"|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism)s?$", re.I)
+    r"\w{3,}(?:" + _DRUG_ENDINGS + r"|itis|osis|emia|aemia|pathy|algia|iasis|ectomy|otomy|plasty|scopy|ism"
+    r"|[^i\W]ia|amine|etamol)s?$", re.I)  # ... dementia, preeclampsia, esketamine, paracetamol (not "via")
+_ACID_DRUG = re.compile(r"\b(\w{4,}ic)\s+acid\b", re.I)  # tranexamic acid, zoledronic acid
 
 
-def _names_what_is_absent(focus: Focus, evidence: list[Evidence]) -> bool:
-    specific = [c for c in focus.concepts if not c.partial and _SPECIFIC.match(c.word)]
+def _section(e: Evidence) -> str:
+    """The passage's own section heading (the last of its heading path)."""
+    return e.heading_path[-1] if e.heading_path else ""
+
+
+def _is_specific(concept: Concept, question: str = "") -> bool:
+    """The concept names a drug, disease or procedure by its form (`_SPECIFIC`, "X acid")."""
+    if concept.partial:
+        return False
+    return bool(_SPECIFIC.match(concept.word)) or concept.word.lower() in {m.lower() for m in _ACID_DRUG.findall(question)}
+
+
+def _names_what_is_absent(focus: Focus, evidence: list[Evidence], question: str = "") -> bool:
+    specific = [c for c in focus.concepts if _is_specific(c, question)]
     if not specific:
         return False
     terms = set().union(*(content_terms(e.title + "\n" + " ".join(e.heading_path) + "\n" + e.text) for e in evidence))
@@ -470,8 +488,13 @@ def _concept_weights(sentences: list[_Sentence], focus: Focus) -> dict[str, floa
         for t in s.terms & tokens:
             df[t] = df.get(t, 0) + 1
     present = {t: math.log(1 + n / (c + 0.5)) for t, c in df.items()}
-    absent = ABSENT_WEIGHT * max(present.values(), default=1.0)
-    return {t: present.get(t, absent) for t in tokens}
+    top = max(present.values(), default=1.0)
+    weights = {t: present.get(t, ABSENT_WEIGHT * top) for t in tokens}
+    for c in focus.concepts:  # a concept found under its English name ("nimodipine") does not weigh as
+        scripts = {has_cjk(t) for name in c.names for t in name if t in present}  # its absent Chinese one
+        for t in (t for name in c.names for t in name if t not in present and scripts and has_cjk(t) not in scripts):
+            weights[t] = max(weights[t], top)  # ("尼莫地平"), nor the other way round: `concept_weight` takes the most common spelling
+    return weights
 
 
 def _not_addressed(question: str, ranked: list[Evidence], sentences: list[_Sentence], focus: Focus) -> Digest:

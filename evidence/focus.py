@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from evidence.synonyms import mentioned_groups
-from indexing.text import HAN
+from indexing.text import HAN, has_cjk
 
 Tokenize = Callable[[str], Iterable[str]]
 _CJK_RUN = re.compile(f"[{HAN}]{{2,}}")
@@ -32,7 +32,8 @@ FRAME_WORDS = (
     "time timing recommend drug type value level levels done receive received get take taken taking "
     "perform performed practice suggested suggest suspected suspect method methods"
 ).split()
-FRAME_WORDS_ZH = ("多少", "什么", "哪些", "哪种", "如何", "是否", "怎样", "患者", "推荐", "治疗", "首选", "应该", "目标", "剂量", "何时",
+FRAME_WORDS_ZH = ("多长时间", "多少", "什么", "哪些", "哪种", "如何", "是否", "怎样", "怎么", "患者", "推荐", "治疗", "首选", "应该", "目标", "剂量", "何时",
+                  "多久", "给予", "使用", "还是",
                   "的", "是", "吗", "呢", "了", "和", "与", "在", "对", "应", "用", "及")
 # Function words a lexical tokenizer keeps (it does not drop stop words); they name nothing.
 FUNCTION_WORDS = ("a an the of in on at by for to from with without into over under after before than and or "
@@ -56,22 +57,30 @@ POPULATIONS = (
     ("dialysis", "haemodialysis", "hemodialysis", "透析"),
     ("hiv",),
 )
+# Sexes: guidelines scope a list by sex ("Women:" above the CHA2DS2-VASc thresholds), so a question
+# about "a woman" is answered under that label and never under "Men:". Not a population above: a
+# perinatal guideline speaks of "patients" and still answers a question about women.
+SEXES = (
+    ("woman", "women", "female", "females", "女性", "妇女"),
+    ("man", "men", "male", "males", "男性"),
+)
 
 # "When should the dose be reduced?" asks a condition; "when to start statins?" asks a time.
-_TIMING_Q = re.compile(r"\bhow\s+(?:soon|long|early|quickly)\b|\btiming\b|\bwhen\b(?=.*\b(?:start|begin|initiat|restart|resum|stop|discontinu|give|administer|switch))"
+_TIMING_Q = re.compile(r"\bhow\s+(?:soon|long|early|quickly|fast)\b|\bhow\s+many\s+(?:hours|days|weeks|months)\b|\btiming\b|\bwhen\b(?=.*\b(?:start|begin|initiat|restart|resum|stop|discontinu|give|administer|switch))"
                        r"|何时|什么时候|多久|多长时间", re.I)
 _CONDITION_Q = re.compile(r"\bwhen\b|\bin\s+whom\b|\bwhich\s+patients\b", re.I)
-_DOSE_Q = re.compile(r"\bdos(?:e|es|ing|age)\b|\bhow\s+much\b|\bmg\b|剂量|用量", re.I)
+_DOSE_Q = re.compile(r"(?<![-\w])dos(?:e|es|ing|age)\b|\bhow\s+much\b|\bmg\b|剂量|用量", re.I)  # "low-dose aspirin" names a drug, asks no dose
 _TARGET_Q = re.compile(r"\btargets?\b|\bgoals?\b|\bthresholds?\b|\bhow\s+(?:low|far|high)\b|目标|控制在", re.I)
 _AGE_Q = re.compile(r"\b(?:over|above|older\s+than|aged?|under|younger\s+than)\s+\d+|\b\d+\s*(?:years?|yrs?)\b|岁", re.I)
 
 _TIME = re.compile(
-    r"\d+\s*(?:-|–|to)?\s*\d*\s*(?:h|hr|hrs|hours?|min|minutes?|days?|d|weeks?|months?)\b|\bwithin\b|\bimmediately\b"
+    r"\d+\s*(?:-|–|to)?\s*\d*\s*(?:h|hr|hrs|hours?|min|minutes?|days?|d|weeks?|months?|seconds?|secs?)\b|\bwithin\b|\bimmediately\b"
+    r"|\b(?:after|for|every|within|over)\s+\d+\s*(?:(?:-|–|to)\s*\d+\s*)?years?\b"  # "after 5 years" (not "age <= 75 years")
     r"|\bas\s+(?:soon|early)\s+as\b|\bearly\b|\bdelay|\bprior\s+to\b|\bat\s+(?:discharge|admission|diagnosis)\b|\bday\s+of\b"
     r"|\d+\s*(?:个)?(?:小时|天|周|月|年)|\d+\s*[hd]\b|尽早|立即|尽快",
     re.I,
 )
-_TIME_OR_CONDITION = re.compile(_TIME.pattern + r"|\bif\b|\bunless\b|\bwhen\b|\bonce\b|\buntil\b|≥|≤|>=|<=|\bat\s+least\b|\bcriteria\b|如果|时", re.I)
+_TIME_OR_CONDITION = re.compile(_TIME.pattern + r"|\bif\b|\bunless\b|\bwhen\b|\bonce\b|\buntil\b|≥|≤|>=|<=|[<>]\s*\d|\bat\s+least\b|\bcriteria\b|如果|时", re.I)
 _DOSE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:-|–|to|--)?\s*\d*(?:[.,]\d+)?\s*(?:mg|g|mcg|µg|μg|units?|IU|mL|mmol|meq|%)\b|\d\s*(?:mg|g)/", re.I)
 _QUANTITY = re.compile(r"(?:target|goal|threshold|目标)[^.;。；]{0,25}?\d|[<>≤≥]|(?<![A-Za-z0-9])\d+(?:[.,]\d+)?\s*(?:%|mm|mg|mmol|µmol|g|kg|bpm|mL|units?|IU|°|ng|pg|mcg)", re.I)
 _AGE = re.compile(r"\bage[ds]?\b|\byears?\b|\bolder\b|\belderly\b|岁|老年", re.I)
@@ -89,6 +98,7 @@ class Concept:
     population: bool = False
     partial: bool = False  # a Chinese run: its character bigrams count one by one
     soft: bool = False  # a purpose word ("prevention", "reduce"): says why, not what; weighs SOFT_WEIGHT
+    sex: int | None = None  # index in SEXES when the concept names a sex
 
     def found_in(self, terms: set[str] | frozenset[str]) -> float:
         """1.0 when some name is there; else the largest share of one name's words that is ("diabetes"
@@ -129,6 +139,12 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
     for word in FRAME_WORDS_ZH:  # Chinese has no spaces: cut the frame out before taking bigrams
         rest = rest.replace(word, " ")
     populations = {t: group for group in POPULATIONS for w in group for t in tokenize(w)}
+    sexes = {t: i for i, group in enumerate(SEXES) for w in group for t in tokenize(w)}
+    for group in POPULATIONS + SEXES:  # "儿童" inside a Chinese run is a population all the same
+        for name in (w for w in group if has_cjk(w) and w in rest):
+            rest = rest.replace(name, " ")
+            sex = SEXES.index(group) if group in SEXES else None
+            focus.concepts.append(Concept(name, [frozenset(tokenize(w)) for w in group], population=sex is None, sex=sex))
     soft = {t for w in SOFT_WORDS for t in tokenize(w)}
     seen = set().union(*(name for c in focus.concepts for name in c.names)) if focus.concepts else set()
     for run in _CJK_RUN.findall(rest):  # a Chinese phrase is one concept, matched bigram by bigram
@@ -138,13 +154,26 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
             seen |= grams
     for word in re.findall(r"[\w\-]+", _CJK_RUN.sub(" ", rest)):
         for t in tokenize(word):
-            if t in frame or t in seen or t.isdigit():
+            if t in frame or t in seen or t.isdigit() or has_cjk(t):  # a lone Han character left by the frame names nothing
                 continue
             seen.add(t)
             group = populations.get(t)
+            sex = sexes.get(t)
+            if sex is not None:
+                group = SEXES[sex]
             names = [frozenset(tokenize(w)) for w in group] if group else [frozenset([t])]
-            focus.concepts.append(Concept(word, names, population=group is not None, soft=t in soft))
+            focus.concepts.append(Concept(word, names, population=group is not None and sex is None, soft=t in soft, sex=sex))
     return focus
+
+
+def other_sex_label(focus: Focus, label_terms: set[str] | frozenset[str], tokenize: Tokenize) -> bool:
+    """The label a sentence sits under names only the sex the question does not ask about
+    ("Men:" for a question about a woman)."""
+    asked = {c.sex for c in focus.concepts if c.sex is not None}
+    if len(asked) != 1 or not label_terms:
+        return False
+    named = {i for i, group in enumerate(SEXES) if any(t in label_terms for w in group for t in tokenize(w))}
+    return bool(named) and not named & asked
 
 
 def states_facet(facet: str, sentence: str) -> bool:

@@ -50,6 +50,10 @@ MIN_DENSE_WITH_TERMS = 0.3  # cosine needed together with MIN_COVERAGE
 MIN_COVERAGE = 0.75  # IDF-weighted coverage that, with a modest cosine, is enough
 MIN_COVERAGE_CJK = 0.28  # Chinese questions: share of the question's Chinese terms
 MIN_COVERAGE_LATIN_IN_CJK = 0.99  # ... or every Latin-script term of a Chinese question (qSOFA, LDL-C)
+# ... or, for a passage with no Chinese text, this share (and at least two) of the question's
+# concepts named in English through evidence.synonyms ("房颤" is AF, "华法林" warfarin): a Chinese
+# question about an English guideline has no Chinese term to find there (issue 9: a109-a112).
+MIN_CROSS_LANGUAGE = 0.6
 # Subject ranking (evidence.focus): share of the relevance score that is the subject score, and
 # the share of the best subject score a passage needs to count as on the question's subject.
 # Chosen on tests/evidence/data/answering.jsonl (numbers in tests/evidence/test_answering.py).
@@ -91,6 +95,8 @@ class Candidate:
     coverage: float = 0.0  # IDF-weighted share of all question terms
     coverage_cjk: float = 0.0  # of the question's Chinese terms
     coverage_latin: float = 0.0  # of the question's Latin-script terms (0 when it has none)
+    concepts_found: int = 0  # Chinese question, passage without Chinese: its concepts named in English
+    coverage_concepts: float = 0.0  # ... as a share of the question's concepts
     chunk: Chunk | None = None
     shingles: set[str] = field(default_factory=set)
     merged: list[str] = field(default_factory=list)
@@ -211,7 +217,7 @@ class Retriever:
         weights = self._term_weights(terms)
         focus = question_focus(question, _index_terms)
         focus_weights = self._term_weights(focus.tokens())
-        return self._finish(candidates, k, keep=lambda c: self._relevant(question, terms, weights, c),
+        return self._finish(candidates, k, keep=lambda c: self._relevant(question, terms, weights, c, focus),
                             rank=lambda found: rank_by_subject(found, focus, focus_weights))
 
     def search_dense(self, question: str, k: int = 8, filters: SearchFilters | None = None) -> list[Evidence]:
@@ -239,7 +245,8 @@ class Retriever:
     def is_relevant(self, question: str, c: Candidate) -> bool:
         """The relevance cut (see the constants above)."""
         if _is_cjk(question):
-            return c.coverage_cjk >= self.min_coverage_cjk or c.coverage_latin >= MIN_COVERAGE_LATIN_IN_CJK
+            return (c.coverage_cjk >= self.min_coverage_cjk or c.coverage_latin >= MIN_COVERAGE_LATIN_IN_CJK
+                    or (c.concepts_found >= 2 and c.coverage_concepts >= MIN_CROSS_LANGUAGE))
         if c.dense is None:  # found by BM25 only (outside the dense pool)
             return c.coverage >= self.min_coverage
         if c.dense >= self.strong_dense:
@@ -342,7 +349,7 @@ class Retriever:
             return int(stats().chunks)
         return len(self.store.chunk_ids_where())
 
-    def _relevant(self, question: str, terms: set[str], weights: dict[str, float], c: Candidate) -> bool:
+    def _relevant(self, question: str, terms: set[str], weights: dict[str, float], c: Candidate, focus: Focus | None = None) -> bool:
         """Coverage is computed only for candidates that reach the cut (lazily, in rank order)."""
         lowest = min(self.min_dense, self.min_dense_with_terms, self.strong_dense)
         if c.dense is not None and c.dense < lowest and not _is_cjk(question):
@@ -355,6 +362,9 @@ class Retriever:
             c.coverage = sum(weights[t] for t in found) / total
             c.coverage_cjk = len(found & cjk) / len(cjk) if cjk else 0.0
             c.coverage_latin = len(found & latin) / len(latin) if latin else 0.0
+            if focus is not None and focus.concepts and cjk and not _is_cjk(c.chunk.text):
+                c.concepts_found = sum(concept.found_in(_chunk_terms(c.chunk)) >= 0.5 for concept in focus.concepts)
+                c.coverage_concepts = c.concepts_found / len(focus.concepts)
         return self.is_relevant(question, c)
 
     def _finish(self, candidates: list[Candidate], k: int, group: bool = True, keep=None, rank=None) -> list[Evidence]:

@@ -77,10 +77,12 @@ def detect_language(text: str) -> Literal["zh", "en"] | None:
     return "zh" if han >= latin / 5 else "en"
 
 
-def normalize_space(text: str) -> str:
+def normalize_space(text: str, *, keep_lines: bool = True) -> str:
     """Collapse runs of spaces (ideographic and no-break included) and drop a space between two
-    Han characters (an extraction artefact: Chinese puts none)."""
-    text = re.sub(r"[ \t\u00a0\u3000]+", " ", text.replace("\r", ""))
+    Han characters (an extraction artefact: Chinese puts none). With `keep_lines=False` line
+    breaks are spaces too (one line of text, as quoted or compared)."""
+    text = text.replace("\r", "") if keep_lines else re.sub(r"\s*[\r\n]\s*", " ", text)
+    text = re.sub(r"[ \t\u00a0\u3000]+", " ", text)
     text = re.sub(f"(?<=[{HAN}]) (?=[{HAN}])", "", text)
     return text.strip()
 
@@ -215,6 +217,23 @@ def split_sentences(text: str, *, semicolons: Semicolons = "none", line_breaks: 
 BULLET = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.)]|[（(]?[一二三四五六七八九十]+[)）、.]|[a-z][.)])\s+")
 HEADING = re.compile(r"^\s*#{1,6}\s")
 _TABLE_ROW = re.compile(r"^\s*\|")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def is_table_row(line: str) -> bool:
+    """A line of a markdown pipe table (it starts with a bar): a row or the rule under the header."""
+    return bool(_TABLE_ROW.match(line))
+
+
+def is_table_rule(line: str) -> bool:
+    """The |---|:---:| line under a pipe table's header row."""
+    return bool(_TABLE_RULE.match(line)) and "-" in line
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of a pipe-table row, outer bars dropped, each stripped (markup kept: the caller
+    escapes or strips it). One parser for the digest's quoted rows and the UI's passage tables."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 RECOMMENDING = re.compile(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from indexing.text import is_table_row, is_table_rule, table_cells
+
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:^=&\"'])")
 _CITATION = re.compile(r"\\\[(E\d+)\\\]")
 
@@ -56,10 +58,6 @@ def _link_citations(markdown: str, known_ids: set[str]) -> str:
     return _CITATION.sub(link, markdown)
 
 
-_TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-
-
 def passage_markdown(text: str) -> str:
     """A document passage with its structure visible (bullets, numbered lists, line breaks and
     pipe tables as real tables) while every word stays escaped text: document text is never
@@ -81,10 +79,10 @@ def passage_markdown(text: str) -> str:
 
     for raw in (text or "").splitlines():
         line = raw.rstrip()
-        if _TABLE_RULE.match(line) and "-" in line and table:
+        if is_table_rule(line) and table:
             continue
-        if m := _TABLE_ROW.match(line):
-            table.append([c.strip() for c in m.group(1).split("|")])
+        if is_table_row(line):
+            table.append(table_cells(line))
             continue
         flush_table()
         if not line.strip():

@@ -61,9 +61,19 @@ def test_a_table_row_is_quoted_whole_with_its_header_and_escaped_bars():
     assert [r.text for r in rows] == ["Amoxicillin high dose | 5 days | Strong",
                                       "Fluoroquinolone (levofloxacin, ciprofloxacin) | 5-7 days | Moderate"]
     assert all(r.label == "Regimen | Duration | Evidence" and r.row for r in rows)
-    digest = compose_digest("How long should levofloxacin be given for outpatient pneumonia?", [passage(TABLE, "Outpatient Antibiotic Duration")])
+    # the section names the disease: a passage that never names "pneumonia" does not answer about it (next test)
+    digest = compose_digest("How long should levofloxacin be given for outpatient pneumonia?", [passage(TABLE, "Pneumonia: Outpatient Antibiotic Duration")])
     assert "- Fluoroquinolone (levofloxacin, ciprofloxacin) \\| 5-7 days \\| Moderate [E1]" in digest.text
     assert "Regimen \\| Duration \\| Evidence" in digest.text  # the columns the row is read under
+
+
+def test_a_disease_or_drug_no_passage_names_is_not_addressed():
+    """Dementia, preeclampsia, paracetamol, tranexamic acid: names of a disease or drug by their
+    form; when no retrieved passage names one, quoting the neighbours would answer another question."""
+    for question in ("How long should levofloxacin be given for outpatient pneumonia?",
+                     "Should levofloxacin be given with tranexamic acid?"):
+        digest = compose_digest(question, [passage(TABLE, "Outpatient Antibiotic Duration")])
+        assert digest.insufficient and digest.text.startswith("The indexed evidence does not address"), question
 
 
 def test_a_sentence_with_stray_bars_outside_a_table_is_still_not_quoted():

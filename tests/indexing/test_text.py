@@ -103,3 +103,29 @@ def test_stop_words_keep_negations_for_search_but_not_for_content() -> None:
     assert {"not", "no", "against"}.isdisjoint(STOP_WORDS)
     assert STOP_WORDS < CONTENT_STOP_WORDS and "not" in CONTENT_STOP_WORDS and "the" in STOP_WORDS
     assert {"e.g", "et", "al"} & ABBREVIATIONS == {"e.g", "al"}
+
+
+def test_one_table_row_parser_for_the_digest_and_the_ui():
+    """indexing.text holds the only pipe-table parser: the digest quotes a row from its cells and
+    the UI draws the passage's table from the same cells."""
+    from app.ui.text import passage_markdown
+    from evidence.digest import _candidates
+    from evidence.schema import Evidence
+    from indexing.text import is_table_row, is_table_rule, table_cells
+
+    assert table_cells("| **Sertraline** | SSRI | Preferred |") == ["**Sertraline**", "SSRI", "Preferred"]
+    assert is_table_row("  | a | b |") and not is_table_row("a | b")
+    assert is_table_rule("|---|:---:|") and is_table_rule("| --- | --- |") and not is_table_rule("| a | b |")
+    text = "Choice\n| Drug | Class |\n|---|---|\n| **Sertraline** | SSRI |"
+    e = Evidence(evidence_id="E1", chunk_id="c", document_id="d", text=text, page_start=1, page_end=1, title="t", heading_path=["Choice"])
+    rows = [s for s in _candidates(e) if s.row]
+    assert [(s.text, s.label) for s in rows] == [("Sertraline | SSRI", "Drug | Class")]
+    assert "| \\*\\*Sertraline\\*\\* | SSRI |" in passage_markdown(text)  # a real table, its words escaped
+
+
+def test_normalize_space_can_join_lines():
+    from indexing.text import normalize_space
+
+    assert normalize_space("a  b\n  c") == "a b\n c"
+    assert normalize_space("a  b\n  c", keep_lines=False) == "a b c"
+    assert normalize_space("中 文\n字", keep_lines=False) == "中文字"
