@@ -89,13 +89,15 @@ def _staging(root: Path, segment_id: str) -> Path:
 
 
 def _publish(root: Path, tmp: Path, segment_id: str, rows: np.ndarray, chunk_ids: list[str],
-             postings: Postings, ivf, codec: str | None, dim: int) -> Segment:
-    """Write the rest of the segment beside its vectors.npy in `tmp`, fsync, rename into place."""
+             postings: Postings | None, ivf, codec: str | None, dim: int) -> Segment:
+    """Write the rest of the segment beside its vectors.npy (and, when `postings` is None, its
+    lexical/ files) in `tmp`, fsync, rename into place."""
     parent = root / SEGMENTS
     final = parent / segment_id
     np.save(tmp / "rows.npy", np.asarray(rows, dtype=np.int64), allow_pickle=False)
     (tmp / "chunk_ids.json").write_text(json.dumps(chunk_ids), encoding="utf-8")
-    postings.save(tmp / "lexical")
+    if postings is not None:
+        postings.save(tmp / "lexical")
     if ivf is not None:
         dense.write_index(ivf, tmp / "dense.ivf")
     meta = {"id": segment_id, "rows": len(rows), "dim": dim, "codec": codec}
@@ -105,10 +107,12 @@ def _publish(root: Path, tmp: Path, segment_id: str, rows: np.ndarray, chunk_ids
         shutil.rmtree(final)  # a leftover of a crashed attempt under the same id; never published
     tmp.rename(final)
     fsync_dir(parent)
-    return load(root, segment_id)
+    return load(root, segment_id, ivf)
 
 
-def load(root: Path, segment_id: str) -> Segment:
+def load(root: Path, segment_id: str, ivf=None) -> Segment:
+    """A written segment: vectors and postings memory-mapped, IVF codes read (or `ivf`, the
+    index just written there, so a merge does not hold a second copy of its codes)."""
     directory = segment_dir(root, segment_id)
     meta = json.loads((directory / "segment.json").read_text(encoding="utf-8"))
     rows = np.load(directory / "rows.npy", allow_pickle=False)
@@ -118,7 +122,10 @@ def load(root: Path, segment_id: str) -> Segment:
     n = int(meta["rows"])
     if not (len(rows) == len(chunk_ids) == len(vectors) == len(postings.doclen) == n):
         raise ValueError(f"segment {directory} is inconsistent")
-    ivf = dense.read_index(directory / "dense.ivf") if meta.get("codec") else None
+    if not meta.get("codec"):
+        ivf = None
+    elif ivf is None:
+        ivf = dense.read_index(directory / "dense.ivf")
     return Segment(segment_id, rows, chunk_ids, vectors, postings, ivf, meta.get("codec"))
 
 
@@ -153,19 +160,21 @@ def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id
     Memory stays bounded by MERGE_CHUNK rows, not the merged size (1M x 384 floats are 1.5 GB):
     vectors are streamed from each part's vectors.npy into the new one with plain file reads and
     writes (a memory map would count every page it touched in this process's RSS), and encoded
-    chunk by chunk when they need IVF codes. Postings are concatenated, not recomputed; IVF
-    codes of the same codec are moved across (`_reused_codes`). Large results get codes when a
-    codec exists. Written under a temporary name and renamed, like every segment.
+    chunk by chunk when they need IVF codes. Postings are merged from their files a run of terms
+    at a time (`Postings.merge_into`), so they too are never all in memory. IVF codes of the same
+    codec are moved across (`_reused_codes`); the merged index is the one the loaded segment
+    keeps, not read back as a second copy. Large results get codes when a codec exists. Written
+    under a temporary name and renamed, like every segment.
     """
     keep = [np.ones(len(s), bool) if alive is None else alive for s, alive in parts]
     rows = np.concatenate([s.rows[k] for (s, _), k in zip(parts, keep)])
     chunk_ids = [c for (s, _), k in zip(parts, keep) for c, live in zip(s.chunk_ids, k) if live]
-    postings = Postings.merge([(s.postings, alive) for s, alive in parts])
     dim = int(parts[0][0].vectors.shape[1]) if parts else 0
+    tmp = _staging(root, segment_id)
+    Postings.merge_into(tmp / "lexical", [(s.postings, alive) for s, alive in parts])
     ivf = None
     if codec is not None and len(rows) >= options.ivf_segment_min:
         ivf = _reused_codes(root, parts, keep, codec_id, codec)
-    tmp = _staging(root, segment_id)
     with open(tmp / "vectors.npy", "wb") as out:
         np.lib.format.write_array_header_1_0(
             out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
@@ -176,7 +185,7 @@ def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id
                 out.write(live.tobytes())
                 if encode:
                     ivf.add_with_ids(live, np.ascontiguousarray(ids))
-    return _publish(root, tmp, segment_id, rows, chunk_ids, postings, ivf,
+    return _publish(root, tmp, segment_id, rows, chunk_ids, None, ivf,
                     codec_id if ivf is not None else None, dim)
 
 
