@@ -12,7 +12,7 @@ renamed, so it is there whole or not at all; anything in it can be rebuilt from 
                   chunk_ids.json chunk id of each row
                   vectors.npy    float32 [n, dim], memory-mapped by readers
                   lexical/       postings (indexing/store/bm25.py)
-                  dense.ivf      compressed codes (large segments only)
+                  dense.ivf      compressed codes (large segments only), memory-mapped by readers
                   del-<gen>.npy  positions deleted as of generation <gen>
 """
 
@@ -107,12 +107,11 @@ def _publish(root: Path, tmp: Path, segment_id: str, rows: np.ndarray, chunk_ids
         shutil.rmtree(final)  # a leftover of a crashed attempt under the same id; never published
     tmp.rename(final)
     fsync_dir(parent)
-    return load(root, segment_id, ivf)
+    return load(root, segment_id)
 
 
-def load(root: Path, segment_id: str, ivf=None) -> Segment:
-    """A written segment: vectors and postings memory-mapped, IVF codes read (or `ivf`, the
-    index just written there, so a merge does not hold a second copy of its codes)."""
+def load(root: Path, segment_id: str) -> Segment:
+    """A written segment: vectors, postings and IVF codes memory-mapped from its files."""
     directory = segment_dir(root, segment_id)
     meta = json.loads((directory / "segment.json").read_text(encoding="utf-8"))
     rows = np.load(directory / "rows.npy", allow_pickle=False)
@@ -122,10 +121,7 @@ def load(root: Path, segment_id: str, ivf=None) -> Segment:
     n = int(meta["rows"])
     if not (len(rows) == len(chunk_ids) == len(vectors) == len(postings.doclen) == n):
         raise ValueError(f"segment {directory} is inconsistent")
-    if not meta.get("codec"):
-        ivf = None
-    elif ivf is None:
-        ivf = dense.read_index(directory / "dense.ivf")
+    ivf = dense.read_index(directory / "dense.ivf", mapped=True) if meta.get("codec") else None
     return Segment(segment_id, rows, chunk_ids, vectors, postings, ivf, meta.get("codec"))
 
 
@@ -162,9 +158,9 @@ def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id
     writes (a memory map would count every page it touched in this process's RSS), and encoded
     chunk by chunk when they need IVF codes. Postings are merged from their files a run of terms
     at a time (`Postings.merge_into`), so they too are never all in memory. IVF codes of the same
-    codec are moved across (`_reused_codes`); the merged index is the one the loaded segment
-    keeps, not read back as a second copy. Large results get codes when a codec exists. Written
-    under a temporary name and renamed, like every segment.
+    codec are moved across (`_reused_codes`); the loaded result maps its codes from the file.
+    Large results get codes when a codec exists. Written under a temporary name and renamed,
+    like every segment.
     """
     keep = [np.ones(len(s), bool) if alive is None else alive for s, alive in parts]
     rows = np.concatenate([s.rows[k] for (s, _), k in zip(parts, keep)])
@@ -189,17 +185,41 @@ def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id
                     codec_id if ivf is not None else None, dim)
 
 
+def _open_vectors(root: Path, segment: Segment):
+    """The segment's vectors.npy opened for plain reads, positioned at its first row."""
+    path = segment_dir(root, segment.id) / "vectors.npy"
+    n, dim = len(segment), int(segment.vectors.shape[1])
+    fh = open(path, "rb")
+    version = np.lib.format.read_magic(fh)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(fh)
+    if tuple(shape) != (n, dim) or fortran or dtype != np.float32:
+        fh.close()
+        raise ValueError(f"segment {segment.id}: vectors.npy is {shape} {dtype}, expected ({n}, {dim}) float32")
+    return fh
+
+
+def read_rows(root: Path, segment: Segment, positions: np.ndarray) -> np.ndarray:
+    """float32 vectors of the given local positions of written `segment`, read from its file row
+    by row: a sample spread over a memory map would fault in (and count in RSS) nearly every
+    page of it, 1.5 GB at 1M rows, to use a few percent of them."""
+    dim = int(segment.vectors.shape[1])
+    out = np.empty((len(positions), dim), dtype=np.float32)
+    with _open_vectors(root, segment) as fh:
+        start, row_bytes = fh.tell(), dim * 4
+        for i, position in enumerate(np.asarray(positions, dtype=np.int64)):
+            data = os.pread(fh.fileno(), row_bytes, start + int(position) * row_bytes)
+            if len(data) != row_bytes:
+                raise ValueError(f"segment {segment.id}: vectors.npy ends before row {position}")
+            out[i] = np.frombuffer(data, dtype=np.float32)
+    return out
+
+
 def _live_chunks(root: Path, segment: Segment, keep: np.ndarray):
     """(live float32 vectors, their row ids) of written `segment`, MERGE_CHUNK rows read at a time
     from its vectors.npy."""
-    path = segment_dir(root, segment.id) / "vectors.npy"
     n, dim = len(segment), int(segment.vectors.shape[1])
-    with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(fh)
-        if tuple(shape) != (n, dim) or fortran or dtype != np.float32:
-            raise ValueError(f"segment {segment.id}: vectors.npy is {shape} {dtype}, expected ({n}, {dim}) float32")
+    with _open_vectors(root, segment) as fh:
         for start in range(0, n, MERGE_CHUNK):
             count = min(MERGE_CHUNK, n - start)
             block = np.fromfile(fh, dtype=np.float32, count=count * dim).reshape(count, dim)
