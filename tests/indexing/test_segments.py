@@ -284,3 +284,40 @@ def test_merge_moves_codes_of_the_same_codec_and_drops_deleted_rows(tmp_path, mo
     assert coded.segment.ivf.ntotal == len(coded.segment)  # the old snapshot's index stays whole
     store.close()
     one.close()
+
+
+def test_a_reader_keeps_searching_mapped_codes_after_a_merge_deletes_their_files(tmp_path):
+    """Segments map their IVF codes from dense.ivf; a reader pinned to the old segments must
+    still search them after a writer's merge has deleted those files (the mapping stays)."""
+    options = DenseOptions(compress_threshold=20, ivf_segment_min=10, nlist=2, nprobe=2, shortlist=400)
+    store, live = _churn(tmp_path / "many", seed=4, options=options)
+    store.optimize()
+    reader = IndexStore.open(tmp_path / "many", dense_options=options)
+    (coded,) = reader._snapshot.views
+    assert coded.segment.ivf is not None
+    nrng = np.random.default_rng(5)
+    queries = [q / np.linalg.norm(q) for q in nrng.standard_normal((5, DIM)).astype(np.float32)]
+    before = [reader.search_dense(q, 5) for q in queries]
+    rng = random.Random(8)
+    with store.writer() as w:
+        w.add_document(*_random_doc(rng, nrng, "late"))
+        w.commit()
+        w._merge(0, len(store._snapshot.views), retrain=True)
+        w.add_document(*_random_doc(rng, nrng, "later"))
+        w.commit()  # the reader's generation is no longer kept: its segment files go
+    assert not (tmp_path / "many" / "segments" / coded.segment.id).exists()
+    assert [reader.search_dense(q, 5) for q in queries] == before
+    reader.close()
+    store.close()
+
+
+def test_read_rows_reads_the_vectors_the_map_holds(tmp_path):
+    """Codec training samples rows through plain file reads: the same floats as the mapped file."""
+    from indexing.store import segments as segments_module
+
+    store, _ = _churn(tmp_path / "many", seed=3)
+    for view in store._snapshot.views:
+        positions = np.arange(len(view.segment))[::2][::-1]
+        got = segments_module.read_rows(tmp_path / "many", view.segment, positions)
+        assert got.dtype == np.float32 and np.array_equal(got, np.asarray(view.segment.vectors)[positions])
+    store.close()
