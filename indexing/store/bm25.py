@@ -3,7 +3,7 @@
 Why our own postings rather than an engine (tantivy, or bm25s rebuilt per generation): a
 segment's postings are three numpy arrays (term offsets, document positions, term counts) plus
 its document lengths, written once and never changed, so a commit costs what it adds; merging
-segments is concatenating remapped arrays, with no re-tokenising. Above all, scoring can be made
+segments streams remapped arrays from their files, with no re-tokenising. Above all, scoring can be made
 *exact*: the idf of a term and the average document length come from totals over every live
 segment (deleted rows subtracted), and each row's score is summed over the query's terms in one
 fixed order in float64, so a search over many segments gives bit for bit the scores of one

@@ -12,7 +12,7 @@ renamed, so it is there whole or not at all; anything in it can be rebuilt from 
                   chunk_ids.json chunk id of each row
                   vectors.npy    float32 [n, dim], memory-mapped by readers
                   lexical/       postings (indexing/store/bm25.py)
-                  dense.ivf      compressed codes (large segments only), memory-mapped by readers
+                  dense.ivf      compressed codes (large segments only)
                   del-<gen>.npy  positions deleted as of generation <gen>
 """
 
@@ -107,11 +107,12 @@ def _publish(root: Path, tmp: Path, segment_id: str, rows: np.ndarray, chunk_ids
         shutil.rmtree(final)  # a leftover of a crashed attempt under the same id; never published
     tmp.rename(final)
     fsync_dir(parent)
-    return load(root, segment_id)
+    return load(root, segment_id, ivf)
 
 
-def load(root: Path, segment_id: str) -> Segment:
-    """A written segment: vectors, postings and IVF codes memory-mapped from its files."""
+def load(root: Path, segment_id: str, ivf=None) -> Segment:
+    """A written segment: vectors and postings memory-mapped, IVF codes read (or `ivf`, the
+    index just written there, so a merge does not hold a second copy of its codes)."""
     directory = segment_dir(root, segment_id)
     meta = json.loads((directory / "segment.json").read_text(encoding="utf-8"))
     rows = np.load(directory / "rows.npy", allow_pickle=False)
@@ -121,7 +122,10 @@ def load(root: Path, segment_id: str) -> Segment:
     n = int(meta["rows"])
     if not (len(rows) == len(chunk_ids) == len(vectors) == len(postings.doclen) == n):
         raise ValueError(f"segment {directory} is inconsistent")
-    ivf = dense.read_index(directory / "dense.ivf", mapped=True) if meta.get("codec") else None
+    if not meta.get("codec"):
+        ivf = None
+    elif ivf is None:
+        ivf = dense.read_index(directory / "dense.ivf")
     return Segment(segment_id, rows, chunk_ids, vectors, postings, ivf, meta.get("codec"))
 
 
@@ -158,9 +162,9 @@ def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id
     writes (a memory map would count every page it touched in this process's RSS), and encoded
     chunk by chunk when they need IVF codes. Postings are merged from their files a run of terms
     at a time (`Postings.merge_into`), so they too are never all in memory. IVF codes of the same
-    codec are moved across (`_reused_codes`); the loaded result maps its codes from the file.
-    Large results get codes when a codec exists. Written under a temporary name and renamed,
-    like every segment.
+    codec are moved across (`_reused_codes`); the loaded result keeps the index just built rather
+    than reading a second copy back. Large results get codes when a codec exists. Written under
+    a temporary name and renamed, like every segment.
     """
     keep = [np.ones(len(s), bool) if alive is None else alive for s, alive in parts]
     rows = np.concatenate([s.rows[k] for (s, _), k in zip(parts, keep)])
