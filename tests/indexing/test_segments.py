@@ -286,9 +286,9 @@ def test_merge_moves_codes_of_the_same_codec_and_drops_deleted_rows(tmp_path, mo
     one.close()
 
 
-def test_a_reader_keeps_searching_mapped_codes_after_a_merge_deletes_their_files(tmp_path):
-    """Segments map their IVF codes from dense.ivf; a reader pinned to the old segments must
-    still search them after a writer's merge has deleted those files (the mapping stays)."""
+def test_a_reader_keeps_searching_ivf_segments_after_a_merge_deletes_their_files(tmp_path):
+    """A reader pinned to old IVF segments (codes in memory, floats memory-mapped) must still
+    search them after a writer's merge and next commit have deleted those files."""
     options = DenseOptions(compress_threshold=20, ivf_segment_min=10, nlist=2, nprobe=2, shortlist=400)
     store, live = _churn(tmp_path / "many", seed=4, options=options)
     store.optimize()
