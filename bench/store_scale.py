@@ -17,11 +17,15 @@ cost per passage. `--vectors random`: random 384-d unit vectors around 5,000 cen
 0.3): almost no structure, the hardest case for a coarse quantiser. The store grows in commits of 32
 documents of about 10 passages each, exactly as `m1e index` commits. At each size it records
 the time per commit over the latest commits, time spent merging (outside the commits, where
-the store has merges), peak RSS of this process, size on disk, then opens a reader (as another
-process would) and times hybrid queries (dense top-50 + BM25 top-50, fused by reciprocal rank,
-top 8 chunk rows fetched) and measures dense recall@10 against exact search over every vector.
-Writes a table and bench/results/store_scale.json (one entry per --label, so before and after
-sit side by side).
+the store has merges), peak RSS of this (the writer's) process and its RSS before the store
+opened (`rss_baseline_mb`: corpus text and cached vectors; the MiniLM vectors of sentences and
+queries are cached beside the results, so a second run never loads the model), size on disk,
+then opens a reader in a fresh process (as the app would) that times hybrid queries (dense
+top-50 + BM25 top-50, fused by reciprocal rank, top 8 chunk rows fetched), measures dense
+recall@10 against exact search over every vector and reports its own peak RSS. The bench keeps
+no passage vectors or texts: a commit's vectors are drawn again from its sentence picks when the
+exact top 10 is computed. Writes a table and bench/results/store_scale.json (one entry per
+--label, so before and after sit side by side).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import hashlib
 import json
 import os
 import random
-import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,8 +52,22 @@ DIM = 384
 DOCS_PER_COMMIT = 32
 
 
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for entry in fh:
+            if entry.startswith(field + ":"):
+                return int(entry.split()[1]) / 1024
+    raise KeyError(field)
+
+
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process so far: VmHWM, not getrusage's ru_maxrss, which a child started
+    with fork and exec inherits from its parent (the reader would report the writer's peak)."""
+    return _status_mb("VmHWM")
+
+
+def current_rss_mb() -> float:
+    return _status_mb("VmRSS")
 
 
 def disk_mb(root: Path) -> float:
@@ -80,22 +98,25 @@ class Corpus:
         self.centroids /= np.linalg.norm(self.centroids, axis=1, keepdims=True)
         self.counts: dict[int, int] = {}  # commit -> passages, so vectors can be drawn again alone
         self.picks: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # commit -> (sentences, passage starts)
-        self.embedder = None
+        self.embedder = None  # loaded only when a cache below is missing
         if vectors == "minilm":
+            self.sentence_vectors = self._cached("sentences", self.sentences, passages=True)
+
+    def _cached(self, name: str, texts: list[str], passages: bool) -> np.ndarray:
+        """MiniLM vectors of `texts`, cached beside the results (keyed by the texts), so a run with
+        the caches never loads the model: the process then measures the store, not torch."""
+        key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+        cache = RESULTS.parent / f"store_scale_{name}_{key}.npy"
+        if cache.is_file():
+            return np.load(cache, allow_pickle=False)
+        if self.embedder is None:
             from indexing.embedding import load_embedder
 
             self.embedder = load_embedder()
-            self.sentence_vectors = self._sentence_vectors()
-
-    def _sentence_vectors(self) -> np.ndarray:
-        """MiniLM vectors of the sentences, cached beside the results (keyed by the sentences)."""
-        key = hashlib.sha256("\n".join(self.sentences).encode()).hexdigest()[:16]
-        cache = RESULTS.parent / f"store_scale_sentences_{key}.npy"
-        if cache.is_file():
-            return np.load(cache, allow_pickle=False)
         t0 = time.perf_counter()
-        vectors = self.embedder.embed_passages(self.sentences).astype(np.float32)
-        print(f"embedded {len(self.sentences)} sentences in {time.perf_counter() - t0:.0f} s", flush=True)
+        embed = self.embedder.embed_passages if passages else self.embedder.embed_queries
+        vectors = embed(texts).astype(np.float32)
+        print(f"embedded {len(texts)} {name} in {time.perf_counter() - t0:.0f} s", flush=True)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, vectors, allow_pickle=False)
         return vectors
@@ -111,7 +132,7 @@ class Corpus:
 
     def queries(self, texts: list[str]) -> np.ndarray:
         if self.kind == "minilm":
-            return self.embedder.embed_queries(texts).astype(np.float32)
+            return self._cached("queries", texts, passages=False)
         from bench.search import clustered
 
         return clustered(len(texts), np.random.default_rng(99), self.centroids)
@@ -158,21 +179,44 @@ class Corpus:
         return best_i
 
 
-def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: list[str], n_queries: int,
-                   options=None) -> dict:
-    """Hybrid latency and dense recall@10 from a freshly opened reader."""
-    from bench.search import percentile_ms
-    from indexing.store import IndexStore
-
-    t0 = time.perf_counter()
-    reader = IndexStore.open(index_dir, dense_options=options)
-    open_s = time.perf_counter() - t0
+def questions(corpus: Corpus, n_queries: int) -> list[str]:
     qrng = random.Random(11)
-    questions = [" ".join(qrng.choice(corpus.sentences).split()[:8]) for _ in range(n_queries)]
-    qvecs = corpus.queries(questions)
-    truth = corpus.exact_top10(commits, qvecs)
+    return [" ".join(qrng.choice(corpus.sentences).split()[:8]) for _ in range(n_queries)]
+
+
+def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: list[np.ndarray],
+                   texts: list[str], qvecs: np.ndarray, nprobe: int | None) -> dict:
+    """Hybrid latency, dense recall@10 and the reader's own peak RSS, from a reader opened in a
+    fresh process (as the app opens it): the writer's process then holds only the writer's
+    memory, and the reader's figure is the store's read side alone (no embedder: the query
+    vectors come precomputed)."""
+    ids = np.concatenate(chunk_ids)
+    truth = ids[corpus.exact_top10(commits, qvecs)]
+    with tempfile.TemporaryDirectory(prefix="m1e-store-scale-job-") as tmp:
+        job = Path(tmp)
+        np.save(job / "queries.npy", qvecs, allow_pickle=False)
+        (job / "job.json").write_text(json.dumps({
+            "index": str(index_dir), "nprobe": nprobe, "questions": texts,
+            "truth": [[t.decode() for t in row] for row in truth]}), encoding="utf-8")
+        out = subprocess.run([sys.executable, __file__, "--search-child", str(job)], check=True,
+                             capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def search_child(job: Path) -> dict:
+    """Runs in the fresh reader process: open the index, time hybrid queries, count dense hits."""
+    from bench.search import percentile_ms
+    from indexing.store import DenseOptions, IndexStore
+
+    spec = json.loads((job / "job.json").read_text(encoding="utf-8"))
+    qvecs = np.load(job / "queries.npy", allow_pickle=False)
+    options = DenseOptions(nprobe=spec["nprobe"]) if spec["nprobe"] else None
+    t0 = time.perf_counter()
+    reader = IndexStore.open(spec["index"], dense_options=options)
+    open_s = time.perf_counter() - t0
+    rss_open = rss_mb()
     times, dense_t, lex_t, hits = [], [], [], 0
-    for i, (q, v) in enumerate(zip(questions, qvecs)):
+    for q, v, truth in zip(spec["questions"], qvecs, spec["truth"]):
         t = time.perf_counter()
         dense = reader.search_dense(v, 50)
         t1 = time.perf_counter()
@@ -183,7 +227,7 @@ def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: lis
         times.append(time.perf_counter() - t)
         dense_t.append(t1 - t)
         lex_t.append(t2 - t1)
-        hits += len({cid for cid, _ in dense[:10]} & {chunk_ids[j] for j in truth[i]})
+        hits += len({cid for cid, _ in dense[:10]} & set(truth))
     kind = reader.stats().dense_kind
     reader.close()
     return {
@@ -193,15 +237,20 @@ def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: lis
         "hybrid_p99_ms": percentile_ms(times, 99),
         "dense_p50_ms": percentile_ms(dense_t, 50),
         "lexical_p50_ms": percentile_ms(lex_t, 50),
-        "dense_recall_at_10": hits / (10 * n_queries),
+        "dense_recall_at_10": hits / (10 * len(qvecs)),
+        "reader_rss_after_open_mb": rss_open,
+        "reader_peak_rss_mb": rss_mb(),
     }
 
 
 def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, optimize: bool, sink,
-         options=None) -> list[dict]:
-    from indexing.store import IndexStore
+         nprobe: int | None = None) -> list[dict]:
+    from indexing.store import DenseOptions, IndexStore
 
-    kw = {"dense_options": options} if options is not None else {}
+    texts = questions(corpus, n_queries)
+    qvecs = corpus.queries(texts)  # before the store opens, so the baseline includes them
+    baseline = current_rss_mb()
+    kw = {"dense_options": DenseOptions(nprobe=nprobe)} if nprobe else {}
     store = IndexStore.open(index_dir, create=True, embedder_name=f"bench-{corpus.kind}-384", dim=DIM, **kw)
     rows: list[dict] = []
     commit_s: list[float] = []
@@ -217,9 +266,9 @@ def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, opti
             for document, chunks, tokens in docs:
                 w.add_document(document, chunks, vectors[offset : offset + len(chunks)], lexical=tokens)
                 offset += len(chunks)
-                chunk_ids += [ch.chunk_id for ch in chunks]
             w.commit()
             commit_s.append(time.perf_counter() - t0)
+            chunk_ids.append(np.array([ch.chunk_id for _, chunks, _ in docs for ch in chunks], dtype="S"))
             if merge is not None:
                 t0 = time.perf_counter()
                 merge()
@@ -237,18 +286,19 @@ def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, opti
                     "commit_ms_max": float(window.max()),
                     "store_s_total": float(sum(commit_s) + merge_s),
                     "merge_s_total": merge_s,
+                    "rss_baseline_mb": baseline,
                     "peak_rss_mb": rss_mb(),
+                    "rss_now_mb": current_rss_mb(),
                     "disk_mb": disk_mb(index_dir),
                     "loadavg": os.getloadavg()[0],
                 }
-                row.update(measure_search(index_dir, corpus, c, chunk_ids, n_queries, options))
+                row.update(measure_search(index_dir, corpus, c, chunk_ids, texts, qvecs, nprobe))
                 if optimize and not targets and hasattr(w, "optimize"):
                     t0 = time.perf_counter()
                     w.optimize()
                     row["optimize_s"] = time.perf_counter() - t0
-                    after = measure_search(index_dir, corpus, c, chunk_ids, n_queries, options)
-                    row["after_optimize"] = after
-                row["peak_rss_mb"] = rss_mb()
+                    row["peak_rss_after_optimize_mb"] = rss_mb()
+                    row["after_optimize"] = measure_search(index_dir, corpus, c, chunk_ids, texts, qvecs, nprobe)
                 rows.append(row)
                 print(line(row), flush=True)
                 sink(rows)
@@ -256,13 +306,14 @@ def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, opti
     return rows
 
 
-HEADER = (f"{'passages':>9} {'commit ms':>9} {'(max)':>7} {'store s':>8} {'merge s':>7} {'RSS MB':>7} {'disk MB':>8} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'dense':>6} {'recall':>6}")
+HEADER = (f"{'passages':>9} {'commit ms':>9} {'(max)':>7} {'store s':>8} {'merge s':>7} {'RSS MB':>7} {'(base)':>6} "
+          f"{'reader':>6} {'disk MB':>8} {'p50 ms':>7} {'p99 ms':>7} {'dense':>6} {'recall':>6}")
 
 
 def line(r: dict) -> str:
     return (f"{r['passages']:>9,} {r['commit_ms_mean']:>9.1f} {r['commit_ms_max']:>7.0f} {r['store_s_total']:>8.1f} "
-            f"{r['merge_s_total']:>7.1f} {r['peak_rss_mb']:>7.0f} {r['disk_mb']:>8.0f} {r['hybrid_p50_ms']:>7.1f} "
+            f"{r['merge_s_total']:>7.1f} {r['peak_rss_mb']:>7.0f} {r['rss_baseline_mb']:>6.0f} "
+            f"{r['reader_peak_rss_mb']:>6.0f} {r['disk_mb']:>8.0f} {r['hybrid_p50_ms']:>7.1f} "
             f"{r['hybrid_p99_ms']:>7.1f} {r['dense_kind']:>6} {r['dense_recall_at_10']:>6.3f}")
 
 
@@ -275,13 +326,12 @@ def main() -> None:
     parser.add_argument("--dir", help="index directory (default: a temporary one, removed after)")
     parser.add_argument("--vectors", choices=["minilm", "random"], default="minilm", help="see the module docstring")
     parser.add_argument("--nprobe", type=int, help="IVF cells searched (default: the store's)")
+    parser.add_argument("--search-child", metavar="JOB", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.search_child:
+        print(json.dumps(search_child(Path(args.search_child))))
+        return
 
-    options = None
-    if args.nprobe:
-        from indexing.store import DenseOptions
-
-        options = DenseOptions(nprobe=args.nprobe)
     corpus = Corpus(vectors=args.vectors)
     print(f"{len(corpus.sentences)} demo-corpus sentences; {DOCS_PER_COMMIT} documents per commit", flush=True)
     print(HEADER, flush=True)
@@ -301,10 +351,10 @@ def main() -> None:
         RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
     if args.dir:
-        grow(Path(args.dir), corpus, args.sizes, args.queries, args.optimize, sink, options)
+        grow(Path(args.dir), corpus, args.sizes, args.queries, args.optimize, sink, args.nprobe)
     else:
         with tempfile.TemporaryDirectory(prefix="m1e-store-scale-") as tmp:
-            grow(Path(tmp) / "index", corpus, args.sizes, args.queries, args.optimize, sink, options)
+            grow(Path(tmp) / "index", corpus, args.sizes, args.queries, args.optimize, sink, args.nprobe)
     print(f"wrote {RESULTS}", file=sys.stderr)
 
 

@@ -3,7 +3,7 @@
 Why our own postings rather than an engine (tantivy, or bm25s rebuilt per generation): a
 segment's postings are three numpy arrays (term offsets, document positions, term counts) plus
 its document lengths, written once and never changed, so a commit costs what it adds; merging
-segments is concatenating remapped arrays, with no re-tokenising. Above all, scoring can be made
+segments streams remapped arrays from their files, with no re-tokenising. Above all, scoring can be made
 *exact*: the idf of a term and the average document length come from totals over every live
 segment (deleted rows subtracted), and each row's score is summed over the query's terms in one
 fixed order in float64, so a search over many segments gives bit for bit the scores of one
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,43 +84,162 @@ class Postings:
             raise ValueError(f"lexical postings in {directory} are inconsistent")
         return postings
 
-    @classmethod
-    def merge(cls, parts: list[tuple["Postings", np.ndarray | None]]) -> "Postings":
-        """One segment's postings from consecutive parts; `alive` masks drop deleted rows.
+    @staticmethod
+    def merge_into(directory: Path, parts: list[tuple["Postings", np.ndarray | None]],
+                   block: int | None = None) -> int:
+        """Write one segment's postings from consecutive parts into `directory` (the files `save`
+        writes); `alive` masks drop deleted rows. Returns the rows written.
 
-        Memory: the merged arrays are int32 and ordered by a stable sort on the term alone (each
-        part lists a term's rows in order and later parts' rows come after), not a lexsort of
-        int64 pairs, which at 1M passages (~100M postings) held ~2 GB more at the peak."""
-        vocab: dict[str, int] = {}
-        all_terms, all_docs, all_tfs, lengths = [], [], [], []
-        base = 0
+        Memory is bounded by `block` postings (MERGE_BLOCK), not the merged size: a 1M-passage
+        optimize merges ~100M postings, which held in memory at once with their sort order took
+        ~2 GB at the peak. The merged vocabulary is sorted (as `build` sorts it), so the output is
+        written in runs of terms: for each run every part's postings of those terms are read from
+        its files (plain reads, not the memory map, whose touched pages would all count in RSS),
+        deleted rows dropped, positions shifted, and stably ordered by term (parts in order, each
+        listing a term's rows ascending), which gives exactly the arrays of one `build`."""
+        block = block or MERGE_BLOCK
+        vocab = sorted(set().union(*(p.terms for p, _ in parts)))
+        global_id = {t: i for i, t in enumerate(vocab)}
+        plans, counts, base = [], np.zeros(len(vocab), dtype=np.int64), 0
         for postings, alive in parts:
-            n = len(postings.doclen)
-            keep = np.ones(n, dtype=bool) if alive is None else alive
-            new_pos = (np.cumsum(keep) - 1 + base).astype(np.int32)
-            remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in postings.terms), dtype=np.int32,
-                                count=len(postings.terms))
-            term_of = np.repeat(remap, np.diff(postings.offsets))
-            docs = np.asarray(postings.docs)
-            live = keep[docs]
-            all_terms.append(term_of[live])
-            all_docs.append(new_pos[docs[live]])
-            all_tfs.append(np.asarray(postings.tfs)[live].astype(np.int32, copy=False))
-            lengths.append(np.asarray(postings.doclen)[keep])
-            base += int(keep.sum())
-            del term_of, live, new_pos
-        terms = np.concatenate(all_terms) if all_terms else np.zeros(0, np.int32)
-        del all_terms
-        order = np.argsort(terms, kind="stable")
+            plan = _MergePlan(postings, alive, base, global_id, block)
+            counts[plan.remap] += plan.live_counts
+            plans.append(plan)
+            base += plan.n_live
         offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=len(vocab)), out=offsets[1:])
-        del terms
-        docs = (np.concatenate(all_docs) if all_docs else np.zeros(0, np.int32))[order]
-        del all_docs
-        tfs = (np.concatenate(all_tfs) if all_tfs else np.zeros(0, np.int32))[order]
-        del all_tfs, order
-        doclen = np.concatenate(lengths).astype(np.int32) if lengths else np.zeros(0, np.int32)
-        return cls(list(vocab), offsets, docs, tfs, doclen, vocab)
+        np.cumsum(counts, out=offsets[1:])
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "terms.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        np.save(directory / "offsets.npy", offsets, allow_pickle=False)
+        np.save(directory / "doclen.npy", np.concatenate([p.live_doclen() for p in plans] or
+                                                         [np.zeros(0, np.int32)]).astype(np.int32), allow_pickle=False)
+        total = int(offsets[-1])
+        with _NpyWriter(directory / "docs.npy", total) as docs_out, _NpyWriter(directory / "tfs.npy", total) as tfs_out:
+            lo = 0
+            while lo < len(vocab):
+                hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + block, side="right")) - 1)
+                hi = min(hi, len(vocab))
+                found = [plan.read_terms(lo, hi) for plan in plans]
+                terms = np.concatenate([f[0] for f in found])
+                order = np.argsort(terms, kind="stable")
+                docs_out.write(np.concatenate([f[1] for f in found])[order])
+                tfs_out.write(np.concatenate([f[2] for f in found])[order])
+                lo = hi
+        for plan in plans:
+            plan.close()
+        return base
+
+
+MERGE_BLOCK = 4_000_000  # postings read, ordered and written at a time: ~70 MB of working arrays
+
+
+class _NpyWriter:
+    """A 1-d int32 .npy file of a known length, written front to back in pieces."""
+
+    def __init__(self, path: Path, length: int):
+        self.path, self.length, self.written = path, length, 0
+        self.fh = open(path, "wb")
+        np.lib.format.write_array_header_1_0(self.fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.int32)),
+                                                       "fortran_order": False, "shape": (length,)})
+
+    def write(self, values: np.ndarray) -> None:
+        self.fh.write(np.ascontiguousarray(values, dtype=np.int32).tobytes())
+        self.written += len(values)
+
+    def __enter__(self) -> "_NpyWriter":
+        return self
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self.fh.close()
+        if exc_type is None and self.written != self.length:
+            raise ValueError(f"{self.path}: wrote {self.written} postings, expected {self.length}")
+
+
+class _RangeReader:
+    """Ranges of a 1-d array: read from its .npy file when it is a memory map of one (so pages
+    are not kept mapped), else sliced from memory (postings just built)."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.fd = None
+        if isinstance(array, np.memmap) and array.filename:
+            fd = os.open(array.filename, os.O_RDONLY)
+            if array.offset + array.nbytes == os.fstat(fd).st_size:  # the whole file's array
+                self.fd = fd
+            else:
+                os.close(fd)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        if self.fd is None:
+            return np.asarray(self.array[start:stop])
+        size = self.array.dtype.itemsize
+        want, at, chunks = (stop - start) * size, self.array.offset + start * size, []
+        while want > 0:
+            data = os.pread(self.fd, want, at)
+            if not data:
+                raise ValueError(f"{self.array.filename} ends before posting {stop}")
+            chunks.append(data)
+            want -= len(data)
+            at += len(data)
+        return np.frombuffer(b"".join(chunks), dtype=self.array.dtype)
+
+    def gather(self, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """The ranges [starts[i], stops[i]) concatenated; adjoining ranges are read in one go."""
+        if not len(starts):
+            return np.zeros(0, dtype=self.array.dtype)
+        breaks = np.flatnonzero(starts[1:] != stops[:-1]) + 1
+        firsts, lasts = np.r_[0, breaks], np.r_[breaks, len(starts)] - 1
+        return np.concatenate([self.read(int(starts[a]), int(stops[b])) for a, b in zip(firsts, lasts)])
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class _MergePlan:
+    """One part of a postings merge: where its terms go, which rows live and where they land."""
+
+    def __init__(self, postings: Postings, alive: np.ndarray | None, base: int, global_id: dict[str, int],
+                 block: int):
+        self.postings = postings
+        n = len(postings.doclen)
+        self.keep = np.ones(n, dtype=bool) if alive is None else np.asarray(alive, dtype=bool)
+        self.n_live = int(self.keep.sum())
+        self.new_pos = (np.cumsum(self.keep) - 1 + base).astype(np.int32)
+        self.remap = np.fromiter((global_id[t] for t in postings.terms), dtype=np.int64, count=len(postings.terms))
+        self.order = np.argsort(self.remap, kind="stable")  # local terms by merged id
+        self.sorted_ids = self.remap[self.order]
+        self.offsets = np.asarray(postings.offsets, dtype=np.int64)
+        self.docs, self.tfs = _RangeReader(postings.docs), _RangeReader(postings.tfs)
+        self.live_counts = np.diff(self.offsets) if alive is None else self._count_live(block)
+
+    def _count_live(self, block: int) -> np.ndarray:
+        """Live rows per local term, reading the positions `block` at a time."""
+        counts = np.zeros(len(self.remap), dtype=np.int64)
+        total = int(self.offsets[-1])
+        for start in range(0, total, block):
+            stop = min(total, start + block)
+            term = np.searchsorted(self.offsets, np.arange(start, stop), side="right") - 1
+            counts += np.bincount(term[self.keep[self.docs.read(start, stop)]], minlength=len(counts))
+        return counts
+
+    def live_doclen(self) -> np.ndarray:
+        return np.asarray(self.postings.doclen)[self.keep]
+
+    def read_terms(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(merged term id, merged position, count) of this part's live postings of merged terms [lo, hi)."""
+        a, b = np.searchsorted(self.sorted_ids, [lo, hi])
+        local = self.order[a:b]
+        starts, stops = self.offsets[local], self.offsets[local + 1]
+        docs, tfs = self.docs.gather(starts, stops), self.tfs.gather(starts, stops)
+        terms = np.repeat(self.remap[local], stops - starts)
+        live = self.keep[docs]
+        return terms[live], self.new_pos[docs[live]], tfs[live].astype(np.int32, copy=False)
+
+    def close(self) -> None:
+        self.docs.close()
+        self.tfs.close()
 
 
 @dataclass

@@ -118,7 +118,9 @@ def write_index(index, path) -> None:
 
 def read_index(path):
     # read_index already returns the concrete class; wrapping it again with downcast_index
-    # would leave two owners of one C++ object.
+    # would leave two owners of one C++ object. Codes are read into memory, not mapped
+    # (faiss IO_FLAG_MMAP): mapped codes made a 1M-passage dense query ~25% slower (A/B on one
+    # index, same machine: p50 101-114 ms vs 85-90 ms under load), for 392 MB less resident.
     return _faiss().read_index(str(path))
 
 

@@ -89,13 +89,15 @@ def _staging(root: Path, segment_id: str) -> Path:
 
 
 def _publish(root: Path, tmp: Path, segment_id: str, rows: np.ndarray, chunk_ids: list[str],
-             postings: Postings, ivf, codec: str | None, dim: int) -> Segment:
-    """Write the rest of the segment beside its vectors.npy in `tmp`, fsync, rename into place."""
+             postings: Postings | None, ivf, codec: str | None, dim: int) -> Segment:
+    """Write the rest of the segment beside its vectors.npy (and, when `postings` is None, its
+    lexical/ files) in `tmp`, fsync, rename into place."""
     parent = root / SEGMENTS
     final = parent / segment_id
     np.save(tmp / "rows.npy", np.asarray(rows, dtype=np.int64), allow_pickle=False)
     (tmp / "chunk_ids.json").write_text(json.dumps(chunk_ids), encoding="utf-8")
-    postings.save(tmp / "lexical")
+    if postings is not None:
+        postings.save(tmp / "lexical")
     if ivf is not None:
         dense.write_index(ivf, tmp / "dense.ivf")
     meta = {"id": segment_id, "rows": len(rows), "dim": dim, "codec": codec}
@@ -105,10 +107,12 @@ def _publish(root: Path, tmp: Path, segment_id: str, rows: np.ndarray, chunk_ids
         shutil.rmtree(final)  # a leftover of a crashed attempt under the same id; never published
     tmp.rename(final)
     fsync_dir(parent)
-    return load(root, segment_id)
+    return load(root, segment_id, ivf)
 
 
-def load(root: Path, segment_id: str) -> Segment:
+def load(root: Path, segment_id: str, ivf=None) -> Segment:
+    """A written segment: vectors and postings memory-mapped, IVF codes read (or `ivf`, the
+    index just written there, so a merge does not hold a second copy of its codes)."""
     directory = segment_dir(root, segment_id)
     meta = json.loads((directory / "segment.json").read_text(encoding="utf-8"))
     rows = np.load(directory / "rows.npy", allow_pickle=False)
@@ -118,7 +122,10 @@ def load(root: Path, segment_id: str) -> Segment:
     n = int(meta["rows"])
     if not (len(rows) == len(chunk_ids) == len(vectors) == len(postings.doclen) == n):
         raise ValueError(f"segment {directory} is inconsistent")
-    ivf = dense.read_index(directory / "dense.ivf") if meta.get("codec") else None
+    if not meta.get("codec"):
+        ivf = None
+    elif ivf is None:
+        ivf = dense.read_index(directory / "dense.ivf")
     return Segment(segment_id, rows, chunk_ids, vectors, postings, ivf, meta.get("codec"))
 
 
@@ -153,19 +160,21 @@ def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id
     Memory stays bounded by MERGE_CHUNK rows, not the merged size (1M x 384 floats are 1.5 GB):
     vectors are streamed from each part's vectors.npy into the new one with plain file reads and
     writes (a memory map would count every page it touched in this process's RSS), and encoded
-    chunk by chunk when they need IVF codes. Postings are concatenated, not recomputed; IVF
-    codes of the same codec are moved across (`_reused_codes`). Large results get codes when a
-    codec exists. Written under a temporary name and renamed, like every segment.
+    chunk by chunk when they need IVF codes. Postings are merged from their files a run of terms
+    at a time (`Postings.merge_into`), so they too are never all in memory. IVF codes of the same
+    codec are moved across (`_reused_codes`); the loaded result keeps the index just built rather
+    than reading a second copy back. Large results get codes when a codec exists. Written under
+    a temporary name and renamed, like every segment.
     """
     keep = [np.ones(len(s), bool) if alive is None else alive for s, alive in parts]
     rows = np.concatenate([s.rows[k] for (s, _), k in zip(parts, keep)])
     chunk_ids = [c for (s, _), k in zip(parts, keep) for c, live in zip(s.chunk_ids, k) if live]
-    postings = Postings.merge([(s.postings, alive) for s, alive in parts])
     dim = int(parts[0][0].vectors.shape[1]) if parts else 0
+    tmp = _staging(root, segment_id)
+    Postings.merge_into(tmp / "lexical", [(s.postings, alive) for s, alive in parts])
     ivf = None
     if codec is not None and len(rows) >= options.ivf_segment_min:
         ivf = _reused_codes(root, parts, keep, codec_id, codec)
-    tmp = _staging(root, segment_id)
     with open(tmp / "vectors.npy", "wb") as out:
         np.lib.format.write_array_header_1_0(
             out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
@@ -176,21 +185,45 @@ def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id
                 out.write(live.tobytes())
                 if encode:
                     ivf.add_with_ids(live, np.ascontiguousarray(ids))
-    return _publish(root, tmp, segment_id, rows, chunk_ids, postings, ivf,
+    return _publish(root, tmp, segment_id, rows, chunk_ids, None, ivf,
                     codec_id if ivf is not None else None, dim)
+
+
+def _open_vectors(root: Path, segment: Segment):
+    """The segment's vectors.npy opened for plain reads, positioned at its first row."""
+    path = segment_dir(root, segment.id) / "vectors.npy"
+    n, dim = len(segment), int(segment.vectors.shape[1])
+    fh = open(path, "rb")
+    version = np.lib.format.read_magic(fh)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(fh)
+    if tuple(shape) != (n, dim) or fortran or dtype != np.float32:
+        fh.close()
+        raise ValueError(f"segment {segment.id}: vectors.npy is {shape} {dtype}, expected ({n}, {dim}) float32")
+    return fh
+
+
+def read_rows(root: Path, segment: Segment, positions: np.ndarray) -> np.ndarray:
+    """float32 vectors of the given local positions of written `segment`, read from its file row
+    by row: a sample spread over a memory map would fault in (and count in RSS) nearly every
+    page of it, 1.5 GB at 1M rows, to use a few percent of them."""
+    dim = int(segment.vectors.shape[1])
+    out = np.empty((len(positions), dim), dtype=np.float32)
+    with _open_vectors(root, segment) as fh:
+        start, row_bytes = fh.tell(), dim * 4
+        for i, position in enumerate(np.asarray(positions, dtype=np.int64)):
+            data = os.pread(fh.fileno(), row_bytes, start + int(position) * row_bytes)
+            if len(data) != row_bytes:
+                raise ValueError(f"segment {segment.id}: vectors.npy ends before row {position}")
+            out[i] = np.frombuffer(data, dtype=np.float32)
+    return out
 
 
 def _live_chunks(root: Path, segment: Segment, keep: np.ndarray):
     """(live float32 vectors, their row ids) of written `segment`, MERGE_CHUNK rows read at a time
     from its vectors.npy."""
-    path = segment_dir(root, segment.id) / "vectors.npy"
     n, dim = len(segment), int(segment.vectors.shape[1])
-    with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(fh)
-        if tuple(shape) != (n, dim) or fortran or dtype != np.float32:
-            raise ValueError(f"segment {segment.id}: vectors.npy is {shape} {dtype}, expected ({n}, {dim}) float32")
+    with _open_vectors(root, segment) as fh:
         for start in range(0, n, MERGE_CHUNK):
             count = min(MERGE_CHUNK, n - start)
             block = np.fromfile(fh, dtype=np.float32, count=count * dim).reshape(count, dim)

@@ -441,7 +441,8 @@ class IndexWriter:
         remove_stale(self.root, keep={snapshot.generation, snapshot.generation - 1})
 
     def _train_codec(self, snapshot: Snapshot) -> str:
-        """Train the IVF codec on a uniform sample of live vectors and store it; returns its id."""
+        """Train the IVF codec on a uniform sample of live vectors (read from the segment files,
+        `segments.read_rows`) and store it; returns its id."""
         options = self.store.dense_options
         want = min(snapshot.n_live, options.nlist * dense.TRAIN_PER_CELL)
         rng = np.random.default_rng(snapshot.generation)
@@ -450,7 +451,7 @@ class IndexWriter:
         for view in snapshot.views:
             live = np.flatnonzero(view.alive) if view.alive is not None else np.arange(len(view.segment))
             mine = picks[(picks >= base) & (picks < base + len(live))] - base
-            sample.append(np.asarray(view.segment.vectors[live[mine]]))
+            sample.append(segments.read_rows(self.root, view.segment, live[mine]))
             base += len(live)
         codec = dense.train_codec(np.concatenate(sample), options)
         codec_id = f"{snapshot.generation:010d}-{uuid.uuid4().hex[:10]}"

@@ -199,24 +199,34 @@ def test_scores_equal_those_of_the_bm25s_index_used_before():
         assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
 
 
-def test_merged_postings_equal_those_built_from_the_live_rows():
-    """The merge's stable sort on terms keeps each term's rows in order: the same arrays as one
-    build of the surviving rows, deletions dropped."""
+@pytest.mark.parametrize("block", [1, 7, 10**6])
+def test_merged_postings_equal_those_built_from_the_live_rows(tmp_path, block):
+    """The streamed merge (runs of `block` postings: 1 cuts between every term) gives exactly
+    the arrays of one build of the surviving rows, deletions dropped, whether a part is read from
+    its files (a written segment, memory-mapped), from memory (just built) or lists its terms
+    unsorted (segments merged before merges sorted the vocabulary)."""
     rng = random.Random(11)
     parts, live_rows = [], []
-    for _ in range(4):
+    for i in range(5):
         rows = [[rng.choice(WORDS) for _ in range(rng.randint(1, 6))] for _ in range(rng.randint(1, 30))]
-        alive = np.array([rng.random() > 0.3 for _ in rows]) if rng.random() > 0.3 else None
-        parts.append((Postings.build(rows), alive))
-        live_rows += [r for i, r in enumerate(rows) if alive is None or alive[i]]
-    merged, whole = Postings.merge(parts), Postings.build(live_rows)
-    assert np.asarray(merged.doclen).tolist() == np.asarray(whole.doclen).tolist()
-    for term in WORDS:
-        got, want = merged.postings(term), whole.postings(term)
-        assert (got is None) == (want is None), term
-        if got is not None:
-            assert np.asarray(got[0]).tolist() == np.asarray(want[0]).tolist(), term
-            assert np.asarray(got[1]).tolist() == np.asarray(want[1]).tolist(), term
+        alive = np.array([rng.random() > 0.3 for _ in rows]) if i % 2 == 0 else None
+        postings = Postings.build(rows)
+        if i == 1:  # terms in first-seen order, as older merged segments list them
+            perm = np.random.default_rng(i).permutation(len(postings.terms))
+            lists = [postings.postings(postings.terms[j]) for j in perm]
+            offsets = np.concatenate([[0], np.cumsum([len(d) for d, _ in lists])]).astype(np.int64)
+            postings = Postings([postings.terms[j] for j in perm], offsets, np.concatenate([d for d, _ in lists]),
+                                np.concatenate([t for _, t in lists]), postings.doclen)
+        if i >= 2:
+            postings.save(tmp_path / f"part{i}")
+            postings = Postings.load(tmp_path / f"part{i}")
+        parts.append((postings, alive))
+        live_rows += [r for j, r in enumerate(rows) if alive is None or alive[j]]
+    assert Postings.merge_into(tmp_path / "merged", parts, block=block) == len(live_rows)
+    merged, whole = Postings.load(tmp_path / "merged"), Postings.build(live_rows)
+    assert merged.terms == whole.terms
+    for name in ("offsets", "docs", "tfs", "doclen"):
+        assert np.asarray(getattr(merged, name)).tolist() == np.asarray(getattr(whole, name)).tolist(), name
 
 
 def _live_vectors(store: IndexStore) -> tuple[np.ndarray, np.ndarray]:
@@ -274,3 +284,40 @@ def test_merge_moves_codes_of_the_same_codec_and_drops_deleted_rows(tmp_path, mo
     assert coded.segment.ivf.ntotal == len(coded.segment)  # the old snapshot's index stays whole
     store.close()
     one.close()
+
+
+def test_a_reader_keeps_searching_ivf_segments_after_a_merge_deletes_their_files(tmp_path):
+    """A reader pinned to old IVF segments (codes in memory, floats memory-mapped) must still
+    search them after a writer's merge and next commit have deleted those files."""
+    options = DenseOptions(compress_threshold=20, ivf_segment_min=10, nlist=2, nprobe=2, shortlist=400)
+    store, live = _churn(tmp_path / "many", seed=4, options=options)
+    store.optimize()
+    reader = IndexStore.open(tmp_path / "many", dense_options=options)
+    (coded,) = reader._snapshot.views
+    assert coded.segment.ivf is not None
+    nrng = np.random.default_rng(5)
+    queries = [q / np.linalg.norm(q) for q in nrng.standard_normal((5, DIM)).astype(np.float32)]
+    before = [reader.search_dense(q, 5) for q in queries]
+    rng = random.Random(8)
+    with store.writer() as w:
+        w.add_document(*_random_doc(rng, nrng, "late"))
+        w.commit()
+        w._merge(0, len(store._snapshot.views), retrain=True)
+        w.add_document(*_random_doc(rng, nrng, "later"))
+        w.commit()  # the reader's generation is no longer kept: its segment files go
+    assert not (tmp_path / "many" / "segments" / coded.segment.id).exists()
+    assert [reader.search_dense(q, 5) for q in queries] == before
+    reader.close()
+    store.close()
+
+
+def test_read_rows_reads_the_vectors_the_map_holds(tmp_path):
+    """Codec training samples rows through plain file reads: the same floats as the mapped file."""
+    from indexing.store import segments as segments_module
+
+    store, _ = _churn(tmp_path / "many", seed=3)
+    for view in store._snapshot.views:
+        positions = np.arange(len(view.segment))[::2][::-1]
+        got = segments_module.read_rows(tmp_path / "many", view.segment, positions)
+        assert got.dtype == np.float32 and np.array_equal(got, np.asarray(view.segment.vectors)[positions])
+    store.close()
