@@ -423,21 +423,24 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
     sentences that still meet the population and the kind asked are the answer (WEAK_COVERAGE):
     a question's own wording ("reaches", "flag") is often absent from the guideline that answers it."""
     weights = _concept_weights(sentences, focus)
-    contexts: dict[str, set[str]] = {}
+    contexts: dict[str, set[str]] = {}  # per passage: the terms of its title and headings
+    passages: dict[str, set[str]] = {}  # ... and of its whole text
     out, weak = [], []
     specific = [c for c in focus.concepts if not c.partial and (_SPECIFIC.match(c.word) or _NAMES_A_TREATMENT.search(c.word))]
     for s in sentences:
         e = s.evidence
         if e.evidence_id not in contexts:
             contexts[e.evidence_id] = content_terms(e.title + "\n" + "\n".join(e.heading_path))
-        near = s.terms | contexts[e.evidence_id] | content_terms(s.label)
+            passages[e.evidence_id] = content_terms(e.text)
+        label = content_terms(s.label)
+        near = s.terms | contexts[e.evidence_id] | label
         s.own = weighted_coverage(focus, weights, s.terms)
-        s.full = weighted_coverage(focus, weights, near, content_terms(e.text), PASSAGE_SHARE)
+        s.full = weighted_coverage(focus, weights, near, passages[e.evidence_id], PASSAGE_SHARE)
         populations = all(c.found_in(near) for c in focus.concepts if c.population) and \
-            not other_sex_label(focus, content_terms(s.label), content_terms)
+            not other_sex_label(focus, label, content_terms)
         # one part of "dose and target"; the section may state it ("PE Likely (Score > 4)" above "D-dimer is NOT recommended")
         facets = not focus.facets or any(states_facet(f, s.text + " " + s.label + " " + _section(e)) for f in focus.facets)
-        about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | content_terms(s.label)) >= ANSWER_COVERAGE
+        about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | label) >= ANSWER_COVERAGE
         named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)
         covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE)
         names_it = all(c.found_in(near) >= 0.5 for c in specific)  # the drug, disease or procedure asked about
