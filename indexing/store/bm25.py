@@ -101,32 +101,34 @@ class Postings:
         vocab = sorted(set().union(*(p.terms for p, _ in parts)))
         global_id = {t: i for i, t in enumerate(vocab)}
         plans, counts, base = [], np.zeros(len(vocab), dtype=np.int64), 0
-        for postings, alive in parts:
-            plan = _MergePlan(postings, alive, base, global_id, block)
-            counts[plan.remap] += plan.live_counts
-            plans.append(plan)
-            base += plan.n_live
-        offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "terms.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-        np.save(directory / "offsets.npy", offsets, allow_pickle=False)
-        np.save(directory / "doclen.npy", np.concatenate([p.live_doclen() for p in plans] or
-                                                         [np.zeros(0, np.int32)]).astype(np.int32), allow_pickle=False)
-        total = int(offsets[-1])
-        with _NpyWriter(directory / "docs.npy", total) as docs_out, _NpyWriter(directory / "tfs.npy", total) as tfs_out:
-            lo = 0
-            while lo < len(vocab):
-                hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + block, side="right")) - 1)
-                hi = min(hi, len(vocab))
-                found = [plan.read_terms(lo, hi) for plan in plans]
-                terms = np.concatenate([f[0] for f in found])
-                order = np.argsort(terms, kind="stable")
-                docs_out.write(np.concatenate([f[1] for f in found])[order])
-                tfs_out.write(np.concatenate([f[2] for f in found])[order])
-                lo = hi
-        for plan in plans:
-            plan.close()
+        try:
+            for postings, alive in parts:
+                plan = _MergePlan(postings, alive, base, global_id, block)
+                counts[plan.remap] += plan.live_counts
+                plans.append(plan)
+                base += plan.n_live
+            offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "terms.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+            np.save(directory / "offsets.npy", offsets, allow_pickle=False)
+            np.save(directory / "doclen.npy", np.concatenate([p.live_doclen() for p in plans] or
+                                                             [np.zeros(0, np.int32)]).astype(np.int32), allow_pickle=False)
+            total = int(offsets[-1])
+            with _NpyWriter(directory / "docs.npy", total) as docs_out, _NpyWriter(directory / "tfs.npy", total) as tfs_out:
+                lo = 0
+                while lo < len(vocab):
+                    hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + block, side="right")) - 1)
+                    hi = min(hi, len(vocab))
+                    found = [plan.read_terms(lo, hi) for plan in plans]
+                    terms = np.concatenate([f[0] for f in found])
+                    order = np.argsort(terms, kind="stable")
+                    docs_out.write(np.concatenate([f[1] for f in found])[order])
+                    tfs_out.write(np.concatenate([f[2] for f in found])[order])
+                    lo = hi
+        finally:  # a failed merge (disk full, a truncated part) must not leave the parts' files open
+            for plan in plans:
+                plan.close()
         return base
 
 
