@@ -198,10 +198,8 @@ class Assistant:
         read with the indexing limits (max_file_mb): whatever was indexed fits.
 
         Raises AssistantError naming the file and the reason otherwise."""
-        import hashlib
-
         from indexing.errors import ReadError
-        from indexing.readers import read_file_bytes
+        from indexing.readers import document_id_for, read_file_bytes
 
         if not item.path:
             raise AssistantError(f"{item.evidence_id or 'this passage'} has no source file to open")
@@ -217,7 +215,7 @@ class Assistant:
             data = read_file_bytes(Path(item.path), self._read_limits())
         except ReadError as exc:
             raise AssistantError(f"cannot open the cited PDF: {exc}") from None
-        if hashlib.sha256(data).hexdigest() != item.document_id:
+        if document_id_for(data) != item.document_id:
             raise AssistantError(
                 f"{item.path}: the file has changed since it was indexed, so it is not the cited content any more "
                 "(index it again to cite the new version)"

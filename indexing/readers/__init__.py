@@ -81,7 +81,7 @@ def read_document(path: str | Path, limits: ReadLimits | None = None, data: byte
     if not data:
         raise ReadError(path, "empty file")
     fmt = _sniff(path, data[:1024])
-    document_id = hashlib.sha256(data).hexdigest()
+    document_id = document_id_for(data)
     if fmt == "pdf":
         pages, found, title, warnings = _parse_pdf(path, data, document_id, limits)
     else:
@@ -105,6 +105,12 @@ def read_document(path: str | Path, limits: ReadLimits | None = None, data: byte
         meta=meta,
         warnings=list(warnings),
     )
+
+
+def document_id_for(data: bytes) -> str:
+    """A document's id: the sha256 of its file's bytes. A citation names it, so whoever opens the
+    file again (`Assistant.source_pdf`) can tell whether it still holds the cited content."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def read_file_bytes(path: Path, limits: ReadLimits) -> bytes:
