@@ -79,6 +79,47 @@ class _ProgressBar:
         self._bar.close()
 
 
+class _ProgressLines:
+    """Progress for a log file or a cron job's mail, where a bar's carriage returns make one
+    unreadable line: a plain line at most every `every` seconds, and one when the run ends.
+    30 s keeps an overnight run of 100k files to about a thousand lines."""
+
+    def __init__(self, every: float = 30.0, clock=None, stream=None) -> None:
+        import time
+
+        self._clock = clock or time.monotonic
+        self._stream = stream or sys.stderr
+        self._every = every
+        self._started = self._clock()
+        self._last_print: float | None = None
+        self._last_event = None
+        self._printed = None
+
+    def __call__(self, event) -> None:
+        self._last_event = event
+        now = self._clock()
+        if self._last_print is None or now - self._last_print >= self._every:
+            self._print(event, now)
+
+    def _print(self, event, now: float) -> None:
+        self._last_print, self._printed = now, event
+        print(
+            f"m1e index: {event.files_done}/{event.files_total} files, {event.pages} pages, "
+            f"{event.chunks} chunks, {event.stage} ({now - self._started:.0f} s)",
+            file=self._stream,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        if self._last_event is not None and self._printed is not self._last_event:
+            self._print(self._last_event, self._clock())
+
+
+def _progress():
+    """A bar on a terminal, plain lines otherwise (a pipe, a log file, cron)."""
+    return _ProgressBar() if sys.stderr.isatty() else _ProgressLines()
+
+
 def summary_lines(report) -> list[str]:
     t = report.totals
     lines = [
@@ -167,7 +208,7 @@ def _index(pipeline, args):
     from app.cli import CommandError
     from indexing.ray_runner import RayRunnerError
 
-    bar = _ProgressBar()
+    bar = _progress()
     try:
         if args.demo:
             report = pipeline.run_demo(progress=bar)

@@ -115,3 +115,31 @@ def test_demo_and_a_path_report_both_runs_as_one(demo_index_dir, tmp_path, capsy
     assert report["totals"]["indexed"] == 1 and report["totals"]["unchanged"] >= 40
     assert report["totals"]["files"] == report["totals"]["unchanged"] + 1
     assert report["totals"]["documents_in_index"] == report["totals"]["unchanged"] + 1
+
+
+def test_progress_off_a_terminal_is_plain_lines(folder, tmp_path, capsys):
+    """An admin's cron job or log file gets readable lines, not a bar's carriage returns."""
+    assert main(["index", str(folder), "--index", str(tmp_path / "idx")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if line.startswith("m1e index: ")]
+    assert lines and lines[-1].startswith("m1e index: 2/2 files") and "done" in lines[-1]
+
+
+def test_progress_lines_are_rate_limited():
+    import io
+
+    from app.commands.index import _ProgressLines
+    from indexing.progress import IndexProgress
+
+    now = [0.0]
+    out = io.StringIO()
+    lines = _ProgressLines(every=30, clock=lambda: now[0], stream=out)
+    for done in range(100):  # 100 events over 99 s: a line at 0, 30, 60, 90 s, and the last on close
+        now[0] = float(done)
+        lines(IndexProgress(files_done=done, files_total=100, pages=done, chunks=3 * done, stage="reading"))
+    lines.close()
+    printed = out.getvalue().splitlines()
+    assert [p.split()[2] for p in printed] == ["0/100", "30/100", "60/100", "90/100", "99/100"]
+    lines.close()  # nothing new since: no repeated line
+    assert len(out.getvalue().splitlines()) == 5
