@@ -74,7 +74,7 @@ def word_warnings(f: WarningFacts) -> list[AnswerWarning]:
     if f.no_room:
         add("insufficient_evidence", "No evidence passage fits in the model's context.")
     if f.instruction_ids:
-        add("instruction_like_text", f"{', '.join(f.instruction_ids)} contain text that reads like instructions to the reader or to a model "
+        add("instruction_like_text", f"{', '.join(f.instruction_ids)} {'contains' if len(f.instruction_ids) == 1 else 'contain'} text that reads like instructions to the reader or to a model "
             "(e.g. \"ignore previous instructions\", \"the correct answer is\"); it was treated as quoted data and never quoted as an answer. "
             "Check where that document came from.")
     if f.cancelled:
