@@ -38,7 +38,10 @@ class Postings:
     docs: np.ndarray  # int32 local positions
     tfs: np.ndarray  # int32 counts of the term in the row
     doclen: np.ndarray  # int32 [n]: tokens per row
+    maxtf: np.ndarray | None = None  # int32 [V]: largest count of each term in one row
+    minratio: np.ndarray | None = None  # float64 [V]: smallest row length / count of each term
     _vocab: dict[str, int] | None = None
+    _bounds: dict[int, tuple[int, float]] | None = None  # per-term bounds of segments written without them
 
     @property
     def vocab(self) -> dict[str, int]:
@@ -59,7 +62,23 @@ class Postings:
         term, doc = np.divmod(unique, max(n, 1))
         offsets = np.zeros(len(terms) + 1, dtype=np.int64)
         np.cumsum(np.bincount(term, minlength=len(terms)), out=offsets[1:])
-        return cls(terms, offsets, doc.astype(np.int32), counts.astype(np.int32), doclen)
+        docs, tfs = doc.astype(np.int32), counts.astype(np.int32)
+        return cls(terms, offsets, docs, tfs, doclen, *term_bounds(offsets, docs, tfs, doclen))
+
+    def term_bound(self, i: int) -> tuple[int, float]:
+        """(largest count, smallest row length / count) of term `i` over its rows: what bounds its
+        BM25 part for any average length (`impact_bound`). Read from maxtf/minratio, or for a
+        segment written before they existed, computed from its postings once and kept."""
+        if self.maxtf is not None and self.minratio is not None:
+            return int(self.maxtf[i]), float(self.minratio[i])
+        if self._bounds is None:
+            self._bounds = {}
+        if i not in self._bounds:
+            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+            found = term_bounds(np.array([0, hi - lo]), np.asarray(self.docs[lo:hi]), np.asarray(self.tfs[lo:hi]),
+                                self.doclen)
+            self._bounds[i] = int(found[0][0]), float(found[1][0])
+        return self._bounds[i]
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         i = self.vocab.get(term)
@@ -73,15 +92,28 @@ class Postings:
         (directory / "terms.json").write_text(json.dumps(self.terms, ensure_ascii=False), encoding="utf-8")
         for name in ("offsets", "docs", "tfs", "doclen"):
             np.save(directory / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        maxtf, minratio = (self.maxtf, self.minratio) if self.maxtf is not None and self.minratio is not None else \
+            term_bounds(self.offsets, self.docs, self.tfs, self.doclen)
+        np.save(directory / "maxtf.npy", np.asarray(maxtf, dtype=np.int32), allow_pickle=False)
+        np.save(directory / "minratio.npy", np.asarray(minratio, dtype=np.float64), allow_pickle=False)
 
     @classmethod
     def load(cls, directory: Path) -> "Postings":
+        """Postings memory-mapped from `directory`; a segment written before the per-term bounds
+        (maxtf.npy, minratio.npy) existed loads without them and computes them term by term."""
         terms = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
         arrays = {n: np.load(directory / f"{n}.npy", allow_pickle=False, mmap_mode="r")
                   for n in ("offsets", "docs", "tfs", "doclen")}
+        for name in ("maxtf", "minratio"):
+            if (directory / f"{name}.npy").is_file():
+                arrays[name] = np.load(directory / f"{name}.npy", allow_pickle=False)
         postings = cls(terms, **arrays)
         if len(postings.offsets) != len(terms) + 1 or postings.offsets[-1] != len(postings.docs):
             raise ValueError(f"lexical postings in {directory} are inconsistent")
+        for name in ("maxtf", "minratio"):
+            if getattr(postings, name) is not None and len(getattr(postings, name)) != len(terms):
+                raise ValueError(f"lexical postings in {directory}: {name}.npy has {len(getattr(postings, name))} "
+                                 f"entries for {len(terms)} terms")
         return postings
 
     @staticmethod
@@ -112,8 +144,9 @@ class Postings:
             directory.mkdir(parents=True, exist_ok=True)
             (directory / "terms.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
             np.save(directory / "offsets.npy", offsets, allow_pickle=False)
-            np.save(directory / "doclen.npy", np.concatenate([p.live_doclen() for p in plans] or
-                                                             [np.zeros(0, np.int32)]).astype(np.int32), allow_pickle=False)
+            doclen = np.concatenate([p.live_doclen() for p in plans] or [np.zeros(0, np.int32)]).astype(np.int32)
+            np.save(directory / "doclen.npy", doclen, allow_pickle=False)
+            maxtf, minratio = np.zeros(len(vocab), dtype=np.int32), np.full(len(vocab), np.inf)
             total = int(offsets[-1])
             with _NpyWriter(directory / "docs.npy", total) as docs_out, _NpyWriter(directory / "tfs.npy", total) as tfs_out:
                 lo = 0
@@ -123,13 +156,33 @@ class Postings:
                     found = [plan.read_terms(lo, hi) for plan in plans]
                     terms = np.concatenate([f[0] for f in found])
                     order = np.argsort(terms, kind="stable")
-                    docs_out.write(np.concatenate([f[1] for f in found])[order])
-                    tfs_out.write(np.concatenate([f[2] for f in found])[order])
+                    docs, tfs = np.concatenate([f[1] for f in found])[order], np.concatenate([f[2] for f in found])[order]
+                    docs_out.write(docs)
+                    tfs_out.write(tfs)
+                    maxtf[lo:hi], minratio[lo:hi] = term_bounds(offsets[lo : hi + 1] - offsets[lo], docs, tfs, doclen)
                     lo = hi
+            np.save(directory / "maxtf.npy", maxtf, allow_pickle=False)
+            np.save(directory / "minratio.npy", minratio, allow_pickle=False)
         finally:  # a failed merge (disk full, a truncated part) must not leave the parts' files open
             for plan in plans:
                 plan.close()
         return base
+
+
+def term_bounds(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray,
+                doclen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per term (postings [offsets[i], offsets[i+1])): the largest count in one row, and the
+    smallest row length / count. A term with no postings gets (0, inf): a bound of 0."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n_terms = len(offsets) - 1
+    maxtf, minratio = np.zeros(n_terms, dtype=np.int32), np.full(n_terms, np.inf)
+    filled = np.flatnonzero(np.diff(offsets) > 0)
+    if len(filled):
+        tfs = np.asarray(tfs, dtype=np.int32)
+        ratio = np.asarray(doclen)[np.asarray(docs)].astype(np.float64) / tfs
+        maxtf[filled] = np.maximum.reduceat(tfs, offsets[filled])
+        minratio[filled] = np.minimum.reduceat(ratio, offsets[filled])
+    return maxtf, minratio
 
 
 MERGE_BLOCK = 4_000_000  # postings read, ordered and written at a time: ~70 MB of working arrays
@@ -268,16 +321,23 @@ def document_frequency(parts: list[LexicalPart], query_tokens: list[str]) -> int
     return total
 
 
-def bm25_scores(parts: list[LexicalPart], query_tokens: list[str]) -> list[np.ndarray | None]:
-    """Per part, the float64 BM25 score of each of its rows (None where no query term occurs).
+@dataclass
+class _QueryStats:
+    """A query's terms (sorted: the one order every score is summed in) with the statistics of
+    all live rows together, and each part's postings of them (None where a part lacks one)."""
 
-    N, df and avgdl are totals over all parts' live rows: exactly the statistics one index of
-    the same rows would have.
-    """
+    terms: list[str]
+    found: list[list[tuple[np.ndarray, np.ndarray] | None]]
+    df: np.ndarray
+    idf: list[float]
+    avgdl: float
+
+
+def _query_stats(parts: list[LexicalPart], query_tokens: list[str]) -> _QueryStats | None:
     terms = sorted({t for t in query_tokens if t})
     n_live = sum(p.n_live for p in parts)
     if not terms or n_live == 0:
-        return [None] * len(parts)
+        return None
     found = [[p.postings.postings(t) for t in terms] for p in parts]
     df = np.zeros(len(terms), dtype=np.int64)
     for part, lists in zip(parts, found):
@@ -286,17 +346,135 @@ def bm25_scores(parts: list[LexicalPart], query_tokens: list[str]) -> list[np.nd
                 df[j] += len(hit[0]) if part.alive is None else int(part.alive[hit[0]].sum())
     avgdl = sum(p.live_length for p in parts) / n_live
     idf = [math.log(1.0 + (n_live - d + 0.5) / (d + 0.5)) for d in df]
+    return _QueryStats(terms, found, df, idf, avgdl)
+
+
+def _impacts(idf: float, tf: np.ndarray, dl: np.ndarray, avgdl: float) -> np.ndarray:
+    """The BM25 part of one term in rows with counts `tf` and lengths `dl`: the one expression
+    both the exhaustive and the pruned scorer evaluate, so their float64 sums agree bit for bit."""
+    tf = tf.astype(np.float64)
+    norm = K1 * (1.0 - B + B * dl.astype(np.float64) / avgdl)
+    return idf * tf / (tf + norm)
+
+
+def bm25_scores(parts: list[LexicalPart], query_tokens: list[str]) -> list[np.ndarray | None]:
+    """Per part, the float64 BM25 score of each of its rows (None where no query term occurs).
+
+    N, df and avgdl are totals over all parts' live rows: exactly the statistics one index of
+    the same rows would have. Each row's terms are added in sorted term order, starting from 0
+    (`np.bincount` adds its weights in the order given). The exhaustive reference of `bm25_top`.
+    """
+    stats = _query_stats(parts, query_tokens)
+    if stats is None:
+        return [None] * len(parts)
     out: list[np.ndarray | None] = []
-    for part, lists in zip(parts, found):
+    for part, lists in zip(parts, stats.found):
         if all(hit is None for hit in lists):
             out.append(None)
             continue
-        scores = np.zeros(len(part.postings.doclen), dtype=np.float64)
+        docs, weights = [], []
         for j, hit in enumerate(lists):
-            if hit is not None and df[j] > 0:
-                docs, tf = hit
-                tf = tf.astype(np.float64)
-                norm = K1 * (1.0 - B + B * part.postings.doclen[docs].astype(np.float64) / avgdl)
-                scores[docs] += idf[j] * tf / (tf + norm)
-        out.append(scores)
+            if hit is not None and stats.df[j] > 0:
+                docs.append(np.asarray(hit[0]))
+                weights.append(_impacts(stats.idf[j], hit[1], part.postings.doclen[hit[0]], stats.avgdl))
+        n = len(part.postings.doclen)
+        out.append(np.bincount(np.concatenate(docs), weights=np.concatenate(weights), minlength=n) if docs
+                   else np.zeros(n, dtype=np.float64))
+    return out
+
+
+# A term's bound is computed by another expression than its impacts (`impact_bound`), so it may
+# round differently by a few ulps; widening it by this much keeps it an upper bound.
+BOUND_SLACK = 1.0 + 1e-9
+
+
+def impact_bound(idf: float, maxtf: int, minratio: float, avgdl: float) -> float:
+    """An upper bound of `_impacts` over a term's rows: tf / (tf + K1 (1 - B) + K1 B dl / avgdl)
+    is 1 / (1 + K1 (1 - B) / tf + K1 B (dl / tf) / avgdl), which no row exceeds with the largest
+    tf and the smallest dl / tf put in separately."""
+    if maxtf <= 0:
+        return 0.0
+    return idf / (1.0 + K1 * (1.0 - B) / maxtf + K1 * B * minratio / avgdl) * BOUND_SLACK
+
+
+def _score_rows(part: LexicalPart, stats: _QueryStats, lists, rows: np.ndarray) -> np.ndarray:
+    """Exact BM25 scores of the given local rows (ascending): every query term looked up in its
+    postings (ascending positions) by binary search, summed in sorted term order from 0 by
+    `np.bincount`, exactly as `bm25_scores` sums them."""
+    at_rows, weights = [], []
+    for j, hit in enumerate(lists):
+        if hit is None or stats.df[j] == 0:
+            continue
+        docs, tfs = hit
+        at = np.searchsorted(docs, rows)
+        inside = at < len(docs)
+        match = np.zeros(len(rows), dtype=bool)
+        match[inside] = np.asarray(docs[at[inside]]) == rows[inside]
+        where = np.flatnonzero(match)
+        at_rows.append(where)
+        weights.append(_impacts(stats.idf[j], np.asarray(tfs[at[where]]), part.postings.doclen[rows[where]],
+                                stats.avgdl))
+    if not at_rows:
+        return np.zeros(len(rows), dtype=np.float64)
+    return np.bincount(np.concatenate(at_rows), weights=np.concatenate(weights), minlength=len(rows))
+
+
+class _Threshold:
+    """The k-th best exact score found so far over all parts: a row whose bound is below it
+    cannot enter the top k (rows scored later come later in row order, so a tie loses too)."""
+
+    def __init__(self, k: int):
+        self.k, self.best = k, np.zeros(0, dtype=np.float64)
+
+    @property
+    def value(self) -> float:
+        return float(self.best[0]) if len(self.best) >= self.k else -math.inf
+
+    def add(self, scores: np.ndarray) -> None:
+        both = np.concatenate([self.best, scores])
+        self.best = np.sort(np.partition(both, len(both) - self.k)[len(both) - self.k:]) if len(both) > self.k \
+            else np.sort(both)
+
+
+def bm25_top(parts: list[LexicalPart], query_tokens: list[str], k: int,
+             allowed: list[np.ndarray | None] | None = None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per part, (local positions ascending-by-discovery, exact BM25 scores) of the live, allowed
+    rows that may be among the k best of all parts; the k best of their union are exactly the k
+    best of `bm25_scores` (ties by row), with bit-identical scores. `allowed`: per part, the
+    sorted local positions a filter admits (None: all).
+
+    Max-score pruning, term at a time: a part's terms are taken by descending bound (the largest
+    impact a row can get from the term, `impact_bound`); the rows of each are scored exactly (all
+    terms, `_score_rows`) unless already scored; once the bounds of the terms not yet taken sum
+    to less than the k-th best score so far, any row not yet scored holds only those terms and
+    cannot reach the top k, so the part is done. Frequent terms (low idf, long postings) are then
+    only looked up for the rows the rare ones found, never scanned.
+    """
+    stats = _query_stats(parts, query_tokens)
+    if stats is None or k <= 0:
+        return [None] * len(parts)
+    threshold = _Threshold(k)
+    out: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for p, (part, lists) in enumerate(zip(parts, stats.found)):
+        vocab = part.postings.vocab
+        bounds = {j: impact_bound(stats.idf[j], *part.postings.term_bound(vocab[stats.terms[j]]), stats.avgdl)
+                  for j, hit in enumerate(lists) if hit is not None and stats.df[j] > 0}
+        order = sorted(bounds, key=lambda j: (-bounds[j], j))
+        rest = np.cumsum([bounds[j] for j in order][::-1])[::-1]  # bound of a row holding only order[i:]
+        seen, positions, scores = np.zeros(0, dtype=np.int64), [], []
+        for i, j in enumerate(order):
+            if rest[i] < threshold.value:
+                break
+            rows = np.setdiff1d(np.asarray(lists[j][0], dtype=np.int64), seen, assume_unique=True)
+            seen = np.union1d(seen, rows)
+            if part.alive is not None:
+                rows = rows[part.alive[rows]]
+            if allowed is not None and allowed[p] is not None:
+                rows = rows[np.isin(rows, allowed[p], assume_unique=True)]
+            if len(rows):
+                values = _score_rows(part, stats, lists, rows)
+                threshold.add(values)
+                positions.append(rows)
+                scores.append(values)
+        out.append((np.concatenate(positions), np.concatenate(scores)) if positions else None)
     return out

@@ -38,7 +38,7 @@ from indexing.store.database import (
     visible,
 )
 from indexing.store.files import WriterLock, read_current
-from indexing.store.bm25 import bm25_scores, document_frequency
+from indexing.store.bm25 import bm25_top, document_frequency
 from indexing.store.generations import Snapshot, SegmentView, advance, load_snapshot
 from indexing.store.records import (
     DocumentRecord,
@@ -420,25 +420,19 @@ class IndexStore:
     def search_lexical(self, query: str, k: int, chunk_filter: set[str] | None = None) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) best first; only chunks sharing a term with the query.
 
-        Scores use the statistics of every live segment together: the same as one index."""
+        Scores use the statistics of every live segment together: the same as one index, and
+        `bm25_top`'s pruning returns exactly the exhaustive top k."""
         snap = self._snap()
         if k <= 0:
             return []
-        per_view = bm25_scores([v.lexical() for v in snap.views], lexical_tokens(query))
+        views = snap.views
+        allowed = [self._positions(v, chunk_filter) for v in views] if chunk_filter is not None else None
+        per_view = bm25_top([v.lexical() for v in views], lexical_tokens(query), k, allowed)
         found: list[tuple[float, int, str]] = []
-        for view, scores in zip(snap.views, per_view):
-            if scores is None:
+        for view, hits in zip(views, per_view):
+            if hits is None:
                 continue
-            positions = self._positions(view, chunk_filter)
-            keep = scores > 0
-            if view.alive is not None:
-                keep &= view.alive
-            if positions is not None:
-                allowed = np.zeros(len(scores), dtype=bool)
-                allowed[positions] = True
-                keep &= allowed
-            candidates = np.flatnonzero(keep)
-            candidates, values = dense.top_k(candidates, scores[candidates], k)
+            candidates, values = dense.top_k(*hits, k)
             segment = view.segment
             found += [(float(v), int(segment.rows[p]), segment.chunk_ids[p]) for p, v in zip(candidates, values)]
         return self._best(found, k)
