@@ -427,11 +427,15 @@ class IndexWriter:
         snapshot = self.store._snapshot
         options = self.store.dense_options
         codec_id = snapshot.codec_id
-        if options.choose(snapshot.n_live) == "ivf" and (retrain or codec_id is None):
-            codec_id = self._train_codec(snapshot)
-        elif options.choose(snapshot.n_live) == "flat" and retrain:
-            codec_id = None
         codec = dense.read_index(codec_path(self.root, codec_id)) if codec_id else None
+        # A codec of another kind than the options ask for (an index written before fast-scan
+        # codes existed) is replaced: the merged rows are encoded with the new one.
+        stale = codec is not None and dense.codec_label(codec) != options.label(self.store.dim)
+        if options.choose(snapshot.n_live) == "ivf" and (retrain or codec is None or stale):
+            codec_id = self._train_codec(snapshot)
+            codec = dense.read_index(codec_path(self.root, codec_id))
+        elif options.choose(snapshot.n_live) == "flat" and retrain:
+            codec_id, codec = None, None
         parts = [(v.segment, v.alive) for v in snapshot.views[start:stop]]
         written = segments.merge(self.root, parts, segments.new_id(snapshot.generation), codec_id, codec, options)
         views = snapshot.views[:start] + ([SegmentView(written)] if len(written) else []) + snapshot.views[stop:]

@@ -271,5 +271,7 @@ def test_dense_kind_follows_size_threshold(tmp_path, monkeypatch, threshold, kin
     assert DenseOptions(kind="auto", compress_threshold=10).choose(9) == "flat"
     assert DenseOptions(kind="auto", compress_threshold=10).choose(10) == "ivf"
     assert DenseOptions(kind="flat", compress_threshold=10).choose(10**6) == "flat"
-    assert DenseOptions().code_bytes(384) == 384  # SQ8 fits 1M vectors in the default budget
-    assert DenseOptions(memory_mb=64).code_bytes(384) < 384  # a tighter budget switches to PQ
+    assert DenseOptions().code_bytes(384) == 48  # fast-scan PQ: 96 sub-quantisers of 4 bits
+    assert DenseOptions(memory_mb=16).code_bytes(384) == 16  # 16 B at 1M planned: 32 sub-quantisers
+    assert DenseOptions(codec="sq8").code_bytes(384) == 384  # SQ8 fits 1M vectors in the default budget
+    assert DenseOptions(codec="sq8", memory_mb=64).code_bytes(384) < 384  # a tighter budget switches to PQ
