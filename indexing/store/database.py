@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS documents_live ON documents(document_id) WHERE gen_removed IS NULL;
 CREATE INDEX IF NOT EXISTS documents_by_id ON documents(document_id);
+-- Partial: only removed rows, so a commit's garbage collection finds them without a table scan.
+CREATE INDEX IF NOT EXISTS documents_by_removed ON documents(gen_removed) WHERE gen_removed IS NOT NULL;
 CREATE TABLE IF NOT EXISTS chunks (
     row INTEGER PRIMARY KEY AUTOINCREMENT,
     chunk_id TEXT NOT NULL,

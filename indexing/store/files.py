@@ -1,10 +1,14 @@
-"""Durable little files: fsync'd writes, the CURRENT pointer and the writer lock."""
+"""Durable little files: fsync'd writes, the CURRENT pointer and the writer lock; and handing
+freed memory back after a merge."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import fcntl
 import os
+import sys
 from pathlib import Path
 
 from indexing.store.records import IndexLockedError
@@ -97,3 +101,23 @@ class WriterLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+
+def release_memory() -> bool:
+    """Ask glibc to return freed heap pages to the system (`malloc_trim(0)`); True if it ran.
+
+    A merge or optimize allocates and frees hundreds of MB in blocks (vector chunks, postings
+    runs, the faiss index being filled); glibc keeps much of that in its arenas, so the writer's
+    RSS stayed at its merge peak for the rest of a long `m1e index` run. Linux with glibc only:
+    elsewhere (macOS, musl) the call is absent and this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c") or "libc.so.6"
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True

@@ -32,7 +32,7 @@ from indexing.lexical import lexical_tokens
 from indexing.schema import Chunk, Document
 from indexing.store.database import TOKEN_SEP, connect, create_schema, database_generation
 from indexing.store import dense, segments
-from indexing.store.files import WriterLock, fsync_dir, read_current
+from indexing.store.files import WriterLock, fsync_dir, read_current, release_memory
 from indexing.store.generations import (
     Snapshot,
     SegmentView,
@@ -443,6 +443,7 @@ class IndexWriter:
         publish(self.root, updated, self.store.embedder_name, self.store.dim)
         self.store._use(updated)
         remove_stale(self.root, keep={snapshot.generation, snapshot.generation - 1})
+        release_memory()
 
     def _train_codec(self, snapshot: Snapshot) -> str:
         """Train the IVF codec on a uniform sample of live vectors (read from the segment files,
