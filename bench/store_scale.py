@@ -22,10 +22,22 @@ opened (`rss_baseline_mb`: corpus text and cached vectors; the MiniLM vectors of
 queries are cached beside the results, so a second run never loads the model), size on disk,
 then opens a reader in a fresh process (as the app would) that times hybrid queries (dense
 top-50 + BM25 top-50, fused by reciprocal rank, top 8 chunk rows fetched), measures dense
-recall@10 against exact search over every vector and reports its own peak RSS. The bench keeps
+recall@10 against exact search over every vector and reports its own peak RSS. Beside every wall
+time sits the process's CPU time (`*_cpu_*`: time.process_time), since the machine is shared and
+a loaded machine stretches wall time, not CPU time. The bench keeps
 no passage vectors or texts: a commit's vectors are drawn again from its sentence picks when the
 exact top 10 is computed. Writes a table and bench/results/store_scale.json (one entry per
 --label, so before and after sit side by side).
+
+    python bench/store_scale.py --search-only /tmp/idx --label mine-1M            # search an existing index
+    python bench/store_scale.py --search-only /tmp/idx --optimize --label mine-1M-opt
+    python bench/store_scale.py --search-only /tmp/idx --code /tmp/main-worktree --label main-1M
+
+`--search-only PATH` measures search on an index built earlier (by this bench, same --vectors)
+without rebuilding it: the exact top 10 comes from the index's own live vectors; `--optimize`
+first merges it into one segment (timed; `--codec` picks the codes it is written with);
+`--code DIR` runs the reader on another checkout's `indexing`/`evidence` packages (e.g. main's
+worktree), so two versions of the search are timed on the same files at the same time.
 """
 
 from __future__ import annotations
@@ -46,7 +58,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evidence.retrieval import rrf  # noqa: E402  (the fusion the product uses)
 RESULTS = ROOT / "bench" / "results" / "store_scale.json"
 DIM = 384
 DOCS_PER_COMMIT = 32
@@ -192,32 +203,42 @@ def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: lis
     vectors come precomputed)."""
     ids = np.concatenate(chunk_ids)
     truth = ids[corpus.exact_top10(commits, qvecs)]
+    return run_search_child(index_dir, texts, qvecs, [[t.decode() for t in row] for row in truth], nprobe)
+
+
+def run_search_child(index_dir: Path, texts: list[str], qvecs: np.ndarray, truth: list[list[str]],
+                     nprobe: int | None, code: Path | None = None) -> dict:
+    """`search_child` in a fresh process, on this checkout's packages or on those of `code`."""
     with tempfile.TemporaryDirectory(prefix="m1e-store-scale-job-") as tmp:
         job = Path(tmp)
         np.save(job / "queries.npy", qvecs, allow_pickle=False)
         (job / "job.json").write_text(json.dumps({
-            "index": str(index_dir), "nprobe": nprobe, "questions": texts,
-            "truth": [[t.decode() for t in row] for row in truth]}), encoding="utf-8")
+            "index": str(index_dir), "nprobe": nprobe, "questions": texts, "truth": truth,
+            "code": str(code) if code else None}), encoding="utf-8")
         out = subprocess.run([sys.executable, __file__, "--search-child", str(job)], check=True,
-                             capture_output=True, text=True, cwd=ROOT).stdout
+                             capture_output=True, text=True, cwd=code or ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def search_child(job: Path) -> dict:
-    """Runs in the fresh reader process: open the index, time hybrid queries, count dense hits."""
+    """Runs in the fresh reader process: open the index, time hybrid queries (wall and CPU time),
+    count dense hits. With a `code` directory its packages are imported instead of this checkout's."""
+    spec = json.loads((job / "job.json").read_text(encoding="utf-8"))
+    if spec.get("code"):
+        sys.path.insert(0, spec["code"])
     from bench.search import percentile_ms
+    from evidence.retrieval import rrf  # the fusion the product uses
     from indexing.store import DenseOptions, IndexStore
 
-    spec = json.loads((job / "job.json").read_text(encoding="utf-8"))
     qvecs = np.load(job / "queries.npy", allow_pickle=False)
     options = DenseOptions(nprobe=spec["nprobe"]) if spec["nprobe"] else None
     t0 = time.perf_counter()
     reader = IndexStore.open(spec["index"], dense_options=options)
     open_s = time.perf_counter() - t0
     rss_open = rss_mb()
-    times, dense_t, lex_t, hits = [], [], [], 0
+    times, cpu, dense_t, lex_t, hits = [], [], [], [], 0
     for q, v, truth in zip(spec["questions"], qvecs, spec["truth"]):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         dense = reader.search_dense(v, 50)
         t1 = time.perf_counter()
         lexical = reader.search_lexical(q, 50)
@@ -225,15 +246,19 @@ def search_child(job: Path) -> dict:
         fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])  # the product's fusion
         reader.chunks(sorted(fused, key=fused.get, reverse=True)[:8])
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         dense_t.append(t1 - t)
         lex_t.append(t2 - t1)
         hits += len({cid for cid, _ in dense[:10]} & set(truth))
-    kind = reader.stats().dense_kind
+    stats = reader.stats()
     reader.close()
     return {
         "reader_open_s": open_s,
-        "dense_kind": kind,
+        "dense_kind": stats.dense_kind,
+        "segments": stats.segments,
+        "code": str(Path(sys.modules[IndexStore.__module__].__file__).resolve().parents[2]),  # what was imported
         "hybrid_p50_ms": percentile_ms(times, 50),
+        "hybrid_cpu_p50_ms": percentile_ms(cpu, 50),
         "hybrid_p99_ms": percentile_ms(times, 99),
         "dense_p50_ms": percentile_ms(dense_t, 50),
         "lexical_p50_ms": percentile_ms(lex_t, 50),
@@ -254,38 +279,45 @@ def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, opti
     store = IndexStore.open(index_dir, create=True, embedder_name=f"bench-{corpus.kind}-384", dim=DIM, **kw)
     rows: list[dict] = []
     commit_s: list[float] = []
-    merge_s, passages, chunk_ids = 0.0, 0, []
+    commit_cpu: list[float] = []
+    merge_s, merge_cpu, passages, chunk_ids = 0.0, 0.0, 0, []
     targets = sorted(sizes)
     with store.writer() as w:
         merge = getattr(w, "maybe_merge", None)
         c = 0
         while targets:
             docs, vectors = corpus.commit(c)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             offset = 0
             for document, chunks, tokens in docs:
                 w.add_document(document, chunks, vectors[offset : offset + len(chunks)], lexical=tokens)
                 offset += len(chunks)
             w.commit()
             commit_s.append(time.perf_counter() - t0)
+            commit_cpu.append(time.process_time() - c0)
             chunk_ids.append(np.array([ch.chunk_id for _, chunks, _ in docs for ch in chunks], dtype="S"))
             if merge is not None:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 merge()
                 merge_s += time.perf_counter() - t0
+                merge_cpu += time.process_time() - c0
             passages += offset
             c += 1
             if passages >= targets[0]:
                 targets.pop(0)
                 window = np.array(commit_s[-min(len(commit_s), 30):]) * 1000
+                cpu_window = np.array(commit_cpu[-min(len(commit_cpu), 30):]) * 1000
                 row = {
                     "passages": passages,
                     "commits": c,
                     "commit_ms_mean": float(window.mean()),
                     "commit_ms_p50": float(np.percentile(window, 50)),
                     "commit_ms_max": float(window.max()),
+                    "commit_cpu_ms_mean": float(cpu_window.mean()),
                     "store_s_total": float(sum(commit_s) + merge_s),
+                    "store_cpu_s_total": float(sum(commit_cpu) + merge_cpu),
                     "merge_s_total": merge_s,
+                    "merge_cpu_s_total": merge_cpu,
                     "rss_baseline_mb": baseline,
                     "peak_rss_mb": rss_mb(),
                     "rss_now_mb": current_rss_mb(),
@@ -294,9 +326,10 @@ def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, opti
                 }
                 row.update(measure_search(index_dir, corpus, c, chunk_ids, texts, qvecs, nprobe))
                 if optimize and not targets and hasattr(w, "optimize"):
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     w.optimize()
                     row["optimize_s"] = time.perf_counter() - t0
+                    row["optimize_cpu_s"] = time.process_time() - c0
                     row["peak_rss_after_optimize_mb"] = rss_mb()
                     row["after_optimize"] = measure_search(index_dir, corpus, c, chunk_ids, texts, qvecs, nprobe)
                 rows.append(row)
@@ -306,15 +339,68 @@ def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, opti
     return rows
 
 
-HEADER = (f"{'passages':>9} {'commit ms':>9} {'(max)':>7} {'store s':>8} {'merge s':>7} {'RSS MB':>7} {'(base)':>6} "
-          f"{'reader':>6} {'disk MB':>8} {'p50 ms':>7} {'p99 ms':>7} {'dense':>6} {'recall':>6}")
+HEADER = (f"{'passages':>9} {'commit ms':>9} {'(cpu)':>6} {'(max)':>7} {'store s':>8} {'(cpu)':>7} {'merge s':>7} "
+          f"{'RSS MB':>7} {'(base)':>6} {'reader':>6} {'disk MB':>8} {'p50 ms':>7} {'(cpu)':>6} {'p99 ms':>7} "
+          f"{'dense':>6} {'recall':>6}")
 
 
 def line(r: dict) -> str:
-    return (f"{r['passages']:>9,} {r['commit_ms_mean']:>9.1f} {r['commit_ms_max']:>7.0f} {r['store_s_total']:>8.1f} "
-            f"{r['merge_s_total']:>7.1f} {r['peak_rss_mb']:>7.0f} {r['rss_baseline_mb']:>6.0f} "
-            f"{r['reader_peak_rss_mb']:>6.0f} {r['disk_mb']:>8.0f} {r['hybrid_p50_ms']:>7.1f} "
-            f"{r['hybrid_p99_ms']:>7.1f} {r['dense_kind']:>6} {r['dense_recall_at_10']:>6.3f}")
+    return (f"{r['passages']:>9,} {r['commit_ms_mean']:>9.1f} {r['commit_cpu_ms_mean']:>6.1f} {r['commit_ms_max']:>7.0f} "
+            f"{r['store_s_total']:>8.1f} {r['store_cpu_s_total']:>7.1f} {r['merge_s_total']:>7.1f} "
+            f"{r['peak_rss_mb']:>7.0f} {r['rss_baseline_mb']:>6.0f} {r['reader_peak_rss_mb']:>6.0f} "
+            f"{r['disk_mb']:>8.0f} {search_columns(r)}")
+
+
+def search_columns(r: dict) -> str:
+    return (f"{r['hybrid_p50_ms']:>7.1f} {r['hybrid_cpu_p50_ms']:>6.1f} {r['hybrid_p99_ms']:>7.1f} "
+            f"{r['dense_kind']:>6} {r['dense_recall_at_10']:>6.3f}")
+
+
+def exact_truth(index_dir: Path, qvecs: np.ndarray) -> tuple[list[list[str]], int]:
+    """Chunk ids of the exact top 10 per query over the index's own live vectors (best first,
+    ties in row order), read a segment at a time from the files; and the number of live rows."""
+    from indexing.store import IndexStore
+
+    store = IndexStore.open(index_dir)
+    best_s = np.full((len(qvecs), 10), -np.inf, dtype=np.float32)
+    best_i = np.full((len(qvecs), 10), -1, dtype=np.int64)
+    ids: list[str] = []
+    for view in store._snapshot.views:
+        segment = view.segment
+        keep = np.ones(len(segment), dtype=bool) if view.alive is None else np.asarray(view.alive)
+        for start in range(0, len(segment), 65_536):
+            k = keep[start : start + 65_536]
+            block = np.asarray(segment.vectors[start : start + 65_536], dtype=np.float32)[k]
+            s = qvecs @ block.T
+            index = np.broadcast_to(np.arange(len(ids), len(ids) + len(block)), s.shape)
+            ids += [c for c, live in zip(segment.chunk_ids[start : start + 65_536], k) if live]
+            all_s, all_i = np.concatenate([best_s, s], axis=1), np.concatenate([best_i, index], axis=1)
+            top = np.argsort(-all_s, axis=1, kind="stable")[:, :10]
+            best_s, best_i = np.take_along_axis(all_s, top, 1), np.take_along_axis(all_i, top, 1)
+    store.close()
+    return [[ids[i] for i in row if i >= 0] for row in best_i], len(ids)
+
+
+def search_only(index_dir: Path, corpus: Corpus, args) -> dict:
+    """Search an existing index (optionally optimized first, with --codec codes) from a fresh
+    reader process on this checkout's code or on --code's."""
+    from indexing.store import DenseOptions, IndexStore
+
+    texts = questions(corpus, args.queries)
+    qvecs = corpus.queries(texts)
+    row: dict = {"index": str(index_dir), "loadavg_before": os.getloadavg()[0]}
+    if args.optimize:
+        options = DenseOptions(codec=args.codec) if args.codec else None
+        store = IndexStore.open(index_dir, dense_options=options)
+        t0, c0 = time.perf_counter(), time.process_time()
+        store.optimize()
+        row.update(optimize_s=time.perf_counter() - t0, optimize_cpu_s=time.process_time() - c0,
+                   optimize_codec=args.codec or "default", peak_rss_optimize_mb=rss_mb())
+        store.close()
+    truth, row["passages"] = exact_truth(index_dir, qvecs)
+    row.update(run_search_child(index_dir, texts, qvecs, truth, args.nprobe, Path(args.code) if args.code else None))
+    row.update(loadavg=os.getloadavg()[0], disk_mb=disk_mb(index_dir))
+    return row
 
 
 def main() -> None:
@@ -326,6 +412,10 @@ def main() -> None:
     parser.add_argument("--dir", help="index directory (default: a temporary one, removed after)")
     parser.add_argument("--vectors", choices=["minilm", "random"], default="minilm", help="see the module docstring")
     parser.add_argument("--nprobe", type=int, help="IVF cells searched (default: the store's)")
+    parser.add_argument("--search-only", metavar="PATH", help="only search the existing index at PATH")
+    parser.add_argument("--code", metavar="DIR", help="with --search-only: the checkout whose packages search")
+    parser.add_argument("--codec", choices=["pq4fs", "sq8"], help="with --search-only --optimize: the codes written")
+    parser.add_argument("--note", default="shared 2-core machine under load from other work; timings are indicative")
     parser.add_argument("--search-child", metavar="JOB", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.search_child:
@@ -334,7 +424,6 @@ def main() -> None:
 
     corpus = Corpus(vectors=args.vectors)
     print(f"{len(corpus.sentences)} demo-corpus sentences; {DOCS_PER_COMMIT} documents per commit", flush=True)
-    print(HEADER, flush=True)
     results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"bench": "store_scale"}
     results.setdefault("runs", {})
 
@@ -344,18 +433,39 @@ def main() -> None:
             "vectors": args.vectors,
             "nprobe": args.nprobe,
             "cpu_count": os.cpu_count(),
-            "note": "shared 2-core machine under load from other work; timings are indicative",
+            "commit": _git_commit(Path(args.code) if args.code else ROOT),
+            "note": args.note,
             "rows": rows,
         }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
-    if args.dir:
+    if args.search_only:
+        row = search_only(Path(args.search_only), corpus, args)
+        print(f"{row['passages']:>9,} passages, {row['segments']} segments: p50 / cpu / p99 / kind / recall "
+              f"{search_columns(row)}", flush=True)
+        args.sizes = [row["passages"]]
+        sink([row])
+    elif args.dir:
+        print(HEADER, flush=True)
         grow(Path(args.dir), corpus, args.sizes, args.queries, args.optimize, sink, args.nprobe)
     else:
+        print(HEADER, flush=True)
         with tempfile.TemporaryDirectory(prefix="m1e-store-scale-") as tmp:
             grow(Path(tmp) / "index", corpus, args.sizes, args.queries, args.optimize, sink, args.nprobe)
     print(f"wrote {RESULTS}", file=sys.stderr)
+
+
+def _git_commit(checkout: Path) -> str | None:
+    """The commit the measured code is at (and '+dirty' when it has changes), for the record."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=checkout,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
 
 
 if __name__ == "__main__":
