@@ -284,13 +284,14 @@ def test_quality_on_real_abstracts_tuning_half_text_only():
     """Floors a little under what the tuning half measured (bench/grading_quality.py prints the
     full table); the held-back set is scored only by the bench, once. The learned reading was
     trained on this half, so its numbers here are optimistic: its honest estimate is the 5-fold
-    cross-validation in design_model.json (design macro-F1 0.808 vs 0.783 for the rules alone)."""
+    cross-validation in design_model.json (session 6, 1,316 abstracts: design macro-F1 0.792 vs 0.748
+    for the rules alone)."""
     tune = [r for r in REAL_ROWS if r["split"] == "tune"]
-    for model, floor, rct_sr in ((False, 0.73, 0.75), (True, 0.80, 0.80)):
+    for model, floor, rct_sr in ((False, 0.73, 0.78), (True, 0.85, 0.88)):
         pairs = [(r["label"], grade_document(r["title"], r["abstract"], model=model).source_type.value) for r in tune]
         macro = sum(_f1(pairs, c) for c in DESIGNS) / len(DESIGNS)
         print("model" if model else "rules", {c: round(_f1(pairs, c), 2) for c in DESIGNS}, "macro", round(macro, 3))
-        # measured on the 1,316 tuning abstracts: rules alone 0.744 (RCT 0.79, SR 0.84); with the model 0.841 (0.92, 0.89)
+        # measured on the 1,316 tuning abstracts: rules alone 0.748 (RCT 0.80, SR 0.85); with the model 0.879 (0.94, 0.91)
         assert macro >= floor
         assert _f1(pairs, "rct") >= rct_sr and _f1(pairs, "systematic_review") >= rct_sr
 
@@ -365,9 +366,12 @@ def test_no_stated_design_gets_low_confidence_and_says_so():
                            "Bone density was measured in 420 men. Smokers had lower density (p = 0.01).")
     assert study.source_type == S.OTHER and study.confidence <= 0.3
     assert any("states no study design" in r for r in study.reasons)
-    overview = grade_document("Kisspeptin signalling", "Kisspeptins are peptides encoded by the KISS1 gene. " * 10)
+    text = "Kisspeptins are peptides encoded by the KISS1 gene. " * 10
+    overview = grade_document("Kisspeptin signalling", text, model=False)
     assert overview.source_type == S.NARRATIVE_REVIEW and overview.confidence <= 0.45
     assert any("low confidence" in r for r in overview.reasons)
+    # The learned reading may read such a text otherwise (session 6's weights: other, p 0.51), never firmly.
+    assert grade_document("Kisspeptin signalling", text).confidence <= 0.6
 
 
 def test_pubmed_record_is_graded_with_its_publication_types(tmp_path):
