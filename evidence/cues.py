@@ -212,6 +212,9 @@ CUES: list[Cue] = [
     _cue(S.EXPERT_OPINION, "editorial/commentary",
          r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\b(?:a|an|our|this|my)\s+(?:[\w-]+\s+)?perspective\b(?!\s+(?:of|on|from))"
          r"|\bperspective\s+(?:article|piece|paper)|\b(?:this|the)\s+(?:article|paper|essay)\s+(?:argues|contends|proposes)|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
+    _cue(S.EXPERT_OPINION, "self-named opinion piece",
+         r"\b(?:this|our|the\s+present|in\s+this)\s+(?:short\s+|brief\s+)?(?:editorial|commentary|viewpoint|essay|opinion\s+piece|letter|perspective(?:\s+(?:article|piece|paper))?)\b(?!\s+(?:of|on|from)\b)"
+         r"|\b[\w-]+['’]s\s+(?:perspective|viewpoint|view)\b", 1.5),
     _cue(S.EXPERT_OPINION, "first-person argument",
          r"\bI\s+(?:believe|argue|think|propose|contend)\b|(?:^|(?<=[.;:!?] ))\W*opinion\s*[:：]|\bthe\s+case\s+(?:for|against)\b", 0.8),
     _cue(S.EXPERT_OPINION, "essay", r"\bessay\b|\bwe\s+(?:reflect|call\s+(?:for|on)|contend)|\bthe\s+authors\s+(?:reflect|argue|call)|\bopens?\s+a\s+(?:discussion|debate)", 0.8),
@@ -355,6 +358,7 @@ SELF_DESCRIPTION = re.compile(
     r"\bthe\s+(?:present|current)\s+(?:[\w-]+\s+)?(?:study|trial|analysis|review|report|paper|article|work|investigation|survey|guideline|statement)\b"
     r"|\b(?:we|our|this|herein|here|in\s+this)\b.{0,60}?"
     r"\b(?:stud(?:y|ied)|trial|analy[sz]\w*|review\w*|guideline|statement|report\w*|paper|article|document|survey\w*"
+    r"|editorial|commentary|viewpoint|essay|perspective"
     r"|chapter|conduct\w*|perform\w*|did|undert\w*|carried\s+out|design\w*|describ\w*|present\w*|search\w*"
     r"|enrol\w*|recruit\w*|includ\w*|randomi[sz]\w*|assign\w*|follow\w*|compar\w*|investigat\w*|examin\w*"
     r"|evaluat\w*|assess\w*|summari[sz]\w*|provid\w*|recommend\w*|aim\w*)\b"

@@ -13,7 +13,8 @@ How it decides, in order:
 3. Documents that review or cite designs (guideline, consensus, systematic review) win over the
    designs they mention once they describe themselves as such; among them, the head noun of the
    title decides ("systematic review of guidelines" is a review; "基于系统评价的指南" a guideline).
-   A guideline the text only mentions ("adherence to guidelines") is its subject, not its kind.
+   A guideline the text only mentions ("adherence to guidelines") is its subject, not its kind, and
+   so is one named in a title that also names a study design ("...: a randomised controlled trial").
    A text that speaks of guidelines but whose title does not call it one and that reports results
    of its own from a sample is a study about guidelines: the design it names decides. Groups
    formed by the treatment given and measured before and after are a controlled comparison
@@ -26,9 +27,12 @@ How it decides, in order:
    stays "other" (0.2). A document that prints several graded recommendations is guideline-like.
    Then, where no explicit statement decided (title, design sentence, plain animal / laboratory /
    protocol work), a learned reading of the wording (`evidence.design_model`: logistic regression
-   on word n-grams, trained on the real tuning abstracts) decides, the rules' reading given a
-   small head start; when its probability is under the cross-validated floor the rules' reading
-   stands at confidence <= 0.3 and the model's guess is only named. English abstracts only.
+   on word n-grams, trained on the real tuning abstracts, optionally with the rules' cues as
+   features, `cue_features`) decides by the one shared policy `design_model.combine`, the rules'
+   reading given a small head start; when its probability is under the cross-validated floor the
+   rules' reading stands at confidence <= 0.3 and the model's guess is only named. English only.
+   A text that names itself an editorial / commentary / viewpoint / essay ("this commentary") says
+   so in a design sentence: explicit, kept from the model.
 6. A PubMed publication type that names the kind of document (Randomized Controlled Trial,
    Meta-Analysis, Practice Guideline, Case Reports, Review, Editorial, ...; see
    `cues.PUBLICATION_TYPE_DECIDES`) decides the source type, the text choosing only among the
@@ -304,6 +308,9 @@ def _choose_type(evidence: _Evidence, title: str, own_results: int = 0) -> tuple
             chosen = head
         else:
             chosen = max(candidates, key=lambda t: (candidates[t], -TIE_ORDER.index(t)))
+        studied_in_title = _design_named_beside_guideline(evidence, chosen)
+        if studied_in_title is not None:
+            return studied_in_title
         others = [t for t in candidates if t != chosen]
         if others:
             how = "heads the title" if head == chosen else "is named most firmly"
@@ -330,6 +337,27 @@ def _choose_type(evidence: _Evidence, title: str, own_results: int = 0) -> tuple
     if best == S.COHORT and any(h.name == "cross-sectional" and h.zone in STRONG_ZONES for h in evidence.of(S.CROSS_SECTIONAL)):
         return S.CROSS_SECTIONAL, ["a cross-sectional analysis (of cohort data): the analysis stated decides"]
     return best, why
+
+
+TITLE_STUDY_KINDS = (S.SYSTEMATIC_REVIEW,) + PRIMARY + (C.QUALITATIVE, C.PROTOCOL)
+
+
+def _design_named_beside_guideline(evidence: _Evidence, chosen: SourceType) -> tuple[SourceType, list[str]] | None:
+    """A title that names guidelines and also a study design ("Guideline dissemination for depression:
+    a randomised controlled trial", "Cost-effectiveness of guideline-endorsed treatments: a systematic
+    review", "... uptake of guidelines: a qualitative study") is a study about guidelines: the design
+    it names decides (session 6: on the tuning half such titles made up most of the rules' false
+    guidelines). A qualitative study or protocol is left to `_non_clinical` as other."""
+    if chosen != S.GUIDELINE:
+        return None
+    named = [h for h in evidence.hits if h.zone == "title" and h.kind in TITLE_STUDY_KINDS
+             and h.score >= HEAD_MIN_WEIGHT * ZONE_WEIGHT["title"]]
+    if not named:
+        return None
+    best = max(named, key=lambda h: h.score)
+    kind = best.kind if isinstance(best.kind, SourceType) else S.OTHER
+    return kind, [f'the title names a study design beside the guidelines ("{best.quote}"): a study about guidelines, '
+                  "not one"]
 
 
 def _study_about_guidelines(evidence: _Evidence, chosen: SourceType, scores: dict[SourceType, float],
@@ -436,11 +464,36 @@ def _read_by_rules(title: str, text: str, meta: SourceMeta | None,
     return _RuleReading(evidence, notes, source_type, reasons, top, grades, origin, confidence, explicit)
 
 
-def rule_reading(title: str, text: str) -> tuple[SourceType, bool]:
-    """The rules' source type for a text and whether the text states it explicitly: what the
-    learned model is trained beside (bench/train_design_model.py)."""
+def rule_reading(title: str, text: str) -> tuple[SourceType, bool, dict[str, float]]:
+    """The rules' source type for a text, whether the text states it explicitly, and the rule cues
+    the learned model reads beside the wording (`cue_features`): what bench/train_design_model.py
+    trains and cross-validates on, exactly as `grade_document` computes them."""
     reading = _read_by_rules((title or "").strip(), text or "", None, None)
-    return reading.source_type, reading.explicit
+    return reading.source_type, reading.explicit, cue_features(reading, text or "")
+
+
+CUE_KINDS = tuple(t for t in SourceType if t not in (S.OTHER, S.TEXTBOOK)) + C.NON_CLINICAL_KINDS + (C.POST_HOC,)
+
+
+def cue_features(r: _RuleReading, text: str) -> dict[str, float]:
+    """The rules' cues as numbers in [0, 1) for the learned model: per kind, how strongly it is named
+    anywhere (`any:`) and in the title or a design sentence (`strong:`), each as 1 - 0.5**score (one
+    title hit, score 3, gives 0.88; one passing mention, 0.15, gives 0.10); plus how many results
+    phrases of its own the opening reports, whether it reads as discursive, and how many graded
+    recommendations it prints. The rules' final verdict is deliberately not among them (session 5:
+    with it the model learned to copy the rules)."""
+    out: dict[str, float] = {}
+    for kind in CUE_KINDS:
+        name = kind.value if isinstance(kind, SourceType) else kind
+        for prefix, value in (("any", r.evidence.score(kind)), ("strong", r.evidence.strong(kind))):
+            if value > 0:
+                out[f"{prefix}:{name}"] = round(1.0 - 0.5 ** value, 4)
+    opening = text[:OPENING_CHARS * 2]
+    out["results_reported"] = min(len(C.RESULTS_REPORTED.findall(opening)), 5) / 5
+    out["discursive"] = float(bool(C.DISCURSIVE.search(opening)))
+    out["original_work"] = float(bool(C.ORIGINAL_WORK.search(opening)))
+    out["graded_recommendations"] = min(len(r.stated_grades), 5) / 5
+    return out
 
 
 def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
@@ -491,29 +544,26 @@ def grade_document(title: str, text: str, meta: SourceMeta | None = None, *,
 
 def _learned_reading(title: str, text: str, r: _RuleReading, model: DesignModel | None
                      ) -> tuple[SourceType, float, list[str]] | None:
-    """Where the text does not state its kind, the learned model decides, the rules' reading given
-    a head start of `rule_bonus` in probability; an explicit statement (title, design sentence,
-    plain animal / laboratory / protocol work) keeps the rules' answer. A low probability is said
-    as such: under `min_probability` the rules' reading stands at low confidence and the model's
-    best guess is named in the reasons, not adopted. Both numbers were chosen by cross-validation
-    on the tuning half (`settings` in design_model.json). None: the rules' answer stands as it is."""
+    """Where the text does not state its kind, the learned model decides by the shared policy
+    `design_model.combine` (the rules' reading given a head start of `rule_bonus`; an explicit
+    statement keeps the rules' answer). A low probability is said as such: under `min_probability`
+    the rules' reading stands at low confidence and the model's best guess is named in the reasons,
+    not adopted. Both numbers were chosen by cross-validation on the tuning half (`settings` in
+    design_model.json). None: the rules' answer stands as it is."""
     if model is None or r.explicit or not model.applies_to(title, text):
         return None
-    probs = model.probabilities(title, text)
-    boosted = dict(probs)
-    if r.source_type.value in boosted:
-        boosted[r.source_type.value] += float(model.settings.get("rule_bonus", 0.0))
-    guess = SourceType(max(boosted, key=boosted.get))
-    p = probs[guess.value]
-    floor = float(model.settings.get("min_probability", 0.0))
-    if p < floor:
+    probs = model.probabilities(title, text, cue_features(r, text) if model.cue_names else None)
+    decision = design_model.combine(r.source_type.value, r.explicit, probs, model.settings)
+    guess = SourceType(decision.guess)
+    if decision.low_confidence:
+        floor = float(model.settings.get("min_probability", 0.0))
         return r.source_type, min(r.confidence, LOW_CONFIDENCE), [
-            f"the text states no clear design; the learned reading's best guess, {guess.label} (p={p:.2f}), is under "
-            f"{floor:.2f}: {r.source_type.label} kept at low confidence"]
+            f"the text states no clear design; the learned reading's best guess, {guess.label} "
+            f"(p={decision.guess_probability:.2f}), is under {floor:.2f}: {r.source_type.label} kept at low confidence"]
     agrees = "agrees with the cues" if guess == r.source_type else f"the cues alone suggested {r.source_type.label}"
-    return guess, round(min(0.85, p), 2), [
-        f"no explicit design statement; learned reading of the wording (logistic regression on "
-        f"{model.settings.get('trained_on', 'the tuning abstracts')}): {guess.label}, p={p:.2f} ({agrees})"]
+    return guess, round(min(0.85, decision.probability), 2), [
+        f"no explicit design statement; learned reading of the wording and cues (logistic regression on "
+        f"{model.settings.get('trained_on', 'the tuning abstracts')}): {guess.label}, p={decision.probability:.2f} ({agrees})"]
 
 
 def _treatment_groups_are_no_case_control(source_type: SourceType, text: str, reasons: list[str]) -> SourceType:

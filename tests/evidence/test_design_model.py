@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from evidence import design_model
-from evidence.design_model import DesignModel, text_features, tokens
+from evidence.design_model import DesignModel, combine, text_features, tokens
 from evidence.grading import LOW_CONFIDENCE, grade_document, rule_reading
 from indexing.labels import SourceType
 
@@ -40,7 +40,7 @@ def test_shipped_weights_are_plain_json_and_consistent():
 @pytest.mark.parametrize(("record_id", "label"), SILENT)
 def test_real_abstracts_that_name_no_design_are_read_by_the_model(record_id: str, label: str):
     row = TUNE[record_id]
-    rule_type, explicit = rule_reading(row["title"], row["abstract"])
+    rule_type, explicit, _ = rule_reading(row["title"], row["abstract"])
     assert not explicit and rule_type.value != label  # the rules alone miss it
     probs = design_model.load().probabilities(row["title"], row["abstract"])
     assert max(probs, key=probs.get) == label
@@ -88,3 +88,40 @@ def test_training_is_reproducible_and_matches_inference_features():
             for label in ("rct", "cohort", "other") for r in [r for r in TUNE.values() if r["label"] == label][:15]]
     first, second = train.fit(rows, 20.0), train.fit(rows, 20.0)  # matrix() asserts train == inference features
     assert np.array_equal(first.coef, second.coef) and first.vocabulary == second.vocabulary
+
+
+def test_one_combine_policy_for_grader_and_training():
+    """`combine` is what grade_document applies and what the training script cross-validates."""
+    probs = {"rct": 0.5, "cohort": 0.35, "other": 0.15}
+    settings = {"rule_bonus": 0.2, "min_probability": 0.3}
+    assert combine("cohort", True, probs, settings).kind == "cohort"  # explicit: the rules' answer stays
+    assert not combine("cohort", True, probs, settings).adopted
+    assert combine("cohort", False, probs, settings).kind == "cohort"  # 0.35 + 0.2 beats 0.5
+    assert combine("other", False, probs, settings).kind == "rct" and combine("other", False, probs, settings).adopted
+    low = combine("other", False, {"rct": 0.25, "cohort": 0.25, "other": 0.2, "case_series": 0.3}, settings)
+    assert low.kind == "other" and low.low_confidence and low.guess_probability == 0.2  # boosted, yet p 0.2 < 0.3
+    spec = importlib.util.spec_from_file_location("train_design_model", ROOT / "bench" / "train_design_model.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    assert train.decide({"rule": "other", "explicit": False}, probs, 0.2, 0.3) == "rct"
+
+
+def test_cue_block_features_match_between_training_and_inference_and_round_trip_json():
+    pytest.importorskip("sklearn")
+    spec = importlib.util.spec_from_file_location("train_design_model", ROOT / "bench" / "train_design_model.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    rows = []
+    for label in ("rct", "cohort", "other"):
+        for r in [r for r in TUNE.values() if r["label"] == label][:10]:
+            _, _, cues = rule_reading(r["title"], r["abstract"])
+            rows.append(dict(r, grams=text_features(r["title"], r["abstract"]), cues=cues))
+    model = train.fit(rows, 20.0, cue_scale=0.5)  # matrix() asserts the cue block equals DesignModel.vector's
+    assert model.cue_names and model.coef.shape[1] == len(model.vocabulary) + len(model.cue_names)
+    again = DesignModel.from_json(json.loads(json.dumps(model.to_json())))
+    r = rows[0]
+    assert again.probabilities(r["title"], r["abstract"], r["cues"]) == pytest.approx(
+        model.probabilities(r["title"], r["abstract"], r["cues"]), abs=1e-3)
+    broken = dict(model.to_json(), cue_features=list(model.cue_names)[:-1])
+    with pytest.raises(ValueError, match="cue features"):
+        DesignModel.from_json(broken)

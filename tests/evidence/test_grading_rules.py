@@ -53,3 +53,22 @@ def test_laboratory_results_without_clinical_words_stay_other_not_a_review():
     assert rules.source_type == S.OTHER and rules.confidence <= 0.4  # the rules alone: no design stated
     # The learned reading knows such wording as non-clinical work: still other, now said with confidence.
     assert grade_document(title, text).source_type == S.OTHER
+
+
+def test_a_self_named_commentary_is_expert_opinion_even_when_it_gives_an_overview():
+    text = ("This commentary provides an overview of how the pandemic changed the fishing industry. We argue that "
+            "support schemes reached too few crews and that port health services must be planned with them.")
+    g = grade_document("", text)
+    assert g.source_type == SourceType.EXPERT_OPINION, g.reasons
+    assert grade_document("Pharmacological management of chronic pain: a clinician's perspective",
+                          "Several opioids are relatively contraindicated in chronic pain. " * 8).source_type == SourceType.EXPERT_OPINION
+
+
+def test_a_title_naming_guidelines_and_a_study_design_is_the_study():
+    text = ("General practices were randomly assigned to receive the guideline with educational outreach or the "
+            "guideline by post. Adherence was measured in 1,200 patients; outreach raised it (p<0.01).")
+    g = grade_document("The impact of guideline dissemination for depression: a randomised controlled trial", text)
+    assert g.source_type == SourceType.RCT and any("study about guidelines" in r for r in g.reasons), g.reasons
+    own = grade_document("Clinical practice guideline for the management of atrial fibrillation",
+                         "The panel recommends rate control as first-line therapy (strong recommendation).")
+    assert own.source_type == SourceType.GUIDELINE
