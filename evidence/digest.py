@@ -514,7 +514,7 @@ def _on_subject(question: str, focus: Focus, answers: list[_Sentence], embedder:
     (evidence.subject), and, when none is left, why the closest ones do not answer."""
     if not answers:
         return answers, ""
-    sex, age = question_scope(question)
+    scope = question_scope(question)
     check = SubjectCheck(focus, embedder)
     context_terms: dict[str, set[str]] = {}
     kept: list[_Sentence] = []
@@ -522,9 +522,9 @@ def _on_subject(question: str, focus: Focus, answers: list[_Sentence], embedder:
     for s in answers:
         e = s.evidence
         context = "\n".join([s.label, e.title, " ".join(e.heading_path), e.text])
-        scope = out_of_scope(sex, age, context)
-        if scope:
-            reasons.append(f"the closest passages are about another population ({scope})")
+        other = out_of_scope(scope, context)
+        if other:
+            reasons.append(f"the closest passages are about another population ({other})")
             continue
         if e.evidence_id not in context_terms:
             context_terms[e.evidence_id] = content_terms(context)

@@ -43,7 +43,7 @@ RARE_ZIPF = 4.2
 MIN_COSINE = 0.60
 # Words that say what kind of statement is asked ("regimen", "definition"), not what it is about:
 # a guideline answers them with a dose or criteria, never with the word.
-ASKING_WORDS = frozenset("regimen regimens define defines defined definition qualify qualifies criteria onset".split())
+ASKING_WORDS = frozenset("regimen regimens define defines defined definition qualify qualifies criteria onset endorse endorses".split())
 # Degree and setting qualifiers ("mild asthma", "elective cardioversion"): a guideline often states
 # them as a grade or a category ("Step 1", "nonsevere", "planned") rather than as the word.
 QUALIFIER_WORDS = frozenset("mild moderate severe elective stable acute chronic".split())
@@ -106,7 +106,8 @@ class SubjectCheck:
         "adults with diabetes" need not repeat), as a term or by its root ("cirrhotic"/"cirrhosis")."""
         if concept.found_in(terms) >= 1.0:
             return True
-        rare = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", concept.word) if len(w) > 1 and zipf(w.lower()) < self.rare_zipf]
+        rare = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", concept.word)
+                if len(w) > 1 and w.lower() not in QUALIFIER_WORDS and zipf(w.lower()) < self.rare_zipf]
         return bool(rare) and all(content_terms(w) <= terms or _same_root(w, words) for w in rare)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -136,14 +137,18 @@ ROOT_CHARS = 6  # "cirrhotic"/"cirrhosis", "hospitalised"/"hospital": a shared r
 _NEGATING_PREFIX = re.compile(r"^(?:non|un|in|a|anti)-?$")
 
 
+def _uninflected(word: str) -> str:
+    return re.sub(r"(?:ed|ing|s)$", "", word)
+
+
 def _same_root(word: str, words: Iterable[str]) -> bool:
     """A context word with the question word's root: both begin with the same ROOT_CHARS letters,
     or one ends with the other ("steroids" in "corticosteroids"), unless what precedes it negates
     it ("nontraumatic" is not "traumatic")."""
-    lower = re.sub(r"(?:ed|ing|s)$", "", word.lower())  # "rechecked" has the root of "check"
+    lower = _uninflected(word.lower())  # "rechecked" has the root of "check"
     if " " in lower or len(lower) < 5:
         return False
-    for w in words:
+    for w in map(_uninflected, words):  # "steroids" is in "corticosteroids"
         if len(w) >= ROOT_CHARS and len(lower) >= ROOT_CHARS and w[:ROOT_CHARS] == lower[:ROOT_CHARS]:
             return True
         longer, shorter = (w, lower) if len(w) > len(lower) else (lower, w)
@@ -168,10 +173,25 @@ ADULT_AGE = 18
 OLDER_AGE = 65  # the age most guidelines and trials start "older adults" at
 
 
-def question_scope(question: str) -> tuple[str | None, str | None]:
-    """(sex, age group) the question asks about, each None when it names none: "female"/"male",
-    "child"/"older" (an age in years counts: under 18 a child, 65 or more older)."""
+_NOT_PREGNANT = re.compile(r"\bnon-?pregnant\b|非妊娠|未妊娠", re.I)
+_PREGNANT = re.compile(r"\bpregnan\w*|\bgestational\b|妊娠|孕", re.I)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The population a question asks about: sex ("female"/"male"), age group ("child"/"older"),
+    pregnancy; None/False where it names none."""
+
+    sex: str | None = None
+    age: str | None = None
+    pregnant: bool = False
+
+
+def question_scope(question: str) -> Scope:
+    """The sex, age group and pregnancy the question asks about (an age in years counts: under 18 a
+    child, 65 or more older)."""
     text = _CHILD_PUGH.sub(" ", question)
+    pregnant = bool(_PREGNANT.search(_NOT_PREGNANT.sub(" ", text)))
     female, male = bool(_FEMALE.search(text)), bool(_MALE.search(text))
     sex = "female" if female and not male else "male" if male and not female else None
     ages = [int(next(g for g in m.groups() if g)) for m in _YEARS_OLD.finditer(text)]
@@ -181,20 +201,23 @@ def question_scope(question: str) -> tuple[str | None, str | None]:
         age = "older"
     else:
         age = None
-    return sex, age
+    return Scope(sex, age, pregnant)
 
 
-def out_of_scope(question_sex: str | None, question_age: str | None, context: str) -> str | None:
-    """Why a sentence read with its context (label, section, title) is about another population
-    than the question's, or None. Only an explicit scope counts: a sentence naming no sex or age
-    speaks to everyone."""
+def out_of_scope(scope: Scope, context: str) -> str | None:
+    """Why a sentence read with its context (label, section, title, passage) is about another
+    population than the question's, or None. A sex, an older age or pregnancy counts only when the
+    context names another explicitly (a sentence naming none speaks to everyone); children are
+    asked about apart: adult guidelines rarely say "adults", so the context must name children."""
     text = _CHILD_PUGH.sub(" ", context)
-    if question_sex == "male" and _FEMALE.search(text) and not _MALE.search(text):
+    if scope.sex == "male" and _FEMALE.search(text) and not _MALE.search(text):
         return "it speaks of women"
-    if question_sex == "female" and _MALE.search(text) and not _FEMALE.search(text):
+    if scope.sex == "female" and _MALE.search(text) and not _FEMALE.search(text):
         return "it speaks of men"
-    if question_age == "child" and _ADULT.search(text) and not _CHILD.search(text):
-        return "it speaks of adults"
-    if question_age == "older" and _YOUNGER.search(text) and not _OLDER.search(text):
+    if scope.age == "child" and not _CHILD.search(text):
+        return "it does not speak of children" if not _ADULT.search(text) else "it speaks of adults"
+    if scope.age == "older" and _YOUNGER.search(text) and not _OLDER.search(text):
         return "it speaks of younger patients"
+    if scope.pregnant and _NOT_PREGNANT.search(text) and not _PREGNANT.search(_NOT_PREGNANT.sub(" ", text)):
+        return "it speaks of nonpregnant patients"
     return None

@@ -45,6 +45,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("CAP", "community-acquired pneumonia", "community acquired pneumonia", "社区获得性肺炎"),
     ("UTI", "urinary tract infection", "尿路感染"),
     ("BP", "blood pressure", "血压"),
+    ("SpO2", "oxygen saturation", "O2 saturation", "血氧饱和度"),
     ("LDL-C", "LDL cholesterol", "low-density lipoprotein cholesterol", "低密度脂蛋白胆固醇"),
     ("T2DM", "type 2 diabetes", "type 2 diabetes mellitus", "2型糖尿病"),
     ("SGLT2i", "SGLT2 inhibitor", "SGLT2 inhibitors", "SGLT-2 inhibitor", "SGLT2抑制剂"),

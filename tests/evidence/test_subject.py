@@ -10,7 +10,7 @@ from evidence.digest import compose_digest
 from evidence.focus import question_focus
 from evidence.schema import Evidence
 from evidence.sentences import content_terms
-from evidence.subject import SubjectCheck, out_of_scope, question_scope
+from evidence.subject import Scope, SubjectCheck, out_of_scope, question_scope
 
 AF_RATE = """Rate Control
 - Rate control is recommended as the initial strategy for most patients with AF, particularly those who are asymptomatic or minimally symptomatic.
@@ -91,13 +91,17 @@ def test_an_adult_recommendation_does_not_answer_for_a_child():
     assert not adult.insufficient and "CKD-EPI 2021" in adult.text
 
 
-def test_question_scope_reads_sex_and_age_and_ignores_child_pugh():
-    assert question_scope("Is teriparatide effective in men?") == ("male", None)
-    assert question_scope("How much alcohol can a woman with hypertension drink?") == ("female", None)
-    assert question_scope("GFR equation for a 10-year-old?") == (None, "child")
-    assert question_scope("My AF patient is 82: what apixaban dose?") == (None, None)  # an age without "years old"
-    assert question_scope("Fluids for an 80-year-old in DKA?") == (None, "older")
-    assert question_scope("What Child-Pugh class contraindicates TIPS?") == (None, None)
-    assert out_of_scope("male", None, "postmenopausal women with osteoporosis") == "it speaks of women"
-    assert out_of_scope("male", None, "Men: ... Women: ...") is None  # both named: the label decides (evidence.focus)
-    assert out_of_scope(None, "child", "Child-Pugh class C in adults") == "it speaks of adults"
+def test_question_scope_reads_sex_age_and_pregnancy_and_ignores_child_pugh():
+    assert question_scope("Is teriparatide effective in men?") == Scope(sex="male")
+    assert question_scope("How much alcohol can a woman with hypertension drink?") == Scope(sex="female")
+    assert question_scope("GFR equation for a 10-year-old?") == Scope(age="child")
+    assert question_scope("My AF patient is 82: what apixaban dose?") == Scope()  # an age without "years old"
+    assert question_scope("Fluids for an 80-year-old in DKA?") == Scope(age="older")
+    assert question_scope("What Child-Pugh class contraindicates TIPS?") == Scope()
+    assert question_scope("妊娠期糖尿病的糖化血红蛋白控制目标是多少？").pregnant
+    assert out_of_scope(Scope(sex="male"), "postmenopausal women with osteoporosis") == "it speaks of women"
+    assert out_of_scope(Scope(sex="male"), "Men: ... Women: ...") is None  # both named: the label decides (evidence.focus)
+    assert out_of_scope(Scope(age="child"), "Child-Pugh class C in adults") == "it speaks of adults"
+    assert out_of_scope(Scope(age="child"), "The Child-Pugh score assesses the severity of chronic liver disease") is not None
+    assert out_of_scope(Scope(pregnant=True), "对大多数非妊娠成年2型糖尿病患者，合理的HbA1c控制目标为<7%（A）。") is not None
+    assert out_of_scope(Scope(pregnant=True), "LMWH is the preferred anticoagulant in pregnancy") is None
