@@ -33,7 +33,9 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("ARNI", "sacubitril/valsartan", "sacubitril-valsartan", "Entresto", "angiotensin receptor-neprilysin inhibitor"),
     # "the ejection fraction is 30%" is asked of passages that print "LVEF < 40%"
     ("LVEF", "EF", "ejection fraction", "left ventricular ejection fraction", "射血分数", "左室射血分数"),
-    ("MI", "myocardial infarction", "心肌梗死"),
+    ("MI", "myocardial infarction", "heart attack", "心肌梗死"),
+    ("STEMI", "ST-elevation myocardial infarction", "ST-elevation MI", "ST-segment elevation myocardial infarction", "ST段抬高型心肌梗死"),
+    ("NSTEMI", "non-ST-elevation myocardial infarction", "non-ST-elevation MI", "非ST段抬高型心肌梗死"),
     ("ACS", "acute coronary syndrome", "急性冠脉综合征"),
     ("CKD", "chronic kidney disease", "慢性肾脏病"),
     ("AKI", "acute kidney injury", "急性肾损伤"),
@@ -57,7 +59,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("DKA", "diabetic ketoacidosis", "糖尿病酮症酸中毒"),
     ("rheumatoid arthritis", "类风湿关节炎"),  # "RA" is also "right atrium"
     ("stroke", "脑卒中", "卒中"),
-    ("hypertension", "高血压"),
+    ("hypertension", "high blood pressure", "高血压"),
     ("statin", "statins", "他汀"),
     ("sepsis", "脓毒症"),
     ("gout", "痛风"),

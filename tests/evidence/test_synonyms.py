@@ -75,3 +75,12 @@ def test_a_question_on_a_drug_is_answered_by_the_class_recommendation():
     answer = extractive_answer("How soon after starting atorvastatin should cholesterol be rechecked?", [e])
     assert not answer.insufficient_evidence
     assert "- Check fasting lipid panel 4 to 12 weeks after statin initiation or dose adjustment. [E1]" in answer.text
+
+
+def test_lay_names_meet_the_guideline_terms():
+    """"heart attack", "high blood pressure", "ST-elevation MI": how patients and notes say what
+    guidelines call MI, hypertension and STEMI."""
+    assert "myocardial infarction" in expand_query("What statin intensity after a heart attack?")
+    assert "hypertension" in expand_query("How many drinks for a woman with high blood pressure?")
+    assert "STEMI" in expand_query("Below what saturation is oxygen indicated in ST-elevation MI?")
+    assert "SpO2" in expand_query("Which patients qualify for the oxygen saturation Scale 2?")
