@@ -334,7 +334,14 @@ class Assistant:
         evidence = planned.evidence if planned.mode == "evidence" else retrieved.evidence
         return GenerationRequest(question=planned.question, mode=planned.mode, evidence=evidence,
                                  conflicts=planned.conflicts, messages=planned.messages, max_new_tokens=s.max_new_tokens,
-                                 temperature=s.temperature, top_p=s.top_p)
+                                 temperature=s.temperature, top_p=s.top_p, embedder=self._query_embedder())
+
+    def _query_embedder(self) -> Any:
+        """The embedder retrieval already loaded (None before any index was opened): the digest
+        compares a question's rare words with sentences by meaning through it (evidence.subject),
+        without loading a model of its own."""
+        retriever = self._retriever
+        return getattr(retriever, "embedder", None)
 
     # ------------------------------------------------------------------ status
     def index_summary(self) -> IndexSummary:

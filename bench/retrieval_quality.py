@@ -219,6 +219,7 @@ class GoldQuestion(BaseModel):
     answerable: bool
     split: Literal["tuning", "heldback"]
     was_heldback_session4: bool = False  # held back until session 4 scored it once; tuning since (README)
+    was_heldback_session5: bool = False  # the second held-back batch, scored once in session 5; tuning since
     # answerable questions
     document: str | None = None  # stable key: open-medicine guideline id, or the sample's file name
     title: str | None = None
@@ -281,8 +282,9 @@ def assign_splits(questions: Iterable[GoldQuestion]) -> dict[str, str]:
     """The rule that made the first split (a001-a112, u001-u036): within each stratum (answerable
     or not, question type), questions in id order alternate tuning, heldback, tuning, ... so both
     halves hold every type. That held-back half was scored once (session 4) and then moved to
-    tuning (`was_heldback_session4`); the held-back half is now the batch written after it
-    (a113-, u037-), stored as such and not made by this rule (README)."""
+    tuning (`was_heldback_session4`); the later held-back batches (a113-a157 and u037-u048, scored
+    in session 5 and then moved to tuning as `was_heldback_session5`; now a158-, u049-) are stored
+    as such and not made by this rule (README)."""
     strata: dict[tuple[bool, str], list[str]] = defaultdict(list)
     for q in questions:
         strata[(q.answerable, q.type)].append(q.id)

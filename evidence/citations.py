@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from evidence.schema import Citation, CitationReport, Evidence
-from evidence.sentences import cited_ids, content_terms, numbers, strip_markup
+from evidence.sentences import CITATION, cited_ids, content_terms, numbers, strip_markup
 from indexing.text import has_cjk, passage_sentences
 
 LEXICAL_SUPPORT = 0.5  # share of a claim's content terms found in the passage
@@ -62,6 +62,14 @@ def _passage(e: Evidence) -> _Passage:
     text = _support_text(e)
     sentences = [(content_terms(s), bool(_NEGATION.search(s))) for s in passage_sentences(e.text)]
     return _Passage(e, content_terms(text), numbers(text), sentences)
+
+
+def _before_citation(sentence: str) -> str:
+    """The claim a citation marker closes: the sentence up to its first `[En]`. What follows the
+    marker is the digest's annotation (a grade, "(under “Do not treat:”)") or a further quoted
+    sentence with its own marker, and must not turn the claim into a negated one."""
+    m = CITATION.search(sentence)
+    return strip_markup(sentence[: m.start()] if m else sentence)
 
 
 def _polarity_agrees(claim_terms: set[str], claim_negated: bool, p: _Passage) -> bool:
@@ -136,7 +144,7 @@ def check_citations(answer_text: str, evidence: Sequence[Evidence], embedder: Em
                 report.unknown_ids.append(i)
         union_terms = set().union(*(passages[i].terms for i in known)) if known else set()
         union_numbers = set().union(*(passages[i].numbers for i in known)) if known else set()
-        negated = bool(_NEGATION.search(claim))
+        negated = bool(_NEGATION.search(_before_citation(sentence)))
         agrees = {i: _polarity_agrees(terms, negated, passages[i]) for i in known}
         union_ok = (
             bool(known) and any(agrees.values()) and claim_numbers <= union_numbers

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,7 @@ from evidence.focus import FACET_WORDS, Concept, Focus, focus_facets, other_sex_
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
 from evidence.prompt import keep_or_number
 from evidence.schema import Answer, Conflict, Evidence
+from evidence.subject import SubjectCheck, out_of_scope, question_scope
 from evidence.synonyms import expand_query
 from evidence.sentences import (
     CITATION,
@@ -159,13 +161,16 @@ class _Table:
     pending: str = ""  # the first row, until the rule below it shows it is the header
 
     def row(self, line: str) -> str | None:
-        """A data row as its cells joined by " | "; None for the header and the rule."""
+        """A data row as its cells joined by " | "; None for the header and the rule. A stored
+        table (indexing.text.is_table_row) has no rule: its first row is the header all the same."""
         if is_table_rule(line):
             self.header, self.pending = " | ".join(self.pending_cells()), ""
             return None
         if not self.header and not self.pending:
             self.pending = line
             return None
+        if self.pending and not self.header:
+            self.header, self.pending = " | ".join(self.pending_cells()), ""
         cells = _cells(line)
         return " | ".join(cells) if cells[0] else None  # an empty first cell continues the row above: not a row alone
 
@@ -313,8 +318,11 @@ def _conflict_lines(conflicts: list[Conflict], by_id: dict[str, Evidence], chose
     return lines
 
 
-def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Digest:
-    """Quote, cite and grade the evidence sentences that answer the question; never invent."""
+def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None,
+                   *, embedder: Any | None = None) -> Digest:
+    """Quote, cite and grade the evidence sentences that answer the question; never invent.
+    `embedder` (the retriever's, optional) lets a sentence name a rare question word in other
+    words (evidence.subject); without it only the words themselves count."""
     if not question or not question.strip():
         raise ValueError("question is empty")
     ranked = keep_or_number(evidence)
@@ -331,8 +339,9 @@ def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Seque
         return _insufficient(question, ranked, "The retrieved passages share no meaningful words with the question; none of them answers it.")
     focus = question_focus(question, content_terms)
     answers = [] if _names_what_is_absent(focus, ranked, question) else _answering(everything, focus)
+    answers, left_out = _on_subject(question, focus, answers, embedder)
     if not answers:
-        return _not_addressed(question, ranked, everything, focus)
+        return _not_addressed(question, ranked, everything, focus, left_out)
     # Choose the answers by relevance weighted towards stronger evidence; show them in evidence order.
     pool = sorted(answers, key=lambda s: -_answer_score(s, question) * _strength_weight(s.evidence))
     picked = _pick(pool, by_id)
@@ -500,14 +509,43 @@ def _concept_weights(sentences: list[_Sentence], focus: Focus) -> dict[str, floa
     return weights
 
 
-def _not_addressed(question: str, ranked: list[Evidence], sentences: list[_Sentence], focus: Focus) -> Digest:
+def _on_subject(question: str, focus: Focus, answers: list[_Sentence], embedder: Any | None) -> tuple[list[_Sentence], str]:
+    """The answers that name the question's rare words and speak of its population
+    (evidence.subject), and, when none is left, why the closest ones do not answer."""
+    if not answers:
+        return answers, ""
+    scope = question_scope(question)
+    check = SubjectCheck(focus, embedder)
+    context_terms: dict[str, set[str]] = {}
+    kept: list[_Sentence] = []
+    reasons: list[str] = []
+    for s in answers:
+        e = s.evidence
+        context = "\n".join([s.label, e.title, " ".join(e.heading_path), e.text])
+        other = out_of_scope(scope, context)
+        if other:
+            reasons.append(f"the closest passages are about another population ({other})")
+            continue
+        if e.evidence_id not in context_terms:
+            context_terms[e.evidence_id] = content_terms(context)
+        missing = check.missing(" ".join([s.text, s.label, context]), s.terms | content_terms(s.label) | context_terms[e.evidence_id])
+        if missing:
+            reasons.append(f"no sentence that speaks to it mentions {_words([c.word for c in missing])}")
+            continue
+        kept.append(s)
+    return kept, (max(set(reasons), key=reasons.count) if reasons and not kept else "")
+
+
+def _not_addressed(question: str, ranked: list[Evidence], sentences: list[_Sentence], focus: Focus, why: str = "") -> Digest:
     """On the topic but no sentence answers: say what is missing instead of quoting neighbours."""
     if has_cjk(question):
         text = f"{NOT_ADDRESSED_ZH}该问题：检索到的段落与该主题相关，但没有一句直接回答，因此未引用任何句子。"
         return Digest(text=text, evidence=ranked, insufficient=True, why="not addressed")
     named = [c for c in focus.concepts if any(c.found_in(s.terms) >= 0.5 for s in sentences)]
     missing = [c.word for c in focus.concepts if c not in named]
-    if missing:
+    if why:
+        detail = why
+    elif missing:
         detail = f"no retrieved passage mentions {_words(missing)}"
     elif focus.facets:
         detail = f"no retrieved sentence states {_words([FACET_WORDS[f] for f in focus.facets])} for {_words([c.word for c in named])}"
@@ -554,13 +592,14 @@ def _pick(pool: list[_Sentence], by_id: dict[str, Evidence]) -> dict[str, list[_
     return picked
 
 
-def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None) -> Answer:
+def extractive_answer(question: str, evidence: Sequence[Evidence], conflicts: Sequence[Conflict] | None = None,
+                      *, embedder: Any | None = None) -> Answer:
     """The digest as a checked `Answer` (for callers without an `Assistant`): the same checks and
     warning wording as every generator's answer (evidence.pipeline)."""
     from evidence.pipeline import Generated, Plan, Retrieved, assemble, check
 
     started = time.perf_counter()
-    d = compose_digest(question, evidence, conflicts)
+    d = compose_digest(question, evidence, conflicts, embedder=embedder)
     retrieved = Retrieved(question=question, k=max(1, len(d.evidence)), evidence=d.evidence)
     planned = Plan(question=question, mode="evidence", evidence=d.evidence, conflicts=list(conflicts or []),
                    instruction_ids=[e.evidence_id for e in d.evidence if reads_as_instruction(e.text)])

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from evidence.synonyms import mentioned_groups
+from evidence.synonyms import DRUG_CLASSES, mentioned_groups, related_names
 from indexing.text import HAN, has_cjk
 
 Tokenize = Callable[[str], Iterable[str]]
@@ -132,10 +132,14 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
     for names, used in sorted(mentioned_groups(question), key=lambda g: -len(g[1])):
         if not re.search(re.escape(used), rest, flags=re.I):
             continue  # part of a longer name already taken ("hemorrhage" in "intracerebral hemorrhage")
-        focus.concepts.append(Concept(used, [frozenset(tokenize(n)) for n in names]))
-        for name in sorted(names, key=len, reverse=True):  # every spelling of it: "atrial fibrillation (AF)"
-            rest = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])" if name.isascii() else re.escape(name), " ", rest,
-                          flags=0 if name.isupper() and len(name) <= 5 else re.I)
+        focus.concepts.append(Concept(used, [frozenset(tokenize(n)) for n in _with_relatives(names)]))
+        rest = _cut(rest, names)
+    for names, members in DRUG_CLASSES:  # a class or drug the synonym groups do not name ("beta-blocker", "atorvastatin")
+        for name in sorted(names + members, key=len, reverse=True):
+            if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", rest, flags=0 if name.isupper() and len(name) <= 5 else re.I):
+                own = names if name in names else (name,)
+                focus.concepts.append(Concept(name, [frozenset(tokenize(n)) for n in _with_relatives(own)]))
+                rest = _cut(rest, own)
     for word in FRAME_WORDS_ZH:  # Chinese has no spaces: cut the frame out before taking bigrams
         rest = rest.replace(word, " ")
     populations = {t: group for group in POPULATIONS for w in group for t in tokenize(w)}
@@ -164,6 +168,21 @@ def question_focus(question: str, tokenize: Tokenize) -> Focus:
             names = [frozenset(tokenize(w)) for w in group] if group else [frozenset([t])]
             focus.concepts.append(Concept(word, names, population=group is not None and sex is None, soft=t in soft, sex=sex))
     return focus
+
+
+def _with_relatives(names: Iterable[str]) -> list[str]:
+    """A concept's names and the drug-class names they meet (`evidence.synonyms.related_names`):
+    "atorvastatin" is named by a passage that recommends "a statin", "DOAC" by one naming apixaban."""
+    names = list(names)
+    return list(dict.fromkeys(names + [r for n in names for r in related_names(n)]))
+
+
+def _cut(text: str, names: Iterable[str]) -> str:
+    """`text` with every spelling of a concept blanked out, longest first ("atrial fibrillation (AF)")."""
+    for name in sorted(names, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])" if name.isascii() else re.escape(name), " ", text,
+                      flags=0 if name.isupper() and len(name) <= 5 else re.I)
+    return text
 
 
 def other_sex_label(focus: Focus, label_terms: set[str] | frozenset[str], tokenize: Tokenize) -> bool:

@@ -29,12 +29,17 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("AF", "atrial fibrillation", "房颤", "心房颤动"),
     ("HF", "heart failure", "心力衰竭", "心衰"),
     ("HFrEF", "heart failure with reduced ejection fraction", "射血分数降低的心衰"),
+    ("HFpEF", "heart failure with preserved ejection fraction", "射血分数保留的心衰"),
+    ("ARNI", "sacubitril/valsartan", "sacubitril-valsartan", "Entresto", "angiotensin receptor-neprilysin inhibitor"),
     # "the ejection fraction is 30%" is asked of passages that print "LVEF < 40%"
     ("LVEF", "EF", "ejection fraction", "left ventricular ejection fraction", "射血分数", "左室射血分数"),
-    ("MI", "myocardial infarction", "心肌梗死"),
+    ("MI", "myocardial infarction", "heart attack", "心肌梗死"),
+    ("STEMI", "ST-elevation myocardial infarction", "ST-elevation MI", "ST-segment elevation myocardial infarction", "ST段抬高型心肌梗死"),
+    ("NSTEMI", "non-ST-elevation myocardial infarction", "non-ST-elevation MI", "非ST段抬高型心肌梗死"),
     ("ACS", "acute coronary syndrome", "急性冠脉综合征"),
     ("CKD", "chronic kidney disease", "慢性肾脏病"),
     ("AKI", "acute kidney injury", "急性肾损伤"),
+    ("kidney", "renal", "肾脏"),  # "kidney failure" is "renal failure"
     ("VTE", "venous thromboembolism", "静脉血栓栓塞"),
     ("DVT", "deep vein thrombosis", "deep venous thrombosis", "深静脉血栓"),
     ("pulmonary embolism", "肺栓塞"),  # "PE" is also "physical examination"
@@ -42,6 +47,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("CAP", "community-acquired pneumonia", "community acquired pneumonia", "社区获得性肺炎"),
     ("UTI", "urinary tract infection", "尿路感染"),
     ("BP", "blood pressure", "血压"),
+    ("SpO2", "oxygen saturation", "O2 saturation", "血氧饱和度"),
     ("LDL-C", "LDL cholesterol", "low-density lipoprotein cholesterol", "低密度脂蛋白胆固醇"),
     ("T2DM", "type 2 diabetes", "type 2 diabetes mellitus", "2型糖尿病"),
     ("SGLT2i", "SGLT2 inhibitor", "SGLT2 inhibitors", "SGLT-2 inhibitor", "SGLT2抑制剂"),
@@ -53,7 +59,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("DKA", "diabetic ketoacidosis", "糖尿病酮症酸中毒"),
     ("rheumatoid arthritis", "类风湿关节炎"),  # "RA" is also "right atrium"
     ("stroke", "脑卒中", "卒中"),
-    ("hypertension", "高血压"),
+    ("hypertension", "high blood pressure", "高血压"),
     ("statin", "statins", "他汀"),
     ("sepsis", "脓毒症"),
     ("gout", "痛风"),
@@ -73,7 +79,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("insulin", "胰岛素"),
     ("allopurinol", "别嘌醇"),
     ("nimodipine", "尼莫地平"),
-    ("alteplase", "阿替普酶"),
+    ("alteplase", "tPA", "rtPA", "rt-PA", "tissue plasminogen activator", "阿替普酶"),
     # British and American spellings of the same word
     ("haemoglobin", "hemoglobin"),
     ("anaemia", "anemia"),
@@ -93,6 +99,49 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
 )
 
 
+# Drug classes and their members: (names of the class, its members). Not synonyms: a class and
+# one of its drugs are not the same thing, so they are never folded into one term (a question on
+# atorvastatin must not count a simvastatin sentence as naming its drug). They only let a class in
+# the question meet a passage that names members ("DOAC" -> "apixaban ... rivaroxaban") and a
+# member in the question meet the class recommendation ("atorvastatin" -> "statin"). Members are
+# the common generic names in the guidelines of the demo corpus and in everyday prescribing.
+DRUG_CLASSES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("DOAC", "DOACs", "NOAC", "NOACs", "direct oral anticoagulant", "direct oral anticoagulants"),
+     ("apixaban", "rivaroxaban", "edoxaban", "dabigatran")),
+    (("statin", "statins"),
+     ("atorvastatin", "rosuvastatin", "simvastatin", "pravastatin", "lovastatin", "fluvastatin", "pitavastatin")),
+    (("ACE inhibitor", "ACE inhibitors", "ACEi", "ACEI", "angiotensin-converting enzyme inhibitor"),
+     ("lisinopril", "enalapril", "ramipril", "perindopril", "captopril", "benazepril", "quinapril", "trandolapril")),
+    (("ARB", "ARBs", "angiotensin receptor blocker", "angiotensin receptor blockers", "angiotensin II receptor blocker"),
+     ("losartan", "valsartan", "candesartan", "irbesartan", "olmesartan", "telmisartan")),
+    (("SGLT2 inhibitor", "SGLT2 inhibitors", "SGLT2i", "SGLT-2 inhibitor"),
+     ("empagliflozin", "dapagliflozin", "canagliflozin", "ertugliflozin", "sotagliflozin")),
+    (("beta-blocker", "beta-blockers", "beta blocker", "beta blockers"),
+     ("metoprolol", "bisoprolol", "carvedilol", "atenolol", "propranolol", "nadolol", "nebivolol", "esmolol", "labetalol")),
+    (("PPI", "PPIs", "proton pump inhibitor", "proton pump inhibitors"),
+     ("omeprazole", "esomeprazole", "pantoprazole", "lansoprazole", "rabeprazole")),
+    (("NSAID", "NSAIDs", "nonsteroidal anti-inflammatory drug", "nonsteroidal anti-inflammatory drugs"),
+     ("ibuprofen", "naproxen", "diclofenac", "indomethacin", "celecoxib", "ketorolac", "meloxicam")),
+    (("loop diuretic", "loop diuretics"), ("furosemide", "bumetanide", "torsemide")),
+    (("thiazide", "thiazides", "thiazide diuretic", "thiazide-like diuretic"), ("hydrochlorothiazide", "chlorthalidone", "indapamide")),
+    (("calcium channel blocker", "calcium channel blockers", "CCB", "CCBs"),
+     ("amlodipine", "nifedipine", "felodipine", "diltiazem", "verapamil")),
+    (("GLP-1 receptor agonist", "GLP-1 receptor agonists", "GLP-1 RA", "GLP-1 RAs"),
+     ("liraglutide", "semaglutide", "dulaglutide", "exenatide")),
+    (("SSRI", "SSRIs", "selective serotonin reuptake inhibitor"),
+     ("sertraline", "fluoxetine", "citalopram", "escitalopram", "paroxetine", "fluvoxamine")),
+    (("LMWH", "low-molecular-weight heparin", "low molecular weight heparin"), ("enoxaparin", "dalteparin", "tinzaparin")),
+    (("P2Y12 inhibitor", "P2Y12 inhibitors"), ("clopidogrel", "ticagrelor", "prasugrel")),
+    (("fluoroquinolone", "fluoroquinolones"), ("ciprofloxacin", "levofloxacin", "moxifloxacin")),
+    (("macrolide", "macrolides"), ("azithromycin", "clarithromycin", "erythromycin")),
+    (("cephalosporin", "cephalosporins"), ("ceftriaxone", "cefotaxime", "cefepime", "ceftazidime", "cefazolin", "cefuroxime")),
+    (("carbapenem", "carbapenems"), ("meropenem", "imipenem", "ertapenem")),
+    (("bisphosphonate", "bisphosphonates"), ("alendronate", "risedronate", "ibandronate", "zoledronic acid")),
+    (("csDMARD", "csDMARDs"), ("methotrexate", "sulfasalazine", "hydroxychloroquine", "leflunomide")),
+    (("benzodiazepine", "benzodiazepines"), ("lorazepam", "diazepam", "chlordiazepoxide", "midazolam")),
+)
+
+
 def _is_abbreviation(name: str) -> bool:
     return len(name) <= 5 and name.upper() == name and not has_cjk(name)
 
@@ -109,13 +158,42 @@ _PATTERNS: tuple[tuple[tuple[str, re.Pattern[str]], ...], ...] = tuple(
 )
 
 
+_CLASS_PATTERNS = tuple(
+    (tuple((n, _pattern(n)) for n in names), tuple((m, _pattern(m)) for m in members)) for names, members in DRUG_CLASSES
+)
+
+
+def related_names(name: str) -> list[str]:
+    """The names a drug or class meets across DRUG_CLASSES: a class name -> its members, a member
+    -> its class's names (not its sibling drugs)."""
+    out: list[str] = []
+    for names, members in _CLASS_PATTERNS:
+        if any(p.fullmatch(name) for _, p in names):
+            out.extend(m for m, _ in members)
+        elif any(p.fullmatch(name) for _, p in members):
+            out.extend(n for n, _ in names)
+    return out
+
+
+def class_relatives(text: str) -> list[str]:
+    """Every name related (`related_names`) to a class or member the text mentions."""
+    out: list[str] = []
+    for names, members in _CLASS_PATTERNS:
+        if any(p.search(text) for _, p in names):
+            out.extend(m for m, _ in members)
+        out.extend(n for n, _ in names if any(p.search(text) for _, p in members))
+    return list(dict.fromkeys(out))
+
+
 def expand_query(text: str) -> str:
-    """The question followed by the other names of every concept it mentions (for BM25)."""
+    """The question followed by the other names of every concept it mentions (for BM25), and the
+    members of a drug class it names or the class of a drug it names (DRUG_CLASSES)."""
     extra: list[str] = []
     for group in _PATTERNS:
         present = [name for name, pattern in group if pattern.search(text)]
         if present:
             extra.extend(name for name, pattern in group if name not in present)
+    extra.extend(n for n in class_relatives(text) if n not in extra)
     return text if not extra else text + "\n" + " ; ".join(extra)
 
 

@@ -216,12 +216,14 @@ def split_sentences(text: str, *, semicolons: Semicolons = "none", line_breaks: 
 
 BULLET = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.)]|[（(]?[一二三四五六七八九十]+[)）、.]|[a-z][.)])\s+")
 HEADING = re.compile(r"^\s*#{1,6}\s")
-_TABLE_ROW = re.compile(r"^\s*\|")
+_TABLE_ROW = re.compile(r"^\s*\||^[^|\n]*\S\s\|\s[^\n]*$")  # "| a | b |", or "a | b" as the reader stores a row
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
 def is_table_row(line: str) -> bool:
-    """A line of a markdown pipe table (it starts with a bar): a row or the rule under the header."""
+    """A line of a pipe table: a markdown row ("| a | b |", the rule under the header included) or
+    a row as the markdown reader stores it in a chunk ("a | b": outer bars and the rule dropped,
+    cells joined by " | "). Prose never puts a bar between spaces, so such a line is a row."""
     return bool(_TABLE_ROW.match(line))
 
 
@@ -257,7 +259,7 @@ def is_bullet(line: str) -> bool:
 
 
 def _is_structural(line: str) -> bool:
-    return bool(BULLET.match(line) or HEADING.match(line) or _TABLE_ROW.match(line))
+    return bool(BULLET.match(line) or HEADING.match(line) or is_table_row(line))
 
 
 def _ends_unit(line: str) -> bool:
@@ -265,7 +267,7 @@ def _ends_unit(line: str) -> bool:
     s = line.rstrip()
     if not s:
         return True
-    if HEADING.match(s) or _TABLE_ROW.match(s) or s.endswith(":") or s.endswith("："):
+    if HEADING.match(s) or is_table_row(s) or s.endswith(":") or s.endswith("："):
         return True
     if re.search(r"[.!?。！？;；]([\"'”’)\]]*)$", s) or re.search(_REF, s[-12:]):
         return True
@@ -371,8 +373,56 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+# British spellings and their American forms, as (pattern, replacement) on one lower-case word.
+# Guidelines from either side of the Atlantic print the same drug, disease and procedure both ways
+# ("haemorrhage"/"hemorrhage", "hypertriglyceridaemia"/"hypertriglyceridemia", "randomised"/
+# "randomized"); folding the letters rather than listing words covers words no list names. Each
+# rule was read against the demo corpus vocabulary so that no two different words fold together:
+# "aem" occurs only in haem-/-aemia/-aemic words; -ise is folded only after the endings that -ise
+# verbs have (-alise, -ilise, -nise, -imise, -arise, -erise, -itise, -dise, ...), so "promise",
+# "exercise", "revise", "precise", "compromise" and "otherwise" are left alone; "-our" only for
+# the listed stems (never "hour", "four").
+_SPELLING_FOLDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"aem", "em"),  # haemorrhage, anaemia, ischaemic, hypoglycaemia, leukaemia, uraemic
+        (r"^oe(?=d|s)", "e"),  # oedema, oesophagus, oestrogen, oestradiol
+        (r"oea(?=l|s|$)", "ea"),  # diarrhoea, dyspnoea, apnoea, gonorrhoea
+        (r"foet", "fet"),  # foetal, foetus
+        (r"coeli", "celi"),  # coeliac
+        (r"manoeuv", "maneuv"),  # manoeuvre
+        (r"euvre", "euver"),  # manoeuvre, hors-d'oeuvre
+        (r"paed", "ped"),  # paediatric, orthopaedic
+        (r"aesth", "esth"),  # anaesthesia, anaesthetic
+        (r"(gyn|^f|^c)aec", r"\1ec"),  # gynaecology, faecal, caecum
+        (r"^aeti", "eti"),  # aetiology
+        (r"sulph", "sulf"),  # sulphonylurea, sulphate
+        (r"^(tum|col|fav|lab|hum|vap|rig|hon|behavi|od)our", r"\1or"),  # tumour, colour, behaviour, odour
+        (r"(cent|met|lit|fib|calib|theat)re(s?|d)$", r"\1er\2"),  # centre, millilitre, fibre
+        (r"(alog|olog)ue(s?)$", r"\1\2"),  # catalogue, analogue
+        (r"^ageing$", "aging"),
+        (r"^programme(s?)$", r"program\1"),
+        (r"^(lic|def|off)ence(s?)$", r"\1ense\2"),  # licence, defence
+        (r"(label|model|cancel|travel|signal|fuel|level|total)l(ed|ing|ers?)$", r"\1\2"),  # labelled, modelling
+        (r"lys(e|ed|es|ing)$", r"lyz\1"),  # analyse, paralysed, dialyse
+        (r"^(\w\w+(?:al|il|ol|el|im|ar|er|or|it|ur|at|n|d)|random)is(e|ed|es|ing|ations?|ers?)$", r"\1iz\2"),
+    )
+)
+
+
+def fold_spelling(word: str) -> str:
+    """A lower-case English word in American spelling ("haemorrhage" -> "hemorrhage", "oedema" ->
+    "edema", "randomised" -> "randomized", "tumour" -> "tumor"); other words unchanged. `stem`
+    folds before it stems, so a British question meets an American passage in search, in the
+    digest and in claim checking alike (one place: every comparison goes through `stem`)."""
+    for pattern, replacement in _SPELLING_FOLDS:
+        word = pattern.sub(replacement, word)
+    return word
+
+
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """The Snowball (Porter 2) stem of a lower-case English word: what search and claim checking
-    compare, so that "recommended" meets "recommendation"."""
-    return _stemmer().stemWord(word)
+    """The Snowball (Porter 2) stem of a lower-case English word in American spelling
+    (`fold_spelling`): what search and claim checking compare, so that "recommended" meets
+    "recommendation" and "haemorrhage" meets "hemorrhage"."""
+    return _stemmer().stemWord(fold_spelling(word))

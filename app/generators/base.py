@@ -10,6 +10,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from evidence.schema import Conflict, Evidence
 from indexing.text import is_cjk_char
@@ -31,6 +32,9 @@ class GenerationRequest:
     top_p: float = 1.0
     finish_reason: str | None = None  # set by the generator: "stop", "length", "cancelled", "incomplete", "deadline"
     problem: str | None = None  # set by the generator when the answer may be incomplete: a warning, in words
+    # the retriever's embedder (indexing.embedding.Embedder), for a generator that compares words by
+    # meaning (the extractive digest's subject check, evidence.subject); None: words only
+    embedder: Any = None
 
 
 class AnswerGenerator(ABC):

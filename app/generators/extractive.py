@@ -30,13 +30,13 @@ class ExtractiveGenerator(AnswerGenerator):
         """The whole digest at once as a checked `Answer` (kept for callers of the old API)."""
         from evidence.digest import extractive_answer
 
-        return extractive_answer(request.question, request.evidence, request.conflicts or None)
+        return extractive_answer(request.question, request.evidence, request.conflicts or None, embedder=request.embedder)
 
     def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[str]:
         """The digest's text, word by word, so it streams like the other generators."""
         from evidence.digest import compose_digest
 
-        text = compose_digest(request.question, request.evidence, request.conflicts or None).text
+        text = compose_digest(request.question, request.evidence, request.conflicts or None, embedder=request.embedder).text
         for piece in re.split(r"(\s+)", text):
             if cancel is not None and cancel.is_set():
                 request.finish_reason = "cancelled"

@@ -168,13 +168,14 @@ def test_digest_over_the_whole_question_set_quotes_cites_and_abstains_correctly(
     from indexing.embedding import load_embedder
     from indexing.store import IndexStore
 
-    retriever = Retriever(IndexStore.open(demo_index_dir), load_embedder())
+    embedder = load_embedder()
+    retriever = Retriever(IndexStore.open(demo_index_dir), embedder)
     path = Path(__file__).parent / "data" / "questions.jsonl"
     questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     declined = []
     for q in questions:
         evidence = number_evidence(retriever.search(q["question"], k=8))
-        answer = extractive_answer(q["question"], evidence)
+        answer = extractive_answer(q["question"], evidence, embedder=embedder)  # as the Assistant passes it
         if q["off_topic"]:
             assert answer.insufficient_evidence, q["id"]
         elif answer.insufficient_evidence:

@@ -9,9 +9,9 @@ from evidence.schema import Evidence, RetrievalScores
 from indexing.labels import DocumentGrade, EvidenceLevel, SourceType
 
 
-def passage(text: str, heading: str, eid: str = "E1") -> Evidence:
+def passage(text: str, heading: str, eid: str = "E1", title: str = "Guideline") -> Evidence:
     return Evidence(chunk_id=f"g:{eid}", document_id="g", evidence_id=eid, text=text, page_start=1, page_end=1,
-                    title="Guideline", heading_path=[heading], scores=RetrievalScores(fused=0.03),
+                    title=title, heading_path=[heading], scores=RetrievalScores(fused=0.03),
                     grade=DocumentGrade(source_type=SourceType.GUIDELINE, level=EvidenceLevel(1), confidence=0.9))
 
 
@@ -38,7 +38,8 @@ def test_a_bullets_further_sentence_is_quoted_with_it_each_cited():
     assert first.follow == ["See the Medical Management section for full dosing details."]
     assert first.text.startswith("Nimodipine 60 mg") and "See the Medical" not in first.text  # scored on its bullet
     assert second.text.startswith("Euvolemia")
-    digest = compose_digest("Nimodipine regimen after aneurysmal SAH?", [passage(NIMODIPINE, "Prevention of DCI")])
+    sah = "2023 AHA/ASA Guidelines for the Management of Patients With Aneurysmal Subarachnoid Hemorrhage"  # names the SAH asked about
+    digest = compose_digest("Nimodipine regimen after aneurysmal SAH?", [passage(NIMODIPINE, "Prevention of DCI", title=sah)])
     line = next(x for x in digest.text.splitlines() if "Nimodipine 60 mg" in x)
     assert line.startswith("- Nimodipine 60 mg orally every 4 hours for 21 days is the cornerstone of DCI prevention (Class I, LOE A). [E1] See")
     assert line.count("[E1]") == 2  # each sentence of the item carries its citation

@@ -50,3 +50,37 @@ def test_hba1c_question_retrieves_and_quotes_the_a1c_goal(demo_index_dir):
     answer = extractive_answer(question, evidence)
     first = next(line for line in answer.text.splitlines() if line.startswith("- "))
     assert "A1C goal of < 7%" in first
+
+
+def test_a_drug_class_meets_its_members_and_a_member_its_class_without_folding_siblings():
+    """"DOAC" finds a passage naming apixaban and "atorvastatin" one recommending "a statin"; but
+    atorvastatin is never simvastatin (a class is not a synonym)."""
+    from evidence.focus import question_focus
+    from evidence.synonyms import related_names
+
+    assert {"apixaban", "rivaroxaban", "edoxaban", "dabigatran"} <= set(expand_query("Which DOAC for AF?").split("\n")[1].split(" ; "))
+    assert "statin" in expand_query("How soon after starting atorvastatin?")
+    assert related_names("atorvastatin") == ["statin", "statins"] and "simvastatin" not in related_names("atorvastatin")
+    assert content_terms("atorvastatin") != content_terms("simvastatin") != content_terms("statin")
+    (concept,) = [c for c in question_focus("Is ibuprofen safe after STEMI?", content_terms).concepts if c.word == "ibuprofen"]
+    assert concept.found_in(content_terms("NSAIDs (except aspirin) should be discontinued")) == 1.0
+
+
+def test_a_question_on_a_drug_is_answered_by_the_class_recommendation():
+    from evidence.schema import Evidence
+
+    text = "Monitoring\n- Check fasting lipid panel 4 to 12 weeks after statin initiation or dose adjustment."
+    e = Evidence(evidence_id="E1", chunk_id="c:0", document_id="c", text=text, page_start=1, page_end=1,
+                 title="2018 AHA/ACC Guideline on the Management of Blood Cholesterol", heading_path=["Monitoring"])
+    answer = extractive_answer("How soon after starting atorvastatin should cholesterol be rechecked?", [e])
+    assert not answer.insufficient_evidence
+    assert "- Check fasting lipid panel 4 to 12 weeks after statin initiation or dose adjustment. [E1]" in answer.text
+
+
+def test_lay_names_meet_the_guideline_terms():
+    """"heart attack", "high blood pressure", "ST-elevation MI": how patients and notes say what
+    guidelines call MI, hypertension and STEMI."""
+    assert "myocardial infarction" in expand_query("What statin intensity after a heart attack?")
+    assert "hypertension" in expand_query("How many drinks for a woman with high blood pressure?")
+    assert "STEMI" in expand_query("Below what saturation is oxygen indicated in ST-elevation MI?")
+    assert "SpO2" in expand_query("Which patients qualify for the oxygen saturation Scale 2?")

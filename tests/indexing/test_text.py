@@ -114,7 +114,8 @@ def test_one_table_row_parser_for_the_digest_and_the_ui():
     from indexing.text import is_table_row, is_table_rule, table_cells
 
     assert table_cells("| **Sertraline** | SSRI | Preferred |") == ["**Sertraline**", "SSRI", "Preferred"]
-    assert is_table_row("  | a | b |") and not is_table_row("a | b")
+    assert is_table_row("  | a | b |") and is_table_row("Atorvastatin | 80 mg once daily")  # the stored form: no outer bars
+    assert not is_table_row("a|b") and not is_table_row("Use aspirin or clopidogrel.")
     assert is_table_rule("|---|:---:|") and is_table_rule("| --- | --- |") and not is_table_rule("| a | b |")
     text = "Choice\n| Drug | Class |\n|---|---|\n| **Sertraline** | SSRI |"
     e = Evidence(evidence_id="E1", chunk_id="c", document_id="d", text=text, page_start=1, page_end=1, title="t", heading_path=["Choice"])
@@ -129,3 +130,28 @@ def test_normalize_space_can_join_lines():
     assert normalize_space("a  b\n  c") == "a b\n c"
     assert normalize_space("a  b\n  c", keep_lines=False) == "a b c"
     assert normalize_space("中 文\n字", keep_lines=False) == "中文字"
+
+
+@pytest.mark.parametrize(
+    ("british", "american"),
+    [("haemorrhage", "hemorrhage"), ("hypertriglyceridaemia", "hypertriglyceridemia"), ("oedema", "edema"),
+     ("anaesthesia", "anesthesia"), ("paediatric", "pediatric"), ("oestrogen", "estrogen"), ("diarrhoea", "diarrhea"),
+     ("randomised", "randomized"), ("hospitalisation", "hospitalization"), ("tumour", "tumor"), ("centre", "center"),
+     ("sulphonylurea", "sulfonylurea"), ("oesophageal", "esophageal"), ("ischaemic", "ischemic"), ("revascularise", "revascularize")],
+)
+def test_british_and_american_spellings_stem_alike(british: str, american: str) -> None:
+    """A British question meets an American guideline: `stem` folds the spelling first, so search,
+    the digest and the citation check all compare the same term."""
+    from indexing.text import fold_spelling, stem
+
+    assert fold_spelling(british) == american and stem(british) == stem(american)
+
+
+def test_spelling_folds_leave_other_words_alone() -> None:
+    from indexing.text import fold_spelling
+
+    for word in ("promise", "exercise", "revise", "precise", "otherwise", "compromise", "hour", "four", "noise", "rise", "diameter"):
+        assert fold_spelling(word) == word, word
+    from evidence.sentences import content_terms
+
+    assert content_terms("Hypertriglyceridemia (>= 500 mg/dL)") == content_terms("hypertriglyceridaemia (>= 500 mg/dL)")
