@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import fcntl
 import os
 import sys
@@ -111,13 +112,23 @@ def release_memory() -> bool:
     RSS stayed at its merge peak for the rest of a long `m1e index` run. Linux with glibc only:
     elsewhere (macOS, musl) the call is absent and this does nothing.
     """
-    if not sys.platform.startswith("linux"):
+    trim = _malloc_trim()
+    if trim is None:
         return False
+    trim(0)
+    return True
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, looked up once: `find_library` runs `ldconfig -p` in a subprocess, too
+    slow to repeat after every merge; None where the platform has none."""
+    if not sys.platform.startswith("linux"):
+        return None
     name = ctypes.util.find_library("c") or "libc.so.6"
     try:
         trim = ctypes.CDLL(name).malloc_trim
     except (OSError, AttributeError):
-        return False
+        return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
-    return True
+    return trim
