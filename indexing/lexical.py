@@ -15,6 +15,14 @@ import unicodedata
 
 from indexing.text import CHINESE_STOP_WORDS, HAN, KANA, STOP_WORDS, stem
 
+# The version of `lexical_tokens`: raise it whenever the tokens of some text change (stop words,
+# stemming, spelling folding, units). Postings are stored per index, so an index written under
+# another version would meet queries with tokens it never stored ("anaemia" folded in the query,
+# unfolded in the postings); the store re-tokenises its stored text when it sees an older version
+# (indexing/store/reanalyse.py). 1: indexes with no version recorded; 2: British spellings folded
+# to American inside `indexing.text.stem` (session 7).
+ANALYZER_VERSION = 2
+
 _CJK = KANA + HAN
 _WORD_CHAR = rf"[^\W_{_CJK}]"
 # Units that turn a number into a dose or measurement ("2.5 mg", "140 mmhg", "7%").

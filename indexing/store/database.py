@@ -103,3 +103,9 @@ def manifest(conn: sqlite3.Connection) -> dict[str, str]:
 
 def database_generation(conn: sqlite3.Connection) -> int:
     return int(manifest(conn).get("generation", "0"))
+
+
+def analyzer_version(conn: sqlite3.Connection) -> int:
+    """The `indexing.lexical.ANALYZER_VERSION` the stored `chunks.lexical` tokens were made by;
+    indexes written before the version was recorded are version 1."""
+    return int(manifest(conn).get("analyzer_version", "1"))

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from indexing.lexical import ANALYZER_VERSION
 from indexing.store import dense, segments
 from indexing.store.bm25 import LexicalPart
-from indexing.store.database import TOKEN_SEP, visible
+from indexing.store.database import TOKEN_SEP, analyzer_version, visible
 from indexing.store.files import write_atomic
 from indexing.store.segments import SEGMENTS, Segment
 
@@ -61,6 +62,9 @@ class Snapshot:
     generation: int
     views: list[SegmentView]
     codec_id: str | None = None
+    # The analyzer version of the tokens its postings hold (indexing/lexical.py ANALYZER_VERSION);
+    # manifests written before versions were recorded are 1.
+    analyzer: int = ANALYZER_VERSION
 
     @property
     def n_live(self) -> int:
@@ -71,6 +75,12 @@ class Snapshot:
         if self.n_live == 0:
             return "empty"
         return "ivf" if any(v.segment.ivf is not None for v in self.views) else "flat"
+
+
+def empty_snapshot(conn: sqlite3.Connection) -> Snapshot:
+    """Generation 0, to rebuild the derived index from the database: its postings will hold the
+    tokens stored there, so it carries the database's analyzer version."""
+    return Snapshot(0, [], None, analyzer_version(conn))
 
 
 def manifest_path(root: Path, generation: int) -> Path:
@@ -90,6 +100,7 @@ def publish(root: Path, snapshot: Snapshot, embedder_name: str, dim: int) -> Non
         "embedder": embedder_name,
         "dim": dim,
         "codec": snapshot.codec_id,
+        "analyzer": snapshot.analyzer,
         "segments": [{"id": v.segment.id, "deletes": v.deletes_file, "deleted": len(v.deleted)}
                      for v in snapshot.views],
     }
@@ -114,7 +125,7 @@ def load_snapshot(root: Path, generation: int, cache: dict[str, Segment],
         segment = cache.get(entry["id"]) or segments.load(root, entry["id"])
         views.append(SegmentView(segment, segments.read_deletes(root, entry["id"], entry["deletes"]),
                                  entry["deletes"]))
-    snapshot = Snapshot(generation, views, manifest.get("codec"))
+    snapshot = Snapshot(generation, views, manifest.get("codec"), int(manifest.get("analyzer", 1)))
     if snapshot.n_live != int(manifest["live"]):
         raise ValueError(f"{path} names {manifest['live']} live rows, its segments hold {snapshot.n_live}")
     if conn is not None and live_count(conn, generation) != snapshot.n_live:
@@ -159,7 +170,7 @@ def advance(root: Path, conn: sqlite3.Connection, snapshot: Snapshot, upto: int,
         tokens = [r[2].split(TOKEN_SEP) if r[2] else [] for r in added]
         segment = segments.build(rows, [r[1] for r in added], vectors, tokens, segments.new_id(upto))
         views.append(SegmentView(segments.write(root, segment) if write else segment))
-    return Snapshot(upto, views, snapshot.codec_id)
+    return Snapshot(upto, views, snapshot.codec_id, snapshot.analyzer)
 
 
 def _apply_removals(root: Path, views: list[SegmentView], removed: np.ndarray, generation: int,

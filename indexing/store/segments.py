@@ -189,6 +189,41 @@ def merge(root: Path, parts: list[tuple[Segment, np.ndarray | None]], segment_id
                     codec_id if ivf is not None else None, dim)
 
 
+def with_postings(root: Path, segment: Segment, tokens_of, segment_id: str) -> Segment:
+    """Written `segment` again under `segment_id` with postings built from `tokens_of(rows)` (a
+    list of token lists, one per row): what an analyzer change needs. Vectors and IVF codes do not
+    change, so they are hard-linked (copied where the file system cannot link), and positions stay
+    the same, so the segment's deletion files still apply. Postings are built MERGE_CHUNK rows at a
+    time and merged from their files (`Postings.merge_into`), so memory stays bounded at 1M rows."""
+    tmp = _staging(root, segment_id)
+    source = segment_dir(root, segment.id)
+    for name in ("vectors.npy", "dense.ivf"):
+        if (source / name).is_file():
+            _link_or_copy(source / name, tmp / name)
+    if len(segment) <= MERGE_CHUNK:
+        Postings.build(tokens_of(segment.rows)).save(tmp / "lexical")
+    else:
+        pieces = []
+        for start in range(0, len(segment), MERGE_CHUNK):
+            directory = tmp / ".pieces" / f"{start:012d}"
+            Postings.build(tokens_of(segment.rows[start : start + MERGE_CHUNK])).save(directory)
+            pieces.append((Postings.load(directory), None))
+        Postings.merge_into(tmp / "lexical", pieces)
+        del pieces
+        shutil.rmtree(tmp / ".pieces")
+    for item in source.glob("del-*.npy"):
+        _link_or_copy(item, tmp / item.name)
+    return _publish(root, tmp, segment_id, segment.rows, segment.chunk_ids, None, None, segment.codec,
+                    int(segment.vectors.shape[1]))
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def _open_vectors(root: Path, segment: Segment):
     """The segment's vectors.npy opened for plain reads, positioned at its first row."""
     path = segment_dir(root, segment.id) / "vectors.npy"

@@ -14,7 +14,9 @@ SQLite is the source of truth; segments and manifests are derived and rebuildabl
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sqlite3
 import threading
 import weakref
 from datetime import datetime
@@ -25,7 +27,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from indexing.labels import DocumentGrade, SourceType, StatedGrade
-from indexing.lexical import lexical_tokens
+from indexing.lexical import ANALYZER_VERSION, lexical_tokens
 from indexing.schema import Chunk, SourceMeta
 from indexing.store import dense
 from indexing.store.database import (
@@ -39,14 +41,17 @@ from indexing.store.database import (
 )
 from indexing.store.files import WriterLock, read_current
 from indexing.store.bm25 import bm25_top, document_frequency
-from indexing.store.generations import Snapshot, SegmentView, advance, load_snapshot
+from indexing.store.generations import Snapshot, SegmentView, advance, empty_snapshot, load_snapshot
 from indexing.store.records import (
     DocumentRecord,
     EmbedderMismatchError,
     IndexNotFoundError,
+    IndexLockedError,
     IndexStats,
     IndexStoreError,
 )
+
+log = logging.getLogger(__name__)
 
 _STATED = TypeAdapter(list[StatedGrade])
 _CHUNK_COLUMNS = "chunk_id, document_id, ordinal, text, page_start, page_end, heading_json, n_tokens, stated_json"
@@ -148,7 +153,21 @@ class IndexStore:
             )
         store = cls(root, built_name, built_dim, options)
         store._snapshot = store._load_published()
+        if store._snapshot.analyzer != ANALYZER_VERSION or int(facts.get("analyzer_version", "1")) != ANALYZER_VERSION:
+            store._update_analyzer()
         return store
+
+    def _update_analyzer(self) -> None:
+        """An index written by an older analyzer is brought up to date the first time it is opened
+        (its writer does that on entry; indexing/store/reanalyse.py). If another process is writing
+        or the directory is read-only, searches go on over the old postings, with a warning."""
+        try:
+            with self.writer():
+                pass
+        except (IndexLockedError, OSError, sqlite3.Error) as exc:
+            log.warning("index at %s was written by an older text analyzer and could not be updated now (%s); "
+                        "words spelt differently in the question and the index may not meet until "
+                        "`m1e index --optimize` runs", self.path, exc)
 
     @staticmethod
     def _initialise(root: Path, embedder_name: str, dim: int) -> None:
@@ -165,6 +184,7 @@ class IndexStore:
                         "schema_version": str(SCHEMA_VERSION),
                         "embedder_name": embedder_name,
                         "dim": str(dim),
+                        "analyzer_version": str(ANALYZER_VERSION),
                         "generation": "0",
                         "created_at": datetime.now().astimezone().isoformat(timespec="seconds"),
                     }
@@ -204,7 +224,7 @@ class IndexStore:
             except Exception:  # noqa: BLE001 - derived files are rebuildable; any failure means retry or rebuild
                 if read_current(self.path) != current:
                     continue  # a writer published meanwhile; load the newer one
-        return advance(self.path, conn, Snapshot(0, []), target, self.dim, write=False)
+        return advance(self.path, conn, empty_snapshot(conn), target, self.dim, write=False)
 
     def refresh(self) -> bool:
         """Pick up a newer committed generation; True if the view changed."""

@@ -31,13 +31,14 @@ from indexing.labels import StatedGrade
 from indexing.lexical import lexical_tokens
 from indexing.schema import Chunk, Document
 from indexing.store.database import TOKEN_SEP, connect, create_schema, database_generation
-from indexing.store import dense, segments
+from indexing.store import dense, reanalyse, segments
 from indexing.store.files import WriterLock, fsync_dir, read_current, release_memory
 from indexing.store.generations import (
     Snapshot,
     SegmentView,
     advance,
     codec_path,
+    empty_snapshot,
     load_snapshot,
     manifest_path,
     publish,
@@ -107,6 +108,7 @@ class IndexWriter:
             self._conn.execute("PRAGMA cache_size=-65536")
             create_schema(self._conn)  # idempotent; adds tables an older index lacks
             self._recover()
+            self._update_analyzer()
         except BaseException:
             self._close()
             raise
@@ -157,11 +159,22 @@ class IndexWriter:
             if snapshot.generation < latest:
                 snapshot = advance(self.root, conn, snapshot, latest, self.store.dim)
         except Exception:  # noqa: BLE001 - rebuild whatever is missing or inconsistent from the database
-            snapshot = advance(self.root, conn, Snapshot(0, []), latest, self.store.dim)
+            snapshot = advance(self.root, conn, empty_snapshot(conn), latest, self.store.dim)
         if not healthy:
             publish(self.root, snapshot, self.store.embedder_name, self.store.dim)
         self.store._use(snapshot)
         remove_stale(self.root, keep={latest})
+
+    def _update_analyzer(self) -> None:
+        """Re-tokenise an index written by an older analyzer before anything is added to it, so
+        every segment's postings hold the tokens queries are made of (indexing/store/reanalyse.py)."""
+        updated = reanalyse.bring_up_to_date(self.root, self._db(), self.store._snapshot)
+        if updated is None:
+            return
+        publish(self.root, updated, self.store.embedder_name, self.store.dim)
+        self.store._use(updated)
+        remove_stale(self.root, keep={updated.generation, updated.generation - 1})
+        release_memory()
 
     # ---- what is already there -------------------------------------------------------------------
 
@@ -277,7 +290,7 @@ class IndexWriter:
         try:
             snapshot = advance(self.root, conn, previous, generation, self.store.dim)
         except ValueError:  # the derived index disagreed with the database: rebuild it whole
-            snapshot = advance(self.root, conn, Snapshot(0, []), generation, self.store.dim)
+            snapshot = advance(self.root, conn, empty_snapshot(conn), generation, self.store.dim)
         publish(self.root, snapshot, self.store.embedder_name, self.store.dim)
         self.store._use(snapshot)
         self._collect_garbage(conn, keep={generation, previous.generation})
@@ -439,7 +452,7 @@ class IndexWriter:
         parts = [(v.segment, v.alive) for v in snapshot.views[start:stop]]
         written = segments.merge(self.root, parts, segments.new_id(snapshot.generation), codec_id, codec, options)
         views = snapshot.views[:start] + ([SegmentView(written)] if len(written) else []) + snapshot.views[stop:]
-        updated = Snapshot(snapshot.generation, views, codec_id)
+        updated = Snapshot(snapshot.generation, views, codec_id, snapshot.analyzer)
         publish(self.root, updated, self.store.embedder_name, self.store.dim)
         self.store._use(updated)
         remove_stale(self.root, keep={snapshot.generation, snapshot.generation - 1})
