@@ -22,7 +22,7 @@ import numpy as np
 
 from evidence.focus import Focus, question_focus, weighted_coverage
 from evidence.schema import Evidence, RetrievalScores, SearchFilters
-from evidence.synonyms import canonical_map, expand_query
+from evidence.synonyms import canonical_map, clinical_wording, expand_query
 from indexing.lexical import lexical_tokens
 from indexing.schema import Chunk
 from indexing.text import has_cjk
@@ -51,8 +51,11 @@ MIN_COVERAGE = 0.75  # IDF-weighted coverage that, with a modest cosine, is enou
 MIN_COVERAGE_CJK = 0.28  # Chinese questions: share of the question's Chinese terms
 MIN_COVERAGE_LATIN_IN_CJK = 0.99  # ... or every Latin-script term of a Chinese question (qSOFA, LDL-C)
 # ... or, for a passage with no Chinese text, this share (and at least two) of the question's
-# concepts named in English through evidence.synonyms ("房颤" is AF, "华法林" warfarin): a Chinese
-# question about an English guideline has no Chinese term to find there (issue 9: a109-a112).
+# concepts that have an English name (evidence.synonyms: "房颤" is AF, "华法林" warfarin; Latin
+# words of the question): a Chinese question about an English guideline has no Chinese term to
+# find there (issue 9: a109-a112), and a Chinese run with no English name ("需要处理") cannot be
+# found in it by words, so it is left out of the share (`_named_in_latin`). The embedder cannot
+# stand in: all-MiniLM-L6-v2 is English-only (DENSE_WEIGHT_CJK).
 MIN_CROSS_LANGUAGE = 0.6
 # Subject ranking (evidence.focus): share of the relevance score that is the subject score, and
 # the share of the best subject score a passage needs to count as on the question's subject.
@@ -207,13 +210,16 @@ class Retriever:
         if allowed is not None and not allowed:
             return []
         pool = max(MIN_POOL, POOL_FACTOR * k)
-        dense = self._dense(question, pool, allowed)
+        # lay and brand words in clinical names ("brain bleed" -> "intracerebral hemorrhage",
+        # evidence.synonyms.LAY_TERMS): the embedder and the relevance cut see the guideline's wording
+        wording = clinical_wording(question)
+        dense = self._dense(wording, pool, allowed)
         lexical = self.store.search_lexical(expand_query(question), pool, chunk_filter=allowed)
         candidates = self._fuse(dense, lexical, self.dense_weight_cjk if _is_cjk(question) else 1.0)
         self._load(candidates)
         if not relevance_cut:
             return self._finish(candidates, k)
-        terms = set(_index_terms(question))
+        terms = set(_index_terms(wording))
         weights = self._term_weights(terms)
         focus = question_focus(question, _index_terms)
         focus_weights = self._term_weights(focus.tokens())
@@ -362,9 +368,10 @@ class Retriever:
             c.coverage = sum(weights[t] for t in found) / total
             c.coverage_cjk = len(found & cjk) / len(cjk) if cjk else 0.0
             c.coverage_latin = len(found & latin) / len(latin) if latin else 0.0
-            if focus is not None and focus.concepts and cjk and not _is_cjk(c.chunk.text):
-                c.concepts_found = sum(concept.found_in(_chunk_terms(c.chunk)) >= 0.5 for concept in focus.concepts)
-                c.coverage_concepts = c.concepts_found / len(focus.concepts)
+            nameable = [concept for concept in focus.concepts if _named_in_latin(concept)] if focus is not None else []
+            if nameable and cjk and not _is_cjk(c.chunk.text):
+                c.concepts_found = sum(concept.found_in(_chunk_terms(c.chunk)) >= 0.5 for concept in nameable)
+                c.coverage_concepts = c.concepts_found / len(nameable)
         return self.is_relevant(question, c)
 
     def _finish(self, candidates: list[Candidate], k: int, group: bool = True, keep=None, rank=None) -> list[Evidence]:
@@ -422,6 +429,14 @@ class Retriever:
                 )
             )
         return out
+
+
+def _named_in_latin(concept) -> bool:
+    """A concept an English passage can name: it has a Latin-script name (an English word of the
+    question, or an English name through evidence.synonyms: "房颤" is AF, "血糖" blood glucose). A
+    Chinese run with no English name ("缓解时", "需要处理") cannot be found in an English passage
+    by words, so it neither counts for nor against one (MIN_CROSS_LANGUAGE)."""
+    return any(not has_cjk(t) for name in concept.names for t in name)
 
 
 def subject_score(e: Evidence, focus: Focus, weights: dict[str, float]) -> float:

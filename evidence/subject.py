@@ -161,7 +161,7 @@ def _same_root(word: str, words: Iterable[str]) -> bool:
 
 _FEMALE = re.compile(r"\b(?:wom[ae]n|female|females|postmenopausal|pregnan\w*|girls?)\b|女性|妇女|绝经后|孕妇", re.I)
 _MALE = re.compile(r"\b(?:m[ae]n|male|males|boys?)\b|男性", re.I)
-_CHILD = re.compile(r"\b(?:child|children|childhood|paediatric|pediatric|infants?|neonat\w*|newborns?|adolescents?|boys?|girls?)\b"
+_CHILD = re.compile(r"\b(?:child|children|childhood|paediatric|pediatric|infants?|neonat\w*|newborns?|bab(?:y|ies)|adolescents?|boys?|girls?)\b"
                     r"|儿童|小儿|青少年|新生儿", re.I)
 _ADULT = re.compile(r"\badults?\b|成人|成年", re.I)
 _OLDER = re.compile(r"\b(?:elderly|older|geriatric)\b|老年", re.I)

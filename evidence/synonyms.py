@@ -43,7 +43,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("VTE", "venous thromboembolism", "静脉血栓栓塞"),
     ("DVT", "deep vein thrombosis", "deep venous thrombosis", "深静脉血栓"),
     ("pulmonary embolism", "肺栓塞"),  # "PE" is also "physical examination"
-    ("COPD", "chronic obstructive pulmonary disease", "慢阻肺", "慢性阻塞性肺疾病"),
+    ("COPD", "chronic obstructive pulmonary disease", "chronic obstructive lung disease", "慢阻肺", "慢性阻塞性肺疾病"),
     ("CAP", "community-acquired pneumonia", "community acquired pneumonia", "社区获得性肺炎"),
     ("UTI", "urinary tract infection", "尿路感染"),
     ("BP", "blood pressure", "血压"),
@@ -68,6 +68,23 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("septic shock", "脓毒性休克", "感染性休克"),
     ("serum urate", "血尿酸"),
     ("antibiotic", "antibiotics", "抗生素"),
+    ("oral", "orally", "口服"),
+    ("beta-blocker", "beta-blockers", "beta blocker", "beta blockers", "β受体阻滞剂", "β阻滞剂", "β-受体阻滞剂"),
+    ("ICS", "inhaled corticosteroid", "inhaled corticosteroids", "inhaled steroid", "inhaled steroids", "吸入糖皮质激素"),
+    ("basilar skull fracture", "basal skull fracture", "skull base fracture", "颅底骨折"),
+    ("blood glucose", "plasma glucose", "血糖"),
+    ("hypoglycemia", "hypoglycaemia", "低血糖"),
+    ("hyperglycemia", "hyperglycaemia", "高血糖"),
+    ("beta-hydroxybutyrate", "β-hydroxybutyrate", "β-羟丁酸", "β羟丁酸"),
+    ("thrombolysis", "thrombolytic therapy", "溶栓"),
+    ("anticoagulant", "anticoagulants", "抗凝药", "抗凝剂"),
+    ("pneumonia", "肺炎"),
+    ("asthma", "哮喘"),
+    ("pancreatitis", "胰腺炎"),
+    ("burn", "burns", "烧伤"),
+    ("depression", "抑郁症", "抑郁"),
+    ("endocarditis", "心内膜炎"),
+    ("meningitis", "脑膜炎"),
     # Drug names in Chinese, so that a Chinese question finds an English guideline's regimen
     ("warfarin", "华法林"),
     ("aspirin", "阿司匹林"),
@@ -79,6 +96,10 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("insulin", "胰岛素"),
     ("allopurinol", "别嘌醇"),
     ("nimodipine", "尼莫地平"),
+    ("heparin", "肝素"),
+    ("fluoxetine", "氟西汀"),
+    ("naloxone", "纳洛酮"),
+    ("vitamin K", "维生素K"),
     ("alteplase", "tPA", "rtPA", "rt-PA", "tissue plasminogen activator", "阿替普酶"),
     # British and American spellings of the same word
     ("haemoglobin", "hemoglobin"),
@@ -139,6 +160,87 @@ DRUG_CLASSES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("bisphosphonate", "bisphosphonates"), ("alendronate", "risedronate", "ibandronate", "zoledronic acid")),
     (("csDMARD", "csDMARDs"), ("methotrexate", "sulfasalazine", "hydroxychloroquine", "leflunomide")),
     (("benzodiazepine", "benzodiazepines"), ("lorazepam", "diazepam", "chlordiazepoxide", "midazolam")),
+    (("corticosteroid", "corticosteroids", "glucocorticoid", "glucocorticoids", "steroid", "steroids"),
+     ("prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone")),
+)
+
+
+# Bedside and lay words -> the clinical names a guideline uses: (lay names, clinical names). Written
+# from general medical usage, not from the corpus. One way only: a question saying "drip" means an
+# infusion, but a guideline's "infusion" is not rewritten as "drip". The first clinical name is the
+# one a question is reworded with for retrieval (`clinical_wording`); all of them, with their own
+# synonym group and drug-class relatives, become names of the question's concept (`mentioned_groups`).
+LAY_TERMS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("drip", "drips", "IV drip"), ("infusion", "intravenous infusion", "IV infusion", "infusions")),
+    (("baby", "babies"), ("newborn", "infant", "neonate", "newborns", "infants", "neonates", "neonatal")),
+    (("brain bleed", "brain bleeding", "brain haemorrhage", "brain hemorrhage", "bleed in the brain", "bleeding in the brain"),
+     ("intracerebral hemorrhage", "intracranial hemorrhage", "ICH")),
+    (("bedbound", "bed-bound", "bed bound", "bedridden", "bed-ridden"),
+     ("nonambulatory", "non-ambulatory", "immobile", "immobilized", "immobilised", "immobility")),
+    (("pulse", "pulse rate"), ("heart rate",)),  # not "pulse oximetry" / "pulse pressure" (_LAY_NOT_BEFORE)
+    (("floppy",), ("poor tone", "hypotonia", "hypotonic", "limp")),
+    (("blood thinner", "blood thinners"), ("anticoagulant", "anticoagulants", "anticoagulation")),
+    (("water pill", "water pills", "water tablet", "water tablets"), ("diuretic", "diuretics")),
+    (("blood sugar", "blood sugars", "sugar level", "sugar levels"), ("blood glucose", "glucose")),
+    (("mini-stroke", "mini stroke", "ministroke"), ("transient ischemic attack", "TIA")),
+    (("clot in the lung", "clot in the lungs", "lung clot", "blood clot in the lung"), ("pulmonary embolism",)),
+    (("leg clot", "clot in the leg", "blood clot in the leg"), ("deep vein thrombosis", "DVT")),
+    (("stomach bleed", "gut bleed", "bleeding ulcer"), ("upper gastrointestinal bleeding", "gastrointestinal bleeding", "GI bleeding")),
+    (("vomiting blood", "throwing up blood"), ("hematemesis", "haematemesis")),
+    (("black stools", "tarry stools", "black tarry stools"), ("melena", "melaena")),
+    (("smoke exposure",), ("smoke inhalation", "inhalation injury")),
+    (("cooling",), ("therapeutic hypothermia", "hypothermia", "targeted temperature management")),
+    (("kidney stones",), ("nephrolithiasis", "urolithiasis")),
+    (("water on the lungs", "fluid on the lungs"), ("pulmonary edema", "pulmonary oedema")),
+    (("collapsed lung",), ("pneumothorax",)),
+    (("heart failure medication",), ("guideline-directed medical therapy", "GDMT")),
+)
+_LAY_NOT_BEFORE = {"pulse": r"(?!\s*-?\s*(?:ox\w*|pressure|steroid\w*|dos\w*|therapy))"}
+
+# Brand names -> generic (international nonproprietary) names, from general prescribing knowledge:
+# a clinician says "Eliquis" or "Praxbind", a guideline says "apixaban" or "idarucizumab".
+BRAND_NAMES: tuple[tuple[str, str], ...] = (
+    ("Praxbind", "idarucizumab"), ("Andexxa", "andexanet alfa"), ("Ondexxya", "andexanet alfa"),
+    ("Kcentra", "prothrombin complex concentrate"), ("Beriplex", "prothrombin complex concentrate"),
+    ("Eliquis", "apixaban"), ("Xarelto", "rivaroxaban"), ("Pradaxa", "dabigatran"), ("Savaysa", "edoxaban"),
+    ("Lixiana", "edoxaban"), ("Coumadin", "warfarin"), ("Jantoven", "warfarin"), ("Lovenox", "enoxaparin"),
+    ("Clexane", "enoxaparin"), ("Fragmin", "dalteparin"), ("Arixtra", "fondaparinux"),
+    ("Plavix", "clopidogrel"), ("Brilinta", "ticagrelor"), ("Brilique", "ticagrelor"), ("Effient", "prasugrel"),
+    ("Activase", "alteplase"), ("Actilyse", "alteplase"), ("TNKase", "tenecteplase"), ("Metalyse", "tenecteplase"),
+    ("Lipitor", "atorvastatin"), ("Crestor", "rosuvastatin"), ("Zocor", "simvastatin"), ("Pravachol", "pravastatin"),
+    ("Zetia", "ezetimibe"), ("Ezetrol", "ezetimibe"), ("Repatha", "evolocumab"), ("Praluent", "alirocumab"),
+    ("Lasix", "furosemide"), ("Aldactone", "spironolactone"), ("Lanoxin", "digoxin"), ("Cordarone", "amiodarone"),
+    ("Pacerone", "amiodarone"), ("Multaq", "dronedarone"), ("Norvasc", "amlodipine"), ("Zestril", "lisinopril"),
+    ("Prinivil", "lisinopril"), ("Cozaar", "losartan"), ("Diovan", "valsartan"), ("Lopressor", "metoprolol"),
+    ("Toprol", "metoprolol"), ("Coreg", "carvedilol"), ("Nimotop", "nimodipine"), ("Levophed", "norepinephrine"),
+    ("Glucophage", "metformin"), ("Jardiance", "empagliflozin"), ("Farxiga", "dapagliflozin"), ("Forxiga", "dapagliflozin"),
+    ("Invokana", "canagliflozin"), ("Ozempic", "semaglutide"), ("Wegovy", "semaglutide"), ("Rybelsus", "semaglutide"),
+    ("Victoza", "liraglutide"), ("Trulicity", "dulaglutide"), ("Actos", "pioglitazone"), ("Lantus", "insulin glargine"),
+    ("Prozac", "fluoxetine"), ("Zoloft", "sertraline"), ("Lexapro", "escitalopram"), ("Celexa", "citalopram"),
+    ("Paxil", "paroxetine"), ("Wellbutrin", "bupropion"), ("Effexor", "venlafaxine"), ("Cymbalta", "duloxetine"),
+    ("Remeron", "mirtazapine"), ("Spravato", "esketamine"), ("Zulresso", "brexanolone"),
+    ("Narcan", "naloxone"), ("Revia", "naltrexone"), ("Vivitrol", "naltrexone"), ("Campral", "acamprosate"),
+    ("Antabuse", "disulfiram"), ("Topamax", "topiramate"), ("Neurontin", "gabapentin"),
+    ("Zyloprim", "allopurinol"), ("Uloric", "febuxostat"), ("Adenuric", "febuxostat"), ("Krystexxa", "pegloticase"),
+    ("Colcrys", "colchicine"), ("Kineret", "anakinra"), ("Ilaris", "canakinumab"),
+    ("Humira", "adalimumab"), ("Enbrel", "etanercept"), ("Remicade", "infliximab"), ("Actemra", "tocilizumab"),
+    ("RoActemra", "tocilizumab"), ("Orencia", "abatacept"), ("Rituxan", "rituximab"), ("MabThera", "rituximab"),
+    ("Xeljanz", "tofacitinib"), ("Olumiant", "baricitinib"), ("Rinvoq", "upadacitinib"), ("Plaquenil", "hydroxychloroquine"),
+    ("Fosamax", "alendronate"), ("Actonel", "risedronate"), ("Reclast", "zoledronic acid"), ("Aclasta", "zoledronic acid"),
+    ("Prolia", "denosumab"), ("Forteo", "teriparatide"), ("Tymlos", "abaloparatide"), ("Evenity", "romosozumab"),
+    ("Xolair", "omalizumab"), ("Nucala", "mepolizumab"), ("Fasenra", "benralizumab"), ("Dupixent", "dupilumab"),
+    ("Tezspire", "tezepelumab"), ("Ventolin", "salbutamol"), ("ProAir", "albuterol"), ("Spiriva", "tiotropium"),
+    ("Symbicort", "budesonide-formoterol"), ("Singulair", "montelukast"),
+    ("Tylenol", "acetaminophen"), ("Panadol", "paracetamol"), ("Advil", "ibuprofen"), ("Motrin", "ibuprofen"),
+    ("Nurofen", "ibuprofen"), ("Toradol", "ketorolac"), ("Celebrex", "celecoxib"),
+    ("Solu-Medrol", "methylprednisolone"), ("Medrol", "methylprednisolone"), ("Decadron", "dexamethasone"),
+    ("Protonix", "pantoprazole"), ("Nexium", "esomeprazole"), ("Prilosec", "omeprazole"), ("Losec", "omeprazole"),
+    ("Keppra", "levetiracetam"), ("Dilantin", "phenytoin"), ("Ativan", "lorazepam"), ("Valium", "diazepam"),
+    ("Augmentin", "amoxicillin-clavulanate"), ("Zithromax", "azithromycin"), ("Rocephin", "ceftriaxone"),
+    ("Zosyn", "piperacillin-tazobactam"), ("Tazocin", "piperacillin-tazobactam"), ("Cipro", "ciprofloxacin"),
+    ("Levaquin", "levofloxacin"), ("Bactrim", "trimethoprim-sulfamethoxazole"), ("Septra", "trimethoprim-sulfamethoxazole"),
+    ("Macrobid", "nitrofurantoin"), ("Macrodantin", "nitrofurantoin"), ("Monurol", "fosfomycin"), ("Vancocin", "vancomycin"),
+    ("Cubicin", "daptomycin"), ("Merrem", "meropenem"), ("Flagyl", "metronidazole"), ("Tamiflu", "oseltamivir"),
 )
 
 
@@ -161,6 +263,55 @@ _PATTERNS: tuple[tuple[tuple[str, re.Pattern[str]], ...], ...] = tuple(
 _CLASS_PATTERNS = tuple(
     (tuple((n, _pattern(n)) for n in names), tuple((m, _pattern(m)) for m in members)) for names, members in DRUG_CLASSES
 )
+
+
+def _lay_pattern(name: str) -> re.Pattern[str]:
+    """A lay or brand name as a whole word, any case ("praxbind"), with its exclusions (_LAY_NOT_BEFORE)."""
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-]){_LAY_NOT_BEFORE.get(name.lower(), '')}", re.I)
+
+
+_PLAIN_ENTRIES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = LAY_TERMS + tuple(((b,), (g,)) for b, g in BRAND_NAMES)
+_PLAIN_PATTERNS = tuple(
+    (tuple((n, _lay_pattern(n)) for n in sorted(lay, key=len, reverse=True)), clinical) for lay, clinical in _PLAIN_ENTRIES
+)
+
+
+def plain_terms(text: str) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """Each lay or brand name the text uses (LAY_TERMS, BRAND_NAMES), longest first and not inside a
+    longer one already found: [(name as written in the entry, its lay names, its clinical names)]."""
+    hits: list[tuple[int, int, str, tuple[str, ...], tuple[str, ...]]] = []
+    for names, clinical in _PLAIN_PATTERNS:
+        for name, pattern in names:
+            m = pattern.search(text)
+            if m:
+                hits.append((m.start(), m.end(), name, tuple(n for n, _ in names), clinical))
+                break
+    hits.sort(key=lambda h: h[0] - h[1])  # longest span first
+    taken: list[tuple[int, int]] = []
+    out = []
+    for start, end, name, lay, clinical in hits:
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        out.append((name, lay, clinical))
+    return out
+
+
+def clinical_wording(text: str) -> str:
+    """The question with each lay or brand name replaced by its first clinical name ("brain bleed"
+    -> "intracerebral hemorrhage"): what retrieval embeds and scores relevance on."""
+    for name, _, clinical in plain_terms(text):
+        text = _lay_pattern(name).sub(clinical[0], text, count=1)
+    return text
+
+
+def _clinical_names(clinical: Iterable[str]) -> list[str]:
+    """Clinical names with the other names of their synonym group ("ICH" -> "intracerebral haemorrhage")."""
+    out = list(clinical)
+    for group in _PATTERNS:
+        if any(p.fullmatch(c) for c in clinical for _, p in group):
+            out.extend(n for n, _ in group)
+    return list(dict.fromkeys(out))
 
 
 def related_names(name: str) -> list[str]:
@@ -186,14 +337,17 @@ def class_relatives(text: str) -> list[str]:
 
 
 def expand_query(text: str) -> str:
-    """The question followed by the other names of every concept it mentions (for BM25), and the
-    members of a drug class it names or the class of a drug it names (DRUG_CLASSES)."""
-    extra: list[str] = []
+    """The question followed by the other names of every concept it mentions (for BM25), the
+    clinical names of its lay and brand words (LAY_TERMS, BRAND_NAMES), and the members of a drug
+    class it names or the class of a drug it names (DRUG_CLASSES)."""
+    extra: list[str] = [c for _, _, clinical in plain_terms(text) for c in _clinical_names(clinical)]
+    seen = text + "\n" + "\n".join(extra)
     for group in _PATTERNS:
-        present = [name for name, pattern in group if pattern.search(text)]
+        present = [name for name, pattern in group if pattern.search(seen)]
         if present:
-            extra.extend(name for name, pattern in group if name not in present)
-    extra.extend(n for n in class_relatives(text) if n not in extra)
+            extra.extend(name for name, pattern in group if name not in present and name not in extra)
+    extra.extend(n for n in class_relatives(seen) if n not in extra)
+    extra = [n for n in dict.fromkeys(extra) if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text, re.I)]
     return text if not extra else text + "\n" + " ; ".join(extra)
 
 
@@ -225,8 +379,9 @@ def _canonical_map(tokenize: Callable[[str], Iterable[str]]) -> Mapping[str, str
 
 
 def mentioned_groups(text: str) -> list[tuple[tuple[str, ...], str]]:
-    """Each synonym group the text names, with the name it used: [(group, name), ...]."""
-    found = []
+    """Each synonym group the text names, with the name it used: [(group, name), ...]; a lay or
+    brand word counts as a group of its own names and its clinical names (`plain_terms`)."""
+    found = [((*lay, *_clinical_names(clinical)), name) for name, lay, clinical in plain_terms(text)]
     for names, group in zip(SYNONYM_GROUPS, _PATTERNS):
         used = next((name for name, pattern in group if pattern.search(text)), None)
         if used is not None:

@@ -328,3 +328,15 @@ def test_an_empty_index_retrieves_nothing():
     r = Retriever(empty, empty.embedder)
     assert r.search("apixaban in atrial fibrillation", k=5) == []
     assert r.search_dense("apixaban", k=5) == [] and r.search_lexical("apixaban", k=5) == []
+
+
+def test_a_chinese_question_meets_an_english_passage_through_its_english_names():
+    """A Chinese question about an English guideline is judged on the concepts it names in English
+    ("脑出血" ICH, "血糖" blood glucose); a run with no English name ("需要处理") neither helps nor
+    hurts, and a question whose other named concept is missing ("血压") is still cut."""
+    s = FakeStore()
+    s.add("ich", ["Glucose in ICH: treating hypoglycemia (< 60 mg/dL) is recommended; monitor glucose closely."], year=2022)
+    s.add("gout", [GOUT], year=2020)
+    r = Retriever(s, s.embedder)
+    assert [e.document_id for e in r.search("脑出血患者血糖低于多少需要处理？", k=5)] == ["ich"]
+    assert r.search("脑出血患者血压目标是多少？", k=5) == []

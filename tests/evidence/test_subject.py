@@ -105,3 +105,31 @@ def test_question_scope_reads_sex_age_and_pregnancy_and_ignores_child_pugh():
     assert out_of_scope(Scope(age="child"), "The Child-Pugh score assesses the severity of chronic liver disease") is not None
     assert out_of_scope(Scope(pregnant=True), "对大多数非妊娠成年2型糖尿病患者，合理的HbA1c控制目标为<7%（A）。") is not None
     assert out_of_scope(Scope(pregnant=True), "LMWH is the preferred anticoagulant in pregnancy") is None
+
+
+DKA_TRANSITION = """Transition to Subcutaneous Insulin
+- Must overlap IV insulin infusion by 1-2 hours after administering the first dose of subcutaneous basal insulin before discontinuing the IV infusion."""
+
+IDARUCIZUMAB = """Dabigatran Reversal
+- Idarucizumab dosing: 5 g IV administered as two consecutive infusions of 2.5 g each (each infused over 5-10 minutes, or as bolus injection)."""
+
+
+@pytest.mark.parametrize(("question", "text", "quoted"), [
+    ("How long should basal insulin overlap the insulin drip before stopping it?", DKA_TRANSITION, "Must overlap IV insulin infusion"),
+    ("How is Praxbind given to reverse dabigatran?", IDARUCIZUMAB, "Idarucizumab dosing"),
+])
+def test_a_lay_or_brand_word_is_named_by_its_clinical_name(question, text, quoted):
+    """"drip" and "Praxbind" are rare words no guideline prints; the guideline's "infusion" and
+    "idarucizumab" name them (evidence.synonyms.LAY_TERMS, BRAND_NAMES)."""
+    digest = compose_digest(question, [passage(text, "Guideline")])
+    assert not digest.insufficient and quoted in digest.text
+
+
+def test_a_brand_of_another_drug_is_still_not_named():
+    """Andexxa is andexanet alfa, not idarucizumab: the idarucizumab sentence does not answer it."""
+    digest = compose_digest("How is Andexxa given to reverse dabigatran?", [passage(IDARUCIZUMAB, "Guideline")])
+    assert digest.insufficient and "[E1]" not in digest.text
+
+
+def test_a_baby_is_a_child_for_the_scope_check():
+    assert question_scope("Target temperature for cooling a baby?").age == "child"

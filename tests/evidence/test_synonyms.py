@@ -84,3 +84,19 @@ def test_lay_names_meet_the_guideline_terms():
     assert "hypertension" in expand_query("How many drinks for a woman with high blood pressure?")
     assert "STEMI" in expand_query("Below what saturation is oxygen indicated in ST-elevation MI?")
     assert "SpO2" in expand_query("Which patients qualify for the oxygen saturation Scale 2?")
+
+
+def test_lay_and_brand_words_meet_the_clinical_names_a_guideline_uses():
+    """A clinician says "Praxbind", "brain bleed", "a pulse of 115"; the guideline says idarucizumab,
+    intracerebral hemorrhage, heart rate (evidence.synonyms.LAY_TERMS, BRAND_NAMES)."""
+    from evidence.synonyms import clinical_wording, mentioned_groups
+
+    assert "idarucizumab" in expand_query("How is Praxbind given to reverse dabigatran?")
+    assert "statin" in expand_query("Lipitor dose after a stroke?")  # brand -> generic -> its class
+    assert clinical_wording("Brain bleed with falling consciousness") == "intracerebral hemorrhage with falling consciousness"
+    assert "heart rate" in expand_query("Wells score: points for a pulse of 115?")
+    assert "ICH" in [n for group, _ in mentioned_groups("DVT prevention after a brain bleed") for n in group]
+    # a compound or another word keeps its own meaning
+    assert clinical_wording("Where does the pulse oximeter go?") == "Where does the pulse oximeter go?"
+    assert "infusion" not in expand_query("Clear fluid dripping from the nose")
+    assert "newborn" not in expand_query("Babysitting advice")
