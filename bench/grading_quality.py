@@ -9,9 +9,10 @@ Run:
 The real set is `bench/data/grading/pubmed_dev.jsonl` (see the README beside it: sources,
 licences, how each label was assigned after reading the abstract, and the split). The tuning
 half holds session 3's two halves (its held-back half, scored once then, carries
-`was_heldback_session3`) and session 4's held set (`was_heldback_session4`); the held-back set
-(`split: held`, `added: session5`) is a new batch of abstracts from files not used before,
-labelled and committed before any grader change was measured on it. Besides the grader and the
+`was_heldback_session3`) and the held sets of sessions 4-6 (`was_heldback_session4`,
+`was_held_session5`, `was_held_session6`); the held-back set (`split: held`, `added: session7`) is
+a new batch of records never in the set before, labelled and committed before any grader change
+was measured on it. Besides the grader and the
 keyword baseline, the grader's rules alone (`grade_document(..., model=False)`) are scored, so the
 learned design reading's share shows; on the tuning half the learned reading has seen every
 abstract in training, so its honest tuning estimate is the cross-validation in
@@ -21,7 +22,7 @@ its PubMed metadata (publication types, MeSH) where the record carries some. The
 baseline below is deliberately simple (~30 lines): a grader that cannot beat it is not earning
 its complexity.
 
-Prints one table per split and mode and writes bench/results/grading_quality.json.
+Prints one table per split and mode and writes bench/results/grading_quality.json (or `--out`).
 """
 
 from __future__ import annotations
@@ -261,13 +262,15 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="list every document the grader gets wrong")
     parser.add_argument("--synthetic", action="store_true", help="also score the old synthetic passages")
     parser.add_argument("--stated-grades", action="store_true", help="also count stated grades in the demo corpus")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "grading_quality.json",
+                        help="where to write the results JSON (e.g. a once-only held run's own file)")
     args = parser.parse_args()
     report = real_set(["tune", "held"] if args.held else ["tune"], args.misses)
     if args.synthetic:
         report["synthetic_regression"] = synthetic_sets()
     if args.stated_grades:
         report["demo_corpus_stated_grades"] = stated_grades_on_demo_corpus()
-    out = ROOT / "bench" / "results" / "grading_quality.json"
+    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"wrote {out.relative_to(ROOT)}")

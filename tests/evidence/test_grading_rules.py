@@ -67,7 +67,7 @@ def test_a_self_named_commentary_is_expert_opinion_even_when_it_gives_an_overvie
 def test_a_title_naming_guidelines_and_a_study_design_is_the_study():
     text = ("General practices were randomly assigned to receive the guideline with educational outreach or the "
             "guideline by post. Adherence was measured in 1,200 patients; outreach raised it (p<0.01).")
-    g = grade_document("The impact of guideline dissemination for depression: a randomised controlled trial", text)
+    g = grade_document("Guideline dissemination for depression in general practice: a randomised controlled trial", text)
     assert g.source_type == SourceType.RCT and any("study about guidelines" in r for r in g.reasons), g.reasons
     own = grade_document("Clinical practice guideline for the management of atrial fibrillation",
                          "The panel recommends rate control as first-line therapy (strong recommendation).")
