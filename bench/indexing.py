@@ -82,11 +82,29 @@ def make_corpus(directory: Path, pages: int, seed: int = 0) -> int:
 
 
 def _cpu_s() -> float:
-    """CPU seconds of this process (all threads) and its finished children (the PDF reader
-    worker): on a shared machine whose load swings between the pipeline and the floor run, the
-    CPU ratio shows the work the pipeline adds to embedding, which the wall ratio cannot."""
+    """CPU seconds of this process (all threads) and its children, finished or running: on a
+    shared machine whose load swings between the pipeline and the floor run, the CPU ratio shows
+    the work the pipeline adds to embedding, which the wall ratio cannot. The PDF reader worker
+    is long-lived (indexing/readers/pdf_worker.py) and still running when the pipeline returns,
+    so RUSAGE_CHILDREN alone missed all the parsing; running children are read from /proc."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + _running_children_cpu_s()
+
+
+def _running_children_cpu_s() -> float:
+    """utime + stime of this process's live children (Linux /proc; 0 elsewhere)."""
+    total, me, tick = 0, os.getpid(), os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text(encoding="ascii")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (name) "; the name may hold spaces
+        if int(fields[1]) == me:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
 
 def child(corpus: Path, workers: int, annotate: bool) -> dict:

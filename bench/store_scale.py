@@ -32,12 +32,18 @@ exact top 10 is computed. Writes a table and bench/results/store_scale.json (one
     python bench/store_scale.py --search-only /tmp/idx --label mine-1M            # search an existing index
     python bench/store_scale.py --search-only /tmp/idx --optimize --label mine-1M-opt
     python bench/store_scale.py --search-only /tmp/idx --code /tmp/main-worktree --label main-1M
+    python bench/store_scale.py --search-only /tmp/idx --grid 256:256 384:512 --label mine-1M-grid
 
 `--search-only PATH` measures search on an index built earlier (by this bench, same --vectors)
 without rebuilding it: the exact top 10 comes from the index's own live vectors; `--optimize`
 first merges it into one segment (timed; `--codec` picks the codes it is written with);
 `--code DIR` runs the reader on another checkout's `indexing`/`evidence` packages (e.g. main's
-worktree), so two versions of the search are timed on the same files at the same time.
+worktree), so two versions of the search are timed on the same files at the same time;
+`--grid NPROBE:SHORTLIST ...` searches once per setting of the IVF search (cells visited,
+candidates re-ranked a segment), one row each, to choose the store's defaults (`indexing/store/dense.py`).
+With `--optimize` a grown index is merged into one segment at the largest size and searched
+again: an `optimized` row in the table (optimize time, the writer's peak RSS so far) and
+`after_optimize` in the JSON row.
 """
 
 from __future__ import annotations
@@ -196,28 +202,37 @@ def questions(corpus: Corpus, n_queries: int) -> list[str]:
 
 
 def measure_search(index_dir: Path, corpus: Corpus, commits: int, chunk_ids: list[np.ndarray],
-                   texts: list[str], qvecs: np.ndarray, nprobe: int | None) -> dict:
+                   texts: list[str], qvecs: np.ndarray, nprobe: int | None, shortlist: int | None = None) -> dict:
     """Hybrid latency, dense recall@10 and the reader's own peak RSS, from a reader opened in a
     fresh process (as the app opens it): the writer's process then holds only the writer's
     memory, and the reader's figure is the store's read side alone (no embedder: the query
     vectors come precomputed)."""
     ids = np.concatenate(chunk_ids)
     truth = ids[corpus.exact_top10(commits, qvecs)]
-    return run_search_child(index_dir, texts, qvecs, [[t.decode() for t in row] for row in truth], nprobe)
+    return run_search_child(index_dir, texts, qvecs, [[t.decode() for t in row] for row in truth], nprobe,
+                            shortlist=shortlist)
 
 
 def run_search_child(index_dir: Path, texts: list[str], qvecs: np.ndarray, truth: list[list[str]],
-                     nprobe: int | None, code: Path | None = None) -> dict:
+                     nprobe: int | None, code: Path | None = None, shortlist: int | None = None) -> dict:
     """`search_child` in a fresh process, on this checkout's packages or on those of `code`."""
     with tempfile.TemporaryDirectory(prefix="m1e-store-scale-job-") as tmp:
         job = Path(tmp)
         np.save(job / "queries.npy", qvecs, allow_pickle=False)
         (job / "job.json").write_text(json.dumps({
-            "index": str(index_dir), "nprobe": nprobe, "questions": texts, "truth": truth,
+            "index": str(index_dir), "nprobe": nprobe, "shortlist": shortlist, "questions": texts, "truth": truth,
             "code": str(code) if code else None}), encoding="utf-8")
         out = subprocess.run([sys.executable, __file__, "--search-child", str(job)], check=True,
                              capture_output=True, text=True, cwd=code or ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def dense_options(nprobe: int | None, shortlist: int | None, **extra):
+    """The store's DenseOptions with the given search settings (None: the store's default)."""
+    from indexing.store import DenseOptions
+
+    given = {k: v for k, v in {"nprobe": nprobe, "shortlist": shortlist, **extra}.items() if v}
+    return DenseOptions(**given) if given else None
 
 
 def search_child(job: Path) -> dict:
@@ -228,10 +243,10 @@ def search_child(job: Path) -> dict:
         sys.path.insert(0, spec["code"])
     from bench.search import percentile_ms
     from evidence.retrieval import rrf  # the fusion the product uses
-    from indexing.store import DenseOptions, IndexStore
+    from indexing.store import IndexStore
 
     qvecs = np.load(job / "queries.npy", allow_pickle=False)
-    options = DenseOptions(nprobe=spec["nprobe"]) if spec["nprobe"] else None
+    options = dense_options(spec["nprobe"], spec.get("shortlist"))
     t0 = time.perf_counter()
     reader = IndexStore.open(spec["index"], dense_options=options)
     open_s = time.perf_counter() - t0
@@ -252,7 +267,10 @@ def search_child(job: Path) -> dict:
         hits += len({cid for cid, _ in dense[:10]} & set(truth))
     stats = reader.stats()
     reader.close()
+    options = reader.dense_options
     return {
+        "nprobe_used": options.nprobe,
+        "shortlist_used": options.shortlist,
         "reader_open_s": open_s,
         "dense_kind": stats.dense_kind,
         "segments": stats.segments,
@@ -269,13 +287,14 @@ def search_child(job: Path) -> dict:
 
 
 def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, optimize: bool, sink,
-         nprobe: int | None = None) -> list[dict]:
-    from indexing.store import DenseOptions, IndexStore
+         nprobe: int | None = None, shortlist: int | None = None) -> list[dict]:
+    from indexing.store import IndexStore
 
     texts = questions(corpus, n_queries)
     qvecs = corpus.queries(texts)  # before the store opens, so the baseline includes them
     baseline = current_rss_mb()
-    kw = {"dense_options": DenseOptions(nprobe=nprobe)} if nprobe else {}
+    options = dense_options(nprobe, shortlist)
+    kw = {"dense_options": options} if options else {}
     store = IndexStore.open(index_dir, create=True, embedder_name=f"bench-{corpus.kind}-384", dim=DIM, **kw)
     rows: list[dict] = []
     commit_s: list[float] = []
@@ -324,17 +343,22 @@ def grow(index_dir: Path, corpus: Corpus, sizes: list[int], n_queries: int, opti
                     "disk_mb": disk_mb(index_dir),
                     "loadavg": os.getloadavg()[0],
                 }
-                row.update(measure_search(index_dir, corpus, c, chunk_ids, texts, qvecs, nprobe))
+                row.update(measure_search(index_dir, corpus, c, chunk_ids, texts, qvecs, nprobe, shortlist))
+                rows.append(row)
+                print(line(row), flush=True)
+                sink(rows)
                 if optimize and not targets and hasattr(w, "optimize"):
                     t0, c0 = time.perf_counter(), time.process_time()
                     w.optimize()
                     row["optimize_s"] = time.perf_counter() - t0
                     row["optimize_cpu_s"] = time.process_time() - c0
                     row["peak_rss_after_optimize_mb"] = rss_mb()
-                    row["after_optimize"] = measure_search(index_dir, corpus, c, chunk_ids, texts, qvecs, nprobe)
-                rows.append(row)
-                print(line(row), flush=True)
-                sink(rows)
+                    row["loadavg_after_optimize"] = os.getloadavg()[0]
+                    row["after_optimize"] = measure_search(index_dir, corpus, c, chunk_ids, texts, qvecs, nprobe,
+                                                           shortlist)
+                    row["after_optimize"]["disk_mb"] = disk_mb(index_dir)
+                    print(optimized_line(row), flush=True)
+                    sink(rows)
     store.close()
     return rows
 
@@ -349,6 +373,19 @@ def line(r: dict) -> str:
             f"{r['store_s_total']:>8.1f} {r['store_cpu_s_total']:>7.1f} {r['merge_s_total']:>7.1f} "
             f"{r['peak_rss_mb']:>7.0f} {r['rss_baseline_mb']:>6.0f} {r['reader_peak_rss_mb']:>6.0f} "
             f"{r['disk_mb']:>8.0f} {search_columns(r)}")
+
+
+def optimized_line(r: dict) -> str:
+    """The row of a size after `optimize` (one segment): its time, the writer's peak RSS so far
+    (VmHWM: the optimize's peak or the growth's, whichever was higher) and the search again."""
+    after = r["after_optimize"]
+    return (f"{'optimized':>9} {'':>9} {'':>6} {'':>7} {r['optimize_s']:>8.1f} {r['optimize_cpu_s']:>7.1f} {'':>7} "
+            f"{r['peak_rss_after_optimize_mb']:>7.0f} {'':>6} {after['reader_peak_rss_mb']:>6.0f} "
+            f"{disk_mb_of(after):>8} {search_columns(after)}  ({after['segments']} segment(s))")
+
+
+def disk_mb_of(r: dict) -> str:
+    return f"{r['disk_mb']:.0f}" if "disk_mb" in r else ""
 
 
 def search_columns(r: dict) -> str:
@@ -381,26 +418,49 @@ def exact_truth(index_dir: Path, qvecs: np.ndarray) -> tuple[list[list[str]], in
     return [[ids[i] for i in row if i >= 0] for row in best_i], len(ids)
 
 
-def search_only(index_dir: Path, corpus: Corpus, args) -> dict:
+def search_only(index_dir: Path, corpus: Corpus, args) -> list[dict]:
     """Search an existing index (optionally optimized first, with --codec codes) from a fresh
-    reader process on this checkout's code or on --code's."""
+    reader process on this checkout's code or on --code's: one row per --grid setting (the
+    exact top 10 is computed once for all of them), else one row with --nprobe/--shortlist."""
     from indexing.store import DenseOptions, IndexStore
 
     texts = questions(corpus, args.queries)
     qvecs = corpus.queries(texts)
-    row: dict = {"index": str(index_dir), "loadavg_before": os.getloadavg()[0]}
+    base: dict = {"index": str(index_dir), "loadavg_before": os.getloadavg()[0]}
     if args.optimize:
         options = DenseOptions(codec=args.codec) if args.codec else None
+        base["rss_before_optimize_mb"] = current_rss_mb()
         store = IndexStore.open(index_dir, dense_options=options)
         t0, c0 = time.perf_counter(), time.process_time()
         store.optimize()
-        row.update(optimize_s=time.perf_counter() - t0, optimize_cpu_s=time.process_time() - c0,
-                   optimize_codec=args.codec or "default", peak_rss_optimize_mb=rss_mb())
+        base.update(optimize_s=time.perf_counter() - t0, optimize_cpu_s=time.process_time() - c0,
+                    optimize_codec=args.codec or "default", peak_rss_optimize_mb=rss_mb(),
+                    loadavg_after_optimize=os.getloadavg()[0])
         store.close()
-    truth, row["passages"] = exact_truth(index_dir, qvecs)
-    row.update(run_search_child(index_dir, texts, qvecs, truth, args.nprobe, Path(args.code) if args.code else None))
-    row.update(loadavg=os.getloadavg()[0], disk_mb=disk_mb(index_dir))
-    return row
+        print(f"optimized in {base['optimize_s']:.1f} s ({base['optimize_cpu_s']:.1f} s CPU), "
+              f"peak RSS {base['peak_rss_optimize_mb']:.0f} MB", flush=True)
+    truth, base["passages"] = exact_truth(index_dir, qvecs)
+    base["disk_mb"] = disk_mb(index_dir)
+    rows = []
+    for nprobe, shortlist in args.grid or [(args.nprobe, args.shortlist)]:
+        row = {**base, "nprobe": nprobe, "shortlist": shortlist}
+        row.update(run_search_child(index_dir, texts, qvecs, truth, nprobe, Path(args.code) if args.code else None,
+                                    shortlist))
+        row["loadavg"] = os.getloadavg()[0]
+        rows.append(row)
+        print(f"{row['passages']:>9,} passages, {row['segments']} segment(s), nprobe {row['nprobe_used']}, "
+              f"shortlist {row['shortlist_used']}: p50 / cpu / p99 / kind / recall {search_columns(row)} "
+              f"(dense p50 {row['dense_p50_ms']:.1f} ms, load {row['loadavg']:.1f})", flush=True)
+    return rows
+
+
+def grid_setting(text: str) -> tuple[int, int]:
+    """'NPROBE:SHORTLIST' of --grid."""
+    try:
+        nprobe, shortlist = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--grid wants NPROBE:SHORTLIST, got {text!r}") from None
+    return nprobe, shortlist
 
 
 def main() -> None:
@@ -412,6 +472,9 @@ def main() -> None:
     parser.add_argument("--dir", help="index directory (default: a temporary one, removed after)")
     parser.add_argument("--vectors", choices=["minilm", "random"], default="minilm", help="see the module docstring")
     parser.add_argument("--nprobe", type=int, help="IVF cells searched (default: the store's)")
+    parser.add_argument("--shortlist", type=int, help="IVF candidates re-ranked a segment (default: the store's)")
+    parser.add_argument("--grid", type=grid_setting, nargs="+", metavar="NPROBE:SHORTLIST",
+                        help="with --search-only: one search row per setting")
     parser.add_argument("--search-only", metavar="PATH", help="only search the existing index at PATH")
     parser.add_argument("--code", metavar="DIR", help="with --search-only: the checkout whose packages search")
     parser.add_argument("--codec", choices=["pq4fs", "sq8"], help="with --search-only --optimize: the codes written")
@@ -432,6 +495,7 @@ def main() -> None:
             "sizes": args.sizes,
             "vectors": args.vectors,
             "nprobe": args.nprobe,
+            "shortlist": args.shortlist,
             "cpu_count": os.cpu_count(),
             "commit": _git_commit(Path(args.code) if args.code else ROOT),
             "note": args.note,
@@ -441,18 +505,17 @@ def main() -> None:
         RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
     if args.search_only:
-        row = search_only(Path(args.search_only), corpus, args)
-        print(f"{row['passages']:>9,} passages, {row['segments']} segments: p50 / cpu / p99 / kind / recall "
-              f"{search_columns(row)}", flush=True)
-        args.sizes = [row["passages"]]
-        sink([row])
+        rows = search_only(Path(args.search_only), corpus, args)
+        args.sizes = [rows[0]["passages"]]
+        sink(rows)
     elif args.dir:
         print(HEADER, flush=True)
-        grow(Path(args.dir), corpus, args.sizes, args.queries, args.optimize, sink, args.nprobe)
+        grow(Path(args.dir), corpus, args.sizes, args.queries, args.optimize, sink, args.nprobe, args.shortlist)
     else:
         print(HEADER, flush=True)
         with tempfile.TemporaryDirectory(prefix="m1e-store-scale-") as tmp:
-            grow(Path(tmp) / "index", corpus, args.sizes, args.queries, args.optimize, sink, args.nprobe)
+            grow(Path(tmp) / "index", corpus, args.sizes, args.queries, args.optimize, sink, args.nprobe,
+                 args.shortlist)
     print(f"wrote {RESULTS}", file=sys.stderr)
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from indexing.schema import Document, Page
-from indexing.text import display_width, is_cjk_char, join_lines
+from indexing.text import display_width, has_full_width, is_cjk_char, join_lines
 
 # ----------------------------------------------------------------------------- characters
 
@@ -174,7 +174,7 @@ def heading_level(line: str) -> tuple[int, bool] | None:
         return None
     letters = [c for c in bare if c.isalpha() and c.isascii()]
     words = bare.split()
-    has_cjk = any(is_cjk_char(c) for c in bare)
+    has_cjk = has_full_width(bare)
     if not has_cjk and len(letters) >= 4 and len(words) <= 10 and all(not c.islower() for c in letters):
         return 1, False  # ALL CAPS line
     if _looks_like_title(bare) and len(words) <= 8 and bare[0].isupper() and not _RECOMMENDS.search(bare):
@@ -205,7 +205,7 @@ def _looks_like_title(text: str) -> bool:
         return False
     if _TRAILING_FUNCTION_WORD.search(text):
         return False  # "... electrolyte abnormalities, and": a wrapped line, never a title
-    if any(is_cjk_char(c) for c in text):
+    if has_full_width(text):
         return display_width(text) <= 60 and "。" not in text
     words = text.split()
     return 1 <= len(words) <= 14 and (text[0].isupper() or text[0].isdigit())

@@ -27,13 +27,24 @@ Codec = Literal["pq4fs", "sq8"]
 COMPRESS_THRESHOLD = 100_000  # below this many live vectors exact search is fast enough (~10 ms)
 IVF_SEGMENT_MIN = 20_000  # smaller segments stay exact: 20k x 384 is ~2 ms of matrix-vector work
 NLIST = 1024  # coarse cells; ~1000 vectors a cell at 1M, the usual sqrt-of-N order
-# Cells visited per query. On passages whose vectors are sums of real MiniLM sentence vectors
-# (bench/store_scale.py; 200k of them, codes trained on 41k) recall@10 after the exact re-rank was
-# 0.77 at 48 cells, 0.88 at 128, 0.95 at 256, 0.97 at 384 (4.8 ms a query on the busy machine):
-# such vectors spread evenly, so a coarse cell holds few of a query's neighbours. 384 of 1024.
+# Cells visited per query (NPROBE) and candidates a segment re-ranks exactly (SHORTLIST, at least
+# 4 k). Passages whose vectors are sums of real MiniLM sentence vectors spread evenly, so a coarse
+# cell holds few of a query's neighbours, and 4-bit PQ misorders near neighbours, so both are
+# large. Chosen at 1M passages (bench/store_scale.py --grid, runs store7-1M-optimize and
+# store7-1M-12seg-grid in bench/results/store_scale.json; 100 queries, codes trained on 41k),
+# dense recall@10 against exact search, nprobe:shortlist:
+#   one segment (after optimize): 128:1024 0.908, 256:512 0.959, 256:1024 0.964, 384:512 0.977,
+#                                 384:1024 0.982, 384:2048 0.982, 512:1024 0.990
+#   12 segments (as grown):       256:256 0.953, 256:512 0.955, 384:256 0.969, 384:512 0.971,
+#                                 512:512 0.978
+# 256 cells leave recall within a query or two of the 0.95 target (the standard error of 100
+# queries is ~0.01); 384 gives a margin, and a longer shortlist or more cells buy under 0.015 for
+# more work. Cost (faiss search of the one 1M segment, CPU ms a query, one process, back to back):
+# 2.2 at 128 cells, 3.9 at 256, 5.5 at 384 (k=512; k=64..1024 within 2 ms), plus 1.3 ms for the
+# exact re-rank of 512 mapped rows: a fifth to a quarter of a hybrid query's ~30 ms (the BM25 side
+# and the chunk fetch are the rest), so the margin is cheap. Wall-clock p50s of the grid rows are
+# not comparable to each other: the 2-core machine was at load 5-7 while they ran.
 NPROBE = 384
-# Candidates a segment re-ranks exactly (at least 4 k). 4-bit PQ misorders near neighbours, so
-# the shortlist is long: 512 rows are 768 KB of floats read from the map, ~0.2 ms of dot products.
 SHORTLIST = 512
 TRAIN_PER_CELL = 40  # faiss wants >= 39 training points a cell
 MEMORY_MB = 1024  # budget for resident codes per PLANNED_VECTORS (fast-scan PQ4 needs 48 MB)

@@ -10,7 +10,9 @@ from indexing.text import (
     STOP_WORDS,
     cjk_count,
     detect_language,
+    display_width,
     has_cjk,
+    has_full_width,
     is_cjk_char,
     join_lines,
     normalize_space,
@@ -92,6 +94,24 @@ def test_scripts_and_language() -> None:
     assert detect_language("Which anticoagulant is preferred in AF?") == "en"
     assert detect_language("2型糖尿病患者HbA1c控制目标是多少？") == "zh"
     assert detect_language("12345 ！？") is None
+
+
+def test_full_width_characters_are_exactly_the_listed_ranges() -> None:
+    """The compiled class behind `is_cjk_char`/`display_width` holds exactly the code points of
+    the ranges (every code point up to the supplementary ideographs checked), and a range's ends
+    and their neighbours land on the right side."""
+    from indexing.text import _CJK_RANGES
+
+    def listed(code: int) -> bool:
+        return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+
+    codes = [c for c in range(0x30000) if not 0xD800 <= c <= 0xDFFF]
+    assert [c for c in codes if is_cjk_char(chr(c)) != listed(c)] == []
+    assert not is_cjk_char("\u3000") and is_cjk_char("\u3001") and is_cjk_char("\U0002fa1f") and not is_cjk_char("\U0002fa20")
+    assert display_width("药物ア，abc\u3000 x") == 14 and display_width("") == 0
+    assert has_full_width("dose （mg）") and not has_full_width("dose (mg)\u3000")
+    with pytest.raises(TypeError):
+        is_cjk_char("ab")
 
 
 def test_whitespace_and_joining() -> None:
