@@ -145,7 +145,9 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
     for item in out:  # a list unit is about what its first line says; its items only complete it
         if len(item.parts) > 1:
             item.text = " ".join(item.parts)
-    return out
+    # A lead-in whose list is not in this passage (the chunk ends at its colon, or a heading or
+    # table follows it) is quoted with its list or not at all: alone it promises items it lacks.
+    return [item for item in out if not item.parts[-1].endswith((":", "："))]
 
 
 def _cells(line: str) -> list[str]:
@@ -434,7 +436,7 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
     weights = _concept_weights(sentences, focus)
     contexts: dict[str, set[str]] = {}  # per passage: the terms of its title and headings
     passages: dict[str, set[str]] = {}  # ... and of its whole text
-    out, weak = [], []
+    out, weak, stated = [], [], []
     specific = [c for c in focus.concepts if not c.partial and (_SPECIFIC.match(c.word) or _NAMES_A_TREATMENT.search(c.word))]
     for s in sentences:
         e = s.evidence
@@ -456,9 +458,27 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
         s.answers = about and covered and populations and facets and names_it
         if s.answers:
             out.append(s)
-        elif about and populations and facets and names_it and s.full >= WEAK_COVERAGE:
-            weak.append(s)
-    return out or weak
+        elif about and populations and names_it and s.full >= WEAK_COVERAGE:
+            if facets:
+                weak.append(s)
+            if states_recommendation(s.text):
+                stated.append(s)
+    return _with_stated(out or weak, stated)
+
+
+def _with_stated(answers: list[_Sentence], stated: list[_Sentence]) -> list[_Sentence]:
+    """The answers plus the recommendations their own passages state about the question's subject
+    (`_answering`'s weak tier, the kind asked not required). A passage that answers a question
+    usually answers it in a stated recommendation, while the line that passes ANSWER_COVERAGE is
+    often a neighbour that repeats one more question word ("Mild elevations in transaminases
+    (common in heavy drinkers) are NOT a contraindication" over "APA recommends that naltrexone
+    not be used ... by individuals who use opioids" for a drinker taking opioids): 17 of the 213
+    answerable tuning questions quoted only neighbours with the gold passage ranked first, 12 with
+    this (bench/results/retrieval_quality_sentence7_before.json, ..._sentence7_tuning.json). Only
+    passages that already answer gain sentences, so whether the digest answers at all does not change."""
+    answering = {s.evidence.evidence_id for s in answers}
+    already = {id(s) for s in answers}  # a weak-tier answer may be one of them
+    return answers + [s for s in stated if s.evidence.evidence_id in answering and id(s) not in already]
 
 
 # A question word that names a drug, a disease or a procedure by its form (apixaban, remdesivir,

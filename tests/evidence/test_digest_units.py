@@ -4,7 +4,8 @@ whose answer is its third line still gets it quoted."""
 
 from __future__ import annotations
 
-from evidence.digest import _candidates, _pick, _Sentence, compose_digest
+from evidence.citations import check_citations
+from evidence.digest import _candidates, _pick, _Sentence, compose_digest, extractive_answer
 from evidence.schema import Evidence, RetrievalScores
 from indexing.labels import DocumentGrade, EvidenceLevel, SourceType
 
@@ -92,3 +93,43 @@ def test_a_third_quote_from_one_passage_only_when_it_answers():
     by_id = {"E1": e}
     assert len(_pick(_sentences(e, 4, answering=4), by_id)["E1"]) == 3
     assert len(_pick(_sentences(e, 4, answering=0), by_id)["E1"]) == 2  # context lines stay at two
+
+
+# APA 2018 practice guideline for alcohol use disorder, "Naltrexone Contraindications" (the demo
+# corpus's passage, bench question a074): the recommendation that answers sits two lines below a
+# bullet that repeats one more question word ("drinkers").
+NALTREXONE = """Naltrexone Contraindications (Statements 17-18)
+Statement 17 (1C): APA recommends that naltrexone not be used by patients who have acute hepatitis or hepatic failure.
+- Naltrexone is hepatically metabolized; baseline liver function tests (LFTs) should be obtained before initiation.
+- Mild-to-moderate elevations in transaminases (common in heavy drinkers) are NOT a contraindication.
+- Monitor LFTs periodically during treatment.
+Statement 18 (1C): APA recommends that naltrexone not be used as a treatment for AUD by individuals who use opioids or who have an anticipated need for opioids.
+- Naltrexone will block the analgesic effects of opioid medications.
+- Can precipitate acute opioid withdrawal in opioid-dependent individuals."""
+APA = "The American Psychiatric Association Practice Guideline for the Pharmacological Treatment of Patients With Alcohol Use Disorder"
+NALTREXONE_Q = "Can naltrexone be used in a drinker who takes opioids for pain?"
+
+
+def test_the_answering_passages_own_recommendation_is_quoted_not_only_its_neighbour():
+    answer = extractive_answer(NALTREXONE_Q, [passage(NALTREXONE, "Naltrexone Contraindications (Statements 17-18)", title=APA)])
+    assert not answer.insufficient_evidence
+    assert "- Statement 18 (1C): APA recommends that naltrexone not be used as a treatment for AUD by individuals who use opioids" in answer.text
+    report = check_citations(answer.text, answer.evidence)
+    assert report.unsupported_sentences == [] and report.uncited_claims == [] and report.support_ratio == 1.0
+
+
+def test_a_recommendations_lead_in_is_added_with_its_list_or_not_at_all():
+    lead = "Statement 18 (1C): APA recommends that naltrexone not be used for AUD by the following individuals who use opioids:"
+    items = "Patients on methadone or buprenorphine and patients with an anticipated need for opioid analgesia."
+    old = NALTREXONE.splitlines()[5]
+    assert old.startswith("Statement 18")
+    heading = "Naltrexone Contraindications (Statements 17-18)"
+    with_list = extractive_answer(NALTREXONE_Q, [passage(NALTREXONE.replace(old, lead + "\n" + items), heading, title=APA)])
+    lines = [x for x in with_list.text.splitlines() if x.startswith("- ")]
+    assert f"- {lead} [E1]" in lines and lines[lines.index(f"- {lead} [E1]") + 1] == f"- {items} [E1]"
+    # The passage ends at the lead-in (a chunk boundary): its list is elsewhere, so it is not quoted.
+    cut = extractive_answer(NALTREXONE_Q, [passage(NALTREXONE.split(old)[0] + lead, heading, title=APA)])
+    assert lead not in cut.text and "Mild-to-moderate elevations" in cut.text
+    for answer in (with_list, cut):
+        report = check_citations(answer.text, answer.evidence)
+        assert report.unsupported_sentences == [] and report.uncited_claims == [] and report.support_ratio == 1.0
