@@ -14,14 +14,14 @@ from xml.sax.saxutils import escape
 
 from evidence.export import location_label, stated_grade_text
 from evidence.schema import Answer
-from indexing.text import is_cjk_char
+from indexing.text import has_full_width
 
 _CITATION = re.compile(r"\[(E\d+)\]")
 
 
 def _font_for(answer: Answer) -> str:
     sample = answer.question + answer.text + "".join(e.text + e.title for e in answer.evidence)
-    if any(is_cjk_char(c) for c in sample):  # Helvetica has neither ideographs nor full-width marks
+    if has_full_width(sample):  # Helvetica has neither ideographs nor full-width marks
         from reportlab.pdfbase import pdfmetrics
         from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 

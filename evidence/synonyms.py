@@ -297,11 +297,14 @@ def plain_terms(text: str) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]
     return out
 
 
+_PLAIN_PATTERN_OF = {name: pattern for names, _ in _PLAIN_PATTERNS for name, pattern in names}
+
+
 def clinical_wording(text: str) -> str:
     """The question with each lay or brand name replaced by its first clinical name ("brain bleed"
     -> "intracerebral hemorrhage"): what retrieval embeds and scores relevance on."""
     for name, _, clinical in plain_terms(text):
-        text = _lay_pattern(name).sub(clinical[0], text, count=1)
+        text = _PLAIN_PATTERN_OF[name].sub(clinical[0], text, count=1)
     return text
 
 

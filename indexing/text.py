@@ -59,9 +59,14 @@ def has_full_width(text: str) -> bool:
     return _CJK_CHAR.search(text) is not None
 
 
+def full_width_count(text: str) -> int:
+    """How many characters of `text` are full-width CJK (`is_cjk_char`)."""
+    return len(_CJK_CHAR.findall(text))
+
+
 def display_width(text: str) -> int:
     """Columns `text` takes in a monospaced layout: two for each full-width CJK character."""
-    return len(text) + len(_CJK_CHAR.findall(text))
+    return len(text) + full_width_count(text)
 
 
 def cjk_count(text: str) -> int:

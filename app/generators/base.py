@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evidence.schema import Conflict, Evidence
-from indexing.text import is_cjk_char
+from indexing.text import full_width_count
 
 
 class GenerationError(RuntimeError):
@@ -72,5 +72,5 @@ class AnswerGenerator(ABC):
 def approximate_token_count(text: str) -> int:
     """A deliberately generous estimate for tokenizers we cannot load: every CJK character is a
     token and other text is ~3 characters a token, so a prompt fitted with it never overflows."""
-    cjk = sum(1 for ch in text if is_cjk_char(ch))
+    cjk = full_width_count(text)
     return cjk + (len(text) - cjk + 2) // 3

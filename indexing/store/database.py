@@ -106,6 +106,11 @@ def database_generation(conn: sqlite3.Connection) -> int:
 
 
 def analyzer_version(conn: sqlite3.Connection) -> int:
-    """The `indexing.lexical.ANALYZER_VERSION` the stored `chunks.lexical` tokens were made by;
-    indexes written before the version was recorded are version 1."""
-    return int(manifest(conn).get("analyzer_version", "1"))
+    """The `indexing.lexical.ANALYZER_VERSION` the stored `chunks.lexical` tokens were made by."""
+    return stored_analyzer_version(manifest(conn))
+
+
+def stored_analyzer_version(facts: dict[str, str]) -> int:
+    """The analyzer version a database manifest records; indexes written before the version was
+    recorded are version 1."""
+    return int(facts.get("analyzer_version", "1"))

@@ -43,8 +43,9 @@ RETOKENISE_BATCH = 2_000
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
 
 
-def needs_update(conn: sqlite3.Connection, snapshot: Snapshot) -> bool:
-    return analyzer_version(conn) != ANALYZER_VERSION or snapshot.analyzer != ANALYZER_VERSION
+def needs_update(stored: int, snapshot: Snapshot) -> bool:
+    """Whether the database's tokens (version `stored`) or the published postings are older."""
+    return stored != ANALYZER_VERSION or snapshot.analyzer != ANALYZER_VERSION
 
 
 def retokenise(conn: sqlite3.Connection, progress: Progress | None = None) -> int:
@@ -103,13 +104,14 @@ def bring_up_to_date(root: Path, conn: sqlite3.Connection, snapshot: Snapshot,
                      progress: Progress | None = None) -> Snapshot | None:
     """The snapshot to publish after bringing the index to the current analyzer, or None when it
     already is current."""
-    if not needs_update(conn, snapshot):
+    stored = analyzer_version(conn)
+    if not needs_update(stored, snapshot):
         return None
     started = time.perf_counter()
-    if analyzer_version(conn) != ANALYZER_VERSION:
+    if stored != ANALYZER_VERSION:
         # ~1,800 abstract-sized chunks/s on one core here: about 9 minutes for 1M passages, once.
         log.warning("index at %s was written by text analyzer version %d; re-tokenising its stored text for "
-                    "version %d (once; the vectors are kept)", root, analyzer_version(conn), ANALYZER_VERSION)
+                    "version %d (once; the vectors are kept)", root, stored, ANALYZER_VERSION)
         retokenise(conn, progress)
     updated = reanalysed(root, conn, snapshot)
     log.info("index at %s brought to analyzer version %d in %.1f s", root, ANALYZER_VERSION,

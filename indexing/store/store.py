@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 from indexing.labels import DocumentGrade, SourceType, StatedGrade
 from indexing.lexical import ANALYZER_VERSION, lexical_tokens
 from indexing.schema import Chunk, SourceMeta
-from indexing.store import dense
+from indexing.store import dense, reanalyse
 from indexing.store.database import (
     DB_NAME,
     SCHEMA_VERSION,
@@ -37,6 +37,7 @@ from indexing.store.database import (
     create_schema,
     database_generation,
     manifest,
+    stored_analyzer_version,
     visible,
 )
 from indexing.store.files import WriterLock, read_current
@@ -153,7 +154,7 @@ class IndexStore:
             )
         store = cls(root, built_name, built_dim, options)
         store._snapshot = store._load_published()
-        if store._snapshot.analyzer != ANALYZER_VERSION or int(facts.get("analyzer_version", "1")) != ANALYZER_VERSION:
+        if reanalyse.needs_update(stored_analyzer_version(facts), store._snapshot):
             store._update_analyzer()
         return store
 
