@@ -9,10 +9,10 @@ Run:
 The real set is `bench/data/grading/pubmed_dev.jsonl` (see the README beside it: sources,
 licences, how each label was assigned after reading the abstract, and the split). The tuning
 half holds session 3's two halves (its held-back half, scored once then, carries
-`was_heldback_session3`) and the held sets of sessions 4-6 (`was_heldback_session4`,
-`was_held_session5`, `was_held_session6`); the held-back set (`split: held`, `added: session7`) is
-a new batch of records never in the set before, labelled and committed before any grader change
-was measured on it. Besides the grader and the
+`was_heldback_session3`) and the held sets of sessions 4-7 (`was_heldback_session4`,
+`was_held_session5`, `was_held_session6`, `was_held_session7`); the held-back set (`split: held`,
+`added: session8`) is a new batch of records never in the set before, labelled and committed before
+any grader change was measured on it. Besides the grader and the
 keyword baseline, the grader's rules alone (`grade_document(..., model=False)`) are scored, so the
 learned design reading's share shows; on the tuning half the learned reading has seen every
 abstract in training, so its honest tuning estimate is the cross-validation in
