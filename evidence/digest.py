@@ -20,11 +20,12 @@ from pydantic import BaseModel, Field
 from evidence.citations import is_heading_or_question
 from evidence.export import location_label
 from evidence.instructions import reads_as_instruction
+from evidence.numbers import number_fit, question_values
 from evidence.focus import FACET_WORDS, Concept, Focus, focus_facets, other_sex_label, question_focus, states_facet, weighted_coverage
 from evidence.pipeline import NOT_ADDRESSED_EN, NOT_ADDRESSED_ZH, PARTLY_EN, PARTLY_ZH
 from evidence.prompt import keep_or_number
 from evidence.schema import Answer, Conflict, Evidence
-from evidence.subject import SubjectCheck, out_of_scope, question_scope
+from evidence.subject import RARE_ZIPF, SubjectCheck, concept_rarity, out_of_scope, question_scope
 from evidence.synonyms import expand_query
 from evidence.sentences import (
     CITATION,
@@ -340,7 +341,7 @@ def compose_digest(question: str, evidence: Sequence[Evidence], conflicts: Seque
     if max((s.score for s in everything), default=0.0) <= 0.0:
         return _insufficient(question, ranked, "The retrieved passages share no meaningful words with the question; none of them answers it.")
     focus = question_focus(question, content_terms)
-    answers = [] if _names_what_is_absent(focus, ranked, question) else _answering(everything, focus)
+    answers = [] if _names_what_is_absent(focus, ranked, question) else _answering(everything, focus, question)
     answers, left_out = _on_subject(question, focus, answers, embedder)
     if not answers:
         return _not_addressed(question, ranked, everything, focus, left_out)
@@ -383,6 +384,9 @@ ANSWER_COVERAGE = 0.7  # weighted share of the question's concepts a quoted answ
 # ... or a sentence that itself names this many of the question's concepts ("DOACs are recommended
 # over warfarin in AF" for "DOAC or warfarin for stroke prevention in AF?") with this coverage.
 ABSENT_WEIGHT = 0.5
+# ... but a common English word found in none of them ("someone", "house", "order": Zipf >= RARE_ZIPF,
+# evidence.subject) is the question's phrasing far more often than its subject: it weighs this.
+ABSENT_COMMON_WEIGHT = 0.15
 WEAK_COVERAGE = 0.4  # the floor when no sentence reaches ANSWER_COVERAGE
 DIRECT_CONCEPTS = 3
 DIRECT_COVERAGE = 0.5
@@ -412,12 +416,18 @@ _STATES_VALUE = {
 }
 
 
+# Weight of a numeric condition that holds (or fails) for the value the question gives (evidence.numbers):
+# as much as stating the kind of value asked for, so the row for "NEWS2 of 7" wins over its neighbours.
+NUMBER_FIT = 0.6
+
+
 def _answer_score(s: _Sentence, question: str) -> float:
     """Coverage of the question (with the sentence's section), how well its passage's subject
     matches the question (from retrieval), then the form of an answer: a treatment question is
     answered by a named treatment or regimen and a preference ("X over Y", "first-line"), any
     question better by a recommendation than by background."""
     form = 0.1 * states_recommendation(s.text)
+    form += NUMBER_FIT * number_fit(question_values(question), " ".join((_section(s.evidence), s.label, s.text)))  # the row for the patient's value
     form += 0.4 * any(_STATES_VALUE[f].search(s.text) for f in focus_facets(question) if f in _STATES_VALUE)
     if _TREATMENT_Q.search(question):
         form += 0.4 * bool(_NAMES_A_TREATMENT.search(s.text)) + 0.3 * bool(_PREFERENCE.search(s.text))
@@ -426,14 +436,17 @@ def _answer_score(s: _Sentence, question: str) -> float:
     return s.full + subject + form
 
 
-def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
+def _answering(sentences: list[_Sentence], focus: Focus, question: str = "") -> list[_Sentence]:
     """The sentences that answer the question: with their section and title they name the
     question's concepts (IDF-weighted over the candidates, so a word every passage shares counts
     little), a special population the question names, and state the kind of thing asked (a time,
     a dose, a target, an age). When none covers the concepts that well, the best-covered
     sentences that still meet the population and the kind asked are the answer (WEAK_COVERAGE):
-    a question's own wording ("reaches", "flag") is often absent from the guideline that answers it."""
+    a question's own wording ("reaches", "flag") is often absent from the guideline that answers it.
+    A row whose numeric condition holds for the value the question gives ("NEWS2 of 7" against
+    ">= 7: emergency assessment") answers at that weaker coverage too: its row label is the answer."""
     weights = _concept_weights(sentences, focus)
+    values = question_values(question)
     contexts: dict[str, set[str]] = {}  # per passage: the terms of its title and headings
     passages: dict[str, set[str]] = {}  # ... and of its whole text
     out, weak, stated = [], [], []
@@ -453,7 +466,8 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
         facets = not focus.facets or any(states_facet(f, s.text + " " + s.label + " " + _section(e)) for f in focus.facets)
         about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | label) >= ANSWER_COVERAGE
         named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)
-        covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE)
+        covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE) \
+            or (s.full >= WEAK_COVERAGE and number_fit(values, " ".join((_section(e), s.label, s.text))) > 0)  # the row for the patient's value
         names_it = all(c.found_in(near) >= 0.5 for c in specific)  # the drug, disease or procedure asked about
         s.answers = about and covered and populations and facets and names_it
         if s.answers:
@@ -463,7 +477,18 @@ def _answering(sentences: list[_Sentence], focus: Focus) -> list[_Sentence]:
                 weak.append(s)
             if states_recommendation(s.text):
                 stated.append(s)
-    return _with_stated(out or weak, stated)
+    return _without_other_rows(_with_stated(out or weak, stated), values)
+
+
+def _without_other_rows(answers: list[_Sentence], values: tuple[float, ...]) -> list[_Sentence]:
+    """When some answer's numeric condition holds for the question's value, the rows whose
+    conditions fail for it ("5-6: urgent" for a NEWS2 of 7) are its neighbours, not answers."""
+    if not values:
+        return answers
+    fit = {id(s): number_fit(values, " ".join((_section(s.evidence), s.label, s.text))) for s in answers}
+    if not any(f > 0 for f in fit.values()):
+        return answers
+    return [s for s in answers if fit[id(s)] >= 0]
 
 
 def _with_stated(answers: list[_Sentence], stated: list[_Sentence]) -> list[_Sentence]:
@@ -512,7 +537,9 @@ def _names_what_is_absent(focus: Focus, evidence: list[Evidence], question: str 
 def _concept_weights(sentences: list[_Sentence], focus: Focus) -> dict[str, float]:
     """IDF of each concept token over the candidate sentences. A token found in none of them is
     as likely the question's own wording ("someone", "reaches") as a subject the evidence lacks
-    ("remdesivir"): it weighs ABSENT_WEIGHT x the rarest token found."""
+    ("remdesivir"): it weighs ABSENT_WEIGHT x the rarest token found, or ABSENT_COMMON_WEIGHT x that
+    when the question's word is a common English one (a bedside "someone rescued from a house fire"
+    is answered by a sentence on "patients with smoke inhalation")."""
     n = len(sentences) or 1
     df: dict[str, int] = {}
     tokens = focus.tokens()
@@ -522,6 +549,10 @@ def _concept_weights(sentences: list[_Sentence], focus: Focus) -> dict[str, floa
     present = {t: math.log(1 + n / (c + 0.5)) for t, c in df.items()}
     top = max(present.values(), default=1.0)
     weights = {t: present.get(t, ABSENT_WEIGHT * top) for t in tokens}
+    for c in focus.concepts:
+        if not c.partial and concept_rarity(c) >= RARE_ZIPF:
+            for t in (t for name in c.names for t in name if t not in present):
+                weights[t] = min(weights[t], ABSENT_COMMON_WEIGHT * top)
     for c in focus.concepts:  # a concept found under its English name ("nimodipine") does not weigh as
         scripts = {has_cjk(t) for name in c.names for t in name if t in present}  # its absent Chinese one
         for t in (t for name in c.names for t in name if t not in present and scripts and has_cjk(t) not in scripts):

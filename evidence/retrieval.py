@@ -95,7 +95,7 @@ class Candidate:
     lexical: float | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
-    coverage: float = 0.0  # IDF-weighted share of all question terms
+    coverage: float = 0.0  # IDF-weighted share of the question's terms, or of its concepts when higher
     coverage_cjk: float = 0.0  # of the question's Chinese terms
     coverage_latin: float = 0.0  # of the question's Latin-script terms (0 when it has none)
     concepts_found: int = 0  # Chinese question, passage without Chinese: its concepts named in English
@@ -223,7 +223,7 @@ class Retriever:
         weights = self._term_weights(terms)
         focus = question_focus(question, _index_terms)
         focus_weights = self._term_weights(focus.tokens())
-        return self._finish(candidates, k, keep=lambda c: self._relevant(question, terms, weights, c, focus),
+        return self._finish(candidates, k, keep=lambda c: self._relevant(question, terms, weights, c, focus, focus_weights),
                             rank=lambda found: rank_by_subject(found, focus, focus_weights))
 
     def search_dense(self, question: str, k: int = 8, filters: SearchFilters | None = None) -> list[Evidence]:
@@ -355,8 +355,16 @@ class Retriever:
             return int(stats().chunks)
         return len(self.store.chunk_ids_where())
 
-    def _relevant(self, question: str, terms: set[str], weights: dict[str, float], c: Candidate, focus: Focus | None = None) -> bool:
-        """Coverage is computed only for candidates that reach the cut (lazily, in rank order)."""
+    def _relevant(self, question: str, terms: set[str], weights: dict[str, float], c: Candidate, focus: Focus | None = None,
+                  focus_weights: dict[str, float] | None = None) -> bool:
+        """Coverage is computed only for candidates that reach the cut (lazily, in rank order). It is
+        the larger of two readings: the share of all the question's terms, and the share of its
+        concepts (evidence.focus: frame words such as "need" or "before" dropped, synonyms and
+        abbreviations folded, so "PE" names "pulmonary embolism"). A question's own phrasing
+        ("worthwhile", "recheck", "climbs") is rare in a guideline corpus, so as a term it weighs
+        much and pulled the passage that answers it under the cut. The concepts' reading counts only
+        beside a cosine of at least `min_dense`: with a weaker one, word overlap alone would let in
+        passages that crowd the answer out of the top k."""
         lowest = min(self.min_dense, self.min_dense_with_terms, self.strong_dense)
         if c.dense is not None and c.dense < lowest and not _is_cjk(question):
             return False  # no coverage can make up for this cosine (see is_relevant)
@@ -366,6 +374,8 @@ class Retriever:
             latin = terms - cjk
             total = sum(weights.values()) or 1.0
             c.coverage = sum(weights[t] for t in found) / total
+            if focus is not None and focus.concepts and focus_weights is not None and c.dense is not None and c.dense >= self.min_dense:
+                c.coverage = max(c.coverage, weighted_coverage(focus, focus_weights, _chunk_terms(c.chunk)))
             c.coverage_cjk = len(found & cjk) / len(cjk) if cjk else 0.0
             c.coverage_latin = len(found & latin) / len(latin) if latin else 0.0
             nameable = [concept for concept in focus.concepts if _named_in_latin(concept)] if focus is not None else []

@@ -243,3 +243,33 @@ def test_one_recommending_word_list_serves_the_digest_and_the_stated_grade_reade
     for text in ("Because the trial was small, the effect was uncertain.", "Mortality was 12% at one year."):
         assert not states_recommendation(text), text
     assert stated_grades.RECOMMENDING is digest.states_recommendation.__globals__["RECOMMENDING"]
+
+
+NEWS2_TABLE = """Clinical Response by Score
+NEWS2 Score | Clinical Risk | Response
+0-4 | Low | Ward-based response; monitoring every 4-12 hours by a registered nurse.
+5-6 | Medium | Urgent ward-based response: assessment within 60 minutes by a clinician with acute illness competencies.
+≥ 7 | High | Emergency response: assessment within 30 minutes by a team with critical care competencies."""
+
+
+def test_a_score_question_quotes_the_row_whose_condition_its_value_meets():
+    e = Evidence(chunk_id="news:2", document_id="news", text=NEWS2_TABLE, page_start=3, page_end=3, title="NEWS2 (RCP 2017)",
+                 year=2017, heading_path=["National Early Warning Score 2", "Clinical Response by Score"],
+                 grade=grade(1, SourceType.GUIDELINE), scores=RetrievalScores(fused=0.03))
+    answer = extractive_answer("A ward patient has a NEWS2 of 7: how fast must a clinician assess them?", [e])
+    quoted = bullets(answer.text)
+    assert any("30 minutes" in line for line in quoted)
+    assert not any("60 minutes" in line or "4-12 hours" in line for line in quoted)  # the rows for other scores
+
+
+def test_common_words_no_passage_uses_are_the_questions_phrasing_not_a_gap_in_the_answer():
+    """A bedside question ("my friend got pulled from a house fire") is answered by a sentence on
+    "patients with smoke inhalation"; its common words found in no passage weigh little, so the
+    answer is quoted outright rather than flagged as covering only part of the question."""
+    smoke = ("Patients with suspected smoke inhalation injury should be observed for at least 24 hours, because airway "
+             "oedema can progress. Bronchoscopy confirms the diagnosis.")
+    e = Evidence(chunk_id="burn:4", document_id="burn", text=smoke, page_start=5, page_end=5, title="ABA burn care",
+                 year=2016, heading_path=["Inhalation injury"], grade=grade(1, SourceType.GUIDELINE), scores=RetrievalScores(fused=0.03))
+    answer = extractive_answer("My friend got pulled from a house fire with smoke inhalation: how long should someone like that be observed?", [e])
+    assert "observed for at least 24 hours" in answer.text
+    assert "partly" not in answer.text

@@ -340,3 +340,16 @@ def test_a_chinese_question_meets_an_english_passage_through_its_english_names()
     r = Retriever(s, s.embedder)
     assert [e.document_id for e in r.search("脑出血患者血糖低于多少需要处理？", k=5)] == ["ich"]
     assert r.search("脑出血患者血压目标是多少？", k=5) == []
+
+
+def test_the_cut_reads_the_questions_concepts_not_its_phrasing():
+    """A bedside question's own words ("these days", "start") are rare in a guideline corpus, so as
+    index terms they weigh much and kept the passage that answers it under the cut; the question's
+    concepts (frame words dropped, synonyms folded) are covered by it."""
+    s = FakeStore()
+    s.add("af", [AF, AF2], year=2023)
+    s.add("gout", [GOUT], year=2020)
+    s.add("x", ["Metformin is first-line for type 2 diabetes.", "Amoxicillin for community-acquired pneumonia in healthy adults."], year=2019)
+    r = Retriever(s, s.embedder, min_dense=0.35)  # the hashed embedder's cosines run lower than MiniLM's
+    assert [e.document_id for e in r.search("Is allopurinol the drug we should start for gout these days?", k=3)] == ["gout"]
+    assert r.search("Should colchicine be given first when we treat migraine?", k=3) == []  # its subject is absent
