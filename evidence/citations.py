@@ -144,8 +144,9 @@ def check_citations(answer_text: str, evidence: Sequence[Evidence], embedder: Em
                 report.unknown_ids.append(i)
         union_terms = set().union(*(passages[i].terms for i in known)) if known else set()
         union_numbers = set().union(*(passages[i].numbers for i in known)) if known else set()
-        negated = bool(_NEGATION.search(_before_citation(sentence)))
-        agrees = {i: _polarity_agrees(terms, negated, passages[i]) for i in known}
+        head = _before_citation(sentence)  # the claim itself: the annotation after it ("(under “…”)") chooses nothing
+        negated = bool(_NEGATION.search(head))
+        agrees = {i: _polarity_agrees(content_terms(head), negated, passages[i]) for i in known}
         union_ok = (
             bool(known) and any(agrees.values()) and claim_numbers <= union_numbers
             and _coverage(terms, union_terms) >= LEXICAL_SUPPORT

@@ -115,9 +115,9 @@ def _candidates(evidence: Evidence) -> list[_Sentence]:
             out[-1].follow.append(text)
             continue
         previous_bullet = False
-        if is_bullet(s) and text.endswith((":", "：")) and not joining and not states_recommendation(text):
-            label = text  # "- Non-DHP CCBs (diltiazem, verapamil):" scopes the nested items below it
-            continue
+        if is_bullet(s) and text.endswith((":", "：", "?", "？")) and not joining and not states_recommendation(text):
+            label = text  # "- Non-DHP CCBs (diltiazem, verapamil):" scopes the nested items below it, as a
+            continue  # flowchart's decision ("--> K+ < 3.5 mmol/L?") scopes the steps that follow it
         if joining and re.fullmatch(r"\d{1,2}[.)]|[a-z][.)]", text):
             continue  # a bare enumerator the splitter cut off its item ("1." then "Thiazide ...")
         if joining and out and text and (is_bullet(s) or _CONNECTOR_START.match(text) or out[-1].parts[-1].endswith((":", "：")))\
@@ -210,8 +210,8 @@ def _quotable(raw: str, text: str, headings: set[str], inner: bool = False, tabl
         return False
     if reads_as_instruction(raw) or CITATION.search(raw):
         return False  # a passage must never steer the answer or inject citation ids
-    if table:
-        return len(content_terms(text)) >= 2
+    if table:  # a row names at least two things, or one and its value ("Remission | < 2.6")
+        return len(content_terms(text)) >= 2 or (len(content_terms(text)) == 1 and bool(re.search(r"\d", text)))
     if inner and _CONNECTOR_START.match(text):
         return True
     return not is_heading_or_question(raw) and not text.endswith((":", "："))
@@ -456,7 +456,8 @@ def _answering(sentences: list[_Sentence], focus: Focus, question: str = "") -> 
         if e.evidence_id not in contexts:
             contexts[e.evidence_id] = content_terms(e.title + "\n" + "\n".join(e.heading_path))
             passages[e.evidence_id] = content_terms(e.text)
-        label = content_terms(s.label)
+        # a flowchart's decision ("A1C < 1.5% above goal?") says when a step applies, not what it is about
+        label = set() if s.label.endswith(("?", "？")) else content_terms(s.label)
         near = s.terms | contexts[e.evidence_id] | label
         s.own = weighted_coverage(focus, weights, s.terms)
         s.full = weighted_coverage(focus, weights, near, passages[e.evidence_id], PASSAGE_SHARE)

@@ -231,7 +231,8 @@ def split_sentences(text: str, *, semicolons: Semicolons = "none", line_breaks: 
 
 # ----------------------------------------------------------------------------- passages
 
-BULLET = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.)]|[（(]?[一二三四五六七八九十]+[)）、.]|[a-z][.)])\s+")
+# A flowchart's step ("--> Delay insulin until K+ > 3.5 mmol/L", "→ ...") is an item of its own too.
+BULLET = re.compile(r"^\s*(?:[-*+•·]|-{1,2}>|[→⇒]|\d{1,3}[.)]|[（(]?[一二三四五六七八九十]+[)）、.]|[a-z][.)])\s+")
 HEADING = re.compile(r"^\s*#{1,6}\s")
 _TABLE_ROW = re.compile(r"^\s*\||^[^|\n]*\S\s\|\s[^\n]*$")  # "| a | b |", or "a | b" as the reader stores a row
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
