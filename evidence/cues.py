@@ -313,10 +313,10 @@ TRIAL_ACRONYM = re.compile(
 # A guideline that is the subject of a study ("adherence to guidelines") is not this document's kind.
 GUIDELINE_AS_SUBJECT = re.compile(
     r"\b(?:adheren\w*|complian\w*|concordan\w*|conform\w*|implementation|adoption|uptake|use|application|awareness|knowledge|familiarity|dissemination)"
-    r"\s+(?:to|with|of|towards?)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:guidelines?|recommendations?)\b"
+    r"\s+(?:to|with|of|towards?)\s+(?:the\s+)?(?:[\w-]+\s+){0,8}?(?:guidelines?|recommendations?|standards?\s+of\s+care)\b"
     r"|\b(?:implement\w*|using|encod\w*|formali[sz]\w*|disseminat\w*|translat\w*|operationali[sz]\w*)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?guidelines?\b"
     r"|\bguidelines?[- ](?:registry|program(?:me)?|database|adherent|concordant|based\s+(?:care|treatment|therapy|prescribing))"
-    r"|\b(?:need\s+for|lack\s+of|absence\s+of)\s+(?:\w+\s+){0,2}?guidelines?\b"
+    r"|\b(?:need\s+for|lack\s+of|absence\s+of)\s+(?:\w+\s+){0,2}?guid(?:elines?|ance)\b"
     r"|\b(?:according\s+to|based\s+on|as\s+recommended\s+by|in\s+line\s+with|following)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?guidelines?\b"
     r"|\b(?:state\s+of\s+the\s+art|review|appraisal|quality|evaluation|analysis|comparison)\s+(?:on|of)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?guidelines\b"
     r"|\bcomputer[- ]interpretable\s+guidelines?|\binteracting\s+(?:clinical\s+)?guidelines|\bguidelines?\s+(?:adherence|implementation|compliance)"
@@ -325,13 +325,33 @@ GUIDELINE_AS_SUBJECT = re.compile(
     # ("comparison of current guidelines with prescribing patterns", "potential impact of practice
     # guidelines", "are we meeting the standards defined by the AUA guidelines?", "guideline-directed
     # therapy", "in relation to the 1999 WHO/ISH guidelines", "current guidelines on X")
-    r"|\b(?:impact|effects?|implications|influence|outcomes?)\s+of\s+(?:the\s+)?(?:[\w/()-]+\s+){0,6}?guidelines?\b"
+    r"|\b(?:impact|effects?|implications|influence|outcomes?)\s+of\s+(?:the\s+)?(?:[\w/()-]+\s+){0,8}?guidelines?\b"
     r"|\b(?:in\s+relation\s+to|with\s+(?:special\s+)?reference\s+to|relative\s+to|compared\s+(?:with|to)|comparison\s+(?:of|with)|versus|vs\.?"
-    r"|against|meeting|achieving|defined\s+by|set\s+by|recommended\s+(?:by|in)|enhance)\s+(?:the\s+)?(?:[\w/()-]+\s+){0,6}?guidelines?\b"
+    r"|against|meeting|achieving|defined\s+by|set\s+by|recommended\s+(?:by|in)|enhance|related\s+to|putting|understanding|follow)\s+(?:the\s+)?(?:[\w/()-]+\s+){0,6}?guidelines?\b"
+    # session 8: "compare them to (recently published) expert consensus guidelines"
+    r"|\bcompar\w*\s+(?:[\w-]+\s+){0,3}?(?:with|to|against)\s+(?:the\s+)?(?:[\w/()-]+\s+){0,6}?guidelines?\b"
     r"|\b(?:discuss\w*|review\w*|summari[sz]\w*|interpret\w*|bears?\s+on|compar\w*)\s+(?:(?!and\b|to\b)[\w/()-]+\s+){0,6}?guidelines?\b"
     r"|\bguidelines?-(?:directed|discordant|concordant|recommended|based|endorsed)\b|\bcurrent\s+(?:[\w/()-]+\s+){0,3}?guidelines\s+(?:on|for|in)\b"
     # image-guided procedures: "fluoroscopic guidance", "ultrasound-guided"
     r"|\b(?:ultraso\w+|sonograph\w*|fluoroscop\w*|CT|MRI|image|imaging|navigat\w*|endoscop\w*|radiolog\w*|stereotact\w*|laser|robotic)[- ]guid\w+",
+    re.IGNORECASE,
+)
+
+# A design sentence that speaks of guidelines counts as this document naming itself one only where
+# the document issues them: "this / the present guideline", "the guidelines in this article", "we /
+# the panel / the committee recommend", "(we) provide / offer / present / develop guidelines",
+# "intended to serve as a guideline", "recommendations are made". A sentence that discusses, compares
+# with, describes or audits against guidelines ("we compared practice with the BSR guidelines", "this
+# article describes screening guidelines", "guidelines recommend") is about them (session 8, tuning
+# half: most false guidelines were reviews and audits whose design sentence named guidelines).
+ISSUES_RECOMMENDATIONS = re.compile(
+    r"\b(?:this|in\s+this|the\s+present|our|the\s+(?:following|enclosed))\s+(?:[\w-]+\s+){0,3}?(?:guidelines?|guidance|recommendations|parameter|statement)\b"
+    r"|\b(?:guidelines?|guidance|recommendations)\s+(?:in|of)\s+this\s+(?:article|paper|document|report|review|publication)"
+    r"|\b(?:we|panel|committee|task\s+force|working\s+group|society|college|association|authors|experts?)\s+(?:\w+\s+)?(?:recommends?|suggests?|advises?|endorses?)\b"
+    r"|(?<!\bfor\s)\b(?:provid|offer|present|propos|develop|establish|issu|formulat|prepar|produc|updat|mak|made|writ|draft)\w*\s+(?:[\w-]+\s+){0,4}?(?:guidelines?|guidance|recommendations)\b(?!\s+(?:of|from|by|issued|published|proposed)\b)"
+    r"|\b(?:serve|intended|designed|aims?)\s+(?:\w+\s+){0,3}?as\s+(?:a\s+)?guidelines?\b|\bin\s+the\s+form\s+of\s+(?:\w+\s+)?guidelines"
+    r"|\brecommendations\s+(?:are|were)\s+(?:\w+\s+)?(?:made|provided|presented|given|proposed|formulated|developed|issued)\b"
+    r"|\bgrades?\s+the\s+(?:evidence|recommendations)|\bguideline\s+(?:development\s+group|panel|committee|writing)",
     re.IGNORECASE,
 )
 

@@ -20,7 +20,10 @@ How it decides, in order:
    "CONSENSUS II") is an acronym, not a consensus statement. "X: a clinical perspective" over a
    text that reviews or summarises is a narrative review; an argued one stays an opinion piece.
    A text that speaks of guidelines but whose title does not call it one and that reports results
-   of its own from a sample is a study about guidelines: the design it names decides. Groups
+   of its own from a sample is a study about guidelines: the design it names decides. A design
+   sentence that speaks of guidelines names this document one only where it issues them ("this
+   guideline", "we recommend", "we provide guidelines"), not where it describes, compares with or
+   audits against them; a title that asks a question about guidelines is about them. Groups
    formed by the treatment given and measured before and after are a controlled comparison
    (cohort) even when the authors call them "case-control".
 4. Protocols, animal / in-vitro work and qualitative studies report no clinical evidence of a
@@ -250,6 +253,7 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
     notes: list[str] = []
     if title.strip():
         _scan(_mask(_mask(_mask_acronyms(title), C.QUOTED_WORK), C.GUIDELINE_AS_SUBJECT), [(0, "title")], evidence)
+        _question_title_asks_about_recommendations(title, evidence)
     body = _mask(_mask_acronyms(text[:READ_CHARS]), C.GUIDELINE_AS_SUBJECT)
     zones: list[tuple[int, str]] = []
     sentences = _sentences(body)
@@ -264,11 +268,38 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
     if zones:
         _scan(body, zones, evidence)
         evidence.hits = [h for h in evidence.hits if h.zone != "skip"]
+        _guidelines_discussed(evidence, sentences)
     if not C.RANDOMISATION_WORD.search(f"{title} {body}"):
         evidence.hits = [h for h in evidence.hits if h.name != "trial"]
     if meta is not None:
         _read_metadata(meta, evidence, notes)
     return evidence, notes
+
+
+def _question_title_asks_about_recommendations(title: str, evidence: _Evidence) -> None:
+    """A title that asks a question ("Hypertension guidelines in the elderly: is anybody listening?",
+    "what is the current consensus?") is about guidelines or a consensus, not one: a document that
+    issues recommendations states them. Its guideline / consensus words count as an ordinary mention
+    (session 8, tuning half: no guideline or consensus statement had a question for a title, 5 studies
+    and reviews about them did)."""
+    asked_until = title.rfind("?")  # "... which threshold?: Turkish Society guideline" names one after its question
+    for h in evidence.hits:
+        if h.zone == "title" and h.kind in (S.GUIDELINE, S.CONSENSUS) and h.position < asked_until:
+            h.zone, h.score = "opening", h.score * ZONE_WEIGHT["opening"] / ZONE_WEIGHT["title"]
+
+
+def _guidelines_discussed(evidence: _Evidence, sentences: list[tuple[int, str]]) -> None:
+    """A design sentence that speaks of guidelines without issuing them ("we compared practice with
+    the national guidelines", "this article describes the screening guidelines") is about them: its
+    guideline cue counts as an ordinary mention of the opening text, not as this document naming
+    itself a guideline (`cues.ISSUES_RECOMMENDATIONS` says what issuing looks like)."""
+    starts = [start for start, _ in sentences]
+    for h in evidence.hits:
+        if h.kind != S.GUIDELINE or h.zone != "self":
+            continue
+        sentence = sentences[max(0, bisect_right(starts, h.position) - 1)][1]
+        if not C.ISSUES_RECOMMENDATIONS.search(sentence):
+            h.zone, h.score = "opening", h.score * ZONE_WEIGHT["opening"] / ZONE_WEIGHT["self"]
 
 
 def _read_metadata(meta: SourceMeta, evidence: _Evidence, notes: list[str]) -> None:

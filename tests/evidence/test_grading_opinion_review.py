@@ -1,0 +1,87 @@
+"""Document grading: reviews, audits and opinion pieces that speak of guidelines are not guidelines.
+
+Session 8's rules (tuning half of bench/data/grading): a design sentence counts as the document
+naming itself a guideline only where it issues recommendations ("this guideline", "we recommend",
+"we provide guidelines"); a title that asks a question about guidelines is about them. The texts
+below are short, written for these tests in the style of real abstracts.
+"""
+
+from __future__ import annotations
+
+from evidence.grading import grade_document
+from indexing.labels import SourceType
+
+S = SourceType
+
+
+def _rules(title: str, text: str) -> SourceType:
+    return grade_document(title, text, model=False).source_type
+
+
+REVIEW_DESCRIBING_GUIDELINES = (
+    "Prostate cancer is the commonest cancer in older men. This article describes the screening "
+    "guidelines of the national cancer network, the interpretation of the serum PSA test and an "
+    "algorithm for the follow-up of an abnormal result. The harms of overdiagnosis are weighed "
+    "against the benefits of early detection, and the role of shared decision making is outlined "
+    "for the family physician who meets these questions every week in the office."
+)
+
+GUIDELINE_ISSUING = (
+    "Prostate cancer is the commonest cancer in older men. This guideline provides recommendations "
+    "for the family physician on screening with the serum PSA test and on the follow-up of an "
+    "abnormal result. The panel weighed the harms of overdiagnosis against the benefits of early "
+    "detection and graded each recommendation by the strength of the evidence behind it, for use "
+    "in the office where these questions arise every week."
+)
+
+
+def test_review_that_describes_guidelines_is_not_a_guideline_but_one_that_issues_them_is():
+    assert _rules("Screening for prostate cancer in primary care", REVIEW_DESCRIBING_GUIDELINES) != S.GUIDELINE
+    assert grade_document("Screening for prostate cancer in primary care",
+                          REVIEW_DESCRIBING_GUIDELINES).source_type != S.GUIDELINE
+    assert _rules("Screening for prostate cancer in primary care", GUIDELINE_ISSUING) == S.GUIDELINE
+
+
+def test_review_that_simplifies_guidelines_reads_as_a_review():
+    text = ("Heart failure with reduced ejection fraction is treated with several drug classes. The "
+            "purpose of this review is to simplify recent guidelines for the drug treatment of chronic "
+            "systolic heart failure for the primary care physician. Beta-blockers, inhibitors of the "
+            "renin-angiotensin system and mineralocorticoid antagonists are discussed in turn, with "
+            "their doses, their adverse effects and the order in which they are usually started.")
+    assert _rules("Drug treatment of chronic heart failure", text) == S.NARRATIVE_REVIEW
+
+
+AUDIT = ("Elderly patients with hypertension are often treated differently from younger ones. We "
+         "examined the first drug prescribed to 4,120 patients aged 66 years or more in the "
+         "provincial prescription database between 1994 and 2000 and followed the share of "
+         "thiazides over time. Thiazides were the first drug in 38% of patients in 1994 and in 41% in "
+         "2000, although beta-blockers fell from 21% to 12% over the same years.")
+
+
+def test_question_title_about_guidelines_is_a_study_about_them():
+    assert _rules("Hypertension guidelines in elderly patients: is anybody listening?", AUDIT) != S.GUIDELINE
+    # a guideline named after the question is still one
+    text = ("Neonatal hyperglycaemia is common in preterm infants. This guideline, prepared by the "
+            "national neonatal society, sets thresholds for treatment and recommends how glucose should "
+            "be monitored, for use in every neonatal intensive care unit in the country, with the "
+            "evidence for each recommendation summarised and graded by the working group.")
+    assert _rules("Neonatal hyperglycaemia, which threshold and which treatment?: national society guideline",
+                  text) == S.GUIDELINE
+
+
+def test_practice_compared_with_consensus_guidelines_is_not_a_consensus_statement():
+    text = ("Bipolar disorder is treated with mood stabilisers. The purposes of this paper were to "
+            "examine the medication prescribing patterns for bipolar disorder in 14 hospitals and to "
+            "compare them to recently published expert consensus guidelines for its treatment. Charts "
+            "of 812 inpatients discharged in 1999 were read; 61% received lithium or valproate alone "
+            "and 23% a combination, and antipsychotics were prescribed to 48%.")
+    got = _rules("Medication prescribing patterns for patients with bipolar disorder in hospital settings", text)
+    assert got not in (S.CONSENSUS, S.GUIDELINE)
+
+
+def test_compliance_with_a_long_named_agency_guideline_is_the_subject():
+    text = ("Meperidine is a poor choice for acute pain. We reviewed the charts of 230 patients who "
+            "received meperidine in 1996 at a teaching hospital; 44% received it for more than 48 hours "
+            "and 12% had renal failure, both against the advice of the agency's acute pain guidelines.")
+    title = "Meperidine utilization and compliance with Agency for Health Care Policy and Research guidelines"
+    assert _rules(title, text) != S.GUIDELINE
