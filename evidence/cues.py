@@ -237,7 +237,7 @@ CUES: list[Cue] = [
          r"\bin\s+(?:mice|rats|mouse|rat|zebrafish|vitro)\b|\bmurine\b|\bcell\s+lines?\b|\bknock-?out\s+mice|\banimal\s+models?|\bxenograft|\brodent", 0.9),
     _cue(PRECLINICAL, "animals studied",
          r"\b(?:mice|rats|rabbits|hamsters|guinea\s+pigs|zebrafish|larvae|dogs|cats|piglets|pigs|swine|sheep|ewes|lambs|cattle|cows|calves"
-         r"|heifers|horses|chickens|broilers|hens|turkeys|monkeys|macaques|primates)\b|\b(?:Wistar|Sprague[- ]Dawley|C57BL/6)\b", 0.7),
+         r"|heifers|horses|chickens|broilers|pullets|hens|turkeys|monkeys|macaques|primates)\b|\b(?:Wistar|Sprague[- ]Dawley|C57BL/6)\b", 0.7),
     _cue(PRECLINICAL, "laboratory work",
          r"\bex\s+vivo\b|\bcultured\s+(?:\w+\s+){0,2}cells|\bcell\s+cultures?\b|\bknock(?:down|out|ed\s+down)\b|\btransfect\w*|\bwestern\s+blot\w*"
          r"|\bsiRNA\b|\bcadaver\w*|\bbioinformatic\w*|\bmicroarray", 0.6),
@@ -354,6 +354,12 @@ ISSUES_RECOMMENDATIONS = re.compile(
     r"|\bgrades?\s+the\s+(?:evidence|recommendations)|\bguideline\s+(?:development\s+group|panel|committee|writing)",
     re.IGNORECASE,
 )
+
+# Random allocation said of participants with a verb ("were randomized", "randomly assigned",
+# "randomized 2006 patients"), not the noun ("randomisation method"), and what follows a random
+# split of data rather than of people ("... into training and validation sets").
+ALLOCATION_VERB = re.compile(r"randomly\s+(?:assigned|allocated|divided|distributed)|(?:were|was|been)\s+(?:\w+ly\s+)?randomi[sz]ed|randomi[sz]ed\s+(?:\d|to\b)", re.IGNORECASE)
+DATA_SPLIT = re.compile(r"\s+(?:in)?to\s+(?:the\s+|a\s+|two\s+)?(?:[\w-]+\s+){0,2}?(?:training|validation|test|testing|derivation|development|learning)\b", re.IGNORECASE)
 
 # A text that discusses a topic rather than reporting a study of its own.
 DISCURSIVE = re.compile(

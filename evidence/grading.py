@@ -269,11 +269,31 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
         _scan(body, zones, evidence)
         evidence.hits = [h for h in evidence.hits if h.zone != "skip"]
         _guidelines_discussed(evidence, sentences)
+        _allocation_describes_this_study(evidence, body)
     if not C.RANDOMISATION_WORD.search(f"{title} {body}"):
         evidence.hits = [h for h in evidence.hits if h.name != "trial"]
     if meta is not None:
         _read_metadata(meta, evidence, notes)
     return evidence, notes
+
+
+def _allocation_describes_this_study(evidence: _Evidence, body: str) -> None:
+    """Participants who "were randomized / randomly assigned" in the methods or results of an
+    abstract were allocated in this study: such a sentence describes this work's design as firmly as
+    one that says "we", even where "the aim of this prospective study" or "at baseline" is all the
+    self-description there is (session 8, tuning half: trials read as cohorts). Background, lead-in
+    and conclusion sentences keep their weight (there the allocation is often another study's), and
+    so does the noun ("the unit of randomisation") and animal or laboratory work (randomly divided
+    pullets are no trial). Records split at random into training and test sets are no trial at all."""
+    evidence.hits = [h for h in evidence.hits if not (
+        h.kind == S.RCT and h.zone != "title" and C.DATA_SPLIT.match(body, h.position + len(h.quote)))]
+    if any(h.kind == C.PRECLINICAL and h.zone in NON_BACKGROUND_ZONES for h in evidence.hits):
+        return
+    for h in evidence.hits:
+        if h.kind == S.RCT and h.name == "random allocation" and h.zone in ("opening", "body") \
+                and C.ALLOCATION_VERB.match(h.quote):
+            h.score = h.score * ZONE_WEIGHT["self"] / ZONE_WEIGHT[h.zone]
+            h.zone = "self"
 
 
 def _question_title_asks_about_recommendations(title: str, evidence: _Evidence) -> None:

@@ -85,3 +85,19 @@ def test_compliance_with_a_long_named_agency_guideline_is_the_subject():
             "and 12% had renal failure, both against the advice of the agency's acute pain guidelines.")
     title = "Meperidine utilization and compliance with Agency for Health Care Policy and Research guidelines"
     assert _rules(title, text) != S.GUIDELINE
+
+
+def test_participants_randomized_in_the_methods_make_a_trial_even_beside_prospective_study():
+    text = ("Seven-day triple therapy is the first-line regimen for Helicobacter pylori, but some "
+            "patients are not cured. The aim of this prospective study was to learn whether an extension "
+            "to two weeks helps patients with certain pretreatment characteristics. A total of 142 "
+            "infected patients were randomized to receive lansoprazole, amoxicillin and clarithromycin for "
+            "one or for two weeks. Cure was assessed by breath test 8 weeks later; it was 78% after one "
+            "week and 86% after two weeks (p = 0.2).")
+    assert _rules("Extension of triple therapy for Helicobacter pylori to two weeks", text) == S.RCT
+    # a random split of records into training and validation sets is no trial
+    split = ("Lymph node metastasis decides the treatment of submucosal cancer. The records of 478 "
+             "consecutive patients treated between 2005 and 2015 were collected retrospectively. All "
+             "patients were randomly assigned to the training and validation cohorts, and a nomogram was "
+             "built from the training cohort by logistic regression (AUC 0.81).")
+    assert _rules("A nomogram predicting lymph node metastasis", split) != S.RCT
