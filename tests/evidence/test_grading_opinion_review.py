@@ -101,3 +101,26 @@ def test_participants_randomized_in_the_methods_make_a_trial_even_beside_prospec
              "patients were randomly assigned to the training and validation cohorts, and a nomogram was "
              "built from the training cohort by logistic regression (AUC 0.81).")
     assert _rules("A nomogram predicting lymph node metastasis", split) != S.RCT
+
+
+def test_a_title_that_argues_over_a_text_without_results_is_an_opinion_piece():
+    text = ("The harms of beta blockers in older people have been overstated. This emphasis has led some "
+            "to advise that these drugs not be used for hypertension in this age group. There are many "
+            "reasons why that advice should not be followed. Older hypertensive patients often have silent "
+            "coronary disease, in which beta blockers prevent infarction and sudden death, and the drugs "
+            "are cheap and well tolerated by most.")
+    assert _rules("Should beta blockers be used for hypertension in the elderly?", text) == S.EXPERT_OPINION
+    # the same title form over a study that reports data of its own stays a study
+    study = ("Maternal deaths are hard to count where few women give birth in facilities. In this paper we "
+             "report maternal mortality and its causes from a demographic surveillance cohort followed "
+             "since 2008 in a rural district, with verbal autopsies of every death of a woman aged 15 to 49.")
+    assert _rules("Why mothers die: verbal autopsy data from a surveillance site", study) != S.EXPERT_OPINION
+
+
+def test_a_point_of_view_in_the_title_of_a_named_cohort_study_is_the_cohort():
+    text = ("Topical anaesthesia for cataract surgery spread quickly in the 1990s. We conducted a "
+            "population-based cohort study of all 18,000 cataract operations done in the province in 1998, "
+            "linking surgical records to hospital discharge data, and followed each patient for 90 days "
+            "for serious complications. Complications were as rare after topical as after injected "
+            "anaesthesia (0.4% vs 0.5%).")
+    assert _rules("Topical anaesthesia for cataract surgery: a population-based perspective", text) == S.COHORT
