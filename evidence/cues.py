@@ -37,7 +37,7 @@ S = SourceType
 CUES: list[Cue] = [
     # ---- systematic reviews and meta-analyses
     _cue(S.SYSTEMATIC_REVIEW, "systematic review", r"(?<!non-)(?<!non)\bsystematic(?:al)?\s+(?:literature\s+)?reviews?\b", 1.0),
-    _cue(S.SYSTEMATIC_REVIEW, "meta-analysis", r"\b(?:network\s+)?meta-?\s?analy[sz](?:is|es|ed)\b|\bmetaanaly", 1.0),
+    _cue(S.SYSTEMATIC_REVIEW, "meta-analysis", r"\b(?:network\s+)?meta-?\s?analy[sz](?:is|es|ed)\b|\bmetaanaly|\bmeta-?analytic\s+review", 1.0),
     _cue(S.SYSTEMATIC_REVIEW, "systematic search", r"\bsystematic(?:ally)?\s+(?:literature\s+)?search(?:ed|es)?\b|\bsystematically\s+reviewed", 0.9),
     _cue(S.SYSTEMATIC_REVIEW, "pooled data", r"\bpooled\s+data\s+from\s+\d+|\bsummary\s+(?:relative\s+risks?|odds\s+ratios?|estimates?|effect)", 0.6),
     _cue(S.SYSTEMATIC_REVIEW, "PRISMA", r"\bPRISMA\b", 0.8),
@@ -197,7 +197,7 @@ CUES: list[Cue] = [
     _cue(S.CONSENSUS, "立场声明", r"立场声明|专家建议|专家推荐意见", 0.8),
     # ---- narrative reviews
     _cue(S.NARRATIVE_REVIEW, "narrative review",
-         r"\b(?:narrative|literature|clinical|state[- ]of[- ]the[- ]art|comprehensive|critical|mini[- ]?|scoping|historical)\s+review|\breview\s+article|\bthis\s+review|\bwe\s+review|\bhere,?\s+we\s+(?:review|summari[sz]e|discuss)|\brecent\s+advances|\ban?\s+(?:update|overview)\b", 0.9),
+         r"\b(?:narrative|literature|clinical|state[- ]of[- ]the[- ]art|comprehensive|critical|mini[- ]?|scoping|historical)\s+review|\breview\s+article|\bthis\s+review|\bwe\s+review|\bhere,?\s+we\s+(?:review|summari[sz]e|discuss)|\brecent\s+advances|\ban?\s+(?:update|overview)\b(?!\s+(?:of\s+(?:a\s+|the\s+)?)?(?:systematic|meta-?\s?analy|cochrane))", 0.9),
     _cue(S.NARRATIVE_REVIEW, "article discussing the field",
          r"\bthis\s+(?:article|paper)\s+(?:discusses|reviews|summari[sz]es|describes|outlines)|\bfuture\s+directions|\bchallenges\s+and\s+(?:opportunities|perspectives)|\bcurrent\s+(?:evidence|concepts|status)\s+and", 0.8),
     _cue(S.NARRATIVE_REVIEW, "topic survey wording",
@@ -205,7 +205,7 @@ CUES: list[Cue] = [
     _cue(S.NARRATIVE_REVIEW, "overview", r"\boverview\b|\bwe\s+(?:outline|summari[sz]e|discuss)\s+(?:the|current|recent|what)", 0.7),
     # "review" as a noun ("a review", "this review", "Review:"), not the verb ("review urate in 4 weeks")
     _cue(S.NARRATIVE_REVIEW, "review",
-         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?!(?:retrospective|prospective|chart|record|case|file|medical)\s)(?:[\w-]+\s+)?review\b"
+         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?!(?:retrospective|prospective|chart|record|case|file|medical|systematic|meta-?analytic|umbrella)\s)(?:[\w-]+\s+)?review\b"
          r"|^\W*review\b|\breview\W*$", 0.5),
     _cue(S.NARRATIVE_REVIEW, "综述", r"(?<!系统)(?<!系统性)综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
     # ---- expert opinion / editorial

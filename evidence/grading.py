@@ -371,6 +371,7 @@ def _choose_type(evidence: _Evidence, title: str, own_results: int = 0) -> tuple
             chosen = head
         else:
             chosen = max(candidates, key=lambda t: (candidates[t], -TIE_ORDER.index(t)))
+            chosen = _review_named_systematic(evidence, chosen, candidates)
         studied_in_title = _design_named_beside_guideline(evidence, chosen)
         if studied_in_title is not None:
             return studied_in_title
@@ -400,6 +401,24 @@ def _choose_type(evidence: _Evidence, title: str, own_results: int = 0) -> tuple
     if best == S.COHORT and any(h.name == "cross-sectional" and h.zone in STRONG_ZONES for h in evidence.of(S.CROSS_SECTIONAL)):
         return S.CROSS_SECTIONAL, ["a cross-sectional analysis (of cohort data): the analysis stated decides"]
     return best, why
+
+
+QUALIFIED_REVIEW = ("narrative", "literature", "critical", "scoping", "mini", "state", "historical",
+                    "comprehensive", "clinical", "non-systematic", "nonsystematic")
+
+
+def _review_named_systematic(evidence: _Evidence, chosen: SourceType, candidates: dict[SourceType, float]
+                             ) -> SourceType:
+    """A text that calls itself a systematic review (or meta-analysis) in a design sentence and
+    otherwise only "this review" / "we review" is one systematic review, not a narrative one: the
+    bare word refers back to the qualified one. A review that calls itself narrative, critical,
+    scoping... (or "a review" in its title) keeps that name."""
+    if chosen != S.NARRATIVE_REVIEW or S.SYSTEMATIC_REVIEW not in candidates:
+        return chosen
+    named = [h for h in evidence.of(S.NARRATIVE_REVIEW) if h.zone in STRONG_ZONES]
+    if any(h.zone == "title" or any(q in h.quote.lower() for q in QUALIFIED_REVIEW) for h in named):
+        return chosen  # "...: A Review" in the title is the authors' name for it
+    return S.SYSTEMATIC_REVIEW
 
 
 TITLE_STUDY_KINDS = (S.SYSTEMATIC_REVIEW,) + PRIMARY + (C.QUALITATIVE, C.PROTOCOL)

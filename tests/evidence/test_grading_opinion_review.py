@@ -124,3 +124,24 @@ def test_a_point_of_view_in_the_title_of_a_named_cohort_study_is_the_cohort():
             "for serious complications. Complications were as rare after topical as after injected "
             "anaesthesia (0.4% vs 0.5%).")
     assert _rules("Topical anaesthesia for cataract surgery: a population-based perspective", text) == S.COHORT
+
+
+def test_an_update_meta_analysis_and_a_meta_analytic_review_are_systematic_reviews():
+    text = ("Results on the receptor polymorphism and lung cancer risk disagree. We searched PubMed, Web of "
+            "Science and Embase up to March 2018 and pooled odds ratios from 14 case-control studies with a "
+            "random-effects model. The polymorphism was not associated with lung cancer overall (OR 1.04, "
+            "95% CI 0.91 to 1.19).")
+    assert _rules("Receptor gene polymorphism and lung cancer risk: an update meta-analysis", text) == S.SYSTEMATIC_REVIEW
+    text2 = ("Whether stimulant treatment in childhood leads to later substance use is debated. Six "
+             "prospective studies following 674 treated and 360 untreated children were combined; the "
+             "pooled estimate favoured treatment (OR 1.9). Stimulant therapy did not increase the risk.")
+    assert _rules("Does stimulant therapy beget later substance abuse? A meta-analytic review",
+                  text2) == S.SYSTEMATIC_REVIEW
+
+
+def test_this_review_beside_a_self_named_systematic_review_is_the_systematic_review():
+    text = ("Handover between the intensive care unit and the ward is a moment of risk. This review sums up "
+            "what is known about improving it and the current review weighs the tools in use. We did a "
+            "systematic review of four databases and found 11 eligible studies, 8 of them before-after "
+            "designs. Structured handover tools improved the information passed on in most studies.")
+    assert _rules("Improving clinical handover between intensive care and the general ward", text) == S.SYSTEMATIC_REVIEW
