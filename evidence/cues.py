@@ -210,7 +210,7 @@ CUES: list[Cue] = [
     _cue(S.NARRATIVE_REVIEW, "综述", r"(?<!系统)(?<!系统性)综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
     # ---- expert opinion / editorial
     _cue(S.EXPERT_OPINION, "editorial/commentary",
-         r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\b(?:a|an|our|this|my)\s+(?:[\w-]+\s+)?perspective\b(?!\s+(?:of|on|from))"
+         r"\beditorial\b|\bcommentary\b|(?<!from\sthe\s)\bviewpoint\b(?!\s+of\b)|\b(?:a|an|our|this|my)\s+(?:[\w-]+\s+)?perspective\b(?!\s+(?:of|on|from))"
          r"|\bperspective\s+(?:article|piece|paper)|\b(?:this|the)\s+(?:article|paper|essay)\s+(?:argues|contends|proposes)|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
     _cue(S.EXPERT_OPINION, "self-named opinion piece",
          r"\b(?:this|our|the\s+present|in\s+this)\s+(?:short\s+|brief\s+)?(?:editorial|commentary|viewpoint|essay|opinion\s+piece|letter|perspective(?:\s+(?:article|piece|paper))?)\b(?!\s+(?:of|on|from)\b)"
