@@ -270,11 +270,32 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
         evidence.hits = [h for h in evidence.hits if h.zone != "skip"]
         _guidelines_discussed(evidence, sentences)
         _allocation_describes_this_study(evidence, body)
+        _designs_a_review_reads(evidence, sentences)
     if not C.RANDOMISATION_WORD.search(f"{title} {body}"):
         evidence.hits = [h for h in evidence.hits if h.name != "trial"]
     if meta is not None:
         _read_metadata(meta, evidence, notes)
     return evidence, notes
+
+
+def _designs_a_review_reads(evidence: _Evidence, sentences: list[tuple[int, str]]) -> None:
+    """"This chapter presents a review of these randomized controlled trials", "A review of data from
+    placebo-controlled trials": a design named after a review in the same title or design sentence is
+    what the review reads, not what this work did; it counts as a background mention (session 8,
+    tuning half: reviews of trials read as trials)."""
+    starts = [start for start, _ in sentences]
+
+    def sentence_of(h: _Hit) -> int:
+        return -1 if h.zone == "title" else max(0, bisect_right(starts, h.position) - 1)
+
+    reviews = [h for h in evidence.hits if h.kind == S.NARRATIVE_REVIEW and h.zone in ("title", "self")]
+    for h in evidence.hits:
+        if h.kind not in PRIMARY or h.zone not in ("title", "self"):
+            continue
+        if any(r.zone == h.zone and sentence_of(r) == sentence_of(h) and r.position + len(r.quote) <= h.position
+               for r in reviews):  # "a nationwide review of records" is one phrase: a record review
+            h.score = h.score * ZONE_WEIGHT["background"] / ZONE_WEIGHT[h.zone]
+            h.zone = "background"
 
 
 def _allocation_describes_this_study(evidence: _Evidence, body: str) -> None:

@@ -145,3 +145,17 @@ def test_this_review_beside_a_self_named_systematic_review_is_the_systematic_rev
             "systematic review of four databases and found 11 eligible studies, 8 of them before-after "
             "designs. Structured handover tools improved the information passed on in most studies.")
     assert _rules("Improving clinical handover between intensive care and the general ward", text) == S.SYSTEMATIC_REVIEW
+
+
+def test_trials_named_after_a_review_are_what_it_reads():
+    text = ("Almotriptan is one of seven triptans for acute migraine. Its efficacy and tolerability are set "
+            "against those of sumatriptan, zolmitriptan and rizatriptan, drug by drug, with attention to "
+            "headache recurrence and to chest symptoms, which matter to patients choosing between them.")
+    title = "How does almotriptan compare with other triptans? A review of data from placebo-controlled trials"
+    assert _rules(title, text) == S.NARRATIVE_REVIEW
+    # a nationwide review of records is a record review, not a review of the literature
+    records = ("Shoulder instability and cervical stenosis give similar symptoms. We analysed a national "
+               "insurance database to identify all patients with both conditions between 2007 and 2014 and "
+               "followed them for two years after diagnosis for surgery on the neck or the shoulder.")
+    assert _rules("Cervical stenosis in recurrent shoulder instability: a nationwide review of records",
+                  records) != S.NARRATIVE_REVIEW
