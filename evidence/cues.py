@@ -292,7 +292,7 @@ RANDOMISATION_WORD = re.compile(r"\brandomi[sz]|\brandomly\b|\brandom\s+(?:order
 # treatments (cohort, or a trial), whatever name the authors give it ("an interventional case-control study").
 TREATMENT_GROUPS = re.compile(
     r"\b(?:intervention|experimental|treatment|training)\s+group\b|\bgroup\s+(?:\d|[AB]|I{1,2})\s+(?:received|was\s+given|was\s+treated)"
-    r"|\bpre-?\s?test[- ]post-?\s?test|\bat\s+baseline\s+and\s+after\b|\bbefore\s+and\s+after\s+(?:the\s+)?(?:intervention|treatment|training|therapy)",
+    r"|\bpre-?\s?test[- ]post-?\s?test|\bat\s+baseline\s+and\s+after\b|\bbefore\s+and\s+after\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:intervention|treatment|training|therapy)",
     re.IGNORECASE,
 )
 # A call for future work names designs that were not done.

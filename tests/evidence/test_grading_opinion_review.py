@@ -159,3 +159,11 @@ def test_trials_named_after_a_review_are_what_it_reads():
                "followed them for two years after diagnosis for surgery on the neck or the shoulder.")
     assert _rules("Cervical stenosis in recurrent shoulder instability: a nationwide review of records",
                   records) != S.NARRATIVE_REVIEW
+
+
+def test_case_control_by_name_measured_before_and_after_a_named_therapy_is_a_cohort():
+    text = ("Sleep apnoea raises inflammatory cytokines. In this case-control study, 40 patients with severe "
+            "sleep apnoea and 20 healthy controls were enrolled; cytokines and glucose were measured in the "
+            "patients before and after three months of CPAP therapy. Interleukin-6 fell from 4.1 to 2.2 "
+            "pg/ml (p < 0.01), to the level of the controls.")
+    assert _rules("CPAP therapy lowers inflammatory cytokines in sleep apnoea: a case-control study", text) == S.COHORT
