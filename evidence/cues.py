@@ -156,7 +156,11 @@ CUES: list[Cue] = [
          r"\b(?:analysis|study|review|series|report|experience)\s+(?:of|with)\s+(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty)\s+(?:[\w-]+\s+){0,3}?cases\b"
          r"|\b(?:a|an)\s+(?:rare|unique|unusual|uncommon|atypical|exceptional|interesting|peculiar)\s+(?:[\w-]+\s+)?case\b", 0.9),
     _cue(S.CASE_SERIES, "patients described",
-         r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
+         r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b", 0.7),
+    # "consecutive patients" are how a clinical cohort is enrolled far more often than a case series is
+    # described (session 8, tuning half: 11 of 12 texts read as case series by this phrase alone were
+    # cohort or cross-sectional studies)
+    _cue(S.COHORT, "consecutive patients enrolled", r"\bconsecutive\s+(?:\w+\s+)?(?:patients|cases|admissions)", 0.5),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
     _cue(S.CASE_SERIES, "the case described",
          r"(?<!in )(?<!in the )\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}(?:man|woman|boy|girl|patient|infant|neonate|child|male|female|\d+-year-old)"

@@ -167,3 +167,11 @@ def test_case_control_by_name_measured_before_and_after_a_named_therapy_is_a_coh
             "patients before and after three months of CPAP therapy. Interleukin-6 fell from 4.1 to 2.2 "
             "pg/ml (p < 0.01), to the level of the controls.")
     assert _rules("CPAP therapy lowers inflammatory cytokines in sleep apnoea: a case-control study", text) == S.COHORT
+
+
+def test_consecutive_patients_enrolled_make_a_clinical_cohort_not_a_case_series():
+    text = ("Hypotension is common under combined epidural and general anaesthesia. Two hundred consecutive "
+            "patients having abdominal surgery under this technique were enrolled, and blood pressure and "
+            "heart rate were recorded every five minutes until the end of surgery. Hypotension occurred in "
+            "a third of them and was commoner in older patients.")
+    assert _rules("Hypotension and bradycardia during combined epidural and general anaesthesia", text) != S.CASE_SERIES
