@@ -175,3 +175,15 @@ def test_consecutive_patients_enrolled_make_a_clinical_cohort_not_a_case_series(
             "heart rate were recorded every five minutes until the end of surgery. Hypotension occurred in "
             "a third of them and was commoner in older patients.")
     assert _rules("Hypotension and bradycardia during combined epidural and general anaesthesia", text) != S.CASE_SERIES
+
+
+def test_research_with_a_point_of_view_in_its_title_is_not_an_opinion_piece():
+    text = ("Mixed emotions are common in negotiation. In two experiments we tested whether a counterpart's "
+            "mixed emotions make negotiators more creative; participants were randomly paired and we "
+            "measured the number of integrative offers. We found that mixed emotions raised creativity "
+            "only when the counterpart was seen as cooperative.")
+    assert _rules("Mixed emotions and creativity in negotiation: an interpersonal perspective", text) != S.EXPERT_OPINION
+    # a piece that names itself a perspective stays one
+    piece = ("Mental health services were stretched by the pandemic. In this perspective we set out why "
+             "funding should follow need rather than history, and what health systems could change first.")
+    assert _rules("Funding mental health after the pandemic: a perspective", piece) == S.EXPERT_OPINION
