@@ -189,7 +189,7 @@ CUES: list[Cue] = [
     # ---- consensus and position statements
     _cue(S.CONSENSUS, "consensus statement",
          r"\bconsensus\s+(?:statement|document|report|conference|recommendations?|guidelines?|paper|panel)|\bexpert\s+consensus|\binternational\s+consensus", 1.0),
-    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b(?!\s+(?:sequences?|reads?|accuracy|calling|motifs?|sites?|clustering|genotypes?))", 0.5),
+    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b(?!\s+(?:sequences?|reads?|accuracy|calling|motifs?|sites?|clustering|genotypes?|gene|modules?|networks?|structures?|regions?|signatures?|scores?|predictions?))", 0.5),
     _cue(S.CONSENSUS, "position/scientific statement",
          r"\bposition\s+(?:statement|paper|stand)|\bcommittee\s+opinion|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
     _cue(S.CONSENSUS, "expert panel agreement",

@@ -187,3 +187,10 @@ def test_research_with_a_point_of_view_in_its_title_is_not_an_opinion_piece():
     piece = ("Mental health services were stretched by the pandemic. In this perspective we set out why "
              "funding should follow need rather than history, and what health systems could change first.")
     assert _rules("Funding mental health after the pandemic: a perspective", piece) == S.EXPERT_OPINION
+
+
+def test_consensus_gene_modules_are_no_consensus_statement():
+    text = ("Co-expression networks differ between tissues. We built networks from 12 expression data sets "
+            "and detected consensus gene modules shared by all of them, and modules not preserved in the "
+            "infected tissue, which were enriched in immune pathways.")
+    assert _rules("Detection of non-preserved consensus gene modules in an infection", text) != S.CONSENSUS
