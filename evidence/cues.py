@@ -351,8 +351,8 @@ GUIDELINE_AS_SUBJECT = re.compile(
 ISSUES_RECOMMENDATIONS = re.compile(
     r"\b(?:this|in\s+this|the\s+present|our|the\s+(?:following|enclosed))\s+(?:[\w-]+\s+){0,3}?(?:guidelines?|guidance|recommendations|parameter|statement)\b"
     r"|\b(?:guidelines?|guidance|recommendations)\s+(?:in|of)\s+this\s+(?:article|paper|document|report|review|publication)"
-    r"|\b(?:we|panel|committee|task\s+force|working\s+group|society|college|association|authors|experts?)\s+(?:\w+\s+)?(?:recommends?|suggests?|advises?|endorses?)\b"
-    r"|(?<!\bfor\s)\b(?:provid|offer|present|propos|develop|establish|issu|formulat|prepar|produc|updat|mak|made|writ|draft)\w*\s+(?:[\w-]+\s+){0,4}?(?:guidelines?|guidance|recommendations)\b(?!\s+(?:of|from|by|issued|published|proposed)\b)"
+    r"|\b(?:we|panel|committee|task\s+force|working\s+group|society|college|association|authors|experts?)\s+(?:(?!guidelines?\b)\w+\s+)?(?:recommends?|suggests?|advises?|endorses?)\b"
+    r"|(?<!\bfor\s)\b(?:provid|offer|present|propos|develop|establish|issued|issuing|formulat|prepar|produc|updat|mak|made|writ|draft)\w*\s+(?!time\b|day\b)(?:[\w-]+\s+){0,4}?(?:guidelines?|guidance|recommendations)\b(?!\s+(?:of|from|by|issued|published|proposed)\b)"
     r"|\b(?:serve|intended|designed|aims?)\s+(?:\w+\s+){0,3}?as\s+(?:a\s+)?guidelines?\b|\bin\s+the\s+form\s+of\s+(?:\w+\s+)?guidelines"
     r"|\brecommendations\s+(?:are|were)\s+(?:\w+\s+)?(?:made|provided|presented|given|proposed|formulated|developed|issued)\b"
     r"|\bgrades?\s+the\s+(?:evidence|recommendations)|\bguideline\s+(?:development\s+group|panel|committee|writing)",
@@ -371,6 +371,15 @@ DATA_SPLIT = re.compile(r"\s+(?:in)?to\s+(?:the\s+|a\s+|two\s+)?(?:[\w-]+\s+){0,
 # not call itself a review (`grading._argued_title`).
 ARGUED_TITLE = re.compile(
     r"(?:^|:\s*)\W*(?:should|must|why|is\s+it\s+time|time\s+to|the\s+case\s+(?:for|against)|in\s+defen[cs]e\s+of|a\s+plea\s+for|a\s+call\s+(?:for|to))\b",
+    re.IGNORECASE,
+)
+
+# An objective that states the document's product ("OBJECTIVE: To provide guidelines for ...", "To
+# provide an evidence-based practice guideline on ..."): on the tuning half every such sentence opened
+# a guideline (4 of 4), whether or not it said "this" or "we".
+OBJECTIVE_ISSUES = re.compile(
+    r"^\W*(?:(?:objectives?|aims?|purpose|goal)\s*[:：]\s*)?to\s+(?:provide|develop|present|update|offer|formulate|establish|issue|make|produce|prepare)"
+    r"\s+(?:[\w-]+\s+){0,6}?(?:guidelines?|recommendations|guidance)\b",
     re.IGNORECASE,
 )
 

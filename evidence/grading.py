@@ -333,14 +333,18 @@ def _guidelines_discussed(evidence: _Evidence, sentences: list[tuple[int, str]])
     """A design sentence that speaks of guidelines without issuing them ("we compared practice with
     the national guidelines", "this article describes the screening guidelines") is about them: its
     guideline cue counts as an ordinary mention of the opening text, not as this document naming
-    itself a guideline (`cues.ISSUES_RECOMMENDATIONS` says what issuing looks like)."""
+    itself a guideline (`cues.ISSUES_RECOMMENDATIONS` says what issuing looks like). An objective
+    that states the product ("To provide guidelines for ...", `cues.OBJECTIVE_ISSUES`) is this document
+    naming itself one, wherever the abstract's sections put it."""
     starts = [start for start, _ in sentences]
     for h in evidence.hits:
-        if h.kind != S.GUIDELINE or h.zone != "self":
+        if h.kind != S.GUIDELINE or h.zone in ("title", "metadata", "skip"):
             continue
         sentence = sentences[max(0, bisect_right(starts, h.position) - 1)][1]
-        if not C.ISSUES_RECOMMENDATIONS.search(sentence):
+        if h.zone == "self" and not C.ISSUES_RECOMMENDATIONS.search(sentence):
             h.zone, h.score = "opening", h.score * ZONE_WEIGHT["opening"] / ZONE_WEIGHT["self"]
+        elif h.zone != "self" and C.OBJECTIVE_ISSUES.search(sentence):
+            h.zone, h.score = "self", h.score * ZONE_WEIGHT["self"] / ZONE_WEIGHT[h.zone]
 
 
 def _read_metadata(meta: SourceMeta, evidence: _Evidence, notes: list[str]) -> None:

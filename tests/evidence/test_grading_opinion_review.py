@@ -194,3 +194,16 @@ def test_consensus_gene_modules_are_no_consensus_statement():
             "and detected consensus gene modules shared by all of them, and modules not preserved in the "
             "infected tissue, which were enriched in immune pathways.")
     assert _rules("Detection of non-preserved consensus gene modules in an infection", text) != S.CONSENSUS
+
+
+def test_an_objective_to_provide_guidelines_names_a_guideline_but_guidelines_recommending_do_not():
+    text = ("Hypertension complicates one pregnancy in ten. To provide physicians with evidence-based "
+            "guidelines for the drug treatment of hypertensive disorders in pregnancy, published trials were "
+            "read and graded by a group of obstetricians and internists. Treatment is advised above 160/110 "
+            "mm Hg; methyldopa, labetalol and nifedipine are the drugs of first choice.")
+    assert _rules("Drug treatment of hypertensive disorders in pregnancy", text) == S.GUIDELINE
+    review = ("Beta-blockers after myocardial infarction save lives. The American College of Cardiology and "
+              "American Heart Association guidelines recommend that patients without contraindications "
+              "receive a beta-blocker within days of the infarction. This article describes the trials behind "
+              "that advice and the reasons it is often not followed.")
+    assert _rules("Beta-blockers after myocardial infarction", review) != S.GUIDELINE
