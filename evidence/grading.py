@@ -555,6 +555,7 @@ def _read_by_rules(title: str, text: str, meta: SourceMeta | None,
     reasons.extend(why)
 
     source_type = _treatment_groups_are_no_case_control(source_type, text, reasons)
+    source_type = _records_read_once(evidence, source_type, reasons)
     source_type = _perspective_that_reviews(evidence, source_type, text, reasons)
     before = source_type
     source_type = _perspective_of_a_study(evidence, source_type, reasons)
@@ -692,6 +693,28 @@ def _treatment_groups_are_no_case_control(source_type: SourceType, text: str, re
     reasons.append(f'groups defined by the treatment given ("{found.group(0)}"), not by an outcome: a controlled '
                    "comparison (cohort), whatever the authors call it")
     return S.COHORT
+
+
+RECORD_SOURCES = ("retrospective study", "record review", "registry/database study",
+                  "record linkage / each person followed")
+
+
+def _records_read_once(evidence: _Evidence, source_type: SourceType, reasons: list[str]) -> SourceType:
+    """Records, registries or a "retrospective study" only say where the data came from. Where that is
+    all the cohort evidence there is (no follow-up, no time-to-event, no cohort named) and the text
+    also names a one-time measure (prevalence, a survey, "factors associated with"), the records were
+    read once: cross-sectional (the data set's convention: "a prevalence or drug-use pattern read once
+    from charts or claims is cross_sectional, a chart review that follows outcomes is cohort")."""
+    if source_type != S.COHORT:
+        return source_type
+    own = {h.name for h in evidence.of(S.COHORT) if h.zone in NON_BACKGROUND_ZONES}
+    if not own or not own <= set(RECORD_SOURCES):
+        return source_type
+    once = [h for h in evidence.of(S.CROSS_SECTIONAL) if h.zone in NON_BACKGROUND_ZONES]
+    if not once:
+        return source_type
+    reasons.append(f"records read once ({_reason(once[0])}), no follow-up named: cross-sectional")
+    return S.CROSS_SECTIONAL
 
 
 def _perspective_that_reviews(evidence: _Evidence, source_type: SourceType, text: str, reasons: list[str]

@@ -207,3 +207,10 @@ def test_an_objective_to_provide_guidelines_names_a_guideline_but_guidelines_rec
               "receive a beta-blocker within days of the infarction. This article describes the trials behind "
               "that advice and the reasons it is often not followed.")
     assert _rules("Beta-blockers after myocardial infarction", review) != S.GUIDELINE
+
+
+def test_records_read_once_for_a_prevalence_are_cross_sectional():
+    text = ("Epstein-Barr virus infection is common in children. This retrospective study read the "
+            "laboratory results of 18,000 children tested at one hospital between 2010 and 2019. "
+            "Prevalence of infection rose over the decade, most in children under five.")
+    assert _rules("Epstein-Barr virus infection in children at one hospital", text) == S.CROSS_SECTIONAL
