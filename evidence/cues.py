@@ -37,7 +37,7 @@ S = SourceType
 CUES: list[Cue] = [
     # ---- systematic reviews and meta-analyses
     _cue(S.SYSTEMATIC_REVIEW, "systematic review", r"(?<!non-)(?<!non)\bsystematic(?:al)?\s+(?:literature\s+)?reviews?\b", 1.0),
-    _cue(S.SYSTEMATIC_REVIEW, "meta-analysis", r"\b(?:network\s+)?meta-?\s?analy[sz](?:is|es|ed)\b|\bmetaanaly", 1.0),
+    _cue(S.SYSTEMATIC_REVIEW, "meta-analysis", r"\b(?:network\s+)?meta-?\s?analy[sz](?:is|es|ed)\b|\bmetaanaly|\bmeta-?analytic\s+review", 1.0),
     _cue(S.SYSTEMATIC_REVIEW, "systematic search", r"\bsystematic(?:ally)?\s+(?:literature\s+)?search(?:ed|es)?\b|\bsystematically\s+reviewed", 0.9),
     _cue(S.SYSTEMATIC_REVIEW, "pooled data", r"\bpooled\s+data\s+from\s+\d+|\bsummary\s+(?:relative\s+risks?|odds\s+ratios?|estimates?|effect)", 0.6),
     _cue(S.SYSTEMATIC_REVIEW, "PRISMA", r"\bPRISMA\b", 0.8),
@@ -156,7 +156,11 @@ CUES: list[Cue] = [
          r"\b(?:analysis|study|review|series|report|experience)\s+(?:of|with)\s+(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty)\s+(?:[\w-]+\s+){0,3}?cases\b"
          r"|\b(?:a|an)\s+(?:rare|unique|unusual|uncommon|atypical|exceptional|interesting|peculiar)\s+(?:[\w-]+\s+)?case\b", 0.9),
     _cue(S.CASE_SERIES, "patients described",
-         r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b|\bconsecutive\s+(?:patients|cases)", 0.7),
+         r"\bwe\s+(?:retrospectively\s+)?(?:describe|report|present)\s+(?:\w+\s+){0,3}(?:patients|cases)\b", 0.7),
+    # "consecutive patients" are how a clinical cohort is enrolled far more often than a case series is
+    # described (session 8, tuning half: 11 of 12 texts read as case series by this phrase alone were
+    # cohort or cross-sectional studies)
+    _cue(S.COHORT, "consecutive patients enrolled", r"\bconsecutive\s+(?:\w+\s+)?(?:patients|cases|admissions)", 0.5),
     _cue(S.CASE_SERIES, "patient vignette", r"\b\d{1,3}-year-old\s+(?:man|woman|male|female|boy|girl|patient|infant)", 0.6),
     _cue(S.CASE_SERIES, "the case described",
          r"(?<!in )(?<!in the )\b(?:the|a|an|this|our|one)\s+(?:[\w-]+\s+){0,3}case\s+(?:of\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}(?:man|woman|boy|girl|patient|infant|neonate|child|male|female|\d+-year-old)"
@@ -185,7 +189,7 @@ CUES: list[Cue] = [
     # ---- consensus and position statements
     _cue(S.CONSENSUS, "consensus statement",
          r"\bconsensus\s+(?:statement|document|report|conference|recommendations?|guidelines?|paper|panel)|\bexpert\s+consensus|\binternational\s+consensus", 1.0),
-    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b(?!\s+(?:sequences?|reads?|accuracy|calling|motifs?|sites?|clustering|genotypes?))", 0.5),
+    _cue(S.CONSENSUS, "consensus", r"\bconsensus\b(?!\s+(?:sequences?|reads?|accuracy|calling|motifs?|sites?|clustering|genotypes?|gene|modules?|networks?|structures?|regions?|signatures?|scores?|predictions?))", 0.5),
     _cue(S.CONSENSUS, "position/scientific statement",
          r"\bposition\s+(?:statement|paper|stand)|\bcommittee\s+opinion|\bscientific\s+statement|\bjoint\s+statement|\bpolicy\s+statement", 1.0),
     _cue(S.CONSENSUS, "expert panel agreement",
@@ -197,7 +201,7 @@ CUES: list[Cue] = [
     _cue(S.CONSENSUS, "立场声明", r"立场声明|专家建议|专家推荐意见", 0.8),
     # ---- narrative reviews
     _cue(S.NARRATIVE_REVIEW, "narrative review",
-         r"\b(?:narrative|literature|clinical|state[- ]of[- ]the[- ]art|comprehensive|critical|mini[- ]?|scoping|historical)\s+review|\breview\s+article|\bthis\s+review|\bwe\s+review|\bhere,?\s+we\s+(?:review|summari[sz]e|discuss)|\brecent\s+advances|\ban?\s+(?:update|overview)\b", 0.9),
+         r"\b(?:narrative|literature|clinical|state[- ]of[- ]the[- ]art|comprehensive|critical|mini[- ]?|scoping|historical)\s+review|\breview\s+article|\bthis\s+review|\bwe\s+review|\bhere,?\s+we\s+(?:review|summari[sz]e|discuss)|\brecent\s+advances|\ban?\s+(?:update|overview)\b(?!\s+(?:of\s+(?:a\s+|the\s+)?)?(?:systematic|meta-?\s?analy|cochrane))", 0.9),
     _cue(S.NARRATIVE_REVIEW, "article discussing the field",
          r"\bthis\s+(?:article|paper)\s+(?:discusses|reviews|summari[sz]es|describes|outlines)|\bfuture\s+directions|\bchallenges\s+and\s+(?:opportunities|perspectives)|\bcurrent\s+(?:evidence|concepts|status)\s+and", 0.8),
     _cue(S.NARRATIVE_REVIEW, "topic survey wording",
@@ -205,12 +209,12 @@ CUES: list[Cue] = [
     _cue(S.NARRATIVE_REVIEW, "overview", r"\boverview\b|\bwe\s+(?:outline|summari[sz]e|discuss)\s+(?:the|current|recent|what)", 0.7),
     # "review" as a noun ("a review", "this review", "Review:"), not the verb ("review urate in 4 weeks")
     _cue(S.NARRATIVE_REVIEW, "review",
-         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?!(?:retrospective|prospective|chart|record|case|file|medical)\s)(?:[\w-]+\s+)?review\b"
+         r"(?<!systematic\s)(?<!umbrella\s)\b(?:a|an|this|our|the|in)\s+(?!(?:retrospective|prospective|chart|record|case|file|medical|systematic|meta-?analytic|umbrella)\s)(?:[\w-]+\s+)?review\b"
          r"|^\W*review\b|\breview\W*$", 0.5),
     _cue(S.NARRATIVE_REVIEW, "综述", r"(?<!系统)(?<!系统性)综述|研究进展|新进展|进展与展望|解读|概述|现状与展望", 0.9),
     # ---- expert opinion / editorial
     _cue(S.EXPERT_OPINION, "editorial/commentary",
-         r"\beditorial\b|\bcommentary\b|\bviewpoint\b|\b(?:a|an|our|this|my)\s+(?:[\w-]+\s+)?perspective\b(?!\s+(?:of|on|from))"
+         r"\beditorial\b|\bcommentary\b|(?<!from\sthe\s)\bviewpoint\b(?!\s+of\b)|\b(?:a|an|our|this|my)\s+(?:[\w-]+\s+)?perspective\b(?!\s+(?:of|on|from))"
          r"|\bperspective\s+(?:article|piece|paper)|\b(?:this|the)\s+(?:article|paper|essay)\s+(?:argues|contends|proposes)|\bletter\s+to\s+the\s+editor|\binvited\s+comment|\bopinion\s+(?:piece|article)|\bexpert\s+opinion|\bwe\s+argue\b|\bin\s+my\s+(?:view|experience|opinion)", 0.9),
     _cue(S.EXPERT_OPINION, "self-named opinion piece",
          r"\b(?:this|our|the\s+present|in\s+this)\s+(?:short\s+|brief\s+)?(?:editorial|commentary|viewpoint|essay|opinion\s+piece|letter|perspective(?:\s+(?:article|piece|paper))?)\b(?!\s+(?:of|on|from)\b)"
@@ -237,7 +241,7 @@ CUES: list[Cue] = [
          r"\bin\s+(?:mice|rats|mouse|rat|zebrafish|vitro)\b|\bmurine\b|\bcell\s+lines?\b|\bknock-?out\s+mice|\banimal\s+models?|\bxenograft|\brodent", 0.9),
     _cue(PRECLINICAL, "animals studied",
          r"\b(?:mice|rats|rabbits|hamsters|guinea\s+pigs|zebrafish|larvae|dogs|cats|piglets|pigs|swine|sheep|ewes|lambs|cattle|cows|calves"
-         r"|heifers|horses|chickens|broilers|hens|turkeys|monkeys|macaques|primates)\b|\b(?:Wistar|Sprague[- ]Dawley|C57BL/6)\b", 0.7),
+         r"|heifers|horses|chickens|broilers|pullets|hens|turkeys|monkeys|macaques|primates)\b|\b(?:Wistar|Sprague[- ]Dawley|C57BL/6)\b", 0.7),
     _cue(PRECLINICAL, "laboratory work",
          r"\bex\s+vivo\b|\bcultured\s+(?:\w+\s+){0,2}cells|\bcell\s+cultures?\b|\bknock(?:down|out|ed\s+down)\b|\btransfect\w*|\bwestern\s+blot\w*"
          r"|\bsiRNA\b|\bcadaver\w*|\bbioinformatic\w*|\bmicroarray", 0.6),
@@ -292,7 +296,7 @@ RANDOMISATION_WORD = re.compile(r"\brandomi[sz]|\brandomly\b|\brandom\s+(?:order
 # treatments (cohort, or a trial), whatever name the authors give it ("an interventional case-control study").
 TREATMENT_GROUPS = re.compile(
     r"\b(?:intervention|experimental|treatment|training)\s+group\b|\bgroup\s+(?:\d|[AB]|I{1,2})\s+(?:received|was\s+given|was\s+treated)"
-    r"|\bpre-?\s?test[- ]post-?\s?test|\bat\s+baseline\s+and\s+after\b|\bbefore\s+and\s+after\s+(?:the\s+)?(?:intervention|treatment|training|therapy)",
+    r"|\bpre-?\s?test[- ]post-?\s?test|\bat\s+baseline\s+and\s+after\b|\bbefore\s+and\s+after\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:intervention|treatment|training|therapy)",
     re.IGNORECASE,
 )
 # A call for future work names designs that were not done.
@@ -313,10 +317,10 @@ TRIAL_ACRONYM = re.compile(
 # A guideline that is the subject of a study ("adherence to guidelines") is not this document's kind.
 GUIDELINE_AS_SUBJECT = re.compile(
     r"\b(?:adheren\w*|complian\w*|concordan\w*|conform\w*|implementation|adoption|uptake|use|application|awareness|knowledge|familiarity|dissemination)"
-    r"\s+(?:to|with|of|towards?)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:guidelines?|recommendations?)\b"
+    r"\s+(?:to|with|of|towards?)\s+(?:the\s+)?(?:[\w-]+\s+){0,8}?(?:guidelines?|recommendations?|standards?\s+of\s+care)\b"
     r"|\b(?:implement\w*|using|encod\w*|formali[sz]\w*|disseminat\w*|translat\w*|operationali[sz]\w*)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?guidelines?\b"
     r"|\bguidelines?[- ](?:registry|program(?:me)?|database|adherent|concordant|based\s+(?:care|treatment|therapy|prescribing))"
-    r"|\b(?:need\s+for|lack\s+of|absence\s+of)\s+(?:\w+\s+){0,2}?guidelines?\b"
+    r"|\b(?:need\s+for|lack\s+of|absence\s+of)\s+(?:\w+\s+){0,2}?guid(?:elines?|ance)\b"
     r"|\b(?:according\s+to|based\s+on|as\s+recommended\s+by|in\s+line\s+with|following)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?guidelines?\b"
     r"|\b(?:state\s+of\s+the\s+art|review|appraisal|quality|evaluation|analysis|comparison)\s+(?:on|of)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?guidelines\b"
     r"|\bcomputer[- ]interpretable\s+guidelines?|\binteracting\s+(?:clinical\s+)?guidelines|\bguidelines?\s+(?:adherence|implementation|compliance)"
@@ -325,13 +329,57 @@ GUIDELINE_AS_SUBJECT = re.compile(
     # ("comparison of current guidelines with prescribing patterns", "potential impact of practice
     # guidelines", "are we meeting the standards defined by the AUA guidelines?", "guideline-directed
     # therapy", "in relation to the 1999 WHO/ISH guidelines", "current guidelines on X")
-    r"|\b(?:impact|effects?|implications|influence|outcomes?)\s+of\s+(?:the\s+)?(?:[\w/()-]+\s+){0,6}?guidelines?\b"
+    r"|\b(?:impact|effects?|implications|influence|outcomes?)\s+of\s+(?:the\s+)?(?:[\w/()-]+\s+){0,8}?guidelines?\b"
     r"|\b(?:in\s+relation\s+to|with\s+(?:special\s+)?reference\s+to|relative\s+to|compared\s+(?:with|to)|comparison\s+(?:of|with)|versus|vs\.?"
-    r"|against|meeting|achieving|defined\s+by|set\s+by|recommended\s+(?:by|in)|enhance)\s+(?:the\s+)?(?:[\w/()-]+\s+){0,6}?guidelines?\b"
+    r"|against|meeting|achieving|defined\s+by|set\s+by|recommended\s+(?:by|in)|enhance|related\s+to|putting|understanding|follow)\s+(?:the\s+)?(?:[\w/()-]+\s+){0,6}?guidelines?\b"
+    # session 8: "compare them to (recently published) expert consensus guidelines"
+    r"|\bcompar\w*\s+(?:[\w-]+\s+){0,3}?(?:with|to|against)\s+(?:the\s+)?(?:[\w/()-]+\s+){0,6}?guidelines?\b"
     r"|\b(?:discuss\w*|review\w*|summari[sz]\w*|interpret\w*|bears?\s+on|compar\w*)\s+(?:(?!and\b|to\b)[\w/()-]+\s+){0,6}?guidelines?\b"
     r"|\bguidelines?-(?:directed|discordant|concordant|recommended|based|endorsed)\b|\bcurrent\s+(?:[\w/()-]+\s+){0,3}?guidelines\s+(?:on|for|in)\b"
     # image-guided procedures: "fluoroscopic guidance", "ultrasound-guided"
     r"|\b(?:ultraso\w+|sonograph\w*|fluoroscop\w*|CT|MRI|image|imaging|navigat\w*|endoscop\w*|radiolog\w*|stereotact\w*|laser|robotic)[- ]guid\w+",
+    re.IGNORECASE,
+)
+
+# A design sentence that speaks of guidelines counts as this document naming itself one only where
+# the document issues them: "this / the present guideline", "the guidelines in this article", "we /
+# the panel / the committee recommend", "(we) provide / offer / present / develop guidelines",
+# "intended to serve as a guideline", "recommendations are made". A sentence that discusses, compares
+# with, describes or audits against guidelines ("we compared practice with the BSR guidelines", "this
+# article describes screening guidelines", "guidelines recommend") is about them (session 8, tuning
+# half: most false guidelines were reviews and audits whose design sentence named guidelines).
+ISSUES_RECOMMENDATIONS = re.compile(
+    r"\b(?:this|in\s+this|the\s+present|our|the\s+(?:following|enclosed))\s+(?:[\w-]+\s+){0,3}?(?:guidelines?|guidance|recommendations|parameter|statement)\b"
+    r"|\b(?:guidelines?|guidance|recommendations)\s+(?:in|of)\s+this\s+(?:article|paper|document|report|review|publication)"
+    r"|\b(?:we|panel|committee|task\s+force|working\s+group|society|college|association|authors|experts?)\s+(?:(?!guidelines?\b)\w+\s+)?(?:recommends?|suggests?|advises?|endorses?)\b"
+    r"|(?<!\bfor\s)\b(?:provid|offer|present|propos|develop|establish|issued|issuing|formulat|prepar|produc|updat|mak|made|writ|draft)\w*\s+(?!time\b|day\b)(?:[\w-]+\s+){0,4}?(?:guidelines?|guidance|recommendations)\b(?!\s+(?:of|from|by|issued|published|proposed)\b)"
+    r"|\b(?:serve|intended|designed|aims?)\s+(?:\w+\s+){0,3}?as\s+(?:a\s+)?guidelines?\b|\bin\s+the\s+form\s+of\s+(?:\w+\s+)?guidelines"
+    r"|\brecommendations\s+(?:are|were)\s+(?:\w+\s+)?(?:made|provided|presented|given|proposed|formulated|developed|issued)\b"
+    r"|\bgrades?\s+the\s+(?:evidence|recommendations)|\bguideline\s+(?:development\s+group|panel|committee|writing)",
+    re.IGNORECASE,
+)
+
+# Random allocation said of participants with a verb ("were randomized", "randomly assigned",
+# "randomized 2006 patients"), not the noun ("randomisation method"), and what follows a random
+# split of data rather than of people ("... into training and validation sets").
+ALLOCATION_VERB = re.compile(r"randomly\s+(?:assigned|allocated|divided|distributed)|(?:were|was|been)\s+(?:\w+ly\s+)?randomi[sz]ed|randomi[sz]ed\s+(?:\d|to\b)", re.IGNORECASE)
+DATA_SPLIT = re.compile(r"\s+(?:in)?to\s+(?:the\s+|a\s+|two\s+)?(?:[\w-]+\s+){0,2}?(?:training|validation|test|testing|derivation|development|learning)\b", re.IGNORECASE)
+
+# A title that argues for a course of action or asks why one is taken ("Should beta blockers be used
+# in the elderly?", "Why not prescribe the best drugs now?", "...: time to call neuropsychology back",
+# "The case for ..."): an opinion piece's form, where the text reports no results of its own and does
+# not call itself a review (`grading._argued_title`).
+ARGUED_TITLE = re.compile(
+    r"(?:^|:\s*)\W*(?:should|must|why|is\s+it\s+time|time\s+to|the\s+case\s+(?:for|against)|in\s+defen[cs]e\s+of|a\s+plea\s+for|a\s+call\s+(?:for|to))\b",
+    re.IGNORECASE,
+)
+
+# An objective that states the document's product ("OBJECTIVE: To provide guidelines for ...", "To
+# provide an evidence-based practice guideline on ..."): on the tuning half every such sentence opened
+# a guideline (4 of 4), whether or not it said "this" or "we".
+OBJECTIVE_ISSUES = re.compile(
+    r"^\W*(?:(?:objectives?|aims?|purpose|goal)\s*[:：]\s*)?to\s+(?:provide|develop|present|update|offer|formulate|establish|issue|make|produce|prepare)"
+    r"\s+(?:[\w-]+\s+){0,6}?(?:guidelines?|recommendations|guidance)\b",
     re.IGNORECASE,
 )
 

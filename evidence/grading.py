@@ -20,7 +20,10 @@ How it decides, in order:
    "CONSENSUS II") is an acronym, not a consensus statement. "X: a clinical perspective" over a
    text that reviews or summarises is a narrative review; an argued one stays an opinion piece.
    A text that speaks of guidelines but whose title does not call it one and that reports results
-   of its own from a sample is a study about guidelines: the design it names decides. Groups
+   of its own from a sample is a study about guidelines: the design it names decides. A design
+   sentence that speaks of guidelines names this document one only where it issues them ("this
+   guideline", "we recommend", "we provide guidelines"), not where it describes, compares with or
+   audits against them; a title that asks a question about guidelines is about them. Groups
    formed by the treatment given and measured before and after are a controlled comparison
    (cohort) even when the authors call them "case-control".
 4. Protocols, animal / in-vitro work and qualitative studies report no clinical evidence of a
@@ -250,6 +253,7 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
     notes: list[str] = []
     if title.strip():
         _scan(_mask(_mask(_mask_acronyms(title), C.QUOTED_WORK), C.GUIDELINE_AS_SUBJECT), [(0, "title")], evidence)
+        _question_title_asks_about_recommendations(title, evidence)
     body = _mask(_mask_acronyms(text[:READ_CHARS]), C.GUIDELINE_AS_SUBJECT)
     zones: list[tuple[int, str]] = []
     sentences = _sentences(body)
@@ -264,11 +268,83 @@ def _read(title: str, text: str, meta: SourceMeta | None) -> tuple[_Evidence, li
     if zones:
         _scan(body, zones, evidence)
         evidence.hits = [h for h in evidence.hits if h.zone != "skip"]
+        _guidelines_discussed(evidence, sentences)
+        _allocation_describes_this_study(evidence, body)
+        _designs_a_review_reads(evidence, sentences)
     if not C.RANDOMISATION_WORD.search(f"{title} {body}"):
         evidence.hits = [h for h in evidence.hits if h.name != "trial"]
     if meta is not None:
         _read_metadata(meta, evidence, notes)
     return evidence, notes
+
+
+def _designs_a_review_reads(evidence: _Evidence, sentences: list[tuple[int, str]]) -> None:
+    """"This chapter presents a review of these randomized controlled trials", "A review of data from
+    placebo-controlled trials": a design named after a review in the same title or design sentence is
+    what the review reads, not what this work did; it counts as a background mention (session 8,
+    tuning half: reviews of trials read as trials)."""
+    starts = [start for start, _ in sentences]
+
+    def sentence_of(h: _Hit) -> int:
+        return -1 if h.zone == "title" else max(0, bisect_right(starts, h.position) - 1)
+
+    reviews = [h for h in evidence.hits if h.kind == S.NARRATIVE_REVIEW and h.zone in ("title", "self")]
+    for h in evidence.hits:
+        if h.kind not in PRIMARY or h.zone not in ("title", "self"):
+            continue
+        if any(r.zone == h.zone and sentence_of(r) == sentence_of(h) and r.position + len(r.quote) <= h.position
+               for r in reviews):  # "a nationwide review of records" is one phrase: a record review
+            h.score = h.score * ZONE_WEIGHT["background"] / ZONE_WEIGHT[h.zone]
+            h.zone = "background"
+
+
+def _allocation_describes_this_study(evidence: _Evidence, body: str) -> None:
+    """Participants who "were randomized / randomly assigned" in the methods or results of an
+    abstract were allocated in this study: such a sentence describes this work's design as firmly as
+    one that says "we", even where "the aim of this prospective study" or "at baseline" is all the
+    self-description there is (session 8, tuning half: trials read as cohorts). Background, lead-in
+    and conclusion sentences keep their weight (there the allocation is often another study's), and
+    so does the noun ("the unit of randomisation") and animal or laboratory work (randomly divided
+    pullets are no trial). Records split at random into training and test sets are no trial at all."""
+    evidence.hits = [h for h in evidence.hits if not (
+        h.kind == S.RCT and h.zone != "title" and C.DATA_SPLIT.match(body, h.position + len(h.quote)))]
+    if any(h.kind == C.PRECLINICAL and h.zone in NON_BACKGROUND_ZONES for h in evidence.hits):
+        return
+    for h in evidence.hits:
+        if h.kind == S.RCT and h.name == "random allocation" and h.zone in ("opening", "body") \
+                and C.ALLOCATION_VERB.match(h.quote):
+            h.score = h.score * ZONE_WEIGHT["self"] / ZONE_WEIGHT[h.zone]
+            h.zone = "self"
+
+
+def _question_title_asks_about_recommendations(title: str, evidence: _Evidence) -> None:
+    """A title that asks a question ("Hypertension guidelines in the elderly: is anybody listening?",
+    "what is the current consensus?") is about guidelines or a consensus, not one: a document that
+    issues recommendations states them. Its guideline / consensus words count as an ordinary mention
+    (session 8, tuning half: no guideline or consensus statement had a question for a title, 5 studies
+    and reviews about them did)."""
+    asked_until = title.rfind("?")  # "... which threshold?: Turkish Society guideline" names one after its question
+    for h in evidence.hits:
+        if h.zone == "title" and h.kind in (S.GUIDELINE, S.CONSENSUS) and h.position < asked_until:
+            h.zone, h.score = "opening", h.score * ZONE_WEIGHT["opening"] / ZONE_WEIGHT["title"]
+
+
+def _guidelines_discussed(evidence: _Evidence, sentences: list[tuple[int, str]]) -> None:
+    """A design sentence that speaks of guidelines without issuing them ("we compared practice with
+    the national guidelines", "this article describes the screening guidelines") is about them: its
+    guideline cue counts as an ordinary mention of the opening text, not as this document naming
+    itself a guideline (`cues.ISSUES_RECOMMENDATIONS` says what issuing looks like). An objective
+    that states the product ("To provide guidelines for ...", `cues.OBJECTIVE_ISSUES`) is this document
+    naming itself one, wherever the abstract's sections put it."""
+    starts = [start for start, _ in sentences]
+    for h in evidence.hits:
+        if h.kind != S.GUIDELINE or h.zone in ("title", "metadata", "skip"):
+            continue
+        sentence = sentences[max(0, bisect_right(starts, h.position) - 1)][1]
+        if h.zone == "self" and not C.ISSUES_RECOMMENDATIONS.search(sentence):
+            h.zone, h.score = "opening", h.score * ZONE_WEIGHT["opening"] / ZONE_WEIGHT["self"]
+        elif h.zone != "self" and C.OBJECTIVE_ISSUES.search(sentence):
+            h.zone, h.score = "self", h.score * ZONE_WEIGHT["self"] / ZONE_WEIGHT[h.zone]
 
 
 def _read_metadata(meta: SourceMeta, evidence: _Evidence, notes: list[str]) -> None:
@@ -320,6 +396,7 @@ def _choose_type(evidence: _Evidence, title: str, own_results: int = 0) -> tuple
             chosen = head
         else:
             chosen = max(candidates, key=lambda t: (candidates[t], -TIE_ORDER.index(t)))
+            chosen = _review_named_systematic(evidence, chosen, candidates)
         studied_in_title = _design_named_beside_guideline(evidence, chosen)
         if studied_in_title is not None:
             return studied_in_title
@@ -349,6 +426,24 @@ def _choose_type(evidence: _Evidence, title: str, own_results: int = 0) -> tuple
     if best == S.COHORT and any(h.name == "cross-sectional" and h.zone in STRONG_ZONES for h in evidence.of(S.CROSS_SECTIONAL)):
         return S.CROSS_SECTIONAL, ["a cross-sectional analysis (of cohort data): the analysis stated decides"]
     return best, why
+
+
+QUALIFIED_REVIEW = ("narrative", "literature", "critical", "scoping", "mini", "state", "historical",
+                    "comprehensive", "clinical", "non-systematic", "nonsystematic")
+
+
+def _review_named_systematic(evidence: _Evidence, chosen: SourceType, candidates: dict[SourceType, float]
+                             ) -> SourceType:
+    """A text that calls itself a systematic review (or meta-analysis) in a design sentence and
+    otherwise only "this review" / "we review" is one systematic review, not a narrative one: the
+    bare word refers back to the qualified one. A review that calls itself narrative, critical,
+    scoping... (or "a review" in its title) keeps that name."""
+    if chosen != S.NARRATIVE_REVIEW or S.SYSTEMATIC_REVIEW not in candidates:
+        return chosen
+    named = [h for h in evidence.of(S.NARRATIVE_REVIEW) if h.zone in STRONG_ZONES]
+    if any(h.zone == "title" or any(q in h.quote.lower() for q in QUALIFIED_REVIEW) for h in named):
+        return chosen  # "...: A Review" in the title is the authors' name for it
+    return S.SYSTEMATIC_REVIEW
 
 
 TITLE_STUDY_KINDS = (S.SYSTEMATIC_REVIEW,) + PRIMARY + (C.QUALITATIVE, C.PROTOCOL)
@@ -460,7 +555,14 @@ def _read_by_rules(title: str, text: str, meta: SourceMeta | None,
     reasons.extend(why)
 
     source_type = _treatment_groups_are_no_case_control(source_type, text, reasons)
+    source_type = _records_read_once(evidence, source_type, reasons)
     source_type = _perspective_that_reviews(evidence, source_type, text, reasons)
+    before = source_type
+    source_type = _perspective_of_a_study(evidence, source_type, reasons)
+    source_type = _argued_title(title, text, evidence, source_type, reasons)
+    source_type = _research_with_a_point_of_view(evidence, source_type, text, reasons)
+    if source_type != before:
+        top = evidence.of(source_type) if source_type != S.OTHER else []
     source_type, reasons, no_clinical_evidence = _non_clinical(evidence, source_type, reasons, text)
     grades = list(stated_grades) if stated_grades is not None else extract_stated_grades(
         text, scheme_hint=scheme_hint_for(meta.organization if meta else None, title))
@@ -593,6 +695,28 @@ def _treatment_groups_are_no_case_control(source_type: SourceType, text: str, re
     return S.COHORT
 
 
+RECORD_SOURCES = ("retrospective study", "record review", "registry/database study",
+                  "record linkage / each person followed")
+
+
+def _records_read_once(evidence: _Evidence, source_type: SourceType, reasons: list[str]) -> SourceType:
+    """Records, registries or a "retrospective study" only say where the data came from. Where that is
+    all the cohort evidence there is (no follow-up, no time-to-event, no cohort named) and the text
+    also names a one-time measure (prevalence, a survey, "factors associated with"), the records were
+    read once: cross-sectional (the data set's convention: "a prevalence or drug-use pattern read once
+    from charts or claims is cross_sectional, a chart review that follows outcomes is cohort")."""
+    if source_type != S.COHORT:
+        return source_type
+    own = {h.name for h in evidence.of(S.COHORT) if h.zone in NON_BACKGROUND_ZONES}
+    if not own or not own <= set(RECORD_SOURCES):
+        return source_type
+    once = [h for h in evidence.of(S.CROSS_SECTIONAL) if h.zone in NON_BACKGROUND_ZONES]
+    if not once:
+        return source_type
+    reasons.append(f"records read once ({_reason(once[0])}), no follow-up named: cross-sectional")
+    return S.CROSS_SECTIONAL
+
+
 def _perspective_that_reviews(evidence: _Evidence, source_type: SourceType, text: str, reasons: list[str]
                               ) -> SourceType:
     """"X: a clinical perspective", "the anesthesiologist's perspective" over a text that reviews or
@@ -611,6 +735,83 @@ def _perspective_that_reviews(evidence: _Evidence, source_type: SourceType, text
     reasons.append(f'"{own[0].quote}" names a point of view, and the text reviews or summarises: a narrative review, '
                    "not an argued opinion")
     return S.NARRATIVE_REVIEW
+
+
+STUDY_NAMED_FIRMLY = 2.0  # a design named in a design sentence (1.0 x 2.0) or the title
+
+
+def _point_of_view_only(evidence: _Evidence) -> list[_Hit]:
+    """The opinion cues outside the background when every one is a "perspective" / "viewpoint"
+    word (no editorial, commentary, essay or "we argue"); else none."""
+    own = [h for h in evidence.of(S.EXPERT_OPINION) if h.zone in NON_BACKGROUND_ZONES]
+    if own and all(any(w in h.quote.lower() for w in ("perspective", "viewpoint")) for h in own):
+        return own
+    return []
+
+
+def _perspective_of_a_study(evidence: _Evidence, source_type: SourceType, reasons: list[str]) -> SourceType:
+    """"Topical anaesthesia for cataract surgery: a population-based perspective", "... a controlled
+    study from the patient's viewpoint": where a point-of-view word is the only opinion cue and a
+    study design is named firmly in a design sentence or the title, the design is what the text
+    reports; the title only says from where it looks (session 8, tuning half)."""
+    own = _point_of_view_only(evidence) if source_type == S.EXPERT_OPINION else []
+    if not own:
+        return source_type
+    design = max(PRIMARY, key=lambda t: evidence.strong(t))
+    if evidence.strong(design) < STUDY_NAMED_FIRMLY:
+        return source_type
+    reasons.append(f'"{own[0].quote}" names a point of view, and the text names its design firmly '
+                   f"({_reason(evidence.of(design)[0])}): {design.label}")
+    return design
+
+
+def _argued_title(title: str, text: str, evidence: _Evidence, source_type: SourceType, reasons: list[str]
+                  ) -> SourceType:
+    """A title that argues ("Should X be used in the elderly?", "Why not prescribe the best drugs
+    now?", "The case for ...") over a text that reports no results or work of its own, does not call
+    itself a review and names no design in a design sentence is an argued opinion piece, not an overview (the
+    data set's convention; session 7's held set read 3 such pieces as reviews or a survey). Its title
+    then states the kind: explicit, an `_Hit` in the title zone."""
+    found = C.ARGUED_TITLE.search(title)
+    if found is None or source_type in CONTAINERS + (S.EXPERT_OPINION,):
+        return source_type
+    opening = text[:OPENING_CHARS * 2]
+    if len(C.RESULTS_REPORTED.findall(opening)) >= RESULTS_OF_ITS_OWN or C.ORIGINAL_WORK.search(opening):
+        return source_type
+    if evidence.strong(S.NARRATIVE_REVIEW) > 0 or any(evidence.strong(t) > 0 for t in PRIMARY):
+        return source_type
+    evidence.hits.append(_Hit(S.EXPERT_OPINION, "argued title", "title", found.group(0).strip(" :"),
+                              0.8 * ZONE_WEIGHT["title"], found.start()))
+    reasons.append(f'the title argues ("{found.group(0).strip(" :")}") and the text reports no results of its own '
+                   "and does not call itself a review: an opinion piece")
+    return S.EXPERT_OPINION
+
+
+SELF_NAMED_OPINION = re.compile(r"\b(?:this|our|in\s+this)\s+(?:[\w-]+\s+)?(?:perspective|viewpoint)", re.IGNORECASE)
+
+
+def _research_with_a_point_of_view(evidence: _Evidence, source_type: SourceType, text: str, reasons: list[str]
+                                   ) -> SourceType:
+    """"The impact of mixed emotions on creativity: an interpersonal perspective", "... a lncRNA
+    perspective", "we argue that ..." in a text that does work of its own ("we tested", "patients were
+    included", two such phrases or more) is research with a point of view, not an opinion piece: the
+    opinion reading is dropped and the rest of the text decides (session 8, tuning half: 7 such texts,
+    none an opinion piece). A piece that names itself ("in this perspective", "this viewpoint"), an
+    editorial, commentary or essay stays an opinion piece."""
+    if source_type != S.EXPERT_OPINION:
+        return source_type
+    own = [h for h in evidence.of(S.EXPERT_OPINION) if h.zone in NON_BACKGROUND_ZONES]
+    if not own or any(SELF_NAMED_OPINION.search(h.quote) or not (
+            "perspective" in h.quote.lower() or "argue" in h.quote.lower()) for h in own):
+        return source_type
+    if len(C.ORIGINAL_WORK.findall(text[:OPENING_CHARS * 2])) < RESULTS_OF_ITS_OWN:
+        return source_type
+    for h in own:
+        h.zone, h.score = "background", h.score * ZONE_WEIGHT["background"] / ZONE_WEIGHT[h.zone]
+    rest = {t: evidence.score(t) for t in PRIMARY + (S.SYSTEMATIC_REVIEW, S.NARRATIVE_REVIEW)}
+    best = max(rest, key=lambda t: (rest[t], -TIE_ORDER.index(t)))
+    reasons.append(f'"{own[0].quote}" is a point of view of a text that does work of its own: not an opinion piece')
+    return best if rest[best] >= MIN_TYPE_SCORE else S.OTHER
 
 
 def _non_clinical(evidence: _Evidence, source_type: SourceType, reasons: list[str], text: str
