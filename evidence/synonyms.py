@@ -163,6 +163,8 @@ DRUG_CLASSES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("bisphosphonate", "bisphosphonates"), ("alendronate", "risedronate", "ibandronate", "zoledronic acid")),
     (("csDMARD", "csDMARDs"), ("methotrexate", "sulfasalazine", "hydroxychloroquine", "leflunomide")),
     (("benzodiazepine", "benzodiazepines"), ("lorazepam", "diazepam", "chlordiazepoxide", "midazolam")),
+    (("SABA", "SABAs", "short-acting beta-agonist", "short-acting beta2-agonist", "short-acting beta-2 agonist"),
+     ("salbutamol", "albuterol", "levalbuterol", "terbutaline")),
     (("corticosteroid", "corticosteroids", "glucocorticoid", "glucocorticoids", "steroid", "steroids"),
      ("prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone")),
 )
@@ -197,6 +199,8 @@ LAY_TERMS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("water on the lungs", "fluid on the lungs"), ("pulmonary edema", "pulmonary oedema")),
     (("collapsed lung",), ("pneumothorax",)),
     (("heart failure medication",), ("guideline-directed medical therapy", "GDMT")),
+    (("liver cancer",), ("hepatocellular carcinoma", "HCC")),
+    (("chest film", "chest films", "chest x-ray", "chest X-ray", "CXR"), ("chest radiograph", "chest radiography", "chest imaging")),
 )
 _LAY_NOT_BEFORE = {"pulse": r"(?!\s*-?\s*(?:ox\w*|pressure|steroid\w*|dos\w*|therapy))"}
 
