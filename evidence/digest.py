@@ -68,6 +68,7 @@ class _Sentence:
     follow: list[str] = field(default_factory=list)  # further sentences on a bullet's line, quoted with it, each cited
     own: float = 0.0  # share of the question's concepts the sentence itself names (evidence.focus)
     full: float = 0.0  # ... with its section, document title and passage around it
+    fit: int = 0  # does its numeric condition hold for the question's value (evidence.numbers): +1 / -1 / 0
     answers: bool = False  # names the question's concepts and states what was asked
 
 
@@ -211,7 +212,8 @@ def _quotable(raw: str, text: str, headings: set[str], inner: bool = False, tabl
     if reads_as_instruction(raw) or CITATION.search(raw):
         return False  # a passage must never steer the answer or inject citation ids
     if table:  # a row names at least two things, or one and its value ("Remission | < 2.6")
-        return len(content_terms(text)) >= 2 or (len(content_terms(text)) == 1 and bool(re.search(r"\d", text)))
+        named = len(content_terms(text))
+        return named >= 2 or (named == 1 and bool(re.search(r"\d", text)))
     if inner and _CONNECTOR_START.match(text):
         return True
     return not is_heading_or_question(raw) and not text.endswith((":", "："))
@@ -427,7 +429,7 @@ def _answer_score(s: _Sentence, question: str) -> float:
     answered by a named treatment or regimen and a preference ("X over Y", "first-line"), any
     question better by a recommendation than by background."""
     form = 0.1 * states_recommendation(s.text)
-    form += NUMBER_FIT * number_fit(question_values(question), " ".join((_section(s.evidence), s.label, s.text)))  # the row for the patient's value
+    form += NUMBER_FIT * s.fit  # the row for the patient's value (set by `_answering`)
     form += 0.4 * any(_STATES_VALUE[f].search(s.text) for f in focus_facets(question) if f in _STATES_VALUE)
     if _TREATMENT_Q.search(question):
         form += 0.4 * bool(_NAMES_A_TREATMENT.search(s.text)) + 0.3 * bool(_PREFERENCE.search(s.text))
@@ -436,7 +438,7 @@ def _answer_score(s: _Sentence, question: str) -> float:
     return s.full + subject + form
 
 
-def _answering(sentences: list[_Sentence], focus: Focus, question: str = "") -> list[_Sentence]:
+def _answering(sentences: list[_Sentence], focus: Focus, question: str) -> list[_Sentence]:
     """The sentences that answer the question: with their section and title they name the
     question's concepts (IDF-weighted over the candidates, so a word every passage shares counts
     little), a special population the question names, and state the kind of thing asked (a time,
@@ -461,6 +463,7 @@ def _answering(sentences: list[_Sentence], focus: Focus, question: str = "") -> 
         near = s.terms | contexts[e.evidence_id] | label
         s.own = weighted_coverage(focus, weights, s.terms)
         s.full = weighted_coverage(focus, weights, near, passages[e.evidence_id], PASSAGE_SHARE)
+        s.fit = number_fit(values, " ".join((_section(e), s.label, s.text)))
         populations = all(c.found_in(near) for c in focus.concepts if c.population) and \
             not other_sex_label(focus, label, content_terms)
         # one part of "dose and target"; the section may state it ("PE Likely (Score > 4)" above "D-dimer is NOT recommended")
@@ -468,7 +471,7 @@ def _answering(sentences: list[_Sentence], focus: Focus, question: str = "") -> 
         about = s.own > 0 or weighted_coverage(focus, weights, contexts[e.evidence_id] | label) >= ANSWER_COVERAGE
         named = sum(c.found_in(s.terms) >= 0.5 for c in focus.concepts)
         covered = s.full >= ANSWER_COVERAGE or (named >= DIRECT_CONCEPTS and s.full >= DIRECT_COVERAGE) \
-            or (s.full >= WEAK_COVERAGE and number_fit(values, " ".join((_section(e), s.label, s.text))) > 0)  # the row for the patient's value
+            or (s.full >= WEAK_COVERAGE and s.fit > 0)  # the row for the patient's value
         names_it = all(c.found_in(near) >= 0.5 for c in specific)  # the drug, disease or procedure asked about
         s.answers = about and covered and populations and facets and names_it
         if s.answers:
@@ -478,18 +481,15 @@ def _answering(sentences: list[_Sentence], focus: Focus, question: str = "") -> 
                 weak.append(s)
             if states_recommendation(s.text):
                 stated.append(s)
-    return _without_other_rows(_with_stated(out or weak, stated), values)
+    return _without_other_rows(_with_stated(out or weak, stated))
 
 
-def _without_other_rows(answers: list[_Sentence], values: tuple[float, ...]) -> list[_Sentence]:
+def _without_other_rows(answers: list[_Sentence]) -> list[_Sentence]:
     """When some answer's numeric condition holds for the question's value, the rows whose
     conditions fail for it ("5-6: urgent" for a NEWS2 of 7) are its neighbours, not answers."""
-    if not values:
+    if not any(s.fit > 0 for s in answers):
         return answers
-    fit = {id(s): number_fit(values, " ".join((_section(s.evidence), s.label, s.text))) for s in answers}
-    if not any(f > 0 for f in fit.values()):
-        return answers
-    return [s for s in answers if fit[id(s)] >= 0]
+    return [s for s in answers if s.fit >= 0]
 
 
 def _with_stated(answers: list[_Sentence], stated: list[_Sentence]) -> list[_Sentence]:

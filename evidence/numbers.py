@@ -27,7 +27,6 @@ _OR_MORE = re.compile(rf"(?<![\w.]){_NUM}\s*(?:%\s*)?(?:or more|or higher|or abo
 _AT_LEAST = (">=", "≥", "at least", "or more", "or higher", "or above", "and above", "or greater", "及以上")
 _ABOVE = (">", "over", "above", "more than", "以上")
 _AT_MOST = ("<=", "≤", "or less", "or lower", "and below")
-_BELOW = ("<", "under", "below", "less than", "以下")
 # A condition is on the question's scale when its number is within this factor of the value: 115
 # beats/min meets "> 100", not "score >= 7".
 SAME_SCALE = 3.0
@@ -92,7 +91,7 @@ def _bounded(op: str, n: float, kind: str) -> Condition:
         return (n + tiny, float("inf"), n, kind)
     if op in _AT_MOST:
         return (float("-inf"), n, n, kind)
-    return (float("-inf"), n - tiny, n, kind)  # below
+    return (float("-inf"), n - tiny, n, kind)  # "<", "under", "below", "less than", "以下"
 
 
 def number_fit(values: tuple[Value, ...], text: str) -> int:

@@ -369,18 +369,19 @@ class Retriever:
         if c.dense is not None and c.dense < lowest and not _is_cjk(question):
             return False  # no coverage can make up for this cosine (see is_relevant)
         if c.chunk is not None and terms:
-            found = terms & _chunk_terms(c.chunk)
+            chunk_terms = _chunk_terms(c.chunk)
+            found = terms & chunk_terms
             cjk = {t for t in terms if has_cjk(t)}
             latin = terms - cjk
             total = sum(weights.values()) or 1.0
             c.coverage = sum(weights[t] for t in found) / total
             if focus is not None and focus.concepts and focus_weights is not None and c.dense is not None and c.dense >= self.min_dense:
-                c.coverage = max(c.coverage, weighted_coverage(focus, focus_weights, _chunk_terms(c.chunk)))
+                c.coverage = max(c.coverage, weighted_coverage(focus, focus_weights, chunk_terms))
             c.coverage_cjk = len(found & cjk) / len(cjk) if cjk else 0.0
             c.coverage_latin = len(found & latin) / len(latin) if latin else 0.0
             nameable = [concept for concept in focus.concepts if _named_in_latin(concept)] if focus is not None else []
             if nameable and cjk and not _is_cjk(c.chunk.text):
-                c.concepts_found = sum(concept.found_in(_chunk_terms(c.chunk)) >= 0.5 for concept in nameable)
+                c.concepts_found = sum(concept.found_in(chunk_terms) >= 0.5 for concept in nameable)
                 c.coverage_concepts = c.concepts_found / len(nameable)
         return self.is_relevant(question, c)
 
