@@ -119,6 +119,11 @@ class _Hit:
     score: float
     position: int = 0  # in the title, for the head-noun rule
 
+    def move_to(self, zone: str) -> None:
+        """Read the cue as if found in another zone: its score rescaled to that zone's weight."""
+        self.score = self.score * ZONE_WEIGHT[zone] / ZONE_WEIGHT[self.zone]
+        self.zone = zone
+
 
 @dataclass
 class _Evidence:
@@ -294,8 +299,7 @@ def _designs_a_review_reads(evidence: _Evidence, sentences: list[tuple[int, str]
             continue
         if any(r.zone == h.zone and sentence_of(r) == sentence_of(h) and r.position + len(r.quote) <= h.position
                for r in reviews):  # "a nationwide review of records" is one phrase: a record review
-            h.score = h.score * ZONE_WEIGHT["background"] / ZONE_WEIGHT[h.zone]
-            h.zone = "background"
+            h.move_to("background")
 
 
 def _allocation_describes_this_study(evidence: _Evidence, body: str) -> None:
@@ -313,8 +317,7 @@ def _allocation_describes_this_study(evidence: _Evidence, body: str) -> None:
     for h in evidence.hits:
         if h.kind == S.RCT and h.name == "random allocation" and h.zone in ("opening", "body") \
                 and C.ALLOCATION_VERB.match(h.quote):
-            h.score = h.score * ZONE_WEIGHT["self"] / ZONE_WEIGHT[h.zone]
-            h.zone = "self"
+            h.move_to("self")
 
 
 def _question_title_asks_about_recommendations(title: str, evidence: _Evidence) -> None:
@@ -326,7 +329,7 @@ def _question_title_asks_about_recommendations(title: str, evidence: _Evidence) 
     asked_until = title.rfind("?")  # "... which threshold?: Turkish Society guideline" names one after its question
     for h in evidence.hits:
         if h.zone == "title" and h.kind in (S.GUIDELINE, S.CONSENSUS) and h.position < asked_until:
-            h.zone, h.score = "opening", h.score * ZONE_WEIGHT["opening"] / ZONE_WEIGHT["title"]
+            h.move_to("opening")
 
 
 def _guidelines_discussed(evidence: _Evidence, sentences: list[tuple[int, str]]) -> None:
@@ -342,9 +345,9 @@ def _guidelines_discussed(evidence: _Evidence, sentences: list[tuple[int, str]])
             continue
         sentence = sentences[max(0, bisect_right(starts, h.position) - 1)][1]
         if h.zone == "self" and not C.ISSUES_RECOMMENDATIONS.search(sentence):
-            h.zone, h.score = "opening", h.score * ZONE_WEIGHT["opening"] / ZONE_WEIGHT["self"]
+            h.move_to("opening")
         elif h.zone != "self" and C.OBJECTIVE_ISSUES.search(sentence):
-            h.zone, h.score = "self", h.score * ZONE_WEIGHT["self"] / ZONE_WEIGHT[h.zone]
+            h.move_to("self")
 
 
 def _read_metadata(meta: SourceMeta, evidence: _Evidence, notes: list[str]) -> None:
@@ -807,7 +810,7 @@ def _research_with_a_point_of_view(evidence: _Evidence, source_type: SourceType,
     if len(C.ORIGINAL_WORK.findall(text[:OPENING_CHARS * 2])) < RESULTS_OF_ITS_OWN:
         return source_type
     for h in own:
-        h.zone, h.score = "background", h.score * ZONE_WEIGHT["background"] / ZONE_WEIGHT[h.zone]
+        h.move_to("background")
     rest = {t: evidence.score(t) for t in PRIMARY + (S.SYSTEMATIC_REVIEW, S.NARRATIVE_REVIEW)}
     best = max(rest, key=lambda t: (rest[t], -TIE_ORDER.index(t)))
     reasons.append(f'"{own[0].quote}" is a point of view of a text that does work of its own: not an opinion piece')
