@@ -222,6 +222,7 @@ class GoldQuestion(BaseModel):
     was_heldback_session5: bool = False  # the second held-back batch, scored once in session 5; tuning since
     was_heldback_session6: bool = False  # the third held-back batch, scored once in session 6; tuning since
     was_heldback_session7: bool = False  # the fourth held-back batch, scored once in session 7; tuning since
+    was_heldback_session8: bool = False  # the fifth held-back batch, scored once in session 8; tuning since
     # answerable questions
     document: str | None = None  # stable key: open-medicine guideline id, or the sample's file name
     title: str | None = None
@@ -286,7 +287,8 @@ def assign_splits(questions: Iterable[GoldQuestion]) -> dict[str, str]:
     halves hold every type. That held-back half was scored once (session 4) and then moved to
     tuning (`was_heldback_session4`); the later held-back batches (a113-a157 and u037-u048, scored
     in session 5 and then moved to tuning as `was_heldback_session5`; a158-a213 and u049-u062,
-    `was_heldback_session6`; a214-a254 and u063-u074, `was_heldback_session7`; now a255-, u075-) are stored
+    `was_heldback_session6`; a214-a254 and u063-u074, `was_heldback_session7`; a255-a310 and u075-u087,
+    `was_heldback_session8`; now a311-, u088-) are stored
     as such and not made by this rule (README)."""
     strata: dict[tuple[bool, str], list[str]] = defaultdict(list)
     for q in questions:
