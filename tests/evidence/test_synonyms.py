@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import pytest
+
 from evidence.citations import check_citations
 from evidence.digest import extractive_answer
 from evidence.prompt import number_evidence
@@ -103,11 +108,6 @@ def test_lay_and_brand_words_meet_the_clinical_names_a_guideline_uses():
 
 
 # --- the brand-name table (evidence/data/brand_names.tsv) ---------------------------------------
-
-import re  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 def _corpus_text() -> str:
