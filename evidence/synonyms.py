@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
+from pathlib import Path
 from types import MappingProxyType
 
 from indexing.text import has_cjk
@@ -204,51 +205,55 @@ LAY_TERMS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 _LAY_NOT_BEFORE = {"pulse": r"(?!\s*-?\s*(?:ox\w*|pressure|steroid\w*|dos\w*|therapy))"}
 
-# Brand names -> generic (international nonproprietary) names, from general prescribing knowledge:
-# a clinician says "Eliquis" or "Praxbind", a guideline says "apixaban" or "idarucizumab".
-BRAND_NAMES: tuple[tuple[str, str], ...] = (
-    ("Praxbind", "idarucizumab"), ("Andexxa", "andexanet alfa"), ("Ondexxya", "andexanet alfa"),
-    ("Kcentra", "prothrombin complex concentrate"), ("Beriplex", "prothrombin complex concentrate"),
-    ("Eliquis", "apixaban"), ("Xarelto", "rivaroxaban"), ("Pradaxa", "dabigatran"), ("Savaysa", "edoxaban"),
-    ("Lixiana", "edoxaban"), ("Coumadin", "warfarin"), ("Jantoven", "warfarin"), ("Lovenox", "enoxaparin"),
-    ("Clexane", "enoxaparin"), ("Fragmin", "dalteparin"), ("Arixtra", "fondaparinux"),
-    ("Plavix", "clopidogrel"), ("Brilinta", "ticagrelor"), ("Brilique", "ticagrelor"), ("Effient", "prasugrel"),
-    ("Activase", "alteplase"), ("Actilyse", "alteplase"), ("TNKase", "tenecteplase"), ("Metalyse", "tenecteplase"),
-    ("Lipitor", "atorvastatin"), ("Crestor", "rosuvastatin"), ("Zocor", "simvastatin"), ("Pravachol", "pravastatin"),
-    ("Zetia", "ezetimibe"), ("Ezetrol", "ezetimibe"), ("Repatha", "evolocumab"), ("Praluent", "alirocumab"),
-    ("Lasix", "furosemide"), ("Aldactone", "spironolactone"), ("Lanoxin", "digoxin"), ("Cordarone", "amiodarone"),
-    ("Pacerone", "amiodarone"), ("Multaq", "dronedarone"), ("Norvasc", "amlodipine"), ("Zestril", "lisinopril"),
-    ("Prinivil", "lisinopril"), ("Cozaar", "losartan"), ("Diovan", "valsartan"), ("Lopressor", "metoprolol"),
-    ("Toprol", "metoprolol"), ("Coreg", "carvedilol"), ("Nimotop", "nimodipine"), ("Levophed", "norepinephrine"),
-    ("Glucophage", "metformin"), ("Jardiance", "empagliflozin"), ("Farxiga", "dapagliflozin"), ("Forxiga", "dapagliflozin"),
-    ("Invokana", "canagliflozin"), ("Ozempic", "semaglutide"), ("Wegovy", "semaglutide"), ("Rybelsus", "semaglutide"),
-    ("Victoza", "liraglutide"), ("Trulicity", "dulaglutide"), ("Actos", "pioglitazone"), ("Lantus", "insulin glargine"),
-    ("Prozac", "fluoxetine"), ("Zoloft", "sertraline"), ("Lexapro", "escitalopram"), ("Celexa", "citalopram"),
-    ("Paxil", "paroxetine"), ("Wellbutrin", "bupropion"), ("Effexor", "venlafaxine"), ("Cymbalta", "duloxetine"),
-    ("Remeron", "mirtazapine"), ("Spravato", "esketamine"), ("Zulresso", "brexanolone"),
-    ("Narcan", "naloxone"), ("Revia", "naltrexone"), ("Vivitrol", "naltrexone"), ("Campral", "acamprosate"),
-    ("Antabuse", "disulfiram"), ("Topamax", "topiramate"), ("Neurontin", "gabapentin"),
-    ("Zyloprim", "allopurinol"), ("Uloric", "febuxostat"), ("Adenuric", "febuxostat"), ("Krystexxa", "pegloticase"),
-    ("Colcrys", "colchicine"), ("Kineret", "anakinra"), ("Ilaris", "canakinumab"),
-    ("Humira", "adalimumab"), ("Enbrel", "etanercept"), ("Remicade", "infliximab"), ("Actemra", "tocilizumab"),
-    ("RoActemra", "tocilizumab"), ("Orencia", "abatacept"), ("Rituxan", "rituximab"), ("MabThera", "rituximab"),
-    ("Xeljanz", "tofacitinib"), ("Olumiant", "baricitinib"), ("Rinvoq", "upadacitinib"), ("Plaquenil", "hydroxychloroquine"),
-    ("Fosamax", "alendronate"), ("Actonel", "risedronate"), ("Reclast", "zoledronic acid"), ("Aclasta", "zoledronic acid"),
-    ("Prolia", "denosumab"), ("Forteo", "teriparatide"), ("Tymlos", "abaloparatide"), ("Evenity", "romosozumab"),
-    ("Xolair", "omalizumab"), ("Nucala", "mepolizumab"), ("Fasenra", "benralizumab"), ("Dupixent", "dupilumab"),
-    ("Tezspire", "tezepelumab"), ("Ventolin", "salbutamol"), ("ProAir", "albuterol"), ("Spiriva", "tiotropium"),
-    ("Symbicort", "budesonide-formoterol"), ("Singulair", "montelukast"),
-    ("Tylenol", "acetaminophen"), ("Panadol", "paracetamol"), ("Advil", "ibuprofen"), ("Motrin", "ibuprofen"),
-    ("Nurofen", "ibuprofen"), ("Toradol", "ketorolac"), ("Celebrex", "celecoxib"),
-    ("Solu-Medrol", "methylprednisolone"), ("Medrol", "methylprednisolone"), ("Decadron", "dexamethasone"),
-    ("Protonix", "pantoprazole"), ("Nexium", "esomeprazole"), ("Prilosec", "omeprazole"), ("Losec", "omeprazole"),
-    ("Keppra", "levetiracetam"), ("Dilantin", "phenytoin"), ("Ativan", "lorazepam"), ("Valium", "diazepam"),
-    ("Augmentin", "amoxicillin-clavulanate"), ("Zithromax", "azithromycin"), ("Rocephin", "ceftriaxone"),
-    ("Zosyn", "piperacillin-tazobactam"), ("Tazocin", "piperacillin-tazobactam"), ("Cipro", "ciprofloxacin"),
-    ("Levaquin", "levofloxacin"), ("Bactrim", "trimethoprim-sulfamethoxazole"), ("Septra", "trimethoprim-sulfamethoxazole"),
-    ("Macrobid", "nitrofurantoin"), ("Macrodantin", "nitrofurantoin"), ("Monurol", "fosfomycin"), ("Vancocin", "vancomycin"),
-    ("Cubicin", "daptomycin"), ("Merrem", "meropenem"), ("Flagyl", "metronidazole"), ("Tamiflu", "oseltamivir"),
-)
+# Brand names -> generic names, from general prescribing knowledge: a clinician says "Eliquis" or
+# "Praxbind", a guideline says "apixaban" or "idarucizumab". The table is data (evidence/data/
+# brand_names.tsv: brand, generic, note), with each generic written as the demo corpus writes it
+# ("sacubitril/valsartan", "piperacillin-tazobactam"). Read once, at import.
+BRAND_NAMES_FILE = Path(__file__).with_name("data") / "brand_names.tsv"
+_BRAND_HEADER = ("brand", "generic", "note")
+
+
+def _table_error(path: Path, number: int, line: str, why: str) -> ValueError:
+    return ValueError(f"{path}, line {number}: {why}: {line!r}")
+
+
+def load_brand_names(path: Path | str = BRAND_NAMES_FILE) -> tuple[tuple[str, str], ...]:
+    """(brand, generic) pairs of a brand table: tab-separated brand, generic and note, after a
+    header line; blank lines and lines starting with "#" are skipped. A malformed line (not three
+    columns, an empty or padded brand or generic, a brand listed twice) raises ValueError naming
+    the file and the line."""
+    path = Path(path)
+    pairs: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    header = False
+    with path.open(encoding="utf-8") as f:
+        for number, raw in enumerate(f, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            bad = partial(_table_error, path, number, line)
+            if len(fields) != 3:
+                raise bad(f"expected 3 tab-separated columns (brand, generic, note), found {len(fields)}")
+            if not header:
+                if tuple(fields) != _BRAND_HEADER:
+                    raise bad("expected the header line 'brand<TAB>generic<TAB>note'")
+                header = True
+                continue
+            brand, generic, _note = fields
+            for name, value in (("brand", brand), ("generic", generic)):
+                if not value or value != value.strip():
+                    raise bad(f"empty or space-padded {name}")
+            if brand.lower() in seen:
+                raise bad(f"brand {brand!r} already listed on line {seen[brand.lower()]}")
+            seen[brand.lower()] = number
+            pairs.append((brand, generic))
+    if not header:
+        raise ValueError(f"{path}, line 1: no header line 'brand<TAB>generic<TAB>note'")
+    return tuple(pairs)
+
+
+BRAND_NAMES: tuple[tuple[str, str], ...] = load_brand_names()
 
 
 def _is_abbreviation(name: str) -> bool:
